@@ -1,0 +1,96 @@
+//! The command line: the clap root, global flags, and the command list.
+//!
+//! Each command's own arguments live in its `cmd/<name>.rs`; this module
+//! only assembles them. With `paths`, the only reader of the process's
+//! inputs (argv here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd::{
+    completions::CompletionsArgs, create::CreateArgs, destroy::DestroyArgs, list::ListArgs,
+    path::PathArgs, prune::PruneArgs,
+};
+
+const ABOUT: &str = "Give each coding agent its own git worktree and block of ports";
+
+const LONG_ABOUT: &str = "\
+Give each coding agent its own git worktree and block of ports
+
+A shard is a git worktree on its own branch, a block of ports (100 by
+default) that no other shard on this machine holds, and a managed section in
+the worktree's .env file (PORT_RANGE_START, PORT_RANGE_END, PORT_COUNT, PORT,
+SHARD_NAME, COMPOSE_PROJECT_NAME, <SERVICE>_PORT) so that direnv, docker
+compose and dev servers pick the ports up. Blocks are recorded in a SQLite
+ledger shared by every repository of this user.";
+
+const AFTER_LONG_HELP: &str = "\
+Configuration (later wins): built-in defaults, the user file
+($SHARDS_CONFIG, else $XDG_CONFIG_HOME/shards/config.toml), the project file
+.shards.toml at the worktree root, SHARDS_* variables, flags. Keys:
+  ports.base (3000), ports.max (port before the OS ephemeral range),
+  ports.block_size (100), ports.services.<name> = <offset>,
+  worktree.root (\"<home>/worktrees/{repo}/{name}\"), env.file (\".env\"),
+  env.direnv (false), env.compose (true)
+Variables: SHARDS_PORTS_BASE, SHARDS_PORTS_MAX, SHARDS_PORTS_BLOCK_SIZE,
+  SHARDS_WORKTREE_ROOT, SHARDS_ENV_FILE, SHARDS_ENV_DIRENV, SHARDS_ENV_COMPOSE.
+Home: $SHARDS_HOME, else $XDG_DATA_HOME/shards, else ~/.local/share/shards.
+
+Exit codes: 0 success; 1 failure (not found, dirty worktree, no free block,
+name taken, git or file error); 2 usage error or invalid configuration;
+3 ledger unusable (corrupt, newer schema, or locked past the timeout).";
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "shards",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Print data as JSON on stdout (errors too)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing on stderr but warnings and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Run as if shards was started in PATH
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a shard: worktree, branch, port block and .env
+    Create(CreateArgs),
+    /// List shards with their ports and state
+    List(ListArgs),
+    /// Destroy shards and free their ports
+    Destroy(DestroyArgs),
+    /// Reclaim shards whose worktree or creator is gone
+    Prune(PruneArgs),
+    /// Print a shard's worktree path
+    Path(PathArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}

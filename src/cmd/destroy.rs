@@ -1,0 +1,143 @@
+//! `shards destroy`: refuse worktrees with work in them unless forced,
+//! remove worktree and (when nothing is lost) branch, free the block.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::cmd::shard::{self, PortsView, ShardView};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::host;
+use crate::ledger::ShardRow;
+use crate::model::ShardState;
+use crate::output::{Render, Style};
+use crate::worktree;
+
+/// Arguments of `shards destroy`.
+#[derive(Debug, Args)]
+#[command(long_about = "Destroy shards and free their ports\n\n\
+Refuses a worktree with uncommitted or untracked changes unless --force. Removes the worktree, \
+deletes the branch only when this shard made it and every commit on it is on another branch or \
+tag (otherwise keeps it and says so), and frees the port block. All names are checked before \
+anything is removed.")]
+pub struct DestroyArgs {
+    /// Shards to destroy
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Destroy even when the worktree has uncommitted or untracked changes
+    #[arg(long, short)]
+    pub force: bool,
+}
+
+/// One destroyed shard.
+#[derive(Debug, Serialize)]
+pub struct Destroyed {
+    /// Shard name.
+    pub name: String,
+    /// Worktree that was removed.
+    pub path: PathBuf,
+    /// Ports given back.
+    pub ports: PortsView,
+    /// Whether the branch was deleted.
+    pub branch_deleted: bool,
+    /// Why the branch was kept, if it was.
+    pub branch_note: Option<String>,
+}
+
+/// What `shards destroy` removed.
+#[derive(Debug, Serialize)]
+pub struct DestroyReport {
+    /// Destroyed shards, in the order given.
+    pub destroyed: Vec<Destroyed>,
+}
+
+fn check(ctx: &Ctx, row: &ShardRow, force: bool) -> Result<()> {
+    if row.state != ShardState::Active && shard::owner_alive(row) {
+        let action = if row.state == ShardState::Creating {
+            "created"
+        } else {
+            "destroyed"
+        };
+        let pid = row.pid.map(|p| p.0).unwrap_or(0);
+        return Err(Error::Busy {
+            name: row.name.clone(),
+            action: action.into(),
+            pid,
+        });
+    }
+    if force || !row.path.exists() {
+        return Ok(());
+    }
+    let summary = match worktree::dirty_summary(&row.path) {
+        Ok(None) => return Ok(()),
+        Ok(Some(summary)) => summary,
+        Err(e) => format!("its git status cannot be read: {e}"),
+    };
+    let _ = ctx;
+    Err(Error::WorktreeDirty {
+        name: row.name.clone(),
+        path: row.path.clone(),
+        summary,
+    })
+}
+
+/// Destroys shards.
+pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
+    let repo = ctx.repo()?;
+    let mut rows = Vec::new();
+    for name in &args.names {
+        let row = shard::require_shard(ctx, name)?;
+        check(ctx, &row, args.force)?;
+        rows.push(row);
+    }
+    let mut destroyed = Vec::new();
+    for row in rows {
+        ctx.ledger()?.set_state(
+            row.id,
+            ShardState::Destroying,
+            Some(host::current_process()),
+        )?;
+        ctx.crash_point("destroy:marked");
+        let note = shard::take_apart(repo, &row)?;
+        ctx.crash_point("destroy:removed");
+        ctx.ledger()?.remove(row.id)?;
+        let view = ShardView::of(&row);
+        destroyed.push(Destroyed {
+            name: row.name,
+            path: row.path,
+            ports: view.ports,
+            branch_deleted: note.is_none(),
+            branch_note: note,
+        });
+    }
+    Ok(DestroyReport { destroyed })
+}
+
+impl Render for DestroyReport {
+    fn render(&self, _: &mut dyn Write, _: Style) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.destroyed
+            .iter()
+            .map(|d| {
+                let branch = match &d.branch_note {
+                    None => "deleted its branch".to_string(),
+                    Some(note) => note.clone(),
+                };
+                format!(
+                    "Destroyed shard `{}`: removed {}, freed ports {}-{}, {branch}.",
+                    d.name,
+                    d.path.display(),
+                    d.ports.start,
+                    d.ports.end
+                )
+            })
+            .collect()
+    }
+}

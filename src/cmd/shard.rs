@@ -1,0 +1,186 @@
+//! What commands share about one shard: how it is shown, the variables its
+//! env file holds, writing that file, and taking a shard apart.
+//!
+//! This is where a shard is "block + worktree + env file"; the adapters
+//! below each know only their own part.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::context::Ctx;
+use crate::envfile;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::host;
+use crate::ledger::ShardRow;
+use crate::model::{ShardState, compose_project_name};
+use crate::worktree::{self, Repo};
+
+/// A port block as printed in JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortsView {
+    /// First port.
+    pub start: u16,
+    /// Last port (inclusive).
+    pub end: u16,
+    /// Number of ports.
+    pub count: u16,
+}
+
+/// A shard as reports show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardView {
+    /// Shard name.
+    pub name: String,
+    /// Repository root.
+    pub repo: PathBuf,
+    /// Branch.
+    pub branch: String,
+    /// Port block.
+    pub ports: PortsView,
+    /// `active`, `missing` (worktree gone), `creating` or `destroying`.
+    pub status: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// Worktree folder.
+    pub path: PathBuf,
+}
+
+impl ShardView {
+    /// Builds the view of a ledger row, checking only whether the worktree exists.
+    pub fn of(row: &ShardRow) -> ShardView {
+        let status = match row.state {
+            ShardState::Active if !row.path.exists() => "missing".to_string(),
+            state => state.to_string(),
+        };
+        let created =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created_at.max(0) as u64);
+        ShardView {
+            name: row.name.clone(),
+            repo: row.repo.root.clone(),
+            branch: row.branch.clone(),
+            ports: PortsView {
+                start: row.block.start(),
+                end: row.block.end(),
+                count: row.block.len(),
+            },
+            status,
+            created_at: humantime::format_rfc3339_seconds(created).to_string(),
+            path: row.path.clone(),
+        }
+    }
+}
+
+/// Returns the seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Returns the shard `name` of the current repository.
+pub fn require_shard(ctx: &Ctx, name: &str) -> Result<ShardRow> {
+    let repo = ctx.repo()?;
+    ctx.ledger()?
+        .find(&repo.git_dir, name)?
+        .ok_or_else(|| Error::ShardNotFound {
+            name: name.to_string(),
+            repo: repo.root.clone(),
+        })
+}
+
+/// Returns true when the process recorded on a row is still running.
+pub fn owner_alive(row: &ShardRow) -> bool {
+    row.pid
+        .is_some_and(|(pid, start)| host::process_alive(pid, start))
+}
+
+/// Returns the variables of a shard's managed env section, in file order.
+pub fn env_vars(row: &ShardRow, config: &Config) -> Vec<(String, String)> {
+    let b = row.block;
+    let mut vars = vec![
+        ("PORT_RANGE_START".to_string(), b.start().to_string()),
+        ("PORT_RANGE_END".to_string(), b.end().to_string()),
+        ("PORT_COUNT".to_string(), b.len().to_string()),
+        ("PORT".to_string(), b.start().to_string()),
+        ("SHARD_NAME".to_string(), row.name.clone()),
+    ];
+    if config.compose {
+        vars.push((
+            "COMPOSE_PROJECT_NAME".to_string(),
+            compose_project_name(&row.repo.dir_name, &row.name),
+        ));
+    }
+    for (service, offset) in &config.services {
+        if *offset < b.len() {
+            let key = format!("{}_PORT", service.to_ascii_uppercase().replace('-', "_"));
+            vars.push((key, (b.start() + offset).to_string()));
+        }
+    }
+    vars
+}
+
+/// Writes the managed section into the worktree's env file; returns
+/// warnings (a tracked file left alone, user keys that shadow ours).
+pub fn write_env(
+    worktree: &Path,
+    config: &Config,
+    vars: &[(String, String)],
+) -> Result<Vec<String>> {
+    let file = &config.env_file;
+    let path = worktree.join(file);
+    if worktree::is_tracked(worktree, file)? {
+        return Ok(vec![format!(
+            "{} is tracked by git, so shards left it alone; set `env.file` (for example `.env.shard`) to a file the repository does not track",
+            path.display()
+        )]);
+    }
+    let dir = path.parent().unwrap_or(worktree);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // A folder on the way that is a link could lead out of the worktree.
+    let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    if !real.starts_with(worktree) {
+        return Err(Error::EnvFile {
+            path,
+            message: "leads outside the worktree through a symbolic link".into(),
+        });
+    }
+    let existing = fsutil::read_editable(&path)?;
+    let applied = envfile::apply(&existing, vars).map_err(|message| Error::EnvFile {
+        path: path.clone(),
+        message,
+    })?;
+    if applied.bytes != existing {
+        fsutil::write_atomically(&path, &applied.bytes)?;
+    }
+    worktree::ensure_ignored(worktree, file)?;
+    Ok(applied
+        .shadowed
+        .iter()
+        .map(|k| {
+            format!(
+                "{} also sets {k} outside the shards section; loaders may use either value",
+                path.display()
+            )
+        })
+        .collect())
+}
+
+/// Removes a shard's worktree and git's record of it, then its branch when
+/// the shard made it and nothing on it would be lost. Returns a note when
+/// the branch is kept. Does not touch the ledger.
+pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Option<String>> {
+    repo.remove_worktree(&row.wt_name, &row.path)?;
+    if !row.made_branch {
+        return Ok(Some(format!(
+            "kept branch `{}`: it existed before the shard",
+            row.branch
+        )));
+    }
+    Ok(repo
+        .delete_branch_if_merged(&row.branch)?
+        .map(|why| format!("kept branch `{}`: {why}", row.branch)))
+}

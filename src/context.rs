@@ -1,0 +1,158 @@
+//! The context a command runs in: resolved locations, the output format,
+//! and lazily opened doors to the outside (repository, configuration,
+//! ledger), so a command opens only what it uses.
+
+use std::cell::{OnceCell, RefCell, RefMut};
+use std::path::{Path, PathBuf};
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config, Overrides};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::host;
+use crate::ledger::Ledger;
+use crate::output::{Format, Style};
+use crate::paths::Env;
+use crate::progress::Progress;
+use crate::worktree::Repo;
+
+/// Everything a command needs from its surroundings.
+pub struct Ctx {
+    /// Locations and settings from the environment.
+    pub env: Env,
+    /// Global flags.
+    pub global: GlobalArgs,
+    /// The folder shards acts from (`-C` or the working directory).
+    pub cwd: PathBuf,
+    repo: OnceCell<Repo>,
+    ledger: RefCell<Option<Ledger>>,
+}
+
+impl Ctx {
+    /// Builds the context; opens nothing yet.
+    pub fn new(global: GlobalArgs, env: Env) -> Result<Ctx> {
+        let here = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        let cwd = match &global.dir {
+            Some(d) => here.join(d),
+            None => here,
+        };
+        if !cwd.is_dir() {
+            return Err(Error::io(
+                &cwd,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        Ok(Ctx {
+            env,
+            global,
+            cwd,
+            repo: OnceCell::new(),
+            ledger: RefCell::new(None),
+        })
+    }
+
+    /// Returns the output format.
+    pub fn format(&self) -> Format {
+        if self.global.json {
+            Format::Json
+        } else {
+            Format::Human
+        }
+    }
+
+    /// Returns the human output style.
+    pub fn style(&self) -> Style {
+        Style::detect(self.env.no_color)
+    }
+
+    /// Returns a progress bar, hidden under `--json` or `--quiet`.
+    pub fn progress(&self, message: &'static str) -> Progress {
+        Progress::new(!self.global.json && !self.global.quiet, message)
+    }
+
+    /// Returns the repository shards was run in.
+    pub fn repo(&self) -> Result<&Repo> {
+        if let Some(r) = self.repo.get() {
+            return Ok(r);
+        }
+        let repo = Repo::discover(&self.cwd)?;
+        Ok(self.repo.get_or_init(|| repo))
+    }
+
+    /// Returns the repository when shards runs inside one, `None` outside.
+    pub fn repo_if_any(&self) -> Result<Option<&Repo>> {
+        match self.repo() {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::NotARepo { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Loads the configuration: user file, project file of the current
+    /// worktree (if in a repository), `SHARDS_*` variables, then `flags`.
+    pub fn config(&self, flags: &Overrides) -> Result<Config> {
+        let mut sources = Vec::new();
+        match config::load(&self.env.config_file)? {
+            Some(src) => sources.push(src),
+            None if self.env.config_explicit => {
+                return Err(Error::Config {
+                    origin: "SHARDS_CONFIG".into(),
+                    message: format!("{} does not exist", self.env.config_file.display()),
+                });
+            }
+            None => {}
+        }
+        if let Some(root) = self.repo_if_any()?.and_then(|r| r.workdir.as_ref()) {
+            if let Some(src) = config::load(&root.join(".shards.toml"))? {
+                sources.push(src);
+            }
+        }
+        let mut overrides = self.env.overrides.clone();
+        overrides.values.extend(flags.values.iter().cloned());
+        let default_max = match host::ephemeral_low() {
+            Some(low) if low > config::DEFAULT_BASE + config::DEFAULT_BLOCK_SIZE => low - 1,
+            Some(_) => u16::MAX,
+            None => 32767,
+        };
+        config::resolve(default_max, &sources, &overrides)
+    }
+
+    /// Opens the ledger (creating the home and a private database file if
+    /// needed) on first use.
+    pub fn ledger(&self) -> Result<RefMut<'_, Ledger>> {
+        let mut slot = self.ledger.borrow_mut();
+        if slot.is_none() {
+            let path = self.env.ledger_path();
+            fsutil::create_private_dir(&self.env.home)?;
+            fsutil::touch_private(&path)?;
+            *slot = Some(Ledger::open(&path)?);
+        }
+        RefMut::filter_map(slot, Option::as_mut).map_err(|_| Error::LedgerLocked {
+            path: self.env.ledger_path(),
+        })
+    }
+
+    /// Shortens `path` for people: `~/…` under the user's home.
+    pub fn display_path(&self, path: &Path) -> String {
+        if let Some(home) = &self.env.user_home {
+            if let Ok(rest) = path.strip_prefix(home) {
+                return format!("~/{}", rest.display());
+            }
+        }
+        path.display().to_string()
+    }
+
+    /// Test-only crash point: when `SHARDS_TEST_CRASH_AT` names `step`, the
+    /// process kills itself with SIGKILL right here, as a power cut or
+    /// `kill -9` would, so tests can prove that `list` and `prune` recover
+    /// from every step of `create` and `destroy`. Steps: `create:reserved`,
+    /// `create:worktree`, `create:env`, `destroy:marked`, `destroy:removed`.
+    pub fn crash_point(&self, step: &str) {
+        if self.env.crash_at.as_deref() == Some(step) {
+            // SAFETY: raising SIGKILL on ourselves has no memory effects.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}

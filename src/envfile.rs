@@ -1,0 +1,210 @@
+//! The env file editor: renders shards' managed section and splices it into
+//! whatever the user's file holds.
+//!
+//! shards owns the lines from the `# >>> shards >>>` marker to the
+//! `# <<< shards <<<` marker and nothing else: every byte outside them comes
+//! back unchanged (a final line without a newline gets one before a section
+//! is appended after it), line endings follow the file (CRLF stays CRLF), and
+//! applying the same section twice changes nothing. Pure: bytes in, bytes out.
+
+/// The first line of the managed section (followed by an explanation).
+pub const BEGIN: &str = "# >>> shards >>>";
+/// The last line of the managed section.
+pub const END: &str = "# <<< shards <<<";
+const BEGIN_LINE: &str = "# >>> shards >>>  (managed by shards; edits inside are overwritten)";
+
+/// The result of splicing a section into a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The new file content.
+    pub bytes: Vec<u8>,
+    /// Keys the user also sets outside the section, which would shadow or be
+    /// shadowed by shards' values depending on the loader.
+    pub shadowed: Vec<String>,
+}
+
+/// Where the managed section sits in a file, as line indexes.
+struct Section {
+    begin: usize,
+    end: usize,
+}
+
+fn strip_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn find_section(lines: &[&[u8]]) -> Result<Option<Section>, String> {
+    let is = |line: &[u8], marker: &str| strip_eol(line).starts_with(marker.as_bytes());
+    let begins: Vec<usize> = (0..lines.len()).filter(|&i| is(lines[i], BEGIN)).collect();
+    let ends: Vec<usize> = (0..lines.len()).filter(|&i| is(lines[i], END)).collect();
+    match (begins.as_slice(), ends.as_slice()) {
+        ([], []) => Ok(None),
+        ([b], [e]) if b < e => Ok(Some(Section { begin: *b, end: *e })),
+        ([_], []) => Err(format!(
+            "the managed section has `{BEGIN}` but no `{END}` line"
+        )),
+        ([], [_]) => Err(format!(
+            "the managed section has `{END}` but no `{BEGIN}` line"
+        )),
+        _ => Err("the managed section markers are repeated or out of order".to_string()),
+    }
+}
+
+/// Returns the key a `KEY=value` or `export KEY=value` line sets, if any.
+fn key_of(line: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(strip_eol(line)).ok()?.trim_start();
+    let text = text.strip_prefix("export ").unwrap_or(text).trim_start();
+    let (key, _) = text.split_once('=')?;
+    let key = key.trim_end();
+    let valid = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !key.starts_with(|c: char| c.is_ascii_digit());
+    valid.then_some(key)
+}
+
+/// Renders the managed section with `eol` line endings.
+pub fn render_section(vars: &[(String, String)], eol: &str) -> String {
+    let mut out = String::new();
+    out.push_str(BEGIN_LINE);
+    out.push_str(eol);
+    for (key, value) in vars {
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+        out.push_str(eol);
+    }
+    out.push_str(END);
+    out.push_str(eol);
+    out
+}
+
+/// Splices the section holding `vars` into `existing`, replacing an earlier
+/// section or appending one.
+///
+/// Fails, changing nothing, when the markers are damaged (one without the
+/// other, repeated, or out of order).
+pub fn apply(existing: &[u8], vars: &[(String, String)]) -> Result<Applied, String> {
+    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
+    let section = find_section(&lines)?;
+    let eol = if existing.windows(2).any(|w| w == b"\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let rendered = render_section(vars, eol);
+    let (before, after): (&[&[u8]], &[&[u8]]) = match &section {
+        Some(s) => (&lines[..s.begin], &lines[s.end + 1..]),
+        None => (&lines, &[]),
+    };
+    let mut bytes = Vec::with_capacity(existing.len() + rendered.len() + 2);
+    for line in before {
+        bytes.extend_from_slice(line);
+    }
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.extend_from_slice(eol.as_bytes());
+    }
+    bytes.extend_from_slice(rendered.as_bytes());
+    for line in after {
+        bytes.extend_from_slice(line);
+    }
+    let mut shadowed: Vec<String> = before
+        .iter()
+        .chain(after)
+        .filter_map(|l| key_of(l))
+        .filter(|k| vars.iter().any(|(v, _)| v == k))
+        .map(str::to_string)
+        .collect();
+    shadowed.dedup();
+    Ok(Applied { bytes, shadowed })
+}
+
+/// Returns the `KEY=value` pairs inside the managed section, if there is one.
+pub fn read_section(existing: &[u8]) -> Option<Vec<(String, String)>> {
+    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
+    let s = find_section(&lines).ok()??;
+    let pairs = lines[s.begin + 1..s.end]
+        .iter()
+        .filter_map(|l| {
+            let text = std::str::from_utf8(strip_eol(l)).ok()?;
+            let (k, v) = text.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    Some(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vec<(String, String)> {
+        vec![
+            ("PORT_RANGE_START".into(), "3100".into()),
+            ("PORT".into(), "3100".into()),
+        ]
+    }
+
+    #[test]
+    fn appends_to_an_empty_file() {
+        let out = apply(b"", &vars()).unwrap();
+        let text = String::from_utf8(out.bytes).unwrap();
+        assert!(text.starts_with(BEGIN));
+        assert!(text.contains("\nPORT_RANGE_START=3100\nPORT=3100\n"));
+        assert!(text.ends_with("# <<< shards <<<\n"));
+    }
+
+    #[test]
+    fn keeps_user_lines_and_terminates_the_last_one() {
+        let user = b"SECRET=abc\n# comment\nLAST=1";
+        let out = apply(user, &vars()).unwrap();
+        assert!(
+            out.bytes
+                .starts_with(b"SECRET=abc\n# comment\nLAST=1\n# >>> shards")
+        );
+    }
+
+    #[test]
+    fn replaces_a_section_in_the_middle_and_keeps_crlf() {
+        let user = b"A=1\r\n# >>> shards >>>\r\nPORT=1\r\n# <<< shards <<<\r\nB=2\r\n";
+        let out = apply(user, &vars()).unwrap();
+        let text = String::from_utf8(out.bytes).unwrap();
+        assert!(text.starts_with("A=1\r\n# >>> shards >>>"));
+        assert!(text.ends_with("# <<< shards <<<\r\nB=2\r\n"));
+        assert!(text.contains("PORT=3100\r\n"));
+        assert!(!text.contains("PORT=1\r\n"));
+    }
+
+    #[test]
+    fn applying_twice_is_a_no_op() {
+        let once = apply(b"X=1\n", &vars()).unwrap().bytes;
+        let twice = apply(&once, &vars()).unwrap().bytes;
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn damaged_markers_are_refused() {
+        assert!(apply(b"# >>> shards >>>\nPORT=1\n", &vars()).is_err());
+        assert!(apply(b"# <<< shards <<<\n# >>> shards >>>\n", &vars()).is_err());
+    }
+
+    #[test]
+    fn warns_about_user_keys_that_shadow() {
+        let out = apply(b"export PORT=8080\nOTHER=1\n", &vars()).unwrap();
+        assert_eq!(out.shadowed, vec!["PORT".to_string()]);
+    }
+
+    #[test]
+    fn binary_content_survives() {
+        let user = [0xff, 0x00, b'\n', 0xfe];
+        let out = apply(&user, &vars()).unwrap();
+        assert_eq!(&out.bytes[..4], &[0xff, 0x00, b'\n', 0xfe]);
+    }
+
+    #[test]
+    fn reads_back_the_section() {
+        let out = apply(b"A=1\n", &vars()).unwrap();
+        assert_eq!(read_section(&out.bytes), Some(vars()));
+        assert_eq!(read_section(b"A=1\n"), None);
+    }
+}

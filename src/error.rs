@@ -1,0 +1,229 @@
+//! The one error type of shards, its exit codes and its hints.
+//!
+//! Every failure a command can meet is a variant here, grouped by cause. The
+//! mapping to exit codes lives in [`Error::exit_code`] and nowhere else; the
+//! next step a user should take lives in [`Error::hint`]. This module knows
+//! nothing of how errors are printed.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in shards.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The working directory is not inside a git repository.
+    #[error("not inside a git repository: {path}")]
+    NotARepo { path: PathBuf },
+
+    /// The repository cannot host shards (bare, no commits, …).
+    #[error("{message}")]
+    RepoUnsupported { message: String, hint: String },
+
+    /// A shard name that cannot be used.
+    #[error("invalid shard name `{name}`: {reason}")]
+    InvalidName { name: String, reason: String },
+
+    /// A git ref given on the command line that does not resolve.
+    #[error("no such ref `{name}` in {repo}")]
+    RefNotFound { name: String, repo: PathBuf },
+
+    /// No shard of that name in the repository.
+    #[error("no shard named `{name}` in {repo}")]
+    ShardNotFound { name: String, repo: PathBuf },
+
+    /// The shard name is already used in this repository.
+    #[error("a shard named `{name}` already exists in {repo} ({state})")]
+    NameTaken {
+        name: String,
+        repo: PathBuf,
+        state: String,
+    },
+
+    /// The worktree folder of a new shard exists already.
+    #[error("the worktree folder {path} already exists")]
+    PathTaken { path: PathBuf },
+
+    /// The branch is checked out in another worktree.
+    #[error("branch `{branch}` is already checked out at {path}")]
+    BranchCheckedOut { branch: String, path: PathBuf },
+
+    /// The shard's worktree has uncommitted or untracked work.
+    #[error("the worktree of `{name}` has uncommitted or untracked changes ({summary}): {path}")]
+    WorktreeDirty {
+        name: String,
+        path: PathBuf,
+        summary: String,
+    },
+
+    /// Another process is creating or destroying this shard right now.
+    #[error("shard `{name}` is being {action} by process {pid}")]
+    Busy {
+        name: String,
+        action: String,
+        pid: i64,
+    },
+
+    /// Every block of the pool is held or busy.
+    #[error(
+        "no free port block: the pool {base}-{max} has {total} blocks of {block_size}, {held} held by shards and {busy} with ports in use on this host"
+    )]
+    PortsExhausted {
+        base: u16,
+        max: u16,
+        block_size: u16,
+        total: u32,
+        held: u32,
+        busy: u32,
+    },
+
+    /// The managed section of the env file is damaged.
+    #[error("{path}: {message}")]
+    EnvFile { path: PathBuf, message: String },
+
+    /// A configuration file or value is invalid.
+    #[error("{origin}: {message}")]
+    Config { origin: String, message: String },
+
+    /// The ledger file is not a usable SQLite database.
+    #[error("the ledger {path} is not a readable shards database")]
+    LedgerCorrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The ledger was written by a newer shards.
+    #[error("the ledger {path} has schema version {found}, this shards supports up to {supported}")]
+    LedgerTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    /// The ledger stayed locked past the busy timeout.
+    #[error("the ledger {path} stayed locked by another process")]
+    LedgerLocked { path: PathBuf },
+
+    /// Any other SQLite failure.
+    #[error("ledger error")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// A git operation failed.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A child process exited with a non-zero code (`run`, `create -- CMD`).
+    #[error("command exited with code {code}")]
+    Child { code: i32 },
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Returns a stable, snake_case name for the kind of error, for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotARepo { .. } => "not_a_repo",
+            Error::RepoUnsupported { .. } => "repo_unsupported",
+            Error::InvalidName { .. } => "invalid_name",
+            Error::RefNotFound { .. } => "ref_not_found",
+            Error::ShardNotFound { .. } => "shard_not_found",
+            Error::NameTaken { .. } => "name_taken",
+            Error::PathTaken { .. } => "path_taken",
+            Error::BranchCheckedOut { .. } => "branch_checked_out",
+            Error::WorktreeDirty { .. } => "worktree_dirty",
+            Error::Busy { .. } => "busy",
+            Error::PortsExhausted { .. } => "ports_exhausted",
+            Error::EnvFile { .. } => "env_file",
+            Error::Config { .. } => "config",
+            Error::LedgerCorrupt { .. } => "ledger_corrupt",
+            Error::LedgerTooNew { .. } => "ledger_too_new",
+            Error::LedgerLocked { .. } => "ledger_locked",
+            Error::Sqlite(_) => "ledger",
+            Error::Git(_) => "git",
+            Error::Io { .. } => "io",
+            Error::Child { .. } => "child",
+        }
+    }
+
+    /// Returns the process exit code for this error; the only such mapping.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config { .. } => 2,
+            Error::LedgerCorrupt { .. }
+            | Error::LedgerTooNew { .. }
+            | Error::LedgerLocked { .. } => 3,
+            Error::Child { code } => *code,
+            _ => 1,
+        }
+    }
+
+    /// Returns the next step a user should take, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotARepo { .. } => {
+                "run shards inside a git repository, or pass -C <path>".to_string()
+            }
+            Error::RepoUnsupported { hint, .. } => hint.clone(),
+            Error::InvalidName { .. } => {
+                "use letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to 100 characters, not starting with `-`".to_string()
+            }
+            Error::RefNotFound { .. } => {
+                "pass an existing branch, tag or commit to --base (see `git branch -a`)".to_string()
+            }
+            Error::ShardNotFound { .. } => {
+                "run `shards list` to see the shards of this repository (`--all` for every repository)".to_string()
+            }
+            Error::NameTaken { state, name, .. } if state != "active" => format!(
+                "if no shards process is working on it, run `shards prune` to reclaim `{name}`"
+            ),
+            Error::NameTaken { name, .. } => format!(
+                "pick another name, or `shards destroy {name}` first"
+            ),
+            Error::PathTaken { .. } => {
+                "move that folder away, or pick another shard name".to_string()
+            }
+            Error::BranchCheckedOut { .. } => {
+                "pick another branch with --branch, or switch that worktree to another branch".to_string()
+            }
+            Error::WorktreeDirty { name, .. } => format!(
+                "commit or stash the changes, or run `shards destroy --force {name}` to discard them"
+            ),
+            Error::Busy { .. } => {
+                "wait for that process to finish; if it was killed, run `shards prune`".to_string()
+            }
+            Error::PortsExhausted { .. } => {
+                "run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`".to_string()
+            }
+            Error::EnvFile { .. } => {
+                "fix the file by hand (keep or remove both `# >>> shards >>>` and `# <<< shards <<<` lines), or set `env.file` to another name".to_string()
+            }
+            Error::Config { .. } => "fix the value named above; `shards --help` lists the configuration keys".to_string(),
+            Error::LedgerCorrupt { path, .. } => format!(
+                "shards leaves the file as it is; move it aside (`mv {0} {0}.broken`) to start a new ledger, then re-register worktrees with `shards adopt`",
+                path.display()
+            ),
+            Error::LedgerTooNew { .. } => "upgrade shards to the version that wrote this ledger".to_string(),
+            Error::LedgerLocked { .. } => {
+                "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The result type used throughout shards.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

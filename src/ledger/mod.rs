@@ -1,0 +1,530 @@
+//! The ledger: the SQLite database that owns every repository, shard and
+//! port block on this machine.
+//!
+//! Transaction discipline: every write goes through [`Ledger::write`], one
+//! `BEGIN IMMEDIATE` transaction, so the write lock is taken before the
+//! first read and a read-then-write can never fail half-way with
+//! SQLITE_BUSY; the busy timeout then queues racing processes instead of
+//! failing them. Block allocation reads the taken blocks and inserts the new
+//! one inside that same transaction. The schema's UNIQUE constraints and
+//! triggers are a safety net under this, not the mechanism.
+//!
+//! Adapter: knows SQLite and the allocator, nothing of git or worktrees.
+
+pub mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use crate::alloc::{self, Pool};
+use crate::error::{Error, Result};
+use crate::model::{PortBlock, ShardState};
+
+/// How long a process waits for another one's write lock.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A repository as the ledger knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoRow {
+    /// Row id.
+    pub id: i64,
+    /// Canonical path of the common git dir.
+    pub git_dir: PathBuf,
+    /// The main worktree, for display.
+    pub root: PathBuf,
+    /// The `{repo}` folder name.
+    pub dir_name: String,
+}
+
+/// A shard as the ledger knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRow {
+    /// Row id.
+    pub id: i64,
+    /// The repository it belongs to.
+    pub repo: RepoRow,
+    /// The shard name.
+    pub name: String,
+    /// Its branch.
+    pub branch: String,
+    /// Its worktree folder.
+    pub path: PathBuf,
+    /// git's name for its worktree.
+    pub wt_name: String,
+    /// Whether its create made the branch.
+    pub made_branch: bool,
+    /// Where it is in its life.
+    pub state: ShardState,
+    /// The creating or destroying process and its start time.
+    pub pid: Option<(i64, i64)>,
+    /// Unix seconds when it was reserved.
+    pub created_at: i64,
+    /// Its port block.
+    pub block: PortBlock,
+}
+
+/// A shard to reserve.
+#[derive(Debug, Clone)]
+pub struct NewShard<'a> {
+    /// Canonical common git dir of its repository.
+    pub git_dir: &'a Path,
+    /// Main worktree of its repository.
+    pub root: &'a Path,
+    /// Preferred `{repo}` folder name.
+    pub dir_name: &'a str,
+    /// The shard name.
+    pub name: &'a str,
+    /// Its branch.
+    pub branch: &'a str,
+    /// Its worktree folder; may hold `{repo}`, replaced inside the transaction.
+    pub path_template: &'a str,
+    /// git's name for its worktree.
+    pub wt_name: &'a str,
+    /// Whether its create will make the branch.
+    pub made_branch: bool,
+    /// The creating process and its start time.
+    pub pid: (i64, i64),
+    /// Unix seconds now.
+    pub now: i64,
+}
+
+/// The open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";
+
+fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_string().into(),
+        )
+    };
+    let state: String = row.get(6)?;
+    let pid: Option<i64> = row.get(7)?;
+    let pid_start: Option<i64> = row.get(8)?;
+    let start: u16 = row.get(10)?;
+    let end: u16 = row.get(11)?;
+    let block = end
+        .checked_sub(start)
+        .and_then(|d| PortBlock::new(start, d + 1))
+        .ok_or_else(|| bad(10, "invalid port block"))?;
+    Ok(ShardRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        branch: row.get(2)?,
+        path: PathBuf::from(row.get::<_, String>(3)?),
+        wt_name: row.get(4)?,
+        made_branch: row.get(5)?,
+        state: ShardState::parse(&state).ok_or_else(|| bad(6, "invalid state"))?,
+        pid: pid.map(|p| (p, pid_start.unwrap_or(0))),
+        created_at: row.get(9)?,
+        block,
+        repo: RepoRow {
+            id: row.get(12)?,
+            git_dir: PathBuf::from(row.get::<_, String>(13)?),
+            root: PathBuf::from(row.get::<_, String>(14)?),
+            dir_name: row.get(15)?,
+        },
+    })
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        Error::io(
+            path,
+            std::io::Error::other("path is not valid UTF-8; shards needs UTF-8 paths"),
+        )
+    })
+}
+
+impl Ledger {
+    /// Opens (creating and migrating if needed) the ledger at `path`.
+    ///
+    /// A file that is not a shards database is never touched: it fails with
+    /// [`Error::LedgerCorrupt`]; a newer schema fails with
+    /// [`Error::LedgerTooNew`].
+    pub fn open(path: &Path) -> Result<Ledger> {
+        let corrupt = |source| Error::LedgerCorrupt {
+            path: path.to_path_buf(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(corrupt)?;
+        Self::setup(conn, path.to_path_buf())
+    }
+
+    /// Opens a private, empty ledger in memory (for tests).
+    pub fn open_in_memory() -> Result<Ledger> {
+        Self::setup(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Ledger> {
+        let classify = |e: rusqlite::Error| {
+            if is_corrupt(&e) {
+                Error::LedgerCorrupt {
+                    path: path.clone(),
+                    source: e,
+                }
+            } else if is_locked(&e) {
+                Error::LedgerLocked { path: path.clone() }
+            } else {
+                Error::Sqlite(e)
+            }
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
+        // Reading the schema first tells a foreign file apart before any write.
+        let found = migrate::version(&conn).map_err(classify)?;
+        if found > migrate::SUPPORTED {
+            return Err(Error::LedgerTooNew {
+                path,
+                found,
+                supported: migrate::SUPPORTED,
+            });
+        }
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(classify)?;
+        if !mode.eq_ignore_ascii_case("wal") && path != Path::new(":memory:") {
+            return Err(Error::LedgerCorrupt {
+                path,
+                source: rusqlite::Error::InvalidQuery,
+            });
+        }
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(classify)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(classify)?;
+        let found = migrate::migrate(&mut conn).map_err(classify)?;
+        if found > migrate::SUPPORTED {
+            return Err(Error::LedgerTooNew {
+                path,
+                found,
+                supported: migrate::SUPPORTED,
+            });
+        }
+        Ok(Ledger { conn, path })
+    }
+
+    /// Returns the file the ledger lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it; any
+    /// error rolls everything back.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let locked = |e: rusqlite::Error| {
+            if is_locked(&e) {
+                Error::LedgerLocked { path: path.clone() }
+            } else {
+                Error::Sqlite(e)
+            }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(locked)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(locked)?;
+        Ok(value)
+    }
+
+    /// Reserves a shard and its block: one transaction that registers the
+    /// repository, checks the name, picks the lowest free block that `busy`
+    /// does not reject, and inserts the row in state `creating`.
+    pub fn reserve(
+        &mut self,
+        new: &NewShard<'_>,
+        pool: &Pool,
+        busy: impl FnMut(PortBlock) -> bool,
+    ) -> Result<ShardRow> {
+        self.write(|tx| {
+            let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
+            if let Some(existing) = find_in(tx, repo.id, new.name)? {
+                return Err(Error::NameTaken {
+                    name: new.name.to_string(),
+                    repo: repo.root.clone(),
+                    state: existing.state.to_string(),
+                });
+            }
+            let path = new.path_template.replace("{repo}", &repo.dir_name);
+            let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [&path], |r| r.get(0))?;
+            if taken_path {
+                return Err(Error::PathTaken { path: PathBuf::from(path) });
+            }
+            let taken = taken_blocks(tx)?;
+            let block = alloc::pick(pool, &taken, busy).map_err(|e| Error::PortsExhausted {
+                base: pool.base(),
+                max: pool.max(),
+                block_size: pool.block_size(),
+                total: e.total,
+                held: e.held,
+                busy: e.busy,
+            })?;
+            tx.execute(
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11)",
+                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end()],
+            )?;
+            Ok(ShardRow {
+                id: tx.last_insert_rowid(),
+                repo,
+                name: new.name.to_string(),
+                branch: new.branch.to_string(),
+                path: PathBuf::from(path),
+                wt_name: new.wt_name.to_string(),
+                made_branch: new.made_branch,
+                state: ShardState::Creating,
+                pid: Some(new.pid),
+                created_at: new.now,
+                block,
+            })
+        })
+    }
+
+    /// Moves a shard to `state`, recording `pid` as the process acting on it
+    /// (`None` clears it). Fails when the row is gone.
+    pub fn set_state(&mut self, id: i64, state: ShardState, pid: Option<(i64, i64)>) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE shards SET state = ?2, pid = ?3, pid_start = ?4 WHERE id = ?1",
+                params![id, state.as_str(), pid.map(|p| p.0), pid.map(|p| p.1)],
+            )?;
+            if n == 0 {
+                return Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes a shard's row, which frees its block.
+    pub fn remove(&mut self, id: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM shards WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    /// Returns the shard `name` of the repository whose git dir is `git_dir`.
+    pub fn find(&self, git_dir: &Path, name: &str) -> Result<Option<ShardRow>> {
+        let sql = format!(
+            "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.git_dir = ?1 AND s.name = ?2"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![path_str(git_dir)?, name], shard_from_row)
+            .optional()?)
+    }
+
+    /// Lists shards of one repository (by git dir), or of all of them,
+    /// ordered by repository and port.
+    pub fn list(&self, git_dir: Option<&Path>) -> Result<Vec<ShardRow>> {
+        let sql = format!(
+            "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE ?1 IS NULL OR r.git_dir = ?1 ORDER BY r.root, s.port_start"
+        );
+        let filter = git_dir.map(path_str).transpose()?;
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([filter], shard_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Returns every block held in the ledger.
+    pub fn blocks(&self) -> Result<Vec<PortBlock>> {
+        taken_blocks(&self.conn)
+    }
+}
+
+fn taken_blocks(conn: &Connection) -> Result<Vec<PortBlock>> {
+    let mut stmt = conn.prepare("SELECT port_start, port_end FROM shards ORDER BY port_start")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, u16>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (start, end) = row?;
+        if let Some(b) = end
+            .checked_sub(start)
+            .and_then(|d| PortBlock::new(start, d + 1))
+        {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+fn find_in(tx: &Connection, repo_id: i64, name: &str) -> Result<Option<ShardRow>> {
+    let sql = format!(
+        "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.id = ?1 AND s.name = ?2"
+    );
+    Ok(tx
+        .query_row(&sql, params![repo_id, name], shard_from_row)
+        .optional()?)
+}
+
+/// Returns the repository row for `git_dir`, registering it with a
+/// `dir_name` unique among repositories (`name`, `name-2`, …).
+fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Result<RepoRow> {
+    let git = path_str(git_dir)?;
+    let root_s = path_str(root)?;
+    let found = tx
+        .query_row(
+            "SELECT id, dir_name FROM repos WHERE git_dir = ?1",
+            [git],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (id, dir_name) = match found {
+        Some(found) => found,
+        None => {
+            let mut candidate = name.to_string();
+            let mut n = 1;
+            while tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM repos WHERE dir_name = ?1)",
+                [&candidate],
+                |r| r.get::<_, bool>(0),
+            )? {
+                n += 1;
+                candidate = format!("{name}-{n}");
+            }
+            tx.execute(
+                "INSERT INTO repos (git_dir, root, dir_name) VALUES (?1, ?2, ?3)",
+                params![git, root_s, candidate],
+            )?;
+            (tx.last_insert_rowid(), candidate)
+        }
+    };
+    Ok(RepoRow {
+        id,
+        git_dir: git_dir.to_path_buf(),
+        root: root.to_path_buf(),
+        dir_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
+        NewShard {
+            git_dir,
+            root: Path::new("/src/app"),
+            dir_name: "app",
+            name,
+            branch: name,
+            path_template: "/wt/{repo}/x",
+            wt_name: name,
+            made_branch: true,
+            pid: (1, 1),
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn reserve_list_release() {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let pool = Pool::new(3000, 3299, 100).unwrap();
+        let g = Path::new("/src/app/.git");
+        let mut a = new(g, "a");
+        let p1 = "/wt/{repo}/a".to_string();
+        a.path_template = &p1;
+        let a = l.reserve(&a, &pool, |_| false).unwrap();
+        assert_eq!(a.block, PortBlock::new(3000, 100).unwrap());
+        let p2 = "/wt/{repo}/b".to_string();
+        let mut b = new(g, "b");
+        b.path_template = &p2;
+        let b = l.reserve(&b, &pool, |_| false).unwrap();
+        assert_eq!(b.block.start(), 3100);
+        let again = l.reserve(&new(g, "a"), &pool, |_| false).unwrap_err();
+        assert!(matches!(again, Error::NameTaken { .. }));
+        l.remove(a.id).unwrap();
+        assert_eq!(l.list(Some(g)).unwrap().len(), 1);
+        l.set_state(b.id, ShardState::Active, None).unwrap();
+        let b2 = l.find(g, "b").unwrap().unwrap();
+        assert_eq!((b2.state, b2.pid), (ShardState::Active, None));
+    }
+
+    #[test]
+    fn same_folder_names_get_distinct_dir_names() {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let pool = Pool::new(3000, 3299, 100).unwrap();
+        let one = l
+            .reserve(&new(Path::new("/a/app/.git"), "x"), &pool, |_| false)
+            .unwrap();
+        let two = l
+            .reserve(&new(Path::new("/b/app/.git"), "x"), &pool, |_| false)
+            .unwrap();
+        assert_eq!(one.repo.dir_name, "app");
+        assert_eq!(two.repo.dir_name, "app-2");
+        assert_ne!(one.path, two.path);
+    }
+
+    #[test]
+    fn overlapping_blocks_are_refused_by_the_schema() {
+        let l = Ledger::open_in_memory().unwrap();
+        l.conn
+            .execute(
+                "INSERT INTO repos (git_dir, root, dir_name) VALUES ('g', 'r', 'd')",
+                [],
+            )
+            .unwrap();
+        let ins = |name: &str, start: u16, end: u16| {
+            l.conn.execute(
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, created_at, port_start, port_end) VALUES (1, ?1, ?1, ?1, ?1, 0, 'active', 0, ?2, ?3)",
+                params![name, start, end],
+            )
+        };
+        ins("a", 3000, 3099).unwrap();
+        assert!(ins("b", 3050, 3149).is_err());
+        assert!(ins("c", 2990, 3000).is_err());
+        ins("d", 3100, 3199).unwrap();
+    }
+
+    #[test]
+    fn exhaustion_is_an_error_with_figures() {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let pool = Pool::new(3000, 3099, 100).unwrap();
+        let g = Path::new("/g");
+        l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
+        let p = "/wt/b".to_string();
+        let mut b = new(g, "b");
+        b.path_template = &p;
+        let e = l.reserve(&b, &pool, |_| false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::PortsExhausted {
+                    total: 1,
+                    held: 1,
+                    busy: 0,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}

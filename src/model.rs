@@ -1,0 +1,273 @@
+//! Plain data of the domain: shard names, port blocks, shard states.
+//!
+//! Values are validated in their constructors, so a `ShardName` or a
+//! `PortBlock` that exists is a good one. Pure: no I/O, no git, no SQLite.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The longest shard name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// A validated shard name: also a valid git branch name and a safe folder name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ShardName(String);
+
+impl ShardName {
+    /// Validates `raw` as a shard name, returning the reason when it is refused.
+    ///
+    /// Accepted: ASCII letters, digits, `.`, `_`, `-` and `/`, at most
+    /// [`MAX_NAME_LEN`] bytes, following git's branch-name rules (no `..`, no
+    /// component starting with `.`, no `.lock` suffix, no `//`, no leading or
+    /// trailing `/`), and not starting with `-`.
+    pub fn parse(raw: &str) -> Result<ShardName, String> {
+        if raw.is_empty() {
+            return Err("the name is empty".into());
+        }
+        if raw.len() > MAX_NAME_LEN {
+            return Err(format!(
+                "the name is {} bytes long, the limit is {MAX_NAME_LEN}",
+                raw.len()
+            ));
+        }
+        if raw.starts_with('-') {
+            return Err("a name must not start with `-`".into());
+        }
+        if let Some(c) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')))
+        {
+            return Err(format!("the character {c:?} is not allowed"));
+        }
+        if raw.contains("..") {
+            return Err("`..` is not allowed".into());
+        }
+        if raw.starts_with('/') || raw.ends_with('/') || raw.contains("//") {
+            return Err("`/` must separate non-empty parts".into());
+        }
+        for part in raw.split('/') {
+            if part.starts_with('.') {
+                return Err("a part must not start with `.`".into());
+            }
+            if part.ends_with(".lock") {
+                return Err("a part must not end with `.lock`".into());
+            }
+        }
+        if raw.ends_with('.') {
+            return Err("a name must not end with `.`".into());
+        }
+        if raw == "HEAD" || raw == "@" {
+            return Err("`HEAD` is reserved by git".into());
+        }
+        Ok(ShardName(raw.to_string()))
+    }
+
+    /// Returns the name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns the name as one folder component: `/` becomes `-`.
+    pub fn folder(&self) -> String {
+        self.0.replace('/', "-")
+    }
+}
+
+impl fmt::Display for ShardName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A contiguous range of ports `[start, start + len - 1]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortBlock {
+    start: u16,
+    len: u16,
+}
+
+impl PortBlock {
+    /// Builds a block, or `None` when it is empty or runs past port 65535.
+    pub fn new(start: u16, len: u16) -> Option<PortBlock> {
+        if len == 0 || u32::from(start) + u32::from(len) - 1 > u32::from(u16::MAX) {
+            return None;
+        }
+        Some(PortBlock { start, len })
+    }
+
+    /// Returns the first port.
+    pub fn start(&self) -> u16 {
+        self.start
+    }
+
+    /// Returns the last port (inclusive).
+    pub fn end(&self) -> u16 {
+        // `new` guarantees this does not overflow.
+        self.start + (self.len - 1)
+    }
+
+    /// Returns the number of ports.
+    pub fn len(&self) -> u16 {
+        self.len
+    }
+
+    /// Returns true when the block holds no port; never, by construction.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Returns true when `port` lies inside the block.
+    pub fn contains(&self, port: u16) -> bool {
+        self.start <= port && port <= self.end()
+    }
+
+    /// Returns true when the two blocks share at least one port.
+    pub fn overlaps(&self, other: &PortBlock) -> bool {
+        self.start <= other.end() && other.start <= self.end()
+    }
+}
+
+impl fmt::Display for PortBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.start, self.end())
+    }
+}
+
+/// Where a shard is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardState {
+    /// Being made; `pid` is the creator.
+    Creating,
+    /// Made and handed to the user.
+    Active,
+    /// Being removed; `pid` is the destroyer.
+    Destroying,
+}
+
+impl ShardState {
+    /// Returns the name stored in the ledger.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShardState::Creating => "creating",
+            ShardState::Active => "active",
+            ShardState::Destroying => "destroying",
+        }
+    }
+
+    /// Parses the name stored in the ledger.
+    pub fn parse(s: &str) -> Option<ShardState> {
+        match s {
+            "creating" => Some(ShardState::Creating),
+            "active" => Some(ShardState::Active),
+            "destroying" => Some(ShardState::Destroying),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ShardState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Makes a docker compose project name from a repository and a shard name.
+///
+/// Compose accepts lowercase letters, digits, `-` and `_`, starting with a
+/// letter or digit; everything else becomes `-`.
+pub fn compose_project_name(repo: &str, shard: &str) -> String {
+    let raw = format!("{repo}-{shard}").to_ascii_lowercase();
+    let mut out: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = out.trim_start_matches(['-', '_']).len();
+    out.drain(..out.len() - trimmed);
+    if out.is_empty() {
+        out.push_str("shard");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_branch_like_names() {
+        for ok in ["feature-auth", "fix/login", "a", "v1.2", "x_y", "A/B/c-d"] {
+            assert!(ShardName::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_hostile_names() {
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/../b",
+            "-rf",
+            "--help",
+            "a b",
+            "a\nb",
+            "a\0b",
+            "é",
+            "/abs",
+            "a/",
+            "a//b",
+            ".hidden",
+            "a/.b",
+            "x.lock",
+            "HEAD",
+            "a:b",
+            "a~1",
+            "a^",
+            "a*",
+            "a?",
+            "a[",
+            "a\\b",
+            "trailing.",
+            "@",
+            &long,
+        ] {
+            assert!(ShardName::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn folder_flattens_slashes() {
+        assert_eq!(ShardName::parse("fix/login").unwrap().folder(), "fix-login");
+    }
+
+    #[test]
+    fn block_bounds() {
+        assert!(PortBlock::new(65500, 36).is_some());
+        assert!(PortBlock::new(65500, 37).is_none());
+        assert!(PortBlock::new(10, 0).is_none());
+        let b = PortBlock::new(3000, 100).unwrap();
+        assert_eq!((b.start(), b.end(), b.len()), (3000, 3099, 100));
+        assert!(b.contains(3099) && !b.contains(3100));
+        assert!(b.overlaps(&PortBlock::new(3099, 5).unwrap()));
+        assert!(!b.overlaps(&PortBlock::new(3100, 5).unwrap()));
+    }
+
+    #[test]
+    fn compose_names_are_valid() {
+        assert_eq!(
+            compose_project_name("MyApp", "fix/login"),
+            "myapp-fix-login"
+        );
+        assert_eq!(compose_project_name(".app", "x"), "app-x");
+    }
+}

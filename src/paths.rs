@@ -1,0 +1,97 @@
+//! Where things live: `SHARDS_HOME`, the XDG folders, the config file, and
+//! every other environment variable shards reads.
+//!
+//! This is the only module that reads the process environment (with `cli`,
+//! which reads argv). Everything else receives an [`Env`] value.
+
+use std::path::PathBuf;
+
+use crate::config::{ENV_KEYS, Overrides};
+
+/// Overrides the home folder (ledger and default worktree root).
+pub const SHARDS_HOME: &str = "SHARDS_HOME";
+/// Overrides the user configuration file.
+pub const SHARDS_CONFIG: &str = "SHARDS_CONFIG";
+/// Test-only: makes `create`/`destroy` kill themselves at a named step.
+pub const SHARDS_TEST_CRASH_AT: &str = "SHARDS_TEST_CRASH_AT";
+
+/// What the process environment says about locations and settings.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The shards home: ledger and default worktrees.
+    pub home: PathBuf,
+    /// The user's home folder, for `~` in paths.
+    pub user_home: Option<PathBuf>,
+    /// The user configuration file.
+    pub config_file: PathBuf,
+    /// True when the config file was named by `SHARDS_CONFIG`, so a missing
+    /// file is an error rather than "no user settings".
+    pub config_explicit: bool,
+    /// Settings from `SHARDS_*` variables.
+    pub overrides: Overrides,
+    /// `NO_COLOR` is set to a non-empty value.
+    pub no_color: bool,
+    /// The test-only crash point, if switched on.
+    pub crash_at: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn var_path(name: &str) -> Option<PathBuf> {
+    var(name).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_process() -> Env {
+        let user_home = var_path("HOME");
+        let home_or = |rel: &str| {
+            user_home
+                .as_ref()
+                .map(|h| h.join(rel))
+                .unwrap_or_else(|| PathBuf::from("/tmp").join(rel))
+        };
+        let home = var_path(SHARDS_HOME).unwrap_or_else(|| {
+            var_path("XDG_DATA_HOME")
+                .map(|d| d.join("shards"))
+                .unwrap_or_else(|| home_or(".local/share/shards"))
+        });
+        let (config_file, config_explicit) = match var(SHARDS_CONFIG) {
+            Some(p) => (PathBuf::from(p), true),
+            None => (
+                var_path("XDG_CONFIG_HOME")
+                    .map(|d| d.join("shards"))
+                    .unwrap_or_else(|| home_or(".config/shards"))
+                    .join("config.toml"),
+                false,
+            ),
+        };
+        let mut overrides = Overrides::default();
+        for (name, key) in ENV_KEYS {
+            if let Ok(value) = std::env::var(name) {
+                overrides.values.push((name.to_string(), key, value));
+            }
+        }
+        Env {
+            home,
+            user_home,
+            config_file,
+            config_explicit,
+            overrides,
+            no_color: var("NO_COLOR").is_some(),
+            crash_at: var(SHARDS_TEST_CRASH_AT),
+        }
+    }
+
+    /// Returns the ledger's path inside the home.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.home.join("shards.db")
+    }
+
+    /// Returns the default root of worktrees: `<home>/worktrees/{repo}/{name}`.
+    pub fn default_worktree_root(&self) -> String {
+        format!("{}/worktrees/{{repo}}/{{name}}", self.home.display())
+    }
+}
