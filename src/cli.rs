@@ -82,15 +82,41 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a shard: worktree, branch, port block and .env
+    ///
+    /// Makes a git worktree for NAME on its own branch (NAME unless --branch),
+    /// reserves the lowest free block of ports that no shard holds and nothing on
+    /// this host listens on, and writes the block into the worktree's env file.
+    /// Prints the worktree path on stdout. If any step fails, everything this
+    /// create made is undone.
     Create(CreateArgs),
     /// List shards with their ports and state
+    ///
+    /// Reads the ledger and checks only that each worktree folder exists, so it
+    /// stays instant with hundreds of shards. STATUS is active, missing (the
+    /// worktree folder is gone), creating or destroying.
     List(ListArgs),
     /// Destroy shards and free their ports
+    ///
+    /// Refuses a worktree with uncommitted or untracked changes unless --force.
+    /// Removes the worktree, deletes the branch only when this shard made it and
+    /// every commit on it is on another branch or tag (otherwise keeps it and
+    /// says so), and frees the port block. All names are checked before anything
+    /// is removed.
     Destroy(DestroyArgs),
     /// Reclaim shards whose worktree or creator is gone
+    ///
+    /// Frees the block of every shard whose worktree folder or repository was
+    /// deleted, and finishes shards whose create or destroy was killed half-way
+    /// (their process is gone). A worktree that still holds uncommitted or
+    /// untracked work is never removed. Acts on this repository; --all (or
+    /// running outside any repository) acts on every repository in the ledger.
     Prune(PruneArgs),
     /// Print a shard's worktree path
+    ///
+    /// For `cd "$(shards path NAME)"`.
     Path(PathArgs),
     /// Print shell completions
+    ///
+    /// For example `shards completions zsh > ~/.zfunc/_shards`.
     Completions(CompletionsArgs),
 }

@@ -209,7 +209,7 @@ impl Error {
                 "run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`".to_string()
             }
             Error::EnvFile { .. } => {
-                "fix the file by hand (keep or remove both `# >>> shards >>>` and `# <<< shards <<<` lines), or set `env.file` to another name".to_string()
+                "shards edits only the lines between `# >>> shards >>>` and `# <<< shards <<<`; repair the file named above, or set `env.file` to another name".to_string()
             }
             Error::Config { .. } => "fix the value named above; `shards --help` lists the configuration keys".to_string(),
             Error::LedgerCorrupt { path, .. } => format!(

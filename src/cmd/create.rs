@@ -2,7 +2,7 @@
 //! env file, and undo exactly what was made if any step fails.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
@@ -107,6 +107,13 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
             .push(("--block-size".into(), "ports.block_size", n.clone()));
     }
     let config = ctx.config(&flags)?;
+    if let Some(existing) = ctx.ledger()?.find(&repo.git_dir, name.as_str())? {
+        return Err(Error::NameTaken {
+            name: name.to_string(),
+            repo: repo.root.clone(),
+            state: existing.state.to_string(),
+        });
+    }
     let mut warnings = Vec::new();
     let make_branch = !repo.branch_exists(&branch);
     let base = if make_branch {
@@ -136,11 +143,7 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
         format!("{template}/{{name}}")
     };
     let template = template.replace("{name}", &name.folder());
-    let template = if Path::new(&template).is_relative() {
-        repo.root.join(template).display().to_string()
-    } else {
-        template
-    };
+    let template = normalize(&repo.root.join(template)).display().to_string();
     Ok(Plan {
         wt_name: repo.free_worktree_name(&name.folder()),
         name,
@@ -151,6 +154,22 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
         config,
         warnings,
     })
+}
+
+/// Resolves `.` and `..` in an absolute path without touching the disk, so
+/// the ledger records one clean path per worktree.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Creates a shard.

@@ -18,11 +18,6 @@ use crate::worktree;
 
 /// Arguments of `shards destroy`.
 #[derive(Debug, Args)]
-#[command(long_about = "Destroy shards and free their ports\n\n\
-Refuses a worktree with uncommitted or untracked changes unless --force. Removes the worktree, \
-deletes the branch only when this shard made it and every commit on it is on another branch or \
-tag (otherwise keeps it and says so), and frees the port block. All names are checked before \
-anything is removed.")]
 pub struct DestroyArgs {
     /// Shards to destroy
     #[arg(required = true, value_name = "NAME")]
@@ -102,7 +97,15 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
             Some(host::current_process()),
         )?;
         ctx.crash_point("destroy:marked");
-        let note = shard::take_apart(repo, &row)?;
+        let note = match shard::take_apart(repo, &row) {
+            Ok(note) => note,
+            Err(e) => {
+                // Nothing was removed that matters (the folder is not ours or
+                // could not be read): hand the shard back as it was.
+                let _ = ctx.ledger()?.set_state(row.id, ShardState::Active, None);
+                return Err(e);
+            }
+        };
         ctx.crash_point("destroy:removed");
         ctx.ledger()?.remove(row.id)?;
         let view = ShardView::of(&row);

@@ -18,11 +18,6 @@ use crate::worktree::{self, Repo};
 
 /// Arguments of `shards prune`.
 #[derive(Debug, Args)]
-#[command(long_about = "Reclaim shards whose worktree or creator is gone\n\n\
-Frees the block of every shard whose worktree folder or repository was deleted, and finishes \
-shards whose `create` or `destroy` was killed half-way (their process is gone). A worktree that \
-still exists with uncommitted or untracked work is never removed. Acts on this repository; \
---all (or running outside any repository) acts on every repository in the ledger.")]
 pub struct PruneArgs {
     /// Show what would be reclaimed without changing anything
     #[arg(long, short = 'n')]

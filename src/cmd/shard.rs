@@ -142,7 +142,8 @@ pub fn write_env(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // A folder on the way that is a link could lead out of the worktree.
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
-    if !real.starts_with(worktree) {
+    let root = std::fs::canonicalize(worktree).map_err(|e| Error::io(worktree, e))?;
+    if !real.starts_with(&root) {
         return Err(Error::EnvFile {
             path,
             message: "leads outside the worktree through a symbolic link".into(),

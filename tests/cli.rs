@@ -1,0 +1,15 @@
+//! The integration tests: one binary, one module per subject. Every test
+//! drives the real `shards` binary on temporary repositories with an
+//! isolated home (see `common`).
+
+mod common;
+
+mod concurrency;
+mod config;
+mod create;
+mod destroy;
+mod docs;
+mod ledger;
+mod list;
+mod ports;
+mod prune;

@@ -1,0 +1,299 @@
+//! The test environment: a temporary home, shards home and git repository,
+//! and the one sanctioned way to run the `shards` binary in it, with a
+//! scrubbed environment so no test can touch the real home, git config or
+//! ledger.
+
+#![allow(dead_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use git2::{Repository, Signature, Time};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A temporary world for one test.
+pub struct TestEnv {
+    pub tmp: TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub shards_home: PathBuf,
+    pub repo: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+/// The outcome of one `shards` run.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Display for Out {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}--- stderr ---\n{}[exit status: {}]",
+            self.stdout, self.stderr, self.code
+        )
+    }
+}
+
+impl fmt::Debug for Out {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit 0 and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "expected success:\n{self}");
+        self
+    }
+
+    /// Asserts the exit code and returns self.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Out {
+        assert_eq!(self.code, code, "expected exit {code}:\n{self}");
+        self
+    }
+
+    /// Parses stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+    }
+}
+
+/// Makes a commit on HEAD with fixed author and date.
+pub fn commit(repo: &Repository, files: &[(&str, &str)], message: &str) -> git2::Oid {
+    let workdir = repo.workdir().unwrap().to_path_buf();
+    let mut index = repo.index().unwrap();
+    for (path, content) in files {
+        let full = workdir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, content).unwrap();
+        index.add_path(Path::new(path)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::new("Test", "test@example.com", &Time::new(1_700_000_000, 0)).unwrap();
+    let parents: Vec<git2::Commit> = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .into_iter()
+        .collect();
+    let parents: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+}
+
+/// Creates a repository at `path` with one commit on `main`.
+pub fn init_repo(path: &Path) -> Repository {
+    let mut opts = git2::RepositoryInitOptions::new();
+    opts.initial_head("main");
+    let repo = Repository::init_opts(path, &opts).unwrap();
+    commit(
+        &repo,
+        &[("README.md", "hello\n"), ("src/lib.rs", "// code\n")],
+        "init",
+    );
+    repo
+}
+
+impl TestEnv {
+    /// A fresh world with a repository `repo` holding one commit.
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::Builder::new()
+            .prefix("shards-test-")
+            .tempdir()
+            .unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let home = root.join("home");
+        let shards_home = root.join("shards_home");
+        std::fs::create_dir_all(&home).unwrap();
+        let repo = root.join("repo");
+        init_repo(&repo);
+        TestEnv {
+            tmp,
+            root,
+            home,
+            shards_home,
+            repo,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Sets an extra environment variable for every later run.
+    pub fn set(&mut self, key: &str, value: &str) -> &mut TestEnv {
+        self.vars.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Uses a small pool: `blocks` blocks of `size` ports from `base`.
+    pub fn small_pool(&mut self, base: u16, size: u16, blocks: u16) -> &mut TestEnv {
+        let max = base + size * blocks - 1;
+        self.set("SHARDS_PORTS_BASE", &base.to_string())
+            .set("SHARDS_PORTS_MAX", &max.to_string())
+            .set("SHARDS_PORTS_BLOCK_SIZE", &size.to_string())
+    }
+
+    /// Returns a `shards` command in `dir` with the scrubbed environment.
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shards"));
+        cmd.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("SHARDS_HOME", &self.shards_home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_SYSTEM", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("COLUMNS", "100")
+            .env("NO_COLOR", "1");
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `shards` in the repository.
+    pub fn shards(&self, args: &[&str]) -> Out {
+        self.shards_in(&self.repo, args)
+    }
+
+    /// Runs `shards` in `dir`.
+    pub fn shards_in(&self, dir: &Path, args: &[&str]) -> Out {
+        Out::from(self.command_in(dir, args).output().unwrap())
+    }
+
+    /// Runs the real `git` in `dir` with the scrubbed environment.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Creates another repository next to the first.
+    pub fn new_repo(&self, name: &str) -> PathBuf {
+        let path = self.root.join(name);
+        init_repo(&path);
+        path
+    }
+
+    /// Writes the user configuration file.
+    pub fn write_config(&self, text: &str) {
+        let dir = self.home.join(".config/shards");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), text).unwrap();
+    }
+
+    /// Returns the ledger's path.
+    pub fn ledger(&self) -> PathBuf {
+        self.shards_home.join("shards.db")
+    }
+
+    /// Creates a shard and returns its JSON report.
+    #[track_caller]
+    pub fn create(&self, name: &str) -> Value {
+        self.shards(&["create", name, "--json"]).ok().json()
+    }
+
+    /// Returns `list --json` shards of the repository.
+    #[track_caller]
+    pub fn list(&self) -> Vec<Value> {
+        self.shards(&["list", "--json"]).ok().json()["shards"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Returns the local branch names of `repo`.
+    pub fn branches(&self, repo: &Path) -> Vec<String> {
+        let r = Repository::open(repo).unwrap();
+        let mut names: Vec<String> = r
+            .branches(Some(git2::BranchType::Local))
+            .unwrap()
+            .map(|b| b.unwrap().0.name().unwrap().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Returns every entry under the shards home's worktree folder.
+    pub fn worktree_folders(&self) -> Vec<PathBuf> {
+        let base = self.shards_home.join("worktrees");
+        let mut out = Vec::new();
+        if let Ok(repos) = std::fs::read_dir(&base) {
+            for r in repos.flatten() {
+                for w in std::fs::read_dir(r.path()).unwrap().flatten() {
+                    out.push(w.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Returns the ports block of a shard JSON object as (start, end).
+pub fn ports(shard: &Value) -> (u64, u64) {
+    (
+        shard["ports"]["start"].as_u64().unwrap(),
+        shard["ports"]["end"].as_u64().unwrap(),
+    )
+}
+
+/// Reads a worktree's env file into key/value pairs.
+pub fn read_env(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Returns the value of `key` in a worktree's env file.
+pub fn env_value(path: &Path, key: &str) -> Option<String> {
+    read_env(path)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}

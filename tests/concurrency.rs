@@ -1,0 +1,106 @@
+//! Many real `shards` processes at once share one ledger safely.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::common::{TestEnv, ports};
+
+#[test]
+fn thirty_two_creates_at_once_get_thirty_two_distinct_blocks() {
+    let env = TestEnv::new();
+    const N: usize = 32;
+    let children: Vec<_> = (0..N)
+        .map(|i| {
+            env.command_in(&env.repo, &["create", &format!("s{i}"), "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let shards = env.list();
+    assert_eq!(shards.len(), N);
+    let mut blocks: Vec<(u64, u64)> = shards.iter().map(ports).collect();
+    blocks.sort();
+    for pair in blocks.windows(2) {
+        assert!(pair[0].1 < pair[1].0, "overlapping blocks {pair:?}");
+    }
+    // Lowest-first: the 32 blocks are exactly the first 32 of the pool.
+    let expected: Vec<(u64, u64)> = (0..N as u64)
+        .map(|k| (3000 + 100 * k, 3099 + 100 * k))
+        .collect();
+    assert_eq!(blocks, expected);
+    let paths: BTreeSet<PathBuf> = shards
+        .iter()
+        .map(|s| PathBuf::from(s["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(paths.len(), N);
+    for p in &paths {
+        assert!(
+            p.join(".git").is_file(),
+            "{} is not a worktree",
+            p.display()
+        );
+    }
+    assert_eq!(
+        env.git(&env.repo, &["worktree", "list"]).lines().count(),
+        N + 1
+    );
+    assert!(shards.iter().all(|s| s["status"] == "active"));
+}
+
+#[test]
+fn creates_and_destroys_racing_keep_the_ledger_consistent() {
+    let env = TestEnv::new();
+    for i in 0..8 {
+        env.create(&format!("old{i}"));
+    }
+    let mut children = Vec::new();
+    for i in 0..8 {
+        children.push(
+            env.command_in(&env.repo, &["destroy", &format!("old{i}")])
+                .output(),
+        );
+    }
+    let spawned: Vec<_> = (0..16)
+        .map(|i| {
+            let args: Vec<String> = if i % 2 == 0 {
+                vec!["create".into(), format!("new{i}")]
+            } else {
+                vec!["prune".into()]
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            env.command_in(&env.repo, &args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        assert!(c.unwrap().status.success());
+    }
+    for c in spawned {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let shards = env.list();
+    assert_eq!(shards.len(), 8);
+    let mut blocks: Vec<(u64, u64)> = shards.iter().map(ports).collect();
+    blocks.sort();
+    for pair in blocks.windows(2) {
+        assert!(pair[0].1 < pair[1].0, "overlapping blocks {pair:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! Configuration: layers, errors that name file, line and key, and the
+//! exhausted pool.
+
+use crate::common::{TestEnv, env_value, ports};
+
+#[test]
+fn an_exhausted_pool_is_a_clear_error_with_figures() {
+    let mut env = TestEnv::new();
+    env.small_pool(41000, 10, 2);
+    env.create("a");
+    env.create("b");
+    let out = env.shards(&["create", "c"]).code(1);
+    assert!(out.stderr.contains("no free port block"), "{out}");
+    assert!(
+        out.stderr
+            .contains("41000-41019 has 2 blocks of 10, 2 held"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("shards prune"), "{out}");
+    assert!(out.stderr.contains("ports.max"), "{out}");
+    assert_eq!(env.list().len(), 2);
+    assert_eq!(env.branches(&env.repo), vec!["a", "b", "main"]);
+    let json = env.shards(&["create", "c", "--json"]).code(1).json();
+    assert_eq!(json["error"]["kind"], "ports_exhausted");
+}
+
+#[test]
+fn user_file_project_file_variables_and_flags_layer_in_order() {
+    let mut env = TestEnv::new();
+    env.write_config("[ports]\nbase = 42000\nblock_size = 50\nmax = 42999\n");
+    let a = env.create("a");
+    assert_eq!(ports(&a["shard"]), (42000, 42049));
+    std::fs::write(
+        env.repo.join(".shards.toml"),
+        "[ports]\nblock_size = 20\n[ports.services]\nweb = 0\napi = 1\n",
+    )
+    .unwrap();
+    let b = env.create("b");
+    assert_eq!(ports(&b["shard"]), (42060, 42079));
+    let file = std::path::PathBuf::from(b["env_file"].as_str().unwrap());
+    assert_eq!(env_value(&file, "WEB_PORT").as_deref(), Some("42060"));
+    assert_eq!(env_value(&file, "API_PORT").as_deref(), Some("42061"));
+    env.set("SHARDS_PORTS_BLOCK_SIZE", "10");
+    let c = env.create("c");
+    assert_eq!(ports(&c["shard"]), (42050, 42059));
+    let d = env
+        .shards(&["create", "d", "--block-size", "5", "--json"])
+        .ok()
+        .json();
+    assert_eq!(ports(&d["shard"]), (42080, 42084));
+}
+
+#[test]
+fn a_bad_config_file_names_file_line_and_key_and_stops() {
+    let env = TestEnv::new();
+    let file = env.home.join(".config/shards/config.toml");
+    for (text, line, key) in [
+        (
+            "[ports]\nbase = 3000\nblock_size = 0\n",
+            3,
+            "ports.block_size",
+        ),
+        ("[ports]\n\nbase = \"high\"\n", 3, "base"),
+        ("[ports]\nmax = 70000\n", 2, "max"),
+        ("[ports]\nbase = 3000\nbogus = 1\n", 3, "bogus"),
+        ("[env]\ncompose = \"yes\"\n", 2, "compose"),
+    ] {
+        env.write_config(text);
+        let out = env.shards(&["create", "x"]).code(2);
+        let want = format!("{}:{line}", file.display());
+        assert!(out.stderr.contains(&want), "{text:?}: {out}");
+        assert!(out.stderr.contains(key), "{text:?}: {out}");
+        assert!(!env.ledger().exists(), "{text:?}: the ledger was written");
+    }
+    env.write_config("[ports]\nbase = 5000\nmax = 5050\n");
+    let out = env.shards(&["create", "x"]).code(2);
+    assert!(out.stderr.contains("fewer than one block"), "{out}");
+}
+
+#[test]
+fn a_bad_variable_is_named() {
+    let mut env = TestEnv::new();
+    env.set("SHARDS_PORTS_BASE", "lots");
+    let out = env.shards(&["create", "x"]).code(2);
+    assert!(
+        out.stderr.contains("SHARDS_PORTS_BASE: `ports.base`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn worktree_root_can_put_shards_next_to_the_repository() {
+    let mut env = TestEnv::new();
+    env.set("SHARDS_WORKTREE_ROOT", "../{repo}.{name}");
+    let r = env.create("fix/a");
+    assert_eq!(
+        r["shard"]["path"].as_str().unwrap(),
+        env.root.join("repo.fix-a").to_str().unwrap()
+    );
+    env.shards(&["destroy", "fix/a"]).ok();
+    assert!(!env.root.join("repo.fix-a").exists());
+}

@@ -1,0 +1,324 @@
+//! `shards create`: blocks, worktrees, branches, env files, and undo.
+
+use std::path::PathBuf;
+
+use crate::common::{TestEnv, commit, env_value, ports};
+
+fn path_of(report: &serde_json::Value) -> PathBuf {
+    PathBuf::from(report["shard"]["path"].as_str().unwrap())
+}
+
+#[test]
+fn three_creates_get_consecutive_blocks_and_a_freed_block_is_reused() {
+    let env = TestEnv::new();
+    let a = env.create("feature-auth");
+    let b = env.create("fix-login");
+    let c = env.create("docs");
+    assert_eq!(ports(&a["shard"]), (3000, 3099));
+    assert_eq!(ports(&b["shard"]), (3100, 3199));
+    assert_eq!(ports(&c["shard"]), (3200, 3299));
+    for (report, start) in [(&a, "3000"), (&b, "3100"), (&c, "3200")] {
+        let file = path_of(report).join(".env");
+        assert_eq!(env_value(&file, "PORT_RANGE_START").as_deref(), Some(start));
+        assert_eq!(env_value(&file, "PORT_COUNT").as_deref(), Some("100"));
+        assert_eq!(env_value(&file, "PORT").as_deref(), Some(start));
+    }
+    let end = env_value(&path_of(&b).join(".env"), "PORT_RANGE_END");
+    assert_eq!(end.as_deref(), Some("3199"));
+    env.shards(&["destroy", "fix-login"]).ok();
+    let d = env.create("next");
+    assert_eq!(ports(&d["shard"]), (3100, 3199));
+}
+
+#[test]
+fn the_worktree_is_a_real_git_worktree_on_its_branch_and_the_env_file_is_not_untracked() {
+    let env = TestEnv::new();
+    let out = env.shards(&["create", "feature-auth"]).ok();
+    let path = PathBuf::from(out.stdout.trim());
+    assert!(out.stderr.contains("Created shard `feature-auth`"), "{out}");
+    assert!(path.join("README.md").is_file());
+    let list = env.git(&env.repo, &["worktree", "list", "--porcelain"]);
+    assert!(
+        list.contains(&format!("worktree {}", path.display())),
+        "{list}"
+    );
+    assert!(list.contains("branch refs/heads/feature-auth"), "{list}");
+    assert_eq!(env.git(&path, &["status", "--porcelain"]), "");
+    assert_eq!(
+        env.git(&path, &["rev-parse", "--abbrev-ref", "HEAD"])
+            .trim(),
+        "feature-auth"
+    );
+    let text = std::fs::read_to_string(path.join(".env")).unwrap();
+    assert!(text.contains("SHARD_NAME=feature-auth\n"), "{text}");
+    assert!(
+        text.contains("COMPOSE_PROJECT_NAME=repo-feature-auth\n"),
+        "{text}"
+    );
+    // The main checkout stays clean too.
+    assert_eq!(env.git(&env.repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn works_from_a_subdirectory_and_from_inside_another_shard() {
+    let env = TestEnv::new();
+    let a = env
+        .shards_in(&env.repo.join("src"), &["create", "a", "--json"])
+        .ok()
+        .json();
+    let inside = path_of(&a).join("src");
+    let b = env
+        .shards_in(&inside, &["create", "b", "--json"])
+        .ok()
+        .json();
+    assert_eq!(b["shard"]["repo"], a["shard"]["repo"]);
+    let listed = env.shards_in(&inside, &["list", "--json"]).ok().json();
+    assert_eq!(listed["shards"].as_array().unwrap().len(), 2);
+    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 3);
+}
+
+#[test]
+fn branch_names_with_slashes_work() {
+    let env = TestEnv::new();
+    let r = env.create("feature/auth/login");
+    assert_eq!(r["shard"]["branch"], "feature/auth/login");
+    assert!(path_of(&r).ends_with("feature-auth-login"));
+    assert!(
+        env.branches(&env.repo)
+            .contains(&"feature/auth/login".to_string())
+    );
+    env.shards(&["destroy", "feature/auth/login"]).ok();
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+}
+
+#[test]
+fn base_and_existing_branches() {
+    let env = TestEnv::new();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    let first = repo.head().unwrap().peel_to_commit().unwrap().id();
+    commit(&repo, &[("second.txt", "2\n")], "second");
+    let r = env
+        .shards(&["create", "old", "--base", &first.to_string(), "--json"])
+        .ok()
+        .json();
+    assert!(!path_of(&r).join("second.txt").exists());
+    assert_eq!(r["branch_created"], true);
+    // An existing branch is checked out as it is.
+    env.git(&env.repo, &["branch", "topic"]);
+    let t = env
+        .shards(&["create", "t", "--branch", "topic", "--json"])
+        .ok()
+        .json();
+    assert_eq!(t["branch_created"], false);
+    assert!(path_of(&t).join("second.txt").exists());
+    // Destroy keeps a branch the shard did not make.
+    let out = env.shards(&["destroy", "t"]).ok();
+    assert!(out.stderr.contains("kept branch `topic`"), "{out}");
+    assert!(env.branches(&env.repo).contains(&"topic".to_string()));
+}
+
+#[test]
+fn a_branch_checked_out_elsewhere_is_refused_before_anything_is_written() {
+    let env = TestEnv::new();
+    let out = env.shards(&["create", "x", "--branch", "main"]).code(1);
+    assert!(
+        out.stderr
+            .contains("branch `main` is already checked out at"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("hint:"), "{out}");
+    assert!(!env.ledger().exists() || env.list().is_empty());
+}
+
+/// The ledger rows, branches and folders a failed create must not change.
+fn snapshot(env: &TestEnv) -> (usize, Vec<String>, Vec<PathBuf>, String) {
+    let rows = if env.ledger().exists() {
+        env.list().len()
+    } else {
+        0
+    };
+    let admin = std::fs::read_dir(env.repo.join(".git/worktrees"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    (
+        rows,
+        env.branches(&env.repo),
+        env.worktree_folders(),
+        format!("{admin}"),
+    )
+}
+
+#[test]
+fn a_base_ref_that_does_not_exist_leaves_nothing() {
+    let env = TestEnv::new();
+    env.create("keep");
+    let before = snapshot(&env);
+    let out = env
+        .shards(&["create", "x", "--base", "no-such-ref"])
+        .code(1);
+    assert!(out.stderr.contains("no such ref `no-such-ref`"), "{out}");
+    assert_eq!(snapshot(&env), before);
+}
+
+#[test]
+fn a_taken_worktree_path_leaves_nothing_and_the_folder_is_untouched() {
+    let env = TestEnv::new();
+    env.create("keep");
+    let taken = env.shards_home.join("worktrees/repo/x");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("mine.txt"), "user data").unwrap();
+    let before = snapshot(&env);
+    let out = env.shards(&["create", "x"]).code(1);
+    assert!(out.stderr.contains("already exists"), "{out}");
+    assert_eq!(snapshot(&env), before);
+    assert_eq!(
+        std::fs::read_to_string(taken.join("mine.txt")).unwrap(),
+        "user data"
+    );
+}
+
+#[test]
+fn a_failure_after_the_worktree_is_made_undoes_row_branch_and_folder() {
+    let env = TestEnv::new();
+    // `notes` is a tracked file, so the env file `notes/.env` cannot be written
+    // after the checkout: the create must undo everything it made.
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(&repo, &[("notes", "a file, not a folder\n")], "notes");
+    env.create("keep");
+    let before = snapshot(&env);
+    let mut env = env;
+    env.set("SHARDS_ENV_FILE", "notes/.env");
+    let out = env.shards(&["create", "x"]).code(1);
+    assert!(out.stderr.contains("notes"), "{out}");
+    assert_eq!(snapshot(&env), before);
+    assert!(!env.shards_home.join("worktrees/repo/x").exists());
+}
+
+#[test]
+fn hostile_names_are_refused_before_anything_is_written() {
+    let env = TestEnv::new();
+    let long = "a".repeat(300);
+    for name in [
+        "..",
+        "../escape",
+        "a/../../b",
+        "a b",
+        "tab\tname",
+        "new\nline",
+        "ünï",
+        &long,
+        "x.lock",
+        ".hidden",
+        "a//b",
+        "HEAD",
+    ] {
+        let out = env.shards(&["create", name]).code(1);
+        assert!(out.stderr.contains("invalid shard name"), "{name:?}: {out}");
+        assert!(out.stderr.contains("hint:"), "{out}");
+    }
+    // A flag-like name is a usage error; after `--` it is still refused.
+    let out = env.shards(&["create", "-rf"]).code(2);
+    assert!(out.stderr.contains("-r"), "{out}");
+    let out = env.shards(&["create", "--", "-rf"]).code(1);
+    assert!(out.stderr.contains("must not start with `-`"), "{out}");
+    assert!(
+        !env.ledger().exists(),
+        "the ledger was created by a refused name"
+    );
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    assert!(!env.shards_home.join("worktrees").exists());
+}
+
+#[test]
+fn a_tracked_env_file_is_left_alone_with_a_warning() {
+    let env = TestEnv::new();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(&repo, &[(".env", "TRACKED=1\n")], "tracked env");
+    let out = env.shards(&["create", "x", "--json"]).ok();
+    assert!(
+        out.stderr
+            .contains("is tracked by git, so shards left it alone"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("env.file"), "{out}");
+    let path = path_of(&out.json());
+    assert_eq!(
+        std::fs::read_to_string(path.join(".env")).unwrap(),
+        "TRACKED=1\n"
+    );
+    assert_eq!(env.git(&path, &["status", "--porcelain"]), "");
+    // With another file name the ports land there.
+    let mut env = env;
+    env.set("SHARDS_ENV_FILE", ".env.shard");
+    let r = env.create("y");
+    assert_eq!(
+        env_value(&path_of(&r).join(".env.shard"), "PORT_RANGE_START").as_deref(),
+        Some("3100")
+    );
+    assert_eq!(env.git(&path_of(&r), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn user_lines_crlf_and_a_missing_final_newline_survive_a_rewrite() {
+    let env = TestEnv::new();
+    let r = env.create("x");
+    let file = path_of(&r).join(".env");
+    let section = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace('\n', "\r\n");
+    let user = format!("SECRET=s3cr3t\r\n# keep me\r\n{section}TAIL=1");
+    std::fs::write(&file, &user).unwrap();
+    // Rewrite the section through the library, as every command that
+    // changes a shard's variables does.
+    let config = shards::config::resolve(32767, &[], &Default::default()).unwrap();
+    let vars = vec![("PORT".to_string(), "3999".to_string())];
+    let warnings = shards::cmd::shard::write_env(&path_of(&r), &config, &vars).unwrap();
+    assert!(warnings.is_empty());
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        after.starts_with("SECRET=s3cr3t\r\n# keep me\r\n# >>> shards >>>"),
+        "{after:?}"
+    );
+    assert!(after.ends_with("# <<< shards <<<\r\nTAIL=1"), "{after:?}");
+    assert!(after.contains("\r\nPORT=3999\r\n"), "{after:?}");
+    assert!(!after.contains("PORT_RANGE_START"), "{after:?}");
+}
+
+#[test]
+fn create_json_reports_the_shard() {
+    let env = TestEnv::new();
+    let r = env.create("x");
+    assert_eq!(r["version"], 1);
+    assert_eq!(r["shard"]["name"], "x");
+    assert_eq!(r["shard"]["status"], "active");
+    assert_eq!(r["shard"]["ports"]["count"], 100);
+    assert!(r["env_file"].as_str().unwrap().ends_with("/x/.env"));
+}
+
+#[test]
+fn a_repository_without_commits_is_a_clear_error() {
+    let env = TestEnv::new();
+    let empty = env.root.join("empty");
+    git2::Repository::init(&empty).unwrap();
+    let out = env.shards_in(&empty, &["create", "x"]).code(1);
+    assert!(out.stderr.contains("has no commits yet"), "{out}");
+    assert!(out.stderr.contains("hint:"), "{out}");
+}
+
+#[test]
+fn outside_a_repository_is_a_clear_error() {
+    let env = TestEnv::new();
+    let out = env.shards_in(&env.home, &["create", "x"]).code(1);
+    assert!(out.stderr.contains("not inside a git repository"), "{out}");
+}
+
+#[test]
+fn the_name_is_taken_once_per_repository() {
+    let env = TestEnv::new();
+    env.create("x");
+    let out = env.shards(&["create", "x"]).code(1);
+    assert!(
+        out.stderr.contains("a shard named `x` already exists"),
+        "{out}"
+    );
+}

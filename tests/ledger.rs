@@ -1,0 +1,67 @@
+//! The ledger file: privacy, and a corrupt file left exactly as it was.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::TestEnv;
+
+#[test]
+fn the_ledger_is_private_to_its_user() {
+    let env = TestEnv::new();
+    env.create("a");
+    let mode = std::fs::metadata(env.ledger())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let home = std::fs::metadata(&env.shards_home)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(home, 0o700);
+}
+
+#[test]
+fn a_corrupt_ledger_is_a_clear_error_and_is_not_overwritten() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/db/corrupt.sqlite"
+    ))
+    .unwrap();
+    std::fs::write(env.ledger(), &fixture).unwrap();
+    for args in [
+        &["create", "x"][..],
+        &["list"],
+        &["prune"],
+        &["destroy", "x"],
+    ] {
+        let out = env.shards(args).code(3);
+        assert!(
+            out.stderr.contains("is not a readable shards database"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            out.stderr.contains("hint: shards leaves the file as it is"),
+            "{out}"
+        );
+    }
+    let json = env.shards(&["list", "--json"]).code(3).json();
+    assert_eq!(json["error"]["kind"], "ledger_corrupt");
+    assert_eq!(std::fs::read(env.ledger()).unwrap(), fixture);
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    assert!(!env.shards_home.join("worktrees").exists());
+}
+
+#[test]
+fn a_ledger_from_a_newer_shards_is_refused() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let out = env.shards(&["list"]).code(3);
+    assert!(out.stderr.contains("schema version 999"), "{out}");
+}

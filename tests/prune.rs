@@ -1,0 +1,122 @@
+//! `shards prune`: reclaiming deleted worktrees, gone repositories and
+//! killed creates and destroys, without touching live work.
+
+use std::path::PathBuf;
+
+use crate::common::{TestEnv, ports};
+
+fn path(r: &serde_json::Value) -> PathBuf {
+    PathBuf::from(r["shard"]["path"].as_str().unwrap())
+}
+
+#[test]
+fn a_worktree_deleted_by_hand_is_reclaimed_and_its_block_reused() {
+    let env = TestEnv::new();
+    let a = env.create("a");
+    env.create("b");
+    std::fs::remove_dir_all(path(&a)).unwrap();
+    let dry = env.shards(&["prune", "--dry-run", "--json"]).ok().json();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["shards"][0]["name"], "a");
+    assert_eq!(dry["shards"][0]["reason"], "its worktree is gone");
+    assert_eq!(env.list().len(), 2, "--dry-run changed the ledger");
+    let out = env.shards(&["prune"]).ok();
+    assert!(out.stdout.contains("reclaimed"), "{out}");
+    assert!(out.stderr.contains("Reclaimed 1 shard"), "{out}");
+    let left = env.list();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["name"], "b");
+    // git forgot the worktree and the untouched branch is gone.
+    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 2);
+    assert_eq!(env.branches(&env.repo), vec!["b", "main"]);
+    assert_eq!(ports(&env.create("c")["shard"]), (3000, 3099));
+}
+
+#[test]
+fn live_shards_and_their_work_are_never_touched() {
+    let env = TestEnv::new();
+    let a = env.create("a");
+    std::fs::write(path(&a).join("work.txt"), "wip").unwrap();
+    let out = env.shards(&["prune"]).ok();
+    assert!(out.stderr.contains("Nothing to prune"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(path(&a).join("work.txt")).unwrap(),
+        "wip"
+    );
+    assert_eq!(env.list().len(), 1);
+}
+
+#[test]
+fn a_repository_deleted_by_hand_is_reclaimed_with_all() {
+    let env = TestEnv::new();
+    let other = env.new_repo("other");
+    env.shards_in(&other, &["create", "x"]).ok();
+    env.create("mine");
+    std::fs::remove_dir_all(&other).unwrap();
+    let doc = env.shards(&["prune", "--all", "--json"]).ok().json();
+    let names: Vec<&str> = doc["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["x"]);
+    assert_eq!(doc["shards"][0]["reason"], "its repository is gone");
+    let all = env.shards(&["list", "--all", "--json"]).ok().json();
+    assert_eq!(all["shards"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_killed_create_leaves_a_creating_row_that_prune_reclaims() {
+    for step in ["create:reserved", "create:worktree", "create:env"] {
+        let mut env = TestEnv::new();
+        env.create("keep");
+        env.set("SHARDS_TEST_CRASH_AT", step);
+        let out = env.shards(&["create", "doomed"]);
+        assert_ne!(out.code, 0, "{step}: {out}");
+        let listed = env.shards(&["list", "--json"]);
+        // The crash knob stays set, but list never reaches a crash point.
+        let listed = listed.ok().json();
+        let doomed = listed["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "doomed")
+            .cloned();
+        assert_eq!(
+            doomed.as_ref().map(|d| d["status"].clone()),
+            Some("creating".into()),
+            "{step}"
+        );
+        let out = env.shards(&["prune"]).ok();
+        assert!(
+            out.stdout.contains("its create was interrupted"),
+            "{step}: {out}"
+        );
+        let left = env.list();
+        assert_eq!(left.len(), 1, "{step}");
+        assert_eq!(env.branches(&env.repo), vec!["keep", "main"], "{step}");
+        assert_eq!(env.worktree_folders().len(), 1, "{step}");
+        assert_eq!(
+            env.git(&env.repo, &["worktree", "list"]).lines().count(),
+            2,
+            "{step}"
+        );
+    }
+}
+
+#[test]
+fn a_killed_destroy_is_finished_by_prune() {
+    for step in ["destroy:marked", "destroy:removed"] {
+        let mut env = TestEnv::new();
+        let r = env.create("x");
+        env.set("SHARDS_TEST_CRASH_AT", step);
+        let out = env.shards(&["destroy", "x"]);
+        assert_ne!(out.code, 0, "{step}: {out}");
+        assert_eq!(env.list()[0]["status"], "destroying", "{step}");
+        env.shards(&["prune"]).ok();
+        assert!(env.list().is_empty(), "{step}");
+        assert!(!path(&r).exists(), "{step}");
+        assert_eq!(env.branches(&env.repo), vec!["main"], "{step}");
+    }
+}
