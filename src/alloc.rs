@@ -127,6 +127,12 @@ pub fn pick(
     })
 }
 
+/// Returns the lowest offset inside a block of `len` ports that is neither
+/// `used` by an allocated service nor `reserved` for a configured one.
+pub fn service_offset(len: u16, used: &[u16], reserved: &[u16]) -> Option<u16> {
+    (0..len).find(|o| !used.contains(o) && !reserved.contains(o))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +200,13 @@ mod tests {
         assert_eq!(pick(&pool, &taken, free), Ok(b(65520, 10)));
         let all: Vec<_> = pool.blocks().collect();
         assert_eq!(all.last().unwrap().end(), 65529);
+    }
+
+    #[test]
+    fn service_offsets_skip_used_and_reserved() {
+        assert_eq!(service_offset(5, &[], &[0, 1]), Some(2));
+        assert_eq!(service_offset(5, &[2, 3], &[0, 1]), Some(4));
+        assert_eq!(service_offset(2, &[1], &[0]), None);
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::{
-    completions::CompletionsArgs, create::CreateArgs, destroy::DestroyArgs, list::ListArgs,
-    path::PathArgs, prune::PruneArgs,
+    adopt::AdoptArgs, completions::CompletionsArgs, create::CreateArgs, destroy::DestroyArgs,
+    env::EnvArgs, list::ListArgs, path::PathArgs, port::PortArgs, prune::PruneArgs, run::RunArgs,
+    status::StatusArgs,
 };
 
 const ABOUT: &str = "Give each coding agent its own git worktree and block of ports";
@@ -111,10 +112,45 @@ pub enum Command {
     /// untracked work is never removed. Acts on this repository; --all (or
     /// running outside any repository) acts on every repository in the ledger.
     Prune(PruneArgs),
+    /// Get or allocate named ports in a shard's block
+    ///
+    /// `shards port web api db` gives each service a stable port inside the
+    /// shard's block and adds WEB_PORT, API_PORT and DB_PORT to its env file.
+    /// Services in [ports.services] sit at their configured offset in every
+    /// shard; any other name gets the lowest free offset and keeps it until
+    /// `--release`. Several names are allocated all or nothing.
+    /// `shards port who PORT` tells which shard and service own a port and
+    /// which process listens on it.
+    Port(PortArgs),
+    /// Audit ports: who listens where, per shard
+    ///
+    /// Reads the host's TCP and UDP tables (IPv4 and IPv6) and maps sockets to
+    /// processes where this user may see them. For each shard: sockets inside
+    /// its block and their processes (`foreign` when the process does not run
+    /// inside the shard's worktree), the shard's processes listening outside
+    /// its block, and named ports nothing listens on. Then the pool's figures.
+    Status(StatusArgs),
+    /// Print a shard's variables for a shell
+    ///
+    /// `eval "$(shards env)"` inside a shard's worktree, or `shards env NAME
+    /// --format fish | source`. The values come from the ledger and match the
+    /// env file.
+    Env(EnvArgs),
+    /// Run a command in a shard with its variables
+    ///
+    /// Runs CMD in the shard's worktree with its variables (and SHARD_PATH)
+    /// set, and exits with CMD's exit status.
+    Run(RunArgs),
     /// Print a shard's worktree path
     ///
     /// For `cd "$(shards path NAME)"`.
     Path(PathArgs),
+    /// Register an existing worktree as a shard
+    ///
+    /// PATH must be a linked worktree of this repository (see `git worktree
+    /// list`) on a branch, and not a shard yet. It gets a block and an env
+    /// file; its files and branch stay as they are.
+    Adopt(AdoptArgs),
     /// Print shell completions
     ///
     /// For example `shards completions zsh > ~/.zfunc/_shards`.

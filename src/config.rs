@@ -267,15 +267,11 @@ impl Builder {
         })?;
         let mut services = BTreeMap::new();
         for (name, (offset, origin)) in self.services {
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !valid {
+            if !crate::model::valid_service_name(&name) {
                 return Err(bad(
                     &origin,
                     format!(
-                        "`ports.services.{name}`: a service name uses letters, digits, `_` and `-`"
+                        "`ports.services.{name}`: a service name uses letters, digits, `_` and `-`, up to 40 characters"
                     ),
                 ));
             }

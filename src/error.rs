@@ -75,6 +75,22 @@ pub enum Error {
         busy: u32,
     },
 
+    /// A service port cannot be allocated.
+    #[error("shard `{shard}`: {message}")]
+    ServicePorts { shard: String, message: String },
+
+    /// A service name that cannot be used.
+    #[error("invalid service name `{name}`: use letters, digits, `_` and `-`, up to 40 characters")]
+    InvalidService { name: String },
+
+    /// No `--shard` was given and the working directory is in no shard.
+    #[error("{path} is not inside a shard's worktree")]
+    NotInShard { path: PathBuf },
+
+    /// The path given to `adopt` cannot become a shard.
+    #[error("cannot adopt {path}: {reason}")]
+    CannotAdopt { path: PathBuf, reason: String },
+
     /// The managed section of the env file is damaged.
     #[error("{path}: {message}")]
     EnvFile { path: PathBuf, message: String },
@@ -147,6 +163,10 @@ impl Error {
             Error::WorktreeDirty { .. } => "worktree_dirty",
             Error::Busy { .. } => "busy",
             Error::PortsExhausted { .. } => "ports_exhausted",
+            Error::ServicePorts { .. } => "service_ports",
+            Error::InvalidService { .. } => "invalid_service",
+            Error::NotInShard { .. } => "not_in_shard",
+            Error::CannotAdopt { .. } => "cannot_adopt",
             Error::EnvFile { .. } => "env_file",
             Error::Config { .. } => "config",
             Error::LedgerCorrupt { .. } => "ledger_corrupt",
@@ -207,6 +227,15 @@ impl Error {
             }
             Error::PortsExhausted { .. } => {
                 "run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`".to_string()
+            }
+            Error::ServicePorts { .. } => {
+                "release services you no longer need (`shards port --release NAME`), or create the shard with a larger --block-size".to_string()
+            }
+            Error::NotInShard { .. } => {
+                "run it inside a shard's worktree, or pass --shard NAME (`shards list` shows the names)".to_string()
+            }
+            Error::CannotAdopt { .. } => {
+                "adopt takes a linked worktree of this repository (`git worktree list`) that is not a shard yet".to_string()
             }
             Error::EnvFile { .. } => {
                 "shards edits only the lines between `# >>> shards >>>` and `# <<< shards <<<`; repair the file named above, or set `env.file` to another name".to_string()

@@ -1,13 +1,127 @@
-//! The host: which TCP ports are listening, the OS ephemeral port range, and
-//! whether a recorded process is still alive.
+//! The host: which ports are listening and which processes hold them, the OS
+//! ephemeral port range, and whether a recorded process is still alive.
 //!
 //! Adapter over `/proc` (through the procfs crate) with a bind-test fallback
 //! for hosts without it; knows nothing of shards, git or SQLite.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
 
 use procfs::net::TcpState;
+use procfs::process::FDTarget;
+use serde::Serialize;
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP (listening sockets).
+    Tcp,
+    /// UDP (bound sockets).
+    Udp,
+}
+
+/// A socket waiting for traffic: TCP in LISTEN, or UDP bound to a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    /// Protocol.
+    pub proto: Proto,
+    /// Local address and port.
+    pub addr: SocketAddr,
+    /// The kernel's inode for it, which links it to a process.
+    pub inode: u64,
+}
+
+/// A process that holds sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Process id.
+    pub pid: i32,
+    /// Its command name.
+    pub command: String,
+    /// Its working directory, when readable.
+    pub cwd: Option<PathBuf>,
+}
+
+/// Returns every TCP listening socket and every bound UDP socket, IPv4 and
+/// IPv6, from the kernel's tables (empty where they cannot be read).
+pub fn sockets() -> Vec<Socket> {
+    let mut out = Vec::new();
+    for table in [procfs::net::tcp(), procfs::net::tcp6()] {
+        for e in table.into_iter().flatten() {
+            if e.state == TcpState::Listen {
+                out.push(Socket {
+                    proto: Proto::Tcp,
+                    addr: e.local_address,
+                    inode: e.inode,
+                });
+            }
+        }
+    }
+    for table in [procfs::net::udp(), procfs::net::udp6()] {
+        for e in table.into_iter().flatten() {
+            if e.local_address.port() != 0 {
+                out.push(Socket {
+                    proto: Proto::Udp,
+                    addr: e.local_address,
+                    inode: e.inode,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|s| (s.addr.port(), s.proto, s.addr.is_ipv6()));
+    out
+}
+
+/// Maps socket inodes to the processes holding them, for the processes
+/// this user may inspect; inodes held by others are simply absent.
+pub fn socket_owners(inodes: &HashSet<u64>) -> HashMap<u64, ProcInfo> {
+    let mut owners = HashMap::new();
+    let Ok(all) = procfs::process::all_processes() else {
+        return owners;
+    };
+    for proc in all.flatten() {
+        let Ok(fds) = proc.fd() else { continue };
+        let mut info = None;
+        for fd in fds.flatten() {
+            let FDTarget::Socket(inode) = fd.target else {
+                continue;
+            };
+            if !inodes.contains(&inode) || owners.contains_key(&inode) {
+                continue;
+            }
+            let info = info.get_or_insert_with(|| ProcInfo {
+                pid: proc.pid,
+                command: proc.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into()),
+                cwd: proc.cwd().ok(),
+            });
+            owners.insert(inode, info.clone());
+        }
+        if owners.len() == inodes.len() {
+            break;
+        }
+    }
+    owners
+}
+
+/// Returns the working directory of every process this user may inspect.
+pub fn process_cwds() -> Vec<ProcInfo> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.flatten()
+        .filter_map(|p| {
+            let cwd = p.cwd().ok()?;
+            let command = p.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into());
+            Some(ProcInfo {
+                pid: p.pid,
+                command,
+                cwd: Some(cwd),
+            })
+        })
+        .collect()
+}
 
 /// The ports with a TCP socket in LISTEN state, IPv4 or IPv6, any address;
 /// `None` when the kernel's tables cannot be read.
@@ -95,6 +209,29 @@ mod tests {
         assert!(listening_tcp_ports().unwrap().contains(&port));
         assert!(port_busy_by_bind(port));
         drop(l);
+    }
+
+    #[test]
+    fn maps_our_sockets_to_this_process() {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (tp, up) = (
+            tcp.local_addr().unwrap().port(),
+            udp.local_addr().unwrap().port(),
+        );
+        let all = sockets();
+        let t = all
+            .iter()
+            .find(|s| s.proto == Proto::Tcp && s.addr.port() == tp)
+            .unwrap();
+        let u = all
+            .iter()
+            .find(|s| s.proto == Proto::Udp && s.addr.port() == up)
+            .unwrap();
+        let owners = socket_owners(&[t.inode, u.inode].into_iter().collect());
+        assert_eq!(owners[&t.inode].pid as u32, std::process::id());
+        assert_eq!(owners[&u.inode].pid as u32, std::process::id());
+        assert_eq!(owners[&t.inode].cwd, std::env::current_dir().ok());
     }
 
     #[test]

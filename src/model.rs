@@ -174,6 +174,23 @@ impl fmt::Display for ShardState {
     }
 }
 
+/// Returns true when `name` can name a service port: ASCII letters, digits,
+/// `_` and `-`, 1 to 40 characters, not starting with `-`. Its variable is
+/// the name in upper case with `-` as `_`, plus `_PORT`.
+pub fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Returns the env variable of a service port: `web-api` → `WEB_API_PORT`.
+pub fn service_var(name: &str) -> String {
+    format!("{}_PORT", name.to_ascii_uppercase().replace('-', "_"))
+}
+
 /// Makes a docker compose project name from a repository and a shard name.
 ///
 /// Compose accepts lowercase letters, digits, `-` and `_`, starting with a

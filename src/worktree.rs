@@ -361,3 +361,45 @@ pub fn ensure_ignored(worktree: &Path, file: &str) -> Result<bool> {
         .map_err(|e| Error::io(&exclude, e))?;
     Ok(true)
 }
+
+/// What a folder is, as git sees it.
+pub struct WorktreeInfo {
+    /// Canonical common git dir of its repository.
+    pub git_dir: PathBuf,
+    /// True for a linked worktree (not the main one, not bare).
+    pub linked: bool,
+    /// Canonical root of the worktree.
+    pub root: Option<PathBuf>,
+    /// The branch checked out, if HEAD is on one.
+    pub branch: Option<String>,
+    /// git's name for the linked worktree.
+    pub wt_name: Option<String>,
+}
+
+/// Opens the folder at `path` exactly (no search upwards) and describes it.
+pub fn inspect(path: &Path) -> Result<WorktreeInfo> {
+    let repo = Repository::open(path)?;
+    let head = repo.find_reference("HEAD")?;
+    let branch = head
+        .symbolic_target()
+        .ok()
+        .flatten()
+        .and_then(|t| t.strip_prefix("refs/heads/"))
+        .map(str::to_string);
+    let wt_name = repo
+        .is_worktree()
+        .then(|| {
+            repo.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        })
+        .flatten();
+    Ok(WorktreeInfo {
+        git_dir: canonical(repo.commondir())?,
+        linked: repo.is_worktree(),
+        root: repo.workdir().map(canonical).transpose()?,
+        branch,
+        wt_name,
+    })
+}

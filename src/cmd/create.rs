@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::{NewShard, ShardRow};
-use crate::model::{PortBlock, ShardName, ShardState};
+use crate::model::{ShardName, ShardState};
 use crate::output::{Render, Style};
 use crate::worktree::Repo;
 
@@ -40,6 +40,10 @@ pub struct CreateArgs {
     /// Ports per shard for this create (overrides ports.block_size)
     #[arg(long, value_name = "N")]
     pub block_size: Option<String>,
+
+    /// Also write an .envrc that loads the env file (as env.direnv = true)
+    #[arg(long)]
+    pub direnv: bool,
 }
 
 /// What `shards create` made.
@@ -105,6 +109,11 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
         flags
             .values
             .push(("--block-size".into(), "ports.block_size", n.clone()));
+    }
+    if args.direnv {
+        flags
+            .values
+            .push(("--direnv".into(), "env.direnv", "true".into()));
     }
     let config = ctx.config(&flags)?;
     if let Some(existing) = ctx.ledger()?.find(&repo.git_dir, name.as_str())? {
@@ -176,11 +185,6 @@ fn normalize(path: &Path) -> PathBuf {
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     let repo = ctx.repo()?;
     let mut plan = plan(ctx, args, repo)?;
-    let listening = host::listening_tcp_ports();
-    let busy = |block: PortBlock| match &listening {
-        Some(ports) => ports.range(block.start()..=block.end()).next().is_some(),
-        None => (block.start()..=block.end()).any(host::port_busy_by_bind),
-    };
     let new = NewShard {
         git_dir: &repo.git_dir,
         root: &repo.root,
@@ -192,8 +196,11 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
         made_branch: plan.make_branch,
         pid: host::current_process(),
         now: shard::now(),
+        services: &plan.config.services,
     };
-    let row = ctx.ledger()?.reserve(&new, &plan.config.pool, busy)?;
+    let row = ctx
+        .ledger()?
+        .reserve(&new, &plan.config.pool, shard::host_busy())?;
     ctx.crash_point("create:reserved");
     if row.path.exists() {
         ctx.ledger()?.remove(row.id)?;
@@ -232,7 +239,7 @@ fn build(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) -> Result<Vec<Stri
     )?;
     progress.finish();
     ctx.crash_point("create:worktree");
-    let warnings = shard::write_env(&row.path, &plan.config, &shard::env_vars(row, &plan.config))?;
+    let warnings = shard::sync_env(ctx, row, &plan.config)?;
     ctx.crash_point("create:env");
     ctx.ledger()?.set_state(row.id, ShardState::Active, None)?;
     Ok(warnings)

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::host;
 use crate::ledger::ShardRow;
-use crate::model::{ShardState, compose_project_name};
+use crate::ledger::services::ServicePort;
+use crate::model::{PortBlock, ShardState, compose_project_name, service_var};
 use crate::worktree::{self, Repo};
 
 /// A port block as printed in JSON.
@@ -92,14 +93,29 @@ pub fn require_shard(ctx: &Ctx, name: &str) -> Result<ShardRow> {
         })
 }
 
+/// Returns the host's "is any port of this block in use" test: the kernel's
+/// listen table when readable, else a bind test on every port.
+pub fn host_busy() -> impl FnMut(PortBlock) -> bool {
+    let listening = host::listening_tcp_ports();
+    move |b: PortBlock| match &listening {
+        Some(ports) => ports.range(b.start()..=b.end()).next().is_some(),
+        None => (b.start()..=b.end()).any(host::port_busy_by_bind),
+    }
+}
+
 /// Returns true when the process recorded on a row is still running.
 pub fn owner_alive(row: &ShardRow) -> bool {
     row.pid
         .is_some_and(|(pid, start)| host::process_alive(pid, start))
 }
 
-/// Returns the variables of a shard's managed env section, in file order.
-pub fn env_vars(row: &ShardRow, config: &Config) -> Vec<(String, String)> {
+/// Returns the variables of a shard's managed env section, in file order:
+/// the block, the shard, compose's project name, then service ports.
+pub fn env_vars(
+    row: &ShardRow,
+    config: &Config,
+    services: &[ServicePort],
+) -> Vec<(String, String)> {
     let b = row.block;
     let mut vars = vec![
         ("PORT_RANGE_START".to_string(), b.start().to_string()),
@@ -114,13 +130,35 @@ pub fn env_vars(row: &ShardRow, config: &Config) -> Vec<(String, String)> {
             compose_project_name(&row.repo.dir_name, &row.name),
         ));
     }
-    for (service, offset) in &config.services {
-        if *offset < b.len() {
-            let key = format!("{}_PORT", service.to_ascii_uppercase().replace('-', "_"));
-            vars.push((key, (b.start() + offset).to_string()));
-        }
+    for s in services {
+        vars.push((service_var(&s.service), s.port.to_string()));
     }
     vars
+}
+
+/// Rewrites the shard's env file from the ledger, so the file and the
+/// ledger agree; returns warnings as [`write_env`] does.
+pub fn sync_env(ctx: &Ctx, row: &ShardRow, config: &Config) -> Result<Vec<String>> {
+    let services = ctx.ledger()?.services(row.id)?;
+    write_env(&row.path, config, &env_vars(row, config, &services))
+}
+
+/// Returns the shard named `name`, or without a name the shard whose
+/// worktree holds the working directory.
+pub fn resolve_shard(ctx: &Ctx, name: Option<&str>) -> Result<ShardRow> {
+    if let Some(name) = name {
+        return require_shard(ctx, name);
+    }
+    let repo = ctx.repo()?;
+    let here = repo.workdir.clone().ok_or_else(|| Error::NotInShard {
+        path: ctx.cwd.clone(),
+    })?;
+    let rows = ctx.ledger()?.list(Some(&repo.git_dir))?;
+    rows.into_iter()
+        .find(|r| std::fs::canonicalize(&r.path).is_ok_and(|p| p == here))
+        .ok_or(Error::NotInShard {
+            path: ctx.cwd.clone(),
+        })
 }
 
 /// Writes the managed section into the worktree's env file; returns
@@ -158,7 +196,7 @@ pub fn write_env(
         fsutil::write_atomically(&path, &applied.bytes)?;
     }
     worktree::ensure_ignored(worktree, file)?;
-    Ok(applied
+    let mut warnings: Vec<String> = applied
         .shadowed
         .iter()
         .map(|k| {
@@ -167,7 +205,45 @@ pub fn write_env(
                 path.display()
             )
         })
-        .collect())
+        .collect();
+    if config.direnv {
+        warnings.extend(write_envrc(worktree, file)?);
+    }
+    Ok(warnings)
+}
+
+/// Makes the worktree's `.envrc` load the env file (`dotenv_if_exists`),
+/// keeping every line already there. A tracked `.envrc` is left alone.
+fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
+    let path = worktree.join(".envrc");
+    let line = format!("dotenv_if_exists {}", crate::cmd::env::sh_quote(env_file));
+    let has_line = |text: &[u8]| {
+        String::from_utf8_lossy(text)
+            .lines()
+            .any(|l| l.trim() == line)
+    };
+    if worktree::is_tracked(worktree, ".envrc")? {
+        if fsutil::read_editable(&path).is_ok_and(|t| has_line(&t)) {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![format!(
+            "{} is tracked by git, so shards left it alone; add `{line}` to it to load the shard's ports",
+            path.display()
+        )]);
+    }
+    let mut text = fsutil::read_editable(&path)?;
+    if has_line(&text) {
+        return Ok(Vec::new());
+    }
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    text.extend_from_slice(
+        format!("# added by shards: load this shard's ports\n{line}\n").as_bytes(),
+    );
+    fsutil::write_atomically(&path, &text)?;
+    worktree::ensure_ignored(worktree, ".envrc")?;
+    Ok(Vec::new())
 }
 
 /// Removes a shard's worktree and git's record of it, then its branch when

@@ -8,7 +8,10 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &[include_str!("sql/0001_create_ledger.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_create_ledger.sql"),
+    include_str!("sql/0002_add_service_ports.sql"),
+];
 
 /// The newest schema version this binary knows.
 pub const SUPPORTED: i64 = MIGRATIONS.len() as i64;
@@ -43,5 +46,20 @@ mod tests {
         assert_eq!(migrate(&mut conn).unwrap(), 0);
         assert_eq!(version(&conn).unwrap(), SUPPORTED);
         assert_eq!(migrate(&mut conn).unwrap(), SUPPORTED);
+    }
+
+    #[test]
+    fn every_older_version_migrates_to_the_newest() {
+        for start in 0..SUPPORTED {
+            let mut conn = Connection::open_in_memory().unwrap();
+            for sql in &MIGRATIONS[..start as usize] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", start).unwrap();
+            assert_eq!(migrate(&mut conn).unwrap(), start);
+            assert_eq!(version(&conn).unwrap(), SUPPORTED);
+            conn.execute_batch("SELECT shard_id, service, port FROM service_ports")
+                .unwrap();
+        }
     }
 }

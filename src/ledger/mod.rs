@@ -12,7 +12,9 @@
 //! Adapter: knows SQLite and the allocator, nothing of git or worktrees.
 
 pub mod migrate;
+pub mod services;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -90,6 +92,8 @@ pub struct NewShard<'a> {
     pub pid: (i64, i64),
     /// Unix seconds now.
     pub now: i64,
+    /// Configured services, allocated at their fixed offsets when they fit.
+    pub services: &'a BTreeMap<String, u16>,
 }
 
 /// The open ledger.
@@ -292,8 +296,11 @@ impl Ledger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11)",
                 params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end()],
             )?;
+            let id = tx.last_insert_rowid();
+            let fitting: Vec<String> = new.services.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
+            services::allocate_in(tx, id, new.name, block, &fitting, new.services)?;
             Ok(ShardRow {
-                id: tx.last_insert_rowid(),
+                id,
                 repo,
                 name: new.name.to_string(),
                 branch: new.branch.to_string(),
@@ -429,6 +436,8 @@ fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Resu
 mod tests {
     use super::*;
 
+    static NO_SERVICES: BTreeMap<String, u16> = BTreeMap::new();
+
     fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         NewShard {
             git_dir,
@@ -441,6 +450,7 @@ mod tests {
             made_branch: true,
             pid: (1, 1),
             now: 0,
+            services: &NO_SERVICES,
         }
     }
 
