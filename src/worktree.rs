@@ -376,9 +376,9 @@ pub struct WorktreeInfo {
     pub wt_name: Option<String>,
 }
 
-/// Opens the folder at `path` exactly (no search upwards) and describes it.
+/// Finds the worktree holding `path` and describes it.
 pub fn inspect(path: &Path) -> Result<WorktreeInfo> {
-    let repo = Repository::open(path)?;
+    let repo = Repository::discover(path)?;
     let head = repo.find_reference("HEAD")?;
     let branch = head
         .symbolic_target()

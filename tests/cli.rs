@@ -4,12 +4,16 @@
 
 mod common;
 
+mod adopt;
 mod concurrency;
 mod config;
 mod create;
 mod destroy;
 mod docs;
+mod env;
 mod ledger;
 mod list;
+mod port;
 mod ports;
 mod prune;
+mod status;

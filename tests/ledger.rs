@@ -65,3 +65,28 @@ fn a_ledger_from_a_newer_shards_is_refused() {
     let out = env.shards(&["list"]).code(3);
     assert!(out.stderr.contains("schema version 999"), "{out}");
 }
+
+#[test]
+fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/db/v1.sqlite"),
+        env.ledger(),
+    )
+    .unwrap();
+    let all = env.shards(&["list", "--all", "--json"]).ok().json();
+    let legacy = &all["shards"][0];
+    assert_eq!(legacy["name"], "legacy");
+    assert_eq!(legacy["status"], "missing");
+    // The old shard still holds its block, and the new schema works.
+    let r = env.create("new");
+    assert_eq!(crate::common::ports(&r["shard"]), (3100, 3199));
+    let wt = std::path::PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    env.shards_in(&wt, &["port", "web"]).ok();
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

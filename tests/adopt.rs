@@ -1,0 +1,67 @@
+//! `shards adopt`: an existing worktree becomes a shard.
+
+use crate::common::{TestEnv, env_value, ports};
+
+#[test]
+fn adopts_a_linked_worktree_and_keeps_its_files() {
+    let env = TestEnv::new();
+    let wt = env.root.join("old-work");
+    env.git(
+        &env.repo,
+        &["worktree", "add", "-q", "-b", "old", wt.to_str().unwrap()],
+    );
+    std::fs::write(wt.join("wip.txt"), "work in progress").unwrap();
+    let r = env.shards(&["adopt", "../old-work", "--json"]).ok().json();
+    assert_eq!(r["shard"]["name"], "old-work");
+    assert_eq!(r["shard"]["branch"], "old");
+    assert_eq!(ports(&r["shard"]), (3000, 3099));
+    assert_eq!(
+        env_value(&wt.join(".env"), "PORT_RANGE_START").as_deref(),
+        Some("3000")
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("wip.txt")).unwrap(),
+        "work in progress"
+    );
+    assert_eq!(env.list().len(), 1);
+    // It is a shard like any other: port, and destroy refuses its work.
+    env.shards_in(&wt, &["port", "web"]).ok();
+    let out = env.shards(&["destroy", "old-work"]).code(1);
+    assert!(out.stderr.contains("wip.txt"), "{out}");
+    let out = env.shards(&["adopt", "../old-work"]).code(1);
+    assert!(out.stderr.contains("already shard `old-work`"), "{out}");
+}
+
+#[test]
+fn refuses_what_is_not_a_linked_worktree_of_this_repository() {
+    let env = TestEnv::new();
+    let other = env.new_repo("other");
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    for (path, why) in [
+        (".", "main worktree"),
+        ("src", "not the top folder"),
+        ("../plain", "not a git worktree"),
+        ("../other", "another repository"),
+    ] {
+        let out = env.shards(&["adopt", path]).code(1);
+        assert!(out.stderr.contains(why), "{path}: {out}");
+    }
+    let _ = other;
+    let wt = env.root.join("detached");
+    env.git(
+        &env.repo,
+        &["worktree", "add", "-q", "--detach", wt.to_str().unwrap()],
+    );
+    let out = env.shards(&["adopt", "../detached"]).code(1);
+    assert!(out.stderr.contains("detached"), "{out}");
+    let wt = env.root.join("bad name");
+    env.git(
+        &env.repo,
+        &["worktree", "add", "-q", "-b", "bn", wt.to_str().unwrap()],
+    );
+    let out = env.shards(&["adopt", "../bad name"]).code(1);
+    assert!(out.stderr.contains("invalid shard name"), "{out}");
+    env.shards(&["adopt", "../bad name", "--name", "good"]).ok();
+    assert!(!env.ledger().exists() || env.list().len() == 1);
+}

@@ -1,0 +1,159 @@
+//! `shards env`, `shards run`, `.envrc` with the real direnv, and compose names.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::{TestEnv, env_value};
+
+fn path(r: &serde_json::Value) -> PathBuf {
+    PathBuf::from(r["shard"]["path"].as_str().unwrap())
+}
+
+#[test]
+fn env_prints_what_the_env_file_holds_in_three_formats() {
+    let env = TestEnv::new();
+    let r = env.create("fix/a");
+    let wt = path(&r);
+    env.shards_in(&wt, &["port", "web"]).ok();
+    let sh = env.shards_in(&wt, &["env"]).ok();
+    assert!(
+        sh.stdout.contains("export PORT_RANGE_START='3000'\n"),
+        "{sh}"
+    );
+    assert!(sh.stdout.contains("export WEB_PORT='3000'\n"), "{sh}");
+    // Evaluated by a real shell, the values match the env file.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{}\necho \"$SHARD_NAME $WEB_PORT $COMPOSE_PROJECT_NAME\"",
+                sh.stdout
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fix/a 3000 repo-fix-a\n"
+    );
+    assert_eq!(
+        env_value(&wt.join(".env"), "WEB_PORT").as_deref(),
+        Some("3000")
+    );
+    let fish = env.shards(&["env", "fix/a", "--format", "fish"]).ok();
+    assert!(fish.stdout.contains("set -gx WEB_PORT '3000';\n"), "{fish}");
+    let json = env
+        .shards(&["env", "fix/a", "--format", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["vars"]["PORT_RANGE_END"], "3099");
+    assert_eq!(json["vars"]["WEB_PORT"], "3000");
+    let json2 = env.shards(&["env", "fix/a", "--json"]).ok().json();
+    assert_eq!(json, json2);
+}
+
+#[test]
+fn compose_can_be_switched_off() {
+    let mut env = TestEnv::new();
+    env.set("SHARDS_ENV_COMPOSE", "false");
+    let r = env.create("x");
+    assert_eq!(
+        env_value(&path(&r).join(".env"), "COMPOSE_PROJECT_NAME"),
+        None
+    );
+}
+
+#[test]
+fn run_uses_the_worktree_and_variables_and_passes_the_exit_status() {
+    let env = TestEnv::new();
+    let r = env.create("x");
+    let out = env
+        .shards(&[
+            "run",
+            "x",
+            "--",
+            "sh",
+            "-c",
+            "pwd; echo $PORT_RANGE_START $SHARD_PATH; exit 7",
+        ])
+        .code(7);
+    let wt = path(&r);
+    assert_eq!(out.stdout, format!("{0}\n3000 {0}\n", wt.display()));
+    env.shards(&["run", "x", "--", "true"]).ok();
+    let out = env
+        .shards(&["run", "x", "--", "no-such-program-here"])
+        .code(1);
+    assert!(out.stderr.contains("no-such-program-here"), "{out}");
+    let out = env.shards(&["run", "nope", "--", "true"]).code(1);
+    assert!(out.stderr.contains("no shard named `nope`"), "{out}");
+}
+
+fn direnv(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("direnv")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &env.home)
+        .env("XDG_CONFIG_HOME", env.home.join(".config"))
+        .env("XDG_DATA_HOME", env.home.join(".local/share"))
+        .env("XDG_CACHE_HOME", env.home.join(".cache"))
+        .output()
+        .expect("direnv must be installed (.ci/run installs it)")
+}
+
+#[test]
+fn direnv_loads_the_shards_ports() {
+    let env = TestEnv::new();
+    let r = env
+        .shards(&["create", "x", "--direnv", "--json"])
+        .ok()
+        .json();
+    let wt = path(&r);
+    let envrc = std::fs::read_to_string(wt.join(".envrc")).unwrap();
+    assert!(envrc.contains("dotenv_if_exists '.env'"), "{envrc}");
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
+    let allow = direnv(&env, &wt, &["allow", wt.to_str().unwrap()]);
+    assert!(
+        allow.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allow.stderr)
+    );
+    let out = direnv(
+        &env,
+        &wt,
+        &["exec", wt.to_str().unwrap(), "printenv", "PORT_RANGE_START"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "3000\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.shards_in(&wt, &["port", "web", "api"]).ok();
+    let out = direnv(
+        &env,
+        &wt,
+        &["exec", wt.to_str().unwrap(), "printenv", "API_PORT"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "3001\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_existing_envrc_keeps_its_lines() {
+    let env = TestEnv::new();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    crate::common::commit(&repo, &[(".envrc", "export FOO=1\n")], "envrc");
+    let out = env.shards(&["create", "x", "--direnv", "--json"]).ok();
+    assert!(out.stderr.contains(".envrc is tracked by git"), "{out}");
+    let wt = path(&out.json());
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".envrc")).unwrap(),
+        "export FOO=1\n"
+    );
+}

@@ -1,0 +1,131 @@
+//! `shards status`: the audit, checked against real sockets held by real
+//! processes inside and outside shards' worktrees.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::common::{TestEnv, hold};
+
+fn path(r: &Value) -> PathBuf {
+    PathBuf::from(r["shard"]["path"].as_str().unwrap())
+}
+
+fn shard<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+fn find<'a>(list: &'a Value, port: u16, proto: &str) -> Option<&'a Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["port"] == port && s["proto"] == proto)
+}
+
+#[test]
+fn the_audit_matches_what_the_kernel_reports() {
+    let mut env = TestEnv::new();
+    env.small_pool(23000, 10, 10);
+    let a = env.create("a");
+    let b = env.create("b");
+    let (wa, wb) = (path(&a), path(&b));
+    env.shards_in(&wa, &["port", "web", "api"]).ok();
+    // a's own server, inside its block, started in its worktree.
+    let own = hold(&wa, "tcp", "127.0.0.1", 23000);
+    // Something started outside any worktree, squatting in a's block.
+    let squatter = hold(&env.root, "tcp", "127.0.0.1", 23005);
+    // An IPv6-only listener and a UDP socket in a's block.
+    let v6 = hold(&wa, "tcp", "::1", 23006);
+    let udp = hold(&wa, "udp", "127.0.0.1", 23007);
+    // b's process hard-coded a port outside b's block (inside a's).
+    let stray = hold(&wb, "tcp", "127.0.0.1", 23008);
+    let status = env.shards(&["status", "--json"]).ok().json();
+    let sa = shard(&status, "a");
+    let l = &sa["listening"];
+    let own_v = find(l, 23000, "tcp").expect("own listener missing");
+    assert_eq!(own_v["pid"], own.pid);
+    assert_eq!(own_v["place"], "inside");
+    assert_eq!(own_v["service"], "web");
+    let sq = find(l, 23005, "tcp").expect("squatter missing");
+    assert_eq!(
+        (sq["place"].as_str(), sq["pid"].as_u64()),
+        (Some("foreign"), Some(squatter.pid as u64))
+    );
+    let v6v = find(l, 23006, "tcp").expect("IPv6-only listener missing");
+    assert_eq!(v6v["address"], "::1");
+    assert_eq!(v6v["pid"], v6.pid);
+    let u = find(l, 23007, "udp").expect("UDP socket missing");
+    assert_eq!(u["pid"], udp.pid);
+    let st = find(l, 23008, "tcp").expect("b's stray listener missing from a's block");
+    assert_eq!(st["place"], "foreign");
+    // b's audit names its stray process and the shard whose block it uses.
+    let sb = shard(&status, "b");
+    let out =
+        find(&sb["outside"], 23008, "tcp").expect("stray listener missing from b's outside list");
+    assert_eq!(out["pid"], stray.pid);
+    assert_eq!(out["owner_shard"], "a");
+    assert!(sb["listening"].as_array().unwrap().is_empty());
+    // Named ports: web listens, api does not.
+    let svc: Vec<(String, bool)> = sa["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap().into(),
+                s["listening"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(svc, vec![("web".into(), true), ("api".into(), false)]);
+    // Pool figures.
+    let pool = &status["pool"];
+    assert_eq!(
+        (pool["blocks_total"].as_u64(), pool["blocks_held"].as_u64()),
+        (Some(10), Some(2))
+    );
+    assert_eq!(pool["utilization"].as_f64(), Some(20.0));
+    // The human view says the same.
+    let human = env.shards(&["status"]).ok();
+    assert!(human.stdout.contains("foreign"), "{human}");
+    assert!(
+        human
+            .stdout
+            .contains("listens outside its block on 23008/tcp (in shard a's block)"),
+        "{human}"
+    );
+    assert!(
+        human
+            .stdout
+            .contains("named ports not listening: api 23001"),
+        "{human}"
+    );
+    drop((own, squatter, v6, udp, stray));
+}
+
+#[test]
+fn status_scope_and_an_idle_shard() {
+    let mut env = TestEnv::new();
+    env.small_pool(23200, 10, 10);
+    env.create("quiet");
+    let other = env.new_repo("other");
+    env.shards_in(&other, &["create", "elsewhere"]).ok();
+    let mine = env.shards(&["status", "--json"]).ok().json();
+    assert_eq!(mine["shards"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        mine["pool"]["blocks_held"], 2,
+        "pool figures cover every repository"
+    );
+    let all = env.shards(&["status", "--all", "--json"]).ok().json();
+    assert_eq!(all["shards"].as_array().unwrap().len(), 2);
+    let human = env.shards(&["status"]).ok();
+    assert!(
+        human.stdout.contains("nothing listens in its block"),
+        "{human}"
+    );
+}
