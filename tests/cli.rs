@@ -15,5 +15,6 @@ mod ledger;
 mod list;
 mod port;
 mod ports;
+mod props;
 mod prune;
 mod status;
