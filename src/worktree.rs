@@ -214,7 +214,7 @@ impl Repo {
                 })
                 .is_some_and(|g| g == admin);
             if ours {
-                fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+                remove_tree(path)?;
             } else if fs::remove_dir(path).is_err() {
                 return Err(Error::io(
                     path,
@@ -245,7 +245,7 @@ impl Repo {
     /// ref (branch, tag, remote-tracking ref or HEAD), so nothing is lost.
     /// Returns why it was kept otherwise; `Ok(None)` when deleted or absent.
     pub fn delete_branch_if_merged(&self, branch: &str) -> Result<Option<String>> {
-        let Ok(mut b) = self.repo.find_branch(branch, BranchType::Local) else {
+        let Ok(b) = self.repo.find_branch(branch, BranchType::Local) else {
             return Ok(None);
         };
         let Some(tip) = b.get().target() else {
@@ -282,8 +282,30 @@ impl Repo {
                 "it has commits that no other branch or tag contains".into(),
             ));
         }
-        b.delete()?;
+        // Delete the ref directly: libgit2's branch delete re-checks every
+        // worktree's HEAD and fails spuriously while another process is
+        // removing a worktree; `checked_out_at` above did that check, and
+        // tolerates worktrees that vanish under it.
+        let mut reference = self.repo.find_reference(&own)?;
+        reference.delete()?;
         Ok(None)
+    }
+}
+
+/// Removes a folder tree, retrying a few times when a file appears in it
+/// meanwhile (another shards process finishing an env file write).
+fn remove_tree(path: &Path) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir_all(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
     }
 }
 
@@ -296,12 +318,24 @@ pub fn dirty_summary(path: &Path) -> Result<Option<String>> {
         .recurse_untracked_dirs(false)
         .include_ignored(false);
     let statuses = repo.statuses(Some(&mut opts))?;
-    if statuses.is_empty() {
+    // A shards process rewriting the env file leaves a temp file for an
+    // instant; it is shards' own, not the user's work.
+    let work: Vec<_> = statuses
+        .iter()
+        .filter(|s| {
+            !s.path().is_ok_and(|p| {
+                Path::new(p)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".shards-tmp-"))
+            })
+        })
+        .collect();
+    if work.is_empty() {
         return Ok(None);
     }
     let (mut untracked, mut changed) = (0, 0);
     let mut names = Vec::new();
-    for s in statuses.iter() {
+    for s in &work {
         if s.status().is_wt_new() {
             untracked += 1;
         } else {
@@ -311,7 +345,7 @@ pub fn dirty_summary(path: &Path) -> Result<Option<String>> {
             names.push(s.path().unwrap_or("?").to_string());
         }
     }
-    let more = if statuses.len() > names.len() {
+    let more = if work.len() > names.len() {
         ", …"
     } else {
         ""

@@ -18,3 +18,4 @@ mod ports;
 mod props;
 mod prune;
 mod status;
+mod stress;

@@ -90,19 +90,39 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         rows.push(row);
     }
     let mut destroyed = Vec::new();
+    let me = host::current_process();
     for row in rows {
-        ctx.ledger()?.set_state(
-            row.id,
-            ShardState::Destroying,
-            Some(host::current_process()),
-        )?;
+        // Claim it in one transaction: a racing destroy or prune that read
+        // the row earlier cannot take it apart a second time.
+        let claimed = ctx.ledger()?.claim(row.id, me, |fresh| {
+            if fresh.state != ShardState::Active && shard::owner_alive(fresh) {
+                let action = if fresh.state == ShardState::Creating {
+                    "created"
+                } else {
+                    "destroyed"
+                };
+                let pid = fresh.pid.map(|p| p.0).unwrap_or(0);
+                return Err(Error::Busy {
+                    name: fresh.name.clone(),
+                    action: action.into(),
+                    pid,
+                });
+            }
+            Ok(true)
+        })?;
+        let Some(row) = claimed else {
+            return Err(Error::ShardNotFound {
+                name: row.name,
+                repo: repo.root.clone(),
+            });
+        };
         ctx.crash_point("destroy:marked");
         let note = match shard::take_apart(repo, &row) {
             Ok(note) => note,
             Err(e) => {
                 // Nothing was removed that matters (the folder is not ours or
                 // could not be read): hand the shard back as it was.
-                let _ = ctx.ledger()?.set_state(row.id, ShardState::Active, None);
+                let _ = ctx.ledger()?.set_state(row.id, row.state, row.pid);
                 return Err(e);
             }
         };

@@ -79,6 +79,13 @@ fn view(s: &crate::ledger::services::ServicePort) -> ServiceView {
     }
 }
 
+fn gone(row: &crate::ledger::ShardRow) -> Error {
+    Error::ShardNotFound {
+        name: row.name.clone(),
+        repo: row.repo.root.clone(),
+    }
+}
+
 /// Gets, allocates or releases service ports.
 pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     for name in &args.services {
@@ -88,20 +95,58 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     }
     let row = shard::resolve_shard(ctx, args.shard.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
+    let before = ctx.ledger()?.services(row.id)?;
+    let has_worktree = row.path.exists();
+    if has_worktree {
+        // Refuse before the ledger changes if the env file cannot take the
+        // section (a symlink, damaged markers), so the two never disagree.
+        shard::prepare_env(&row.path, &config, &shard::env_vars(&row, &config, &before))?;
+    }
     let (all, released) = if args.release {
         let released = ctx.ledger()?.release_services(row.id, &args.services)?;
         (ctx.ledger()?.services(row.id)?, released)
     } else if args.services.is_empty() {
-        (ctx.ledger()?.services(row.id)?, Vec::new())
+        (before.clone(), Vec::new())
     } else {
-        (
-            ctx.ledger()?
-                .allocate_services(row.id, &args.services, &config.services)?,
-            Vec::new(),
-        )
+        let all = match ctx
+            .ledger()?
+            .allocate_services(row.id, &args.services, &config.services)
+        {
+            Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone(&row)),
+            other => other?,
+        };
+        (all, Vec::new())
     };
-    let warnings = if row.path.exists() {
-        shard::sync_env(ctx, &row, &config)?
+    let warnings = if has_worktree {
+        match shard::sync_env(ctx, &row, &config) {
+            Ok(w) => w,
+            Err(e) => {
+                // The write failed (disk full, read-only): undo the ledger change.
+                let added: Vec<String> = all
+                    .iter()
+                    .filter(|s| !before.contains(s))
+                    .map(|s| s.service.clone())
+                    .collect();
+                let mut ledger = ctx.ledger()?;
+                let _ = ledger.release_services(row.id, &added);
+                let _ = ledger.restore_services(row.id, &released);
+                // A shard destroyed meanwhile is reported as such, not as a missing file.
+                return Err(match ledger.find(&row.repo.git_dir, &row.name)? {
+                    None => gone(&row),
+                    Some(now) if now.state != crate::model::ShardState::Active => Error::Busy {
+                        name: now.name,
+                        action: if now.state == crate::model::ShardState::Creating {
+                            "created"
+                        } else {
+                            "destroyed"
+                        }
+                        .into(),
+                        pid: now.pid.map(|p| p.0).unwrap_or(0),
+                    },
+                    Some(_) => e,
+                });
+            }
+        }
     } else {
         Vec::new()
     };

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cmd::shard::{self, PortsView, ShardView};
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::output::{Render, Style, Table};
@@ -115,8 +116,16 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
         };
         let mut note = None;
         if reclaimable && !args.dry_run {
-            match reclaim(ctx, row) {
-                Ok(n) => note = n,
+            // Claim it in one transaction that re-checks it is still debris,
+            // so a racing prune or destroy never takes it apart twice.
+            let claimed = ctx
+                .ledger()?
+                .claim(row.id, host::current_process(), |fresh| {
+                    Ok(matches!(diagnose(fresh), Some((_, true))))
+                });
+            match claimed.and_then(|c| c.map(|prior| reclaim(ctx, &prior)).transpose()) {
+                Ok(None) => continue,
+                Ok(Some(n)) => note = n,
                 // One shard that cannot be taken apart must not stop the others.
                 Err(e) => {
                     reason = format!("{reason}, but reclaiming it failed: {e}");

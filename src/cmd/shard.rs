@@ -161,26 +161,45 @@ pub fn resolve_shard(ctx: &Ctx, name: Option<&str>) -> Result<ShardRow> {
         })
 }
 
-/// Writes the managed section into the worktree's env file; returns
-/// warnings (a tracked file left alone, user keys that shadow ours).
-pub fn write_env(
+/// An env file write that has been checked but not done yet.
+pub struct EnvWrite {
+    path: PathBuf,
+    /// The new content, or `None` when nothing changes or the file is
+    /// tracked (and so left alone).
+    bytes: Option<Vec<u8>>,
+    /// False when the file is tracked by git and so not shards' to manage.
+    managed: bool,
+    warnings: Vec<String>,
+}
+
+/// Checks everything about writing the managed section into the worktree's
+/// env file (tracked, symlinks, damaged markers) without writing anything.
+pub fn prepare_env(
     worktree: &Path,
     config: &Config,
     vars: &[(String, String)],
-) -> Result<Vec<String>> {
+) -> Result<EnvWrite> {
     let file = &config.env_file;
     let path = worktree.join(file);
     if worktree::is_tracked(worktree, file)? {
-        return Ok(vec![format!(
+        let warning = format!(
             "{} is tracked by git, so shards left it alone; set `env.file` (for example `.env.shard`) to a file the repository does not track",
             path.display()
-        )]);
+        );
+        return Ok(EnvWrite {
+            path,
+            bytes: None,
+            managed: false,
+            warnings: vec![warning],
+        });
     }
-    let dir = path.parent().unwrap_or(worktree);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // A folder on the way that is a link could lead out of the worktree.
-    let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
     let root = std::fs::canonicalize(worktree).map_err(|e| Error::io(worktree, e))?;
+    let mut dir = path.parent().unwrap_or(worktree).to_path_buf();
+    while !dir.exists() {
+        dir = dir.parent().unwrap_or(worktree).to_path_buf();
+    }
+    let real = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
     if !real.starts_with(&root) {
         return Err(Error::EnvFile {
             path,
@@ -192,11 +211,7 @@ pub fn write_env(
         path: path.clone(),
         message,
     })?;
-    if applied.bytes != existing {
-        fsutil::write_atomically(&path, &applied.bytes)?;
-    }
-    worktree::ensure_ignored(worktree, file)?;
-    let mut warnings: Vec<String> = applied
+    let warnings = applied
         .shadowed
         .iter()
         .map(|k| {
@@ -206,10 +221,53 @@ pub fn write_env(
             )
         })
         .collect();
+    let bytes = (applied.bytes != existing).then_some(applied.bytes);
+    Ok(EnvWrite {
+        path,
+        bytes,
+        managed: true,
+        warnings,
+    })
+}
+
+/// Does a checked env file write (and the `.envrc` when `env.direnv` is on);
+/// returns warnings.
+pub fn commit_env(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<String>> {
+    let mut warnings = write.warnings;
+    if let Some(bytes) = write.bytes {
+        // Make missing folders one by one from the worktree root down, so a
+        // worktree removed meanwhile (a racing destroy) is never recreated.
+        let rel = write.path.strip_prefix(worktree).unwrap_or(&write.path);
+        let mut dir = worktree.to_path_buf();
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::io(&dir, e));
+                }
+                _ => {}
+            }
+        }
+        fsutil::write_atomically(&write.path, &bytes)?;
+    }
+    if write.managed {
+        worktree::ensure_ignored(worktree, &config.env_file)?;
+    }
     if config.direnv {
-        warnings.extend(write_envrc(worktree, file)?);
+        warnings.extend(write_envrc(worktree, &config.env_file)?);
     }
     Ok(warnings)
+}
+
+/// Writes the managed section into the worktree's env file; returns
+/// warnings (a tracked file left alone, user keys that shadow ours).
+pub fn write_env(
+    worktree: &Path,
+    config: &Config,
+    vars: &[(String, String)],
+) -> Result<Vec<String>> {
+    let write = prepare_env(worktree, config, vars)?;
+    commit_env(worktree, config, write)
 }
 
 /// Makes the worktree's `.envrc` load the env file (`dotenv_if_exists`),

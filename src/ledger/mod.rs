@@ -315,6 +315,33 @@ impl Ledger {
         })
     }
 
+    /// Claims a shard for taking apart: in one transaction, re-reads the row,
+    /// asks `decide` whether it may be claimed (it sees the row as it is now,
+    /// not as an earlier read saw it), and if so marks it `destroying` by
+    /// `pid`. Returns the row as it was before the claim, or `None` when it
+    /// is gone or `decide` said no. Two processes can never both claim it.
+    pub fn claim(
+        &mut self,
+        id: i64,
+        pid: (i64, i64),
+        decide: impl FnOnce(&ShardRow) -> Result<bool>,
+    ) -> Result<Option<ShardRow>> {
+        self.write(|tx| {
+            let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
+            let Some(row) = tx.query_row(&sql, [id], shard_from_row).optional()? else {
+                return Ok(None);
+            };
+            if !decide(&row)? {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3 WHERE id = ?1",
+                params![id, pid.0, pid.1],
+            )?;
+            Ok(Some(row))
+        })
+    }
+
     /// Moves a shard to `state`, recording `pid` as the process acting on it
     /// (`None` clears it). Fails when the row is gone.
     pub fn set_state(&mut self, id: i64, state: ShardState, pid: Option<(i64, i64)>) -> Result<()> {

@@ -142,19 +142,45 @@ impl Ledger {
         configured: &BTreeMap<String, u16>,
     ) -> Result<Vec<ServicePort>> {
         self.write(|tx| {
-            let row: Option<(String, u16, u16)> = tx
+            let row: Option<(String, u16, u16, String, Option<i64>)> = tx
                 .query_row(
-                    "SELECT name, port_start, port_end FROM shards WHERE id = ?1",
+                    "SELECT name, port_start, port_end, state, pid FROM shards WHERE id = ?1",
                     [shard_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((name, start, end)) = row else {
+            let Some((name, start, end, state, pid)) = row else {
                 return Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows));
             };
+            if state != "active" {
+                let action = if state == "creating" {
+                    "created"
+                } else {
+                    "destroyed"
+                };
+                return Err(Error::Busy {
+                    name,
+                    action: action.into(),
+                    pid: pid.unwrap_or(0),
+                });
+            }
             let block = PortBlock::new(start, end - start + 1)
                 .ok_or(Error::Sqlite(rusqlite::Error::InvalidQuery))?;
             allocate_in(tx, shard_id, &name, block, names, configured)
+        })
+    }
+
+    /// Puts back service ports exactly as they were (undoing a release
+    /// whose env file could not be written).
+    pub fn restore_services(&mut self, shard_id: i64, ports: &[ServicePort]) -> Result<()> {
+        self.write(|tx| {
+            for p in ports {
+                tx.execute(
+                    "INSERT OR IGNORE INTO service_ports (shard_id, service, port) VALUES (?1, ?2, ?3)",
+                    params![shard_id, p.service, p.port],
+                )?;
+            }
+            Ok(())
         })
     }
 
