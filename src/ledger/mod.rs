@@ -116,6 +116,24 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Retries `f` while SQLite reports the database busy, up to
+/// [`BUSY_TIMEOUT`]. Needed while a new ledger is set up: switching it to
+/// WAL and the first migration can meet SQLITE_BUSY without SQLite's busy
+/// handler being consulted, when many processes open it at once.
+fn retry_locked<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = std::time::Instant::now();
+    let mut pause = 2 + u64::from(std::process::id() % 7);
+    loop {
+        match f() {
+            Err(e) if is_locked(&e) && start.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(pause));
+                pause = (pause * 2).min(50);
+            }
+            other => return other,
+        }
+    }
+}
+
 const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";
 
 fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
@@ -202,7 +220,7 @@ impl Ledger {
         };
         conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
         // Reading the schema first tells a foreign file apart before any write.
-        let found = migrate::version(&conn).map_err(classify)?;
+        let found = retry_locked(|| migrate::version(&conn)).map_err(classify)?;
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,
@@ -210,20 +228,26 @@ impl Ledger {
                 supported: migrate::SUPPORTED,
             });
         }
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(classify)?;
+        let mode: String =
+            retry_locked(|| conn.pragma_query_value(None, "journal_mode", |r| r.get(0)))
+                .map_err(classify)?;
         if !mode.eq_ignore_ascii_case("wal") && path != Path::new(":memory:") {
-            return Err(Error::LedgerCorrupt {
-                path,
-                source: rusqlite::Error::InvalidQuery,
-            });
+            let mode: String = retry_locked(|| {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            })
+            .map_err(classify)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::LedgerCorrupt {
+                    path,
+                    source: rusqlite::Error::InvalidQuery,
+                });
+            }
         }
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
-        let found = migrate::migrate(&mut conn).map_err(classify)?;
+        let found = retry_locked(|| migrate::migrate(&mut conn)).map_err(classify)?;
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,
