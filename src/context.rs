@@ -125,7 +125,8 @@ impl Ctx {
             let path = self.env.ledger_path();
             fsutil::create_private_dir(&self.env.home)?;
             fsutil::touch_private(&path)?;
-            *slot = Some(Ledger::open(&path)?);
+            let timeout = self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT);
+            *slot = Some(Ledger::open(&path, timeout)?);
         }
         RefMut::filter_map(slot, Option::as_mut).map_err(|_| Error::LedgerLocked {
             path: self.env.ledger_path(),
@@ -145,8 +146,12 @@ impl Ctx {
     /// Test-only crash point: when `SHARDS_TEST_CRASH_AT` names `step`, the
     /// process kills itself with SIGKILL right here, as a power cut or
     /// `kill -9` would, so tests can prove that `list` and `prune` recover
-    /// from every step of `create` and `destroy`. Steps: `create:reserved`,
-    /// `create:worktree`, `create:env`, `destroy:marked`, `destroy:removed`.
+    /// from every step of `create` and `destroy`. Steps, in order:
+    /// `create:reserved` (row written), `create:branch` (branch made),
+    /// `create:checkout` (worktree recorded, checkout starting),
+    /// `create:worktree` (checked out), `create:env` (env file written);
+    /// `destroy:marked` (row claimed), `destroy:removed` (worktree and
+    /// branch gone, row still there).
     pub fn crash_point(&self, step: &str) {
         if self.env.crash_at.as_deref() == Some(step) {
             // SAFETY: raising SIGKILL on ourselves has no memory effects.

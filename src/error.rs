@@ -115,6 +115,14 @@ pub enum Error {
         supported: i64,
     },
 
+    /// The ledger's file or folder refuses writes (read-only, disk full).
+    #[error("the ledger {path} cannot be written")]
+    LedgerUnwritable {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
     /// The ledger stayed locked past the busy timeout.
     #[error("the ledger {path} stayed locked by another process")]
     LedgerLocked { path: PathBuf },
@@ -172,6 +180,7 @@ impl Error {
             Error::LedgerCorrupt { .. } => "ledger_corrupt",
             Error::LedgerTooNew { .. } => "ledger_too_new",
             Error::LedgerLocked { .. } => "ledger_locked",
+            Error::LedgerUnwritable { .. } => "ledger_unwritable",
             Error::Sqlite(_) => "ledger",
             Error::Git(_) => "git",
             Error::Io { .. } => "io",
@@ -185,7 +194,8 @@ impl Error {
             Error::Config { .. } => 2,
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
-            | Error::LedgerLocked { .. } => 3,
+            | Error::LedgerLocked { .. }
+            | Error::LedgerUnwritable { .. } => 3,
             Error::Child { code } => *code,
             _ => 1,
         }
@@ -246,9 +256,21 @@ impl Error {
                 path.display()
             ),
             Error::LedgerTooNew { .. } => "upgrade shards to the version that wrote this ledger".to_string(),
+            Error::LedgerUnwritable { path, .. } => format!(
+                "SQLite needs to write the file and create `-wal` and `-shm` files next to it: check the permissions of {} and the free disk space",
+                path.parent().unwrap_or(path).display()
+            ),
             Error::LedgerLocked { .. } => {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => "check that the path exists".to_string(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    "check that you may write there and that the disk is writable".to_string()
+                }
+                std::io::ErrorKind::StorageFull => "free some disk space and try again".to_string(),
+                _ => return None,
+            },
             _ => return None,
         })
     }

@@ -14,6 +14,9 @@ pub const SHARDS_HOME: &str = "SHARDS_HOME";
 pub const SHARDS_CONFIG: &str = "SHARDS_CONFIG";
 /// Test-only: makes `create`/`destroy` kill themselves at a named step.
 pub const SHARDS_TEST_CRASH_AT: &str = "SHARDS_TEST_CRASH_AT";
+/// Test-only: the ledger's busy timeout in milliseconds, so a test of a
+/// ledger locked "for longer than the timeout" need not wait 30 seconds.
+pub const SHARDS_TEST_BUSY_TIMEOUT_MS: &str = "SHARDS_TEST_BUSY_TIMEOUT_MS";
 
 /// What the process environment says about locations and settings.
 #[derive(Debug, Clone)]
@@ -33,6 +36,8 @@ pub struct Env {
     pub no_color: bool,
     /// The test-only crash point, if switched on.
     pub crash_at: Option<String>,
+    /// How long to wait for another process's ledger lock, when a test sets it.
+    pub busy_timeout: Option<std::time::Duration>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -82,6 +87,9 @@ impl Env {
             overrides,
             no_color: var("NO_COLOR").is_some(),
             crash_at: var(SHARDS_TEST_CRASH_AT),
+            busy_timeout: var(SHARDS_TEST_BUSY_TIMEOUT_MS)
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis),
         }
     }
 

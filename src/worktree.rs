@@ -149,24 +149,25 @@ impl Repo {
         name
     }
 
-    /// Creates `branch` at `base` (when `create_branch`) and a worktree for
-    /// it at `path`, reporting checkout progress as (done, total).
+    /// Creates the local branch `branch` at commit `base`.
+    pub fn create_branch(&self, branch: &str, base: Oid) -> Result<()> {
+        let commit = self.repo.find_commit(base)?;
+        self.repo.branch(branch, &commit, false)?;
+        Ok(())
+    }
+
+    /// Adds a worktree for the existing `branch` at `path`, reporting
+    /// checkout progress as (done, total).
     ///
     /// On error, what this call made may be left behind; [`Repo::remove_worktree`]
-    /// and [`Repo::delete_branch_if_merged`] undo it.
+    /// undoes it.
     pub fn add_worktree(
         &self,
         wt_name: &str,
         path: &Path,
         branch: &str,
-        base: Oid,
-        create_branch: bool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<()> {
-        if create_branch {
-            let commit = self.repo.find_commit(base)?;
-            self.repo.branch(branch, &commit, false)?;
-        }
         let admin = self.admin_dir(wt_name);
         let io = |p: &Path| {
             let p = p.to_path_buf();

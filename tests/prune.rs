@@ -68,12 +68,18 @@ fn a_repository_deleted_by_hand_is_reclaimed_with_all() {
 
 #[test]
 fn a_killed_create_leaves_a_creating_row_that_prune_reclaims() {
-    for step in ["create:reserved", "create:worktree", "create:env"] {
+    for step in [
+        "create:reserved",
+        "create:branch",
+        "create:checkout",
+        "create:worktree",
+        "create:env",
+    ] {
         let mut env = TestEnv::new();
         env.create("keep");
         env.set("SHARDS_TEST_CRASH_AT", step);
         let out = env.shards(&["create", "doomed"]);
-        assert_ne!(out.code, 0, "{step}: {out}");
+        assert_eq!(out.code, -1, "{step}: not killed by SIGKILL: {out}");
         let listed = env.shards(&["list", "--json"]);
         // The crash knob stays set, but list never reaches a crash point.
         let listed = listed.ok().json();
@@ -112,11 +118,39 @@ fn a_killed_destroy_is_finished_by_prune() {
         let r = env.create("x");
         env.set("SHARDS_TEST_CRASH_AT", step);
         let out = env.shards(&["destroy", "x"]);
-        assert_ne!(out.code, 0, "{step}: {out}");
+        assert_eq!(out.code, -1, "{step}: not killed by SIGKILL: {out}");
         assert_eq!(env.list()[0]["status"], "destroying", "{step}");
         env.shards(&["prune"]).ok();
         assert!(env.list().is_empty(), "{step}");
         assert!(!path(&r).exists(), "{step}");
         assert_eq!(env.branches(&env.repo), vec!["main"], "{step}");
     }
+}
+
+#[test]
+fn a_killed_forced_destroy_of_a_worktree_with_work_is_never_finished_by_prune() {
+    let mut env = TestEnv::new();
+    let r = env.create("x");
+    std::fs::write(path(&r).join("work.txt"), "precious").unwrap();
+    env.set("SHARDS_TEST_CRASH_AT", "destroy:marked");
+    assert_eq!(env.shards(&["destroy", "--force", "x"]).code, -1);
+    assert_eq!(env.list()[0]["status"], "destroying");
+    let out = env.shards(&["prune", "--json"]).ok().json();
+    assert_eq!(out["shards"][0]["reclaimed"], false);
+    assert!(
+        out["shards"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("holds work")
+    );
+    assert_eq!(
+        std::fs::read_to_string(path(&r).join("work.txt")).unwrap(),
+        "precious"
+    );
+    assert_eq!(env.list().len(), 1);
+    // The user can still finish it on purpose.
+    let mut env = env;
+    env.set("SHARDS_TEST_CRASH_AT", "none");
+    env.shards(&["destroy", "--force", "x"]).ok();
+    assert!(env.list().is_empty());
 }

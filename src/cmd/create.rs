@@ -228,15 +228,17 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
 
 /// The steps after the reservation: worktree, env file, then `active`.
 fn build(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) -> Result<Vec<String>> {
+    if plan.make_branch {
+        repo.create_branch(&row.branch, plan.base)?;
+    }
+    ctx.crash_point("create:branch");
     let mut progress = ctx.progress("Checking out");
-    repo.add_worktree(
-        &row.wt_name,
-        &row.path,
-        &row.branch,
-        plan.base,
-        plan.make_branch,
-        &mut |d, t| progress.update(d, t),
-    )?;
+    repo.add_worktree(&row.wt_name, &row.path, &row.branch, &mut |done, total| {
+        if done == 0 {
+            ctx.crash_point("create:checkout");
+        }
+        progress.update(done, total)
+    })?;
     progress.finish();
     ctx.crash_point("create:worktree");
     let warnings = shard::sync_env(ctx, row, &plan.config)?;

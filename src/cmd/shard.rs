@@ -206,7 +206,13 @@ pub fn prepare_env(
             message: "leads outside the worktree through a symbolic link".into(),
         });
     }
-    let existing = fsutil::read_editable(&path)?;
+    let existing = fsutil::read_editable(&path).map_err(|e| match e {
+        Error::Io { source, .. } => Error::EnvFile {
+            path: path.clone(),
+            message: source.to_string(),
+        },
+        other => other,
+    })?;
     let applied = envfile::apply(&existing, vars).map_err(|message| Error::EnvFile {
         path: path.clone(),
         message,

@@ -26,7 +26,7 @@ use crate::alloc::{self, Pool};
 use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
 
-/// How long a process waits for another one's write lock.
+/// How long a process waits for another one's write lock, by default.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A repository as the ledger knows it.
@@ -109,6 +109,40 @@ fn is_locked(e: &rusqlite::Error) -> bool {
     )
 }
 
+fn is_unwritable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::PermissionDenied
+        )
+    )
+}
+
+/// Sorts a SQLite failure into the ledger errors users can act on.
+fn classify(path: &Path, e: rusqlite::Error) -> Error {
+    if is_corrupt(&e) {
+        Error::LedgerCorrupt {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    } else if is_locked(&e) {
+        Error::LedgerLocked {
+            path: path.to_path_buf(),
+        }
+    } else if is_unwritable(&e) {
+        Error::LedgerUnwritable {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    } else {
+        Error::Sqlite(e)
+    }
+}
+
 fn is_corrupt(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -117,15 +151,18 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 }
 
 /// Retries `f` while SQLite reports the database busy, up to
-/// [`BUSY_TIMEOUT`]. Needed while a new ledger is set up: switching it to
+/// `timeout`. Needed while a new ledger is set up: switching it to
 /// WAL and the first migration can meet SQLITE_BUSY without SQLite's busy
 /// handler being consulted, when many processes open it at once.
-fn retry_locked<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+fn retry_locked<T>(
+    timeout: Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
     let start = std::time::Instant::now();
     let mut pause = 2 + u64::from(std::process::id() % 7);
     loop {
         match f() {
-            Err(e) if is_locked(&e) && start.elapsed() < BUSY_TIMEOUT => {
+            Err(e) if is_locked(&e) && start.elapsed() < timeout => {
                 std::thread::sleep(Duration::from_millis(pause));
                 pause = (pause * 2).min(50);
             }
@@ -188,39 +225,28 @@ impl Ledger {
     /// A file that is not a shards database is never touched: it fails with
     /// [`Error::LedgerCorrupt`]; a newer schema fails with
     /// [`Error::LedgerTooNew`].
-    pub fn open(path: &Path) -> Result<Ledger> {
-        let corrupt = |source| Error::LedgerCorrupt {
-            path: path.to_path_buf(),
-            source,
-        };
+    pub fn open(path: &Path, timeout: Duration) -> Result<Ledger> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(corrupt)?;
-        Self::setup(conn, path.to_path_buf())
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        Self::setup(conn, path.to_path_buf(), timeout)
     }
 
     /// Opens a private, empty ledger in memory (for tests).
     pub fn open_in_memory() -> Result<Ledger> {
-        Self::setup(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+        Self::setup(
+            Connection::open_in_memory()?,
+            PathBuf::from(":memory:"),
+            BUSY_TIMEOUT,
+        )
     }
 
-    fn setup(mut conn: Connection, path: PathBuf) -> Result<Ledger> {
-        let classify = |e: rusqlite::Error| {
-            if is_corrupt(&e) {
-                Error::LedgerCorrupt {
-                    path: path.clone(),
-                    source: e,
-                }
-            } else if is_locked(&e) {
-                Error::LedgerLocked { path: path.clone() }
-            } else {
-                Error::Sqlite(e)
-            }
-        };
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
+    fn setup(mut conn: Connection, path: PathBuf, timeout: Duration) -> Result<Ledger> {
+        let classify = |e| classify(&path, e);
+        conn.busy_timeout(timeout).map_err(classify)?;
         // Reading the schema first tells a foreign file apart before any write.
-        let found = retry_locked(|| migrate::version(&conn)).map_err(classify)?;
+        let found = retry_locked(timeout, || migrate::version(&conn)).map_err(classify)?;
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,
@@ -228,11 +254,12 @@ impl Ledger {
                 supported: migrate::SUPPORTED,
             });
         }
-        let mode: String =
-            retry_locked(|| conn.pragma_query_value(None, "journal_mode", |r| r.get(0)))
-                .map_err(classify)?;
+        let mode: String = retry_locked(timeout, || {
+            conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+        })
+        .map_err(classify)?;
         if !mode.eq_ignore_ascii_case("wal") && path != Path::new(":memory:") {
-            let mode: String = retry_locked(|| {
+            let mode: String = retry_locked(timeout, || {
                 conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             })
             .map_err(classify)?;
@@ -247,7 +274,7 @@ impl Ledger {
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
-        let found = retry_locked(|| migrate::migrate(&mut conn)).map_err(classify)?;
+        let found = retry_locked(timeout, || migrate::migrate(&mut conn)).map_err(classify)?;
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,
@@ -267,18 +294,15 @@ impl Ledger {
     /// error rolls everything back.
     pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
-        let locked = |e: rusqlite::Error| {
-            if is_locked(&e) {
-                Error::LedgerLocked { path: path.clone() }
-            } else {
-                Error::Sqlite(e)
-            }
-        };
+        let locked = |e| classify(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(locked)?;
-        let value = f(&tx)?;
+        let value = f(&tx).map_err(|e| match e {
+            Error::Sqlite(e) => classify(&path, e),
+            other => other,
+        })?;
         tx.commit().map_err(locked)?;
         Ok(value)
     }

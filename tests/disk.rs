@@ -1,0 +1,125 @@
+//! Disk trouble: a worktree folder and a ledger that refuse writes. No half
+//! state, a clear error.
+//!
+//! As root (CI runs as root) permissions do not stop writes, so the folders
+//! are made immutable with `chattr +i`; as another user, `chmod` does it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{TestEnv, env_value};
+
+/// Makes paths refuse writes until dropped.
+struct ReadOnly(Vec<(PathBuf, u32)>, bool);
+
+impl ReadOnly {
+    fn new(paths: &[&Path]) -> ReadOnly {
+        let root = unsafe_is_root();
+        let mut saved = Vec::new();
+        for p in paths {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode();
+            if root {
+                let ok = Command::new("chattr")
+                    .arg("+i")
+                    .arg(p)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(
+                    ok,
+                    "chattr +i {} failed: this test needs a file system with the immutable attribute",
+                    p.display()
+                );
+            } else {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode & 0o555)).unwrap();
+            }
+            saved.push((p.to_path_buf(), mode));
+        }
+        ReadOnly(saved, root)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        for (p, mode) in &self.0 {
+            if self.1 {
+                let _ = Command::new("chattr").arg("-i").arg(p).status();
+            } else {
+                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(*mode));
+            }
+        }
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn an_env_file_that_cannot_be_written_leaves_ledger_and_file_as_they_were() {
+    let env = TestEnv::new();
+    let r = env.create("x");
+    let wt = PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    let before = std::fs::read(wt.join(".env")).unwrap();
+    {
+        let _ro = ReadOnly::new(&[&wt]);
+        let out = env.shards_in(&wt, &["port", "web", "api"]).code(1);
+        assert!(
+            out.stderr.contains("hint: check that you may write there"),
+            "{out}"
+        );
+    }
+    assert_eq!(std::fs::read(wt.join(".env")).unwrap(), before);
+    let ports = env.shards(&["port", "--shard", "x", "--json"]).ok().json();
+    assert!(
+        ports["services"].as_array().unwrap().is_empty(),
+        "the ledger kept ports the env file does not show"
+    );
+    // Once writable again, the same call works.
+    env.shards_in(&wt, &["port", "web"]).ok();
+    assert_eq!(
+        env_value(&wt.join(".env"), "WEB_PORT").as_deref(),
+        Some("3000")
+    );
+}
+
+#[test]
+fn a_create_whose_worktree_folder_cannot_be_made_leaves_nothing() {
+    let env = TestEnv::new();
+    env.create("x");
+    let parent = env.shards_home.join("worktrees/repo");
+    let branches = env.branches(&env.repo);
+    {
+        let _ro = ReadOnly::new(&[&parent]);
+        let out = env.shards(&["create", "y"]).code(1);
+        assert!(out.stderr.contains("hint:"), "{out}");
+    }
+    assert_eq!(env.list().len(), 1);
+    assert_eq!(env.branches(&env.repo), branches);
+    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 2);
+    assert!(!parent.join("y").exists());
+}
+
+#[test]
+fn a_ledger_on_a_disk_that_refuses_writes_is_exit_3_and_untouched() {
+    let env = TestEnv::new();
+    env.create("x");
+    let db = env.ledger();
+    let before = std::fs::read(&db).unwrap();
+    {
+        let _ro = ReadOnly::new(&[&db, &env.shards_home]);
+        for args in [&["create", "y"][..], &["destroy", "x"], &["prune"]] {
+            let out = env.shards(args).code(3);
+            assert!(out.stderr.contains("cannot be written"), "{args:?}: {out}");
+            assert!(out.stderr.contains("hint: SQLite needs to write"), "{out}");
+        }
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert_eq!(env.list().len(), 1);
+    assert_eq!(env.branches(&env.repo), vec!["main", "x"]);
+    assert!(!env.shards_home.join("worktrees/repo/y").exists());
+}
