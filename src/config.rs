@@ -65,6 +65,17 @@ pub struct Source {
     name: String,
     text: String,
     layer: Layer,
+    /// A project file (committed in a repository): it may not choose where
+    /// worktrees go on the user's disk.
+    project: bool,
+}
+
+impl Source {
+    /// Marks the source as a repository's project file.
+    pub fn into_project(mut self) -> Source {
+        self.project = true;
+        self
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -103,6 +114,7 @@ pub fn parse(name: &str, text: &str) -> Result<Source> {
         name: name.to_string(),
         text: text.to_string(),
         layer,
+        project: false,
     })
 }
 
@@ -162,7 +174,7 @@ struct Builder {
     max: (u16, String),
     block_size: (u16, String),
     services: BTreeMap<String, (u16, String)>,
-    worktree_root: Option<String>,
+    worktree_root: Option<(String, String)>,
     env_file: (String, String),
     direnv: bool,
     compose: bool,
@@ -187,7 +199,7 @@ fn parse_bool(origin: &str, key: &str, raw: &str) -> Result<bool> {
 }
 
 impl Builder {
-    fn add_source(&mut self, src: &Source) {
+    fn add_source(&mut self, src: &Source) -> Result<()> {
         let at = |span: std::ops::Range<usize>| {
             format!("{}:{}", src.name, line_of(&src.text, span.start))
         };
@@ -206,7 +218,13 @@ impl Builder {
                 .insert(name.clone(), (*v.get_ref(), at(v.span())));
         }
         if let Some(v) = &l.worktree.root {
-            self.worktree_root = Some(v.get_ref().clone());
+            if src.project {
+                return Err(Error::Config {
+                    origin: at(v.span()),
+                    message: "`worktree.root` can only be set in your user config or SHARDS_WORKTREE_ROOT: a repository's file must not choose where checkouts go on your disk".into(),
+                });
+            }
+            self.worktree_root = Some((v.get_ref().clone(), at(v.span())));
         }
         if let Some(v) = &l.env.file {
             self.env_file = (v.get_ref().clone(), at(v.span()));
@@ -217,6 +235,7 @@ impl Builder {
         if let Some(v) = &l.env.compose {
             self.compose = *v.get_ref();
         }
+        Ok(())
     }
 
     fn add_override(&mut self, origin: &str, key: &str, raw: &str) -> Result<()> {
@@ -230,7 +249,7 @@ impl Builder {
                     origin.into(),
                 )
             }
-            "worktree.root" => self.worktree_root = Some(raw.to_string()),
+            "worktree.root" => self.worktree_root = Some((raw.to_string(), origin.into())),
             "env.file" => self.env_file = (raw.to_string(), origin.into()),
             "env.direnv" => self.direnv = parse_bool(origin, key, raw)?,
             "env.compose" => self.compose = parse_bool(origin, key, raw)?,
@@ -271,7 +290,7 @@ impl Builder {
                 return Err(bad(
                     &origin,
                     format!(
-                        "`ports.services.{name}`: a service name uses letters, digits, `_` and `-`, up to 40 characters"
+                        "`ports.services.{name}`: a service name is a lowercase letter, then lowercase letters, digits and `_`, up to 40 characters"
                     ),
                 ));
             }
@@ -292,7 +311,12 @@ impl Builder {
             && path.is_relative()
             && path
                 .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && path
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() != ".git");
+
         if !plain {
             return Err(bad(
                 &self.env_file.1,
@@ -301,10 +325,15 @@ impl Builder {
                 ),
             ));
         }
+        if let Some((root, origin)) = &self.worktree_root {
+            if root.trim().is_empty() {
+                return Err(bad(origin, "`worktree.root`: must not be empty".into()));
+            }
+        }
         Ok(Config {
             pool,
             services,
-            worktree_root: self.worktree_root,
+            worktree_root: self.worktree_root.map(|(root, _)| root),
             env_file: self.env_file.0,
             direnv: self.direnv,
             compose: self.compose,
@@ -330,7 +359,7 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         compose: true,
     };
     for src in sources {
-        b.add_source(src);
+        b.add_source(src)?;
     }
     for (origin, key, raw) in &overrides.values {
         b.add_override(origin, key, raw)?;

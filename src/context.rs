@@ -104,7 +104,7 @@ impl Ctx {
         }
         if let Some(root) = self.repo_if_any()?.and_then(|r| r.workdir.as_ref()) {
             if let Some(src) = config::load(&root.join(".shards.toml"))? {
-                sources.push(src);
+                sources.push(src.into_project());
             }
         }
         let mut overrides = self.env.overrides.clone();

@@ -80,7 +80,9 @@ pub enum Error {
     ServicePorts { shard: String, message: String },
 
     /// A service name that cannot be used.
-    #[error("invalid service name `{name}`: use letters, digits, `_` and `-`, up to 40 characters")]
+    #[error(
+        "invalid service name `{name}`: use a lowercase letter, then lowercase letters, digits and `_`, up to 40 characters"
+    )]
     InvalidService { name: String },
 
     /// No `--shard` was given and the working directory is in no shard.
@@ -131,9 +133,9 @@ pub enum Error {
     #[error("ledger error")]
     Sqlite(#[from] rusqlite::Error),
 
-    /// A git operation failed.
-    #[error("git: {0}")]
-    Git(#[from] git2::Error),
+    /// A git operation failed (libgit2's message, printed once).
+    #[error("git: {}", .0.message())]
+    Git(git2::Error),
 
     /// A file operation failed.
     #[error("{path}: {source}")]
@@ -143,9 +145,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A command that acts on several shards failed part-way.
+    #[error("{cause} (already done: {done})")]
+    PartlyDone { done: String, cause: Box<Error> },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
+}
+
+impl From<git2::Error> for Error {
+    fn from(e: git2::Error) -> Self {
+        Error::Git(e)
+    }
 }
 
 impl Error {
@@ -185,6 +197,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
+            Error::PartlyDone { cause, .. } => cause.kind(),
         }
     }
 
@@ -197,6 +210,7 @@ impl Error {
             | Error::LedgerLocked { .. }
             | Error::LedgerUnwritable { .. } => 3,
             Error::Child { code } => *code,
+            Error::PartlyDone { cause, .. } => cause.exit_code(),
             _ => 1,
         }
     }
@@ -241,6 +255,9 @@ impl Error {
             Error::ServicePorts { .. } => {
                 "release services you no longer need (`shards port --release NAME`), or create the shard with a larger --block-size".to_string()
             }
+            Error::InvalidService { .. } => {
+                "name services like `web`, `api`, `db` or `web_admin`".to_string()
+            }
             Error::NotInShard { .. } => {
                 "run it inside a shard's worktree, or pass --shard NAME (`shards list` shows the names)".to_string()
             }
@@ -263,6 +280,7 @@ impl Error {
             Error::LedgerLocked { .. } => {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
+            Error::PartlyDone { cause, .. } => return cause.hint(),
             Error::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => "check that the path exists".to_string(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {

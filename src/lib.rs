@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 /// Runs a parsed command line: resolves the context, runs the command and
 /// prints its report. Errors are returned for `main` to print.
 pub fn run(cli: &Cli) -> Result<()> {
-    let ctx = context::Ctx::new(cli.global.clone(), paths::Env::from_process())?;
+    let ctx = context::Ctx::new(cli.global.clone(), paths::Env::from_process()?)?;
     cmd::dispatch(&ctx, &cli.command)
 }
 

@@ -174,21 +174,20 @@ impl fmt::Display for ShardState {
     }
 }
 
-/// Returns true when `name` can name a service port: ASCII letters, digits,
-/// `_` and `-`, 1 to 40 characters, not starting with `-`. Its variable is
-/// the name in upper case with `-` as `_`, plus `_PORT`.
+/// Returns true when `name` can name a service port: a lowercase ASCII
+/// letter, then lowercase letters, digits and `_`, at most 40 characters.
+/// So every name maps to its own valid variable (`web_api` → `WEB_API_PORT`).
 pub fn valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 40
-        && !name.starts_with('-')
+    name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Returns the env variable of a service port: `web-api` → `WEB_API_PORT`.
+/// Returns the env variable of a service port: `web_api` → `WEB_API_PORT`.
 pub fn service_var(name: &str) -> String {
-    format!("{}_PORT", name.to_ascii_uppercase().replace('-', "_"))
+    format!("{}_PORT", name.to_ascii_uppercase())
 }
 
 /// Makes a docker compose project name from a repository and a shard name.

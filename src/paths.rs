@@ -49,8 +49,15 @@ fn var_path(name: &str) -> Option<PathBuf> {
 }
 
 impl Env {
-    /// Reads the process environment.
-    pub fn from_process() -> Env {
+    /// Reads the process environment. A relative `SHARDS_HOME` is an error
+    /// rather than silently ignored.
+    pub fn from_process() -> Result<Env, crate::error::Error> {
+        if let Some(home) = var(SHARDS_HOME).filter(|h| !std::path::Path::new(h).is_absolute()) {
+            return Err(crate::error::Error::Config {
+                origin: SHARDS_HOME.into(),
+                message: format!("must be an absolute path, not {home:?}"),
+            });
+        }
         let user_home = var_path("HOME");
         let home_or = |rel: &str| {
             user_home
@@ -79,7 +86,7 @@ impl Env {
                 overrides.values.push((name.to_string(), key, value));
             }
         }
-        Env {
+        Ok(Env {
             home,
             user_home,
             config_file,
@@ -90,7 +97,7 @@ impl Env {
             busy_timeout: var(SHARDS_TEST_BUSY_TIMEOUT_MS)
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis),
-        }
+        })
     }
 
     /// Returns the ledger's path inside the home.

@@ -196,33 +196,36 @@ impl Repo {
         Ok(())
     }
 
+    /// Returns true when the folder at `path` is worktree `wt_name` of this
+    /// repository: its `.git` file points at git's record of that worktree.
+    pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
+        let admin = self.admin_dir(wt_name);
+        fs::read_to_string(path.join(".git"))
+            .ok()
+            .and_then(|t| {
+                t.trim()
+                    .strip_prefix("gitdir:")
+                    .map(|g| PathBuf::from(g.trim()))
+            })
+            .is_some_and(|g| g == admin)
+    }
+
     /// Removes a worktree folder and git's record of it.
     ///
-    /// The folder is removed only when its `.git` file points at this
-    /// worktree's record (or when it is empty), so a folder that is not this
-    /// shard's worktree is never deleted. The record is removed only when it
-    /// points at `path` or at nothing that exists, so another worktree that
-    /// reused the name is left alone.
-    pub fn remove_worktree(&self, wt_name: &str, path: &Path) -> Result<()> {
+    /// The folder is removed only when it is this worktree (see
+    /// [`Repo::owns_folder`]) or an empty folder; anything else at `path` is
+    /// left in place and returned, so a folder that is not this shard's
+    /// worktree is never deleted. The record is removed only when it points
+    /// at `path` or at nothing that exists, so another worktree that reused
+    /// the name is left alone.
+    pub fn remove_worktree(&self, wt_name: &str, path: &Path) -> Result<Option<PathBuf>> {
         let admin = self.admin_dir(wt_name);
+        let mut left = None;
         if fs::symlink_metadata(path).is_ok() {
-            let ours = fs::read_to_string(path.join(".git"))
-                .ok()
-                .and_then(|t| {
-                    t.trim()
-                        .strip_prefix("gitdir:")
-                        .map(|g| PathBuf::from(g.trim()))
-                })
-                .is_some_and(|g| g == admin);
-            if ours {
+            if self.owns_folder(wt_name, path) {
                 remove_tree(path)?;
             } else if fs::remove_dir(path).is_err() {
-                return Err(Error::io(
-                    path,
-                    std::io::Error::other(
-                        "is not this shard's git worktree any more, so shards leaves it alone; move it away by hand",
-                    ),
-                ));
+                left = Some(path.to_path_buf());
             }
         }
         let target = fs::read_to_string(admin.join("gitdir"))
@@ -236,10 +239,10 @@ impl Repo {
             }
             None => true,
         };
-        if admin.exists() && points_here {
+        if admin.exists() && points_here && left.is_none() {
             fs::remove_dir_all(&admin).map_err(|e| Error::io(&admin, e))?;
         }
-        Ok(())
+        Ok(left)
     }
 
     /// Deletes `branch` when every commit on it is reachable from another
@@ -332,7 +335,7 @@ pub fn dirty_summary(path: &Path) -> Result<Option<String>> {
         })
         .collect();
     if work.is_empty() {
-        return Ok(None);
+        return stray_head(&repo);
     }
     let (mut untracked, mut changed) = (0, 0);
     let mut names = Vec::new();
@@ -355,6 +358,50 @@ pub fn dirty_summary(path: &Path) -> Result<Option<String>> {
         "{changed} changed, {untracked} untracked: {}{more}",
         names.join(", ")
     )))
+}
+
+/// Describes a detached HEAD whose commit no ref contains: commits made
+/// there would be lost with the worktree.
+fn stray_head(repo: &Repository) -> Result<Option<String>> {
+    if !repo.head_detached().unwrap_or(false) {
+        return Ok(None);
+    }
+    let Some(head) = repo.head()?.target() else {
+        return Ok(None);
+    };
+    for r in repo.references()?.flatten() {
+        if r.name()
+            .is_ok_and(|n| n == "HEAD" || n.starts_with("refs/stash"))
+        {
+            continue;
+        }
+        if let Ok(c) = r.peel_to_commit() {
+            if c.id() == head || repo.graph_descendant_of(c.id(), head)? {
+                return Ok(None);
+            }
+        }
+    }
+    let short = head.to_string()[..10].to_string();
+    Ok(Some(format!(
+        "HEAD is detached at {short}, a commit no branch or tag contains"
+    )))
+}
+
+/// Returns where git says worktree `wt_name` of the repository at `git_dir`
+/// lives now, when that is not `recorded` (it was moved with
+/// `git worktree move`, or by hand and repaired) and it still points back
+/// at its record.
+pub fn moved_to(git_dir: &Path, wt_name: &str, recorded: &Path) -> Option<PathBuf> {
+    let admin = git_dir.join("worktrees").join(wt_name);
+    let gitdir = fs::read_to_string(admin.join("gitdir")).ok()?;
+    let dot_git = PathBuf::from(gitdir.trim());
+    let folder = dot_git.parent()?.to_path_buf();
+    if folder == recorded || !folder.is_dir() {
+        return None;
+    }
+    let back = fs::read_to_string(&dot_git).ok()?;
+    let back = back.trim().strip_prefix("gitdir:")?.trim();
+    (fs::canonicalize(back).ok()? == fs::canonicalize(&admin).ok()?).then_some(folder)
 }
 
 /// Returns true when `file` (relative to the worktree root) is tracked in

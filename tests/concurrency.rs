@@ -135,3 +135,37 @@ fn sixty_four_processes_opening_a_new_ledger_at_once_all_succeed() {
         }
     }
 }
+
+#[test]
+fn racing_creates_never_check_one_branch_out_twice() {
+    let env = TestEnv::new();
+    env.git(&env.repo, &["branch", "existing"]);
+    for branch in ["existing", "fresh"] {
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                env.command_in(
+                    &env.repo,
+                    &["create", &format!("{branch}{i}"), "--branch", branch],
+                )
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        let mut ok = 0;
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            if out.status.success() {
+                ok += 1;
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("already checked out"), "{err}");
+            }
+        }
+        assert_eq!(ok, 1, "{branch}: {ok} shards got the branch");
+        let list = env.git(&env.repo, &["worktree", "list"]);
+        assert_eq!(list.matches(&format!("[{branch}]")).count(), 1, "{list}");
+    }
+    assert!(env.branches(&env.repo).contains(&"fresh".to_string()));
+}

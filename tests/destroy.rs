@@ -49,7 +49,7 @@ fn keeps_a_branch_with_commits_found_nowhere_else() {
     let doc = out.json();
     assert_eq!(doc["destroyed"][0]["branch_deleted"], false);
     assert!(
-        doc["destroyed"][0]["branch_note"]
+        doc["destroyed"][0]["notes"][0]
             .as_str()
             .unwrap()
             .contains("commits that no other branch")
@@ -119,4 +119,64 @@ fn a_folder_that_is_no_longer_the_worktree_is_never_deleted() {
         std::fs::read_to_string(wt.join("precious.txt")).unwrap(),
         "mine"
     );
+}
+
+#[test]
+fn commits_on_a_detached_head_are_work_that_destroy_refuses_to_lose() {
+    let env = TestEnv::new();
+    let r = env.create("det");
+    let wt = path(&r);
+    env.git(&wt, &["checkout", "-q", "--detach"]);
+    std::fs::write(wt.join("d.txt"), "d").unwrap();
+    env.git(&wt, &["add", "d.txt"]);
+    env.git(&wt, &["commit", "-q", "-m", "detached work"]);
+    let out = env.shards(&["destroy", "det"]).code(1);
+    assert!(out.stderr.contains("HEAD is detached at"), "{out}");
+    assert!(wt.exists());
+    // Once the commit is on a branch, destroy goes ahead and keeps nothing it should not.
+    env.git(&wt, &["branch", "keep-it"]);
+    env.shards(&["destroy", "det"]).ok();
+    assert!(env.branches(&env.repo).contains(&"keep-it".to_string()));
+}
+
+#[test]
+fn a_worktree_moved_with_git_is_followed_not_freed() {
+    let env = TestEnv::new();
+    let r = env.create("mv");
+    let moved = env.root.join("moved");
+    env.git(
+        &env.repo,
+        &[
+            "worktree",
+            "move",
+            path(&r).to_str().unwrap(),
+            moved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(env.list()[0]["status"], "missing");
+    let out = env.shards(&["prune", "--json"]).ok().json();
+    assert_eq!(out["shards"][0]["reclaimed"], false);
+    assert!(
+        out["shards"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("was moved to")
+    );
+    let s = &env.list()[0];
+    assert_eq!(s["status"], "active");
+    assert_eq!(s["path"].as_str().unwrap(), moved.to_str().unwrap());
+    // The block stays held: the next shard gets another one.
+    assert_eq!(ports(&env.create("next")["shard"]), (3100, 3199));
+    // destroy follows the move too, and refuses the moved worktree's work.
+    std::fs::write(moved.join("w.txt"), "w").unwrap();
+    let out = env.shards(&["destroy", "mv"]).code(1);
+    assert!(out.stderr.contains("w.txt"), "{out}");
+}
+
+#[test]
+fn a_name_given_twice_is_destroyed_once() {
+    let env = TestEnv::new();
+    env.create("a");
+    let out = env.shards(&["destroy", "a", "a"]).ok();
+    assert_eq!(out.stderr.matches("Destroyed shard").count(), 1, "{out}");
 }

@@ -123,3 +123,30 @@ fn a_ledger_on_a_disk_that_refuses_writes_is_exit_3_and_untouched() {
     assert_eq!(env.branches(&env.repo), vec!["main", "x"]);
     assert!(!env.shards_home.join("worktrees/repo/y").exists());
 }
+
+#[test]
+fn a_destroy_of_several_that_fails_part_way_says_what_was_done() {
+    let env = TestEnv::new();
+    env.create("a");
+    let b = env.create("b");
+    let stuck = PathBuf::from(b["shard"]["path"].as_str().unwrap()).join("README.md");
+    let out = {
+        let _ro = ReadOnly::new(&[&stuck]);
+        env.shards(&["destroy", "a", "b", "--json"]).code(1)
+    };
+    assert!(out.stderr.contains("(already done: `a`)"), "{out}");
+    let json = out.json();
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already done: `a`")
+    );
+    let left: Vec<String> = env
+        .list()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, vec!["b"]);
+    assert_eq!(env.list()[0]["status"], "active", "b was not handed back");
+}

@@ -303,7 +303,7 @@ fn cases() -> Vec<Case> {
                 "config service name",
                 &["create", "x"],
                 2,
-                "a service name uses",
+                "a service name is a lowercase letter",
             ),
             |e, _| e.write_config("[ports.services]\n\"we b\" = 1\n"),
         ),
@@ -449,6 +449,116 @@ fn cases() -> Vec<Case> {
                 std::fs::create_dir_all(e.root.join("fresh_home")).unwrap();
                 std::fs::write(e.root.join("fresh_home/shards.db"), "").unwrap();
             },
+        ),
+        // Found by the adversarial review.
+        with(
+            case(
+                "config env.file inside .git",
+                &["create", "x"],
+                2,
+                "`env.file`",
+            ),
+            |e, _| e.write_config("[env]\nfile = \".git\"\n"),
+        ),
+        with(
+            case(
+                "config worktree.root empty",
+                &["create", "x"],
+                2,
+                "must not be empty",
+            ),
+            |e, _| {
+                e.set("SHARDS_WORKTREE_ROOT", "");
+            },
+        ),
+        with(
+            case(
+                "project file chooses worktree.root",
+                &["create", "x"],
+                2,
+                "can only be set in your user config",
+            ),
+            |e, _| {
+                std::fs::write(
+                    e.repo.join(".shards.toml"),
+                    "[worktree]\nroot = \"~/.config/autostart/{name}\"\n",
+                )
+                .unwrap();
+            },
+        ),
+        with(
+            case(
+                "worktree.root inside the repository",
+                &["create", "x"],
+                2,
+                "inside the repository",
+            ),
+            |e, _| {
+                e.set("SHARDS_WORKTREE_ROOT", ".");
+            },
+        ),
+        with(
+            case(
+                "relative SHARDS_HOME",
+                &["list"],
+                2,
+                "must be an absolute path",
+            ),
+            |e, _| {
+                e.set("SHARDS_HOME", "relative/home");
+            },
+        ),
+        with(
+            case(
+                "ledger that is another program's database",
+                &["list"],
+                3,
+                "is not a readable shards database",
+            ),
+            |e, _| {
+                e.set("SHARDS_HOME", e.root.join("other_home").to_str().unwrap());
+                std::fs::create_dir_all(e.root.join("other_home")).unwrap();
+                let conn = rusqlite::Connection::open(e.root.join("other_home/shards.db")).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');",
+                )
+                .unwrap();
+            },
+        ),
+        with(
+            case(
+                "dangling symlink where the worktree goes",
+                &["create", "dl"],
+                1,
+                "already exists",
+            ),
+            |e, _| {
+                std::os::unix::fs::symlink("/nonexistent", e.shards_home.join("worktrees/repo/dl"))
+                    .unwrap();
+            },
+        ),
+        with(
+            case(
+                "branch that names a remote branch",
+                &["create", "rf", "--branch", "origin/feat"],
+                1,
+                "remote-tracking branch",
+            ),
+            |e, _| {
+                e.git(&e.repo, &["update-ref", "refs/remotes/origin/feat", "HEAD"]);
+            },
+        ),
+        case(
+            "service name with a dash",
+            &["port", "web-api", "--shard", "base"],
+            1,
+            "invalid service name",
+        ),
+        case(
+            "service name starting with a digit",
+            &["port", "1web", "--shard", "base"],
+            1,
+            "invalid service name",
         ),
         // Other commands.
         case(

@@ -125,6 +125,20 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
     }
     let mut warnings = Vec::new();
     let make_branch = !repo.branch_exists(&branch);
+    if make_branch
+        && repo
+            .repo
+            .find_reference(&format!("refs/remotes/{branch}"))
+            .is_ok()
+    {
+        let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
+        return Err(Error::InvalidName {
+            name: branch.clone(),
+            reason: format!(
+                "it names a remote-tracking branch; to work on it, use `--branch {local} --base {branch}`"
+            ),
+        });
+    }
     let base = if make_branch {
         repo.resolve_base(args.base.as_deref())?
     } else {
@@ -153,6 +167,15 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
     };
     let template = template.replace("{name}", &name.folder());
     let template = normalize(&repo.root.join(template)).display().to_string();
+    if Path::new(&template).starts_with(&repo.root) {
+        return Err(Error::Config {
+            origin: "worktree.root".into(),
+            message: format!(
+                "puts worktrees inside the repository {}, where they would show in its `git status`; choose a folder outside it",
+                repo.root.display()
+            ),
+        });
+    }
     Ok(Plan {
         wt_name: repo.free_worktree_name(&name.folder()),
         name,
@@ -202,7 +225,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
         .ledger()?
         .reserve(&new, &plan.config.pool, shard::host_busy())?;
     ctx.crash_point("create:reserved");
-    if row.path.exists() {
+    if std::fs::symlink_metadata(&row.path).is_ok() {
         ctx.ledger()?.remove(row.id)?;
         return Err(Error::PathTaken { path: row.path });
     }
@@ -252,9 +275,9 @@ fn build(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) -> Result<Vec<Stri
 /// ignored here on purpose: the first cause is the one to report, and
 /// anything left is still marked `creating`, which `prune` reclaims.
 fn undo(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) {
-    if repo.remove_worktree(&row.wt_name, &row.path).is_err() {
-        return;
-    }
+    // Each step is tried on its own, so one that fails does not keep the
+    // others from undoing their part.
+    let folder = repo.remove_worktree(&row.wt_name, &row.path);
     if plan.make_branch {
         if let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local) {
             if b.get().target() == Some(plan.base) {
@@ -262,7 +285,12 @@ fn undo(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) {
             }
         }
     }
-    if let Ok(mut ledger) = ctx.ledger() {
-        let _ = ledger.remove(row.id);
+    // Keep the row only if our own worktree folder could not be removed:
+    // `prune` will retry it. Anything else at the path was never ours.
+    let ours_left = folder.is_err() && repo.owns_folder(&row.wt_name, &row.path);
+    if !ours_left {
+        if let Ok(mut ledger) = ctx.ledger() {
+            let _ = ledger.remove(row.id);
+        }
     }
 }

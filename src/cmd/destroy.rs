@@ -14,7 +14,7 @@ use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::output::{Render, Style};
-use crate::worktree;
+use crate::worktree::{self, Repo};
 
 /// Arguments of `shards destroy`.
 #[derive(Debug, Args)]
@@ -39,8 +39,8 @@ pub struct Destroyed {
     pub ports: PortsView,
     /// Whether the branch was deleted.
     pub branch_deleted: bool,
-    /// Why the branch was kept, if it was.
-    pub branch_note: Option<String>,
+    /// What was kept and why (a branch with commits found nowhere else, …).
+    pub notes: Vec<String>,
 }
 
 /// What `shards destroy` removed.
@@ -50,7 +50,7 @@ pub struct DestroyReport {
     pub destroyed: Vec<Destroyed>,
 }
 
-fn check(ctx: &Ctx, row: &ShardRow, force: bool) -> Result<()> {
+fn check(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
     if row.state != ShardState::Active && shard::owner_alive(row) {
         let action = if row.state == ShardState::Creating {
             "created"
@@ -64,6 +64,14 @@ fn check(ctx: &Ctx, row: &ShardRow, force: bool) -> Result<()> {
             pid,
         });
     }
+    if fs_exists(&row.path) && !repo.owns_folder(&row.wt_name, &row.path) {
+        return Err(Error::io(
+            &row.path,
+            std::io::Error::other(
+                "is not this shard's git worktree any more, so shards leaves it alone; move it away by hand, then destroy again",
+            ),
+        ));
+    }
     if force || !row.path.exists() {
         return Ok(());
     }
@@ -72,7 +80,6 @@ fn check(ctx: &Ctx, row: &ShardRow, force: bool) -> Result<()> {
         Ok(Some(summary)) => summary,
         Err(e) => format!("its git status cannot be read: {e}"),
     };
-    let _ = ctx;
     Err(Error::WorktreeDirty {
         name: row.name.clone(),
         path: row.path.clone(),
@@ -80,64 +87,90 @@ fn check(ctx: &Ctx, row: &ShardRow, force: bool) -> Result<()> {
     })
 }
 
+fn fs_exists(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
 /// Destroys shards.
 pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     let repo = ctx.repo()?;
-    let mut rows = Vec::new();
+    let mut names: Vec<&String> = Vec::new();
     for name in &args.names {
-        let row = shard::require_shard(ctx, name)?;
-        check(ctx, &row, args.force)?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let mut rows = Vec::new();
+    for name in names {
+        let row = shard::follow_move(ctx, shard::require_shard(ctx, name)?)?;
+        check(repo, &row, args.force)?;
         rows.push(row);
     }
-    let mut destroyed = Vec::new();
+    let mut destroyed: Vec<Destroyed> = Vec::new();
     let me = host::current_process();
     for row in rows {
-        // Claim it in one transaction: a racing destroy or prune that read
-        // the row earlier cannot take it apart a second time.
-        let claimed = ctx.ledger()?.claim(row.id, me, |fresh| {
-            if fresh.state != ShardState::Active && shard::owner_alive(fresh) {
-                let action = if fresh.state == ShardState::Creating {
-                    "created"
-                } else {
-                    "destroyed"
-                };
-                let pid = fresh.pid.map(|p| p.0).unwrap_or(0);
-                return Err(Error::Busy {
-                    name: fresh.name.clone(),
-                    action: action.into(),
-                    pid,
+        match destroy_one(ctx, repo, row, me) {
+            Ok(d) => destroyed.push(d),
+            Err(e) if destroyed.is_empty() => return Err(e),
+            // Say what was already destroyed: the error alone would hide it.
+            Err(e) => {
+                let done: Vec<String> = destroyed.iter().map(|d| format!("`{}`", d.name)).collect();
+                return Err(Error::PartlyDone {
+                    done: done.join(", "),
+                    cause: Box::new(e),
                 });
             }
-            Ok(true)
-        })?;
-        let Some(row) = claimed else {
-            return Err(Error::ShardNotFound {
-                name: row.name,
-                repo: repo.root.clone(),
-            });
-        };
-        ctx.crash_point("destroy:marked");
-        let note = match shard::take_apart(repo, &row) {
-            Ok(note) => note,
-            Err(e) => {
-                // Nothing was removed that matters (the folder is not ours or
-                // could not be read): hand the shard back as it was.
-                let _ = ctx.ledger()?.set_state(row.id, row.state, row.pid);
-                return Err(e);
-            }
-        };
-        ctx.crash_point("destroy:removed");
-        ctx.ledger()?.remove(row.id)?;
-        let view = ShardView::of(&row);
-        destroyed.push(Destroyed {
-            name: row.name,
-            path: row.path,
-            ports: view.ports,
-            branch_deleted: note.is_none(),
-            branch_note: note,
-        });
+        }
     }
     Ok(DestroyReport { destroyed })
+}
+
+/// Claims one shard and takes it apart; the ledger row goes last.
+fn destroy_one(ctx: &Ctx, repo: &Repo, row: ShardRow, me: (i64, i64)) -> Result<Destroyed> {
+    // Claim it in one transaction: a racing destroy or prune that read
+    // the row earlier cannot take it apart a second time.
+    let claimed = ctx.ledger()?.claim(row.id, me, |fresh| {
+        if fresh.state != ShardState::Active && shard::owner_alive(fresh) {
+            let action = if fresh.state == ShardState::Creating {
+                "created"
+            } else {
+                "destroyed"
+            };
+            let pid = fresh.pid.map(|p| p.0).unwrap_or(0);
+            return Err(Error::Busy {
+                name: fresh.name.clone(),
+                action: action.into(),
+                pid,
+            });
+        }
+        Ok(true)
+    })?;
+    let Some(row) = claimed else {
+        return Err(Error::ShardNotFound {
+            name: row.name,
+            repo: repo.root.clone(),
+        });
+    };
+    ctx.crash_point("destroy:marked");
+    let notes = match shard::take_apart(repo, &row) {
+        Ok(notes) => notes,
+        Err(e) => {
+            // Nothing was removed that matters (the folder is not ours or
+            // could not be read): hand the shard back as it was.
+            let _ = ctx.ledger()?.set_state(row.id, row.state, row.pid);
+            return Err(e);
+        }
+    };
+    ctx.crash_point("destroy:removed");
+    ctx.ledger()?.remove(row.id)?;
+    let view = ShardView::of(&row);
+    Ok(Destroyed {
+        name: row.name,
+        path: row.path,
+        ports: view.ports,
+        branch_deleted: row.made_branch && !notes.iter().any(|n| n.starts_with("kept branch")),
+        notes,
+    })
 }
 
 impl Render for DestroyReport {
@@ -149,10 +182,11 @@ impl Render for DestroyReport {
         self.destroyed
             .iter()
             .map(|d| {
-                let branch = match &d.branch_note {
-                    None => "deleted its branch".to_string(),
-                    Some(note) => note.clone(),
-                };
+                let mut parts = d.notes.clone();
+                if d.branch_deleted {
+                    parts.insert(0, "deleted its branch".to_string());
+                }
+                let branch = parts.join(", ");
                 format!(
                     "Destroyed shard `{}`: removed {}, freed ports {}-{}, {branch}.",
                     d.name,

@@ -44,8 +44,8 @@ pub struct Pruned {
     pub reason: String,
     /// True when reclaimed (or, with --dry-run, when it would be).
     pub reclaimed: bool,
-    /// What happened to the branch, when it was kept or left.
-    pub note: Option<String>,
+    /// What was kept or left in place, and why.
+    pub notes: Vec<String>,
 }
 
 /// What `shards prune` did.
@@ -63,6 +63,12 @@ fn diagnose(row: &ShardRow) -> Option<(String, bool)> {
     let wt_gone = !row.path.exists();
     match row.state {
         ShardState::Active if repo_gone => Some(("its repository is gone".into(), true)),
+        ShardState::Active
+            if wt_gone
+                && worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path).is_some() =>
+        {
+            None
+        }
         ShardState::Active if wt_gone => Some(("its worktree is gone".into(), true)),
         ShardState::Active => None,
         _ if shard::owner_alive(row) => None,
@@ -85,20 +91,23 @@ fn diagnose(row: &ShardRow) -> Option<(String, bool)> {
 }
 
 /// Reclaims one row: what is left on disk and in git, then the row.
-fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Option<String>> {
-    let note = if !row.repo.git_dir.exists() {
-        row.path.exists().then(|| {
-            format!(
+/// Returns notes on what was left in place.
+fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Vec<String>> {
+    let notes = if !row.repo.git_dir.exists() {
+        let mut notes = Vec::new();
+        if row.path.exists() {
+            notes.push(format!(
                 "left {} in place: its repository is gone",
                 row.path.display()
-            )
-        })
+            ));
+        }
+        notes
     } else {
         let repo = Repo::discover(&row.repo.git_dir)?;
         shard::take_apart(&repo, row)?
     };
     ctx.ledger()?.remove(row.id)?;
-    Ok(note)
+    Ok(notes)
 }
 
 /// Prunes shards.
@@ -111,10 +120,31 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     let rows = ctx.ledger()?.list(scope.as_deref())?;
     let mut shards = Vec::new();
     for row in &rows {
+        // A worktree moved with `git worktree move` is followed, not reclaimed.
+        if row.state == ShardState::Active && !row.path.exists() && row.repo.git_dir.exists() {
+            if let Some(new) = worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path) {
+                if !args.dry_run {
+                    ctx.ledger()?.set_path(row.id, &new)?;
+                }
+                shards.push(Pruned {
+                    name: row.name.clone(),
+                    repo: row.repo.root.clone(),
+                    path: new.clone(),
+                    ports: ShardView::of(row).ports,
+                    reason: format!(
+                        "its worktree was moved to {}; the ledger follows it",
+                        new.display()
+                    ),
+                    reclaimed: false,
+                    notes: Vec::new(),
+                });
+                continue;
+            }
+        }
         let Some((mut reason, mut reclaimable)) = diagnose(row) else {
             continue;
         };
-        let mut note = None;
+        let mut notes = Vec::new();
         if reclaimable && !args.dry_run {
             // Claim it in one transaction that re-checks it is still debris,
             // so a racing prune or destroy never takes it apart twice.
@@ -125,7 +155,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 });
             match claimed.and_then(|c| c.map(|prior| reclaim(ctx, &prior)).transpose()) {
                 Ok(None) => continue,
-                Ok(Some(n)) => note = n,
+                Ok(Some(n)) => notes = n,
                 // One shard that cannot be taken apart must not stop the others.
                 Err(e) => {
                     reason = format!("{reason}, but reclaiming it failed: {e}");
@@ -140,7 +170,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             ports: ShardView::of(row).ports,
             reason,
             reclaimed: reclaimable,
-            note,
+            notes,
         });
     }
     Ok(PruneReport {
@@ -173,9 +203,11 @@ impl Render for PruneReport {
 
     fn notes(&self) -> Vec<String> {
         let n = self.shards.iter().filter(|p| p.reclaimed).count();
-        let mut notes: Vec<String> = self.shards.iter().filter_map(|p| p.note.clone()).collect();
+        let mut notes: Vec<String> = self.shards.iter().flat_map(|p| p.notes.clone()).collect();
+        let kept = self.shards.len() - n;
         notes.push(match (n, self.dry_run) {
-            (0, _) => "Nothing to prune.".to_string(),
+            (0, _) if kept == 0 => "Nothing to prune.".to_string(),
+            (0, _) => format!("Reclaimed nothing; {kept} shard(s) kept, see the table."),
             (n, true) => format!("Would reclaim {n} shard(s); run without --dry-run to do it."),
             (n, false) => format!("Reclaimed {n} shard(s)."),
         });

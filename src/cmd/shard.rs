@@ -103,6 +103,21 @@ pub fn host_busy() -> impl FnMut(PortBlock) -> bool {
     }
 }
 
+/// Follows a worktree that git says was moved: when the recorded folder is
+/// gone but git's record of the worktree points at a folder that points
+/// back, the ledger is updated to the new folder and the row returned with
+/// it. Otherwise the row comes back as it was.
+pub fn follow_move(ctx: &Ctx, mut row: ShardRow) -> Result<ShardRow> {
+    if row.path.exists() || !row.repo.git_dir.exists() {
+        return Ok(row);
+    }
+    if let Some(new) = worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path) {
+        ctx.ledger()?.set_path(row.id, &new)?;
+        row.path = new;
+    }
+    Ok(row)
+}
+
 /// Returns true when the process recorded on a row is still running.
 pub fn owner_alive(row: &ShardRow) -> bool {
     row.pid
@@ -311,17 +326,24 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
 }
 
 /// Removes a shard's worktree and git's record of it, then its branch when
-/// the shard made it and nothing on it would be lost. Returns a note when
-/// the branch is kept. Does not touch the ledger.
-pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Option<String>> {
-    repo.remove_worktree(&row.wt_name, &row.path)?;
+/// the shard made it and nothing on it would be lost. Returns notes: a
+/// branch kept, a folder left in place because it is not the shard's
+/// worktree. Does not touch the ledger.
+pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
+        notes.push(format!(
+            "left {} in place: it is not this shard's git worktree",
+            left.display()
+        ));
+    }
     if !row.made_branch {
-        return Ok(Some(format!(
+        notes.push(format!(
             "kept branch `{}`: it existed before the shard",
             row.branch
-        )));
+        ));
+    } else if let Some(why) = repo.delete_branch_if_merged(&row.branch)? {
+        notes.push(format!("kept branch `{}`: {why}", row.branch));
     }
-    Ok(repo
-        .delete_branch_if_merged(&row.branch)?
-        .map(|why| format!("kept branch `{}`: {why}", row.branch)))
+    Ok(notes)
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_create_ledger.sql"),
     include_str!("sql/0002_add_service_ports.sql"),
+    include_str!("sql/0003_add_unique_branch.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -144,6 +144,12 @@ fn classify(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 fn is_corrupt(e: &rusqlite::Error) -> bool {
+    if matches!(
+        e,
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..)
+    ) {
+        return true;
+    }
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
@@ -274,7 +280,35 @@ impl Ledger {
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
-        let found = retry_locked(timeout, || migrate::migrate(&mut conn)).map_err(classify)?;
+        if found == 0 {
+            // A new ledger is an empty file; a database with tables of its
+            // own is someone else's and is never taken over.
+            let foreign: i64 = retry_locked(timeout, || {
+                conn.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(classify)?;
+            // Tables and a version appear in one transaction: tables with a
+            // version of 0 after them are not a shards ledger being set up.
+            if foreign > 0
+                && retry_locked(timeout, || migrate::version(&conn)).map_err(classify)? == 0
+            {
+                return Err(Error::LedgerCorrupt {
+                    path,
+                    source: rusqlite::Error::InvalidQuery,
+                });
+            }
+        }
+        // Migrating takes the write lock, so only do it when needed: `list`
+        // must not wait behind a writer just to learn there is nothing to do.
+        let found = if found < migrate::SUPPORTED {
+            retry_locked(timeout, || migrate::migrate(&mut conn)).map_err(classify)?
+        } else {
+            found
+        };
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,
@@ -324,6 +358,16 @@ impl Ledger {
                     repo: repo.root.clone(),
                     state: existing.state.to_string(),
                 });
+            }
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2",
+                    params![repo.id, new.branch],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(path) = holder {
+                return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
             }
             let path = new.path_template.replace("{repo}", &repo.dir_name);
             let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [&path], |r| r.get(0))?;
@@ -405,6 +449,18 @@ impl Ledger {
         })
     }
 
+    /// Records a new worktree folder for a shard (it was moved).
+    pub fn set_path(&mut self, id: i64, path: &Path) -> Result<()> {
+        let path = path_str(path)?.to_string();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE shards SET path = ?2 WHERE id = ?1",
+                params![id, path],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Deletes a shard's row, which frees its block.
     pub fn remove(&mut self, id: i64) -> Result<()> {
         self.write(|tx| {
@@ -418,10 +474,10 @@ impl Ledger {
         let sql = format!(
             "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.git_dir = ?1 AND s.name = ?2"
         );
-        Ok(self
-            .conn
+        self.conn
             .query_row(&sql, params![path_str(git_dir)?, name], shard_from_row)
-            .optional()?)
+            .optional()
+            .map_err(|e| classify(&self.path, e))
     }
 
     /// Lists shards of one repository (by git dir), or of all of them,
@@ -433,7 +489,8 @@ impl Ledger {
         let filter = git_dir.map(path_str).transpose()?;
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([filter], shard_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| classify(&self.path, e))
     }
 
     /// Returns every block held in the ledger.
