@@ -1,8 +1,13 @@
 //! The host: which ports are listening and which processes hold them, the OS
 //! ephemeral port range, and whether a recorded process is still alive.
 //!
-//! Adapter over `/proc` (through the procfs crate) with a bind-test fallback
-//! for hosts without it; knows nothing of shards, git or SQLite.
+//! Sockets come from the kernel's sock_diag netlink interface, asked for
+//! listening TCP sockets only: on a host with much memory, reading
+//! `/proc/net/tcp` walks every bucket of the connection hash table and costs
+//! milliseconds even when nothing listens, while the netlink dump of the
+//! listen table costs microseconds. `/proc/net` (through the procfs crate)
+//! is the fallback, and a bind test the last resort. Processes come from
+//! `/proc`. Adapter: knows nothing of shards, git or SQLite.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -47,26 +52,57 @@ pub struct ProcInfo {
 /// Returns every TCP listening socket and every bound UDP socket, IPv4 and
 /// IPv6, from the kernel's tables (empty where they cannot be read).
 pub fn sockets() -> Vec<Socket> {
+    use netlink_packet_sock_diag::inet::StateFlags;
     let mut out = Vec::new();
-    for table in [procfs::net::tcp(), procfs::net::tcp6()] {
-        for e in table.into_iter().flatten() {
-            if e.state == TcpState::Listen {
-                out.push(Socket {
-                    proto: Proto::Tcp,
-                    addr: e.local_address,
-                    inode: e.inode,
-                });
+    match diag_tcp_listeners() {
+        Some(listeners) => {
+            out.extend(listeners.into_iter().map(|(addr, inode)| Socket {
+                proto: Proto::Tcp,
+                addr,
+                inode,
+            }));
+        }
+        None => {
+            for table in [procfs::net::tcp(), procfs::net::tcp6()] {
+                for e in table.into_iter().flatten() {
+                    if e.state == TcpState::Listen {
+                        out.push(Socket {
+                            proto: Proto::Tcp,
+                            addr: e.local_address,
+                            inode: e.inode,
+                        });
+                    }
+                }
             }
         }
     }
-    for table in [procfs::net::udp(), procfs::net::udp6()] {
-        for e in table.into_iter().flatten() {
-            if e.local_address.port() != 0 {
-                out.push(Socket {
-                    proto: Proto::Udp,
-                    addr: e.local_address,
-                    inode: e.inode,
-                });
+    let udp = diag::dump(false, true, StateFlags::all()).map(|mut v4| {
+        v4.extend(diag::dump(true, true, StateFlags::all()).unwrap_or_default());
+        v4
+    });
+    match udp {
+        Ok(udp) => {
+            out.extend(
+                udp.into_iter()
+                    .filter(|(a, _)| a.port() != 0)
+                    .map(|(addr, inode)| Socket {
+                        proto: Proto::Udp,
+                        addr,
+                        inode,
+                    }),
+            );
+        }
+        Err(_) => {
+            for table in [procfs::net::udp(), procfs::net::udp6()] {
+                for e in table.into_iter().flatten() {
+                    if e.local_address.port() != 0 {
+                        out.push(Socket {
+                            proto: Proto::Udp,
+                            addr: e.local_address,
+                            inode: e.inode,
+                        });
+                    }
+                }
             }
         }
     }
@@ -123,9 +159,102 @@ pub fn process_cwds() -> Vec<ProcInfo> {
         .collect()
 }
 
+mod diag {
+    //! One sock_diag dump: every socket of a family and protocol in the
+    //! given TCP states, as (local address, inode).
+
+    use std::net::SocketAddr;
+
+    use netlink_packet_core::{
+        NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    };
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+    use netlink_sys::{Socket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
+
+    pub fn dump(
+        v6: bool,
+        udp: bool,
+        states: StateFlags,
+    ) -> std::io::Result<Vec<(SocketAddr, u64)>> {
+        let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+        socket.bind_auto()?;
+        socket.connect(&NlAddr::new(0, 0))?;
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut packet = NetlinkMessage::new(
+            header,
+            SockDiagMessage::InetRequest(InetRequest {
+                family: if v6 { AF_INET6 } else { AF_INET },
+                protocol: if udp { IPPROTO_UDP } else { IPPROTO_TCP },
+                extensions: ExtensionFlags::empty(),
+                states,
+                socket_id: if v6 {
+                    SocketId::new_v6()
+                } else {
+                    SocketId::new_v4()
+                },
+            })
+            .into(),
+        );
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf[..]);
+        socket.send(&buf[..], 0)?;
+        let mut out = Vec::new();
+        let mut recv = vec![0; 32 * 1024];
+        loop {
+            let size = socket.recv(&mut &mut recv[..], 0)?;
+            let mut offset = 0;
+            while offset < size {
+                let msg = <NetlinkMessage<SockDiagMessage>>::deserialize(&recv[offset..size])
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
+                        let id = &r.header.socket_id;
+                        out.push((
+                            SocketAddr::new(id.source_address, id.source_port),
+                            u64::from(r.header.inode),
+                        ));
+                    }
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => {
+                        return Err(std::io::Error::other(format!("sock_diag: {e:?}")));
+                    }
+                    _ => {}
+                }
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                offset += (len + 3) & !3;
+            }
+        }
+    }
+}
+
+/// Listening TCP sockets (IPv4 and IPv6) from sock_diag, or `None` when the
+/// kernel does not answer it.
+fn diag_tcp_listeners() -> Option<Vec<(SocketAddr, u64)>> {
+    use netlink_packet_sock_diag::inet::StateFlags;
+    let mut all = diag::dump(false, false, StateFlags::LISTEN).ok()?;
+    // A host without IPv6 has no IPv6 listeners; any other failure falls back.
+    all.extend(diag::dump(true, false, StateFlags::LISTEN).unwrap_or_default());
+    Some(all)
+}
+
 /// The ports with a TCP socket in LISTEN state, IPv4 or IPv6, any address;
 /// `None` when the kernel's tables cannot be read.
 pub fn listening_tcp_ports() -> Option<BTreeSet<u16>> {
+    if let Some(listeners) = diag_tcp_listeners() {
+        return Some(listeners.iter().map(|(a, _)| a.port()).collect());
+    }
+    proc_listening_tcp_ports()
+}
+
+/// The fallback of [`listening_tcp_ports`]: the `/proc/net` tables.
+fn proc_listening_tcp_ports() -> Option<BTreeSet<u16>> {
     let v4 = procfs::net::tcp();
     let v6 = procfs::net::tcp6();
     if v4.is_err() && v6.is_err() {
@@ -207,6 +336,16 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         assert!(listening_tcp_ports().unwrap().contains(&port));
+        assert!(
+            proc_listening_tcp_ports().unwrap().contains(&port),
+            "the /proc fallback disagrees"
+        );
+        let v6 = TcpListener::bind("[::1]:0").ok();
+        if let Some(v6) = &v6 {
+            let p6 = v6.local_addr().unwrap().port();
+            assert!(listening_tcp_ports().unwrap().contains(&p6));
+            assert!(proc_listening_tcp_ports().unwrap().contains(&p6));
+        }
         assert!(port_busy_by_bind(port));
         drop(l);
     }
