@@ -156,8 +156,43 @@ impl Repo {
         Ok(())
     }
 
+    /// Returns true when a checkout of `commit` may need git's filters
+    /// (line endings, `ident`, LFS and other drivers): when the tree holds a
+    /// `.gitattributes`, the repository has `info/attributes`, one of
+    /// `attribute_files` (global and system attribute files) exists, or the
+    /// config sets `core.autocrlf`, `core.eol` or `core.attributesFile`.
+    pub fn filters_may_apply(&self, commit: Oid, attribute_files: &[PathBuf]) -> Result<bool> {
+        let config = self.repo.config()?;
+        let set = |key: &str| {
+            config
+                .get_string(key)
+                .is_ok_and(|v| !v.is_empty() && v != "false")
+        };
+        if set("core.autocrlf") || set("core.eol") || set("core.attributesFile") {
+            return Ok(true);
+        }
+        if self.git_dir.join("info/attributes").exists()
+            || attribute_files.iter().any(|f| f.exists())
+        {
+            return Ok(true);
+        }
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        let mut found = false;
+        tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+            if entry.name_bytes() == b".gitattributes" {
+                found = true;
+                git2::TreeWalkResult::Abort
+            } else {
+                git2::TreeWalkResult::Ok
+            }
+        })
+        .or_else(|e| if found { Ok(()) } else { Err(e) })?;
+        Ok(found)
+    }
+
     /// Adds a worktree for the existing `branch` at `path`, reporting
-    /// checkout progress as (done, total).
+    /// checkout progress as (done, total); `filters` is false only when
+    /// [`Repo::filters_may_apply`] said no filter can apply.
     ///
     /// On error, what this call made may be left behind; [`Repo::remove_worktree`]
     /// undoes it.
@@ -166,6 +201,7 @@ impl Repo {
         wt_name: &str,
         path: &Path,
         branch: &str,
+        filters: bool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<()> {
         let admin = self.admin_dir(wt_name);
@@ -190,6 +226,12 @@ impl Repo {
         let wt = Repository::open(&path)?;
         let mut co = CheckoutBuilder::new();
         co.force();
+        // Loading filters costs about 18 failed readlink calls per file in
+        // libgit2 (attribute lookups); skip them when no attribute or
+        // config could make a filter apply, which changes nothing written.
+        if !filters {
+            co.disable_filters(true);
+        }
         co.progress(|_, done, total| progress(done, total));
         wt.checkout_head(Some(&mut co))?;
         fs::remove_file(admin.join("locked")).map_err(io(&admin))?;

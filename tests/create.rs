@@ -322,3 +322,33 @@ fn the_name_is_taken_once_per_repository() {
         "{out}"
     );
 }
+
+#[test]
+fn checkouts_apply_git_attributes_when_a_repository_has_them() {
+    let env = TestEnv::new();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(&repo, &[("a.txt", "x\ny\n")], "plain");
+    let plain = env.create("plain");
+    assert_eq!(
+        std::fs::read(path_of(&plain).join("a.txt")).unwrap(),
+        b"x\ny\n"
+    );
+    commit(
+        &repo,
+        &[
+            (".gitattributes", "*.txt text eol=crlf\n"),
+            ("sub/b.txt", "1\n2\n"),
+        ],
+        "attributes",
+    );
+    let crlf = env.create("crlf");
+    assert_eq!(
+        std::fs::read(path_of(&crlf).join("a.txt")).unwrap(),
+        b"x\r\ny\r\n"
+    );
+    assert_eq!(
+        std::fs::read(path_of(&crlf).join("sub/b.txt")).unwrap(),
+        b"1\r\n2\r\n"
+    );
+    assert_eq!(env.git(&path_of(&crlf), &["status", "--porcelain"]), "");
+}

@@ -256,12 +256,19 @@ fn build(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) -> Result<Vec<Stri
     }
     ctx.crash_point("create:branch");
     let mut progress = ctx.progress("Checking out");
-    repo.add_worktree(&row.wt_name, &row.path, &row.branch, &mut |done, total| {
-        if done == 0 {
-            ctx.crash_point("create:checkout");
-        }
-        progress.update(done, total)
-    })?;
+    let filters = repo.filters_may_apply(plan.base, &ctx.env.git_attribute_files)?;
+    repo.add_worktree(
+        &row.wt_name,
+        &row.path,
+        &row.branch,
+        filters,
+        &mut |done, total| {
+            if done == 0 {
+                ctx.crash_point("create:checkout");
+            }
+            progress.update(done, total)
+        },
+    )?;
     progress.finish();
     ctx.crash_point("create:worktree");
     let warnings = shard::sync_env(ctx, row, &plan.config)?;

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Benchmarks shards against git itself, in one run, and writes BENCHMARKS.md.
+#
+#   bash bench/run.sh            # everything (about 5 minutes on 2 cores)
+#   RUNS=5 bash bench/run.sh     # fewer hyperfine runs per case
+#
+# Builds in release mode, generates its own repositories (20 files, and
+# 20,000 files in nested folders), runs every case against an isolated
+# SHARDS_HOME and HOME, and prints a table of medians and ratios. Needs
+# hyperfine (installed from Debian's packages when missing), git, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-15}
+RUNS_LARGE=${RUNS_LARGE:-5} # a 20,000-file checkout takes seconds here
+
+if ! command -v hyperfine >/dev/null; then
+  apt-get update && apt-get install -y hyperfine
+fi
+
+echo "building (release)..." >&2
+cargo build --release --quiet
+cargo build --release --quiet --example ledger_alloc
+BIN=$ROOT/target/release/shards
+ALLOC=$ROOT/target/release/examples/ledger_alloc
+
+WORK=$(mktemp -d /tmp/shards-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
+export SHARDS_HOME=$WORK/shards GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+mkdir -p "$HOME"
+RESULTS=$WORK/results
+mkdir -p "$RESULTS"
+
+make_repo() { # make_repo DIR FILES
+  python3 - "$1" "$2" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(root)
+for i in range(n):
+    # 20 top folders, 10 sub-folders each, files spread evenly.
+    d = os.path.join(root, f"pkg{i % 20:02d}", f"mod{(i // 20) % 10}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"file{i:05d}.txt"), "w") as f:
+        f.write(f"line {i}\n" * 8)
+EOF
+  git -C "$1" init -q -b main
+  git -C "$1" add -A
+  git -C "$1" commit -q -m init
+}
+
+echo "generating repositories..." >&2
+make_repo "$WORK/small" 20
+make_repo "$WORK/large" 20000
+
+hf() { # hf NAME ARGS... : hyperfine with JSON export
+  local name=$1; shift
+  local runs=$RUNS
+  case $name in *large*) runs=$RUNS_LARGE ;; esac
+  hyperfine --runs "$runs" --warmup 1 --style basic --export-json "$RESULTS/$name.json" "$@" >&2
+}
+
+for size in small large; do
+  repo=$WORK/$size
+  echo "case: create on the $size repository" >&2
+  hf "create-$size" \
+    --prepare "cd $repo && $BIN destroy --force -q bench >/dev/null 2>&1; true" \
+    "cd $repo && $BIN create -q bench" \
+    --prepare "cd $repo && git worktree remove --force $WORK/wt-$size >/dev/null 2>&1; git branch -D gbench >/dev/null 2>&1; true" \
+    "cd $repo && git worktree add -q -b gbench $WORK/wt-$size"
+  $BIN -C "$repo" destroy --force -q bench >/dev/null 2>&1 || true
+done
+
+echo "case: destroy a clean shard" >&2
+repo=$WORK/small
+hf destroy \
+  --prepare "cd $repo && $BIN create -q gone >/dev/null" \
+  "cd $repo && $BIN destroy -q gone" \
+  --prepare "cd $repo && git worktree add -q -b ggone $WORK/wt-gone" \
+  "cd $repo && git worktree remove $WORK/wt-gone && git branch -q -d ggone"
+
+echo "setting up 300 shards..." >&2
+export SHARDS_PORTS_BLOCK_SIZE=50 # the default pool holds 297 blocks of 100
+for i in $(seq 1 300); do $BIN -C "$repo" create -q "s$i" >/dev/null; done
+echo "case: list with 300 shards" >&2
+hf list "cd $repo && $BIN list" "cd $repo && git worktree list"
+
+echo "case: status with 300 shards and 300 listening sockets" >&2
+python3 - "$WORK/holder.ready" <<'EOF' &
+import socket, sys, time
+socks = []
+for k in range(300):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 3000 + 50 * k + 1))
+    s.listen()
+    socks.append(s)
+open(sys.argv[1], "w").close()
+time.sleep(600)
+EOF
+HOLDER=$!
+trap 'kill $HOLDER 2>/dev/null; rm -rf "$WORK"' EXIT
+while [ ! -e "$WORK/holder.ready" ]; do sleep 0.1; done
+hf status "cd $repo && $BIN status"
+$BIN -C "$repo" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); n=sum(len(s["listening"]) for s in d["shards"]); print(f"status saw {n} listeners in 300 shards", file=sys.stderr)'
+
+echo "case: peak memory" >&2
+/usr/bin/time -f %M -o "$RESULTS/mem-list" "$BIN" -C "$repo" list >/dev/null
+/usr/bin/time -f %M -o "$RESULTS/mem-status" "$BIN" -C "$repo" status >/dev/null
+kill $HOLDER 2>/dev/null || true
+
+echo "case: block allocations, 32 processes" >&2
+ALLOC_DB=$WORK/alloc/shards.db
+mkdir -p "$WORK/alloc"
+start=$(date +%s%N)
+for w in $(seq 1 32); do "$ALLOC" "$ALLOC_DB" "$w" 100 >"$RESULTS/alloc-$w" 2>"$RESULTS/alloc-$w.err" & done
+wait
+end=$(date +%s%N)
+echo "$start $end" >"$RESULTS/alloc-time"
+
+python3 - "$RESULTS" "$ROOT/BENCHMARKS.md" <<'EOF'
+import glob, json, os, platform, subprocess, sys, datetime
+res, out = sys.argv[1], sys.argv[2]
+def med(name, i):
+    d = json.load(open(f"{res}/{name}.json"))["results"][i]
+    return d["median"] * 1000
+rows = []
+def ratio_row(case, name, target, max_ratio, max_added=None):
+    s, g = med(name, 0), med(name, 1)
+    r = s / g
+    ok = r <= max_ratio and (max_added is None or s - g <= max_added)
+    rows.append((case, f"{s:.1f} ms", f"{g:.1f} ms", f"{r:.2f}x (+{s - g:.1f} ms)", target, "yes" if ok else "NO"))
+ratio_row("`shards create`, 20,000 files", "create-large", "<= 1.10x", 1.10)
+ratio_row("`shards create`, 20 files", "create-small", "<= 1.5x and <= 15 ms added", 1.5, 15)
+ratio_row("`shards destroy` of a clean shard", "destroy", "<= 1.2x", 1.2)
+ratio_row("`shards list`, 300 shards", "list", "<= 2x and <= 20 ms", 2.0)
+if med("list", 0) > 20: rows[-1] = rows[-1][:5] + ("NO",)
+st = med("status", 0)
+rows.append(("`shards status`, 300 shards, 300 sockets", f"{st:.1f} ms", "-", "-", "<= 60 ms", "yes" if st <= 60 else "NO"))
+start, end = map(int, open(f"{res}/alloc-time").read().split())
+secs = (end - start) / 1e9
+errors = sum(int(open(f).read().strip() or 1) for f in glob.glob(f"{res}/alloc-[0-9]*") if not f.endswith(".err"))
+rate = 3200 / secs
+rows.append(("block allocations, 32 processes x 100", f"{rate:,.0f}/s", "-", f"{errors} errors", ">= 1,000/s, 0 errors", "yes" if rate >= 1000 and errors == 0 else "NO"))
+for cmd in ["list", "status"]:
+    kib = int(open(f"{res}/mem-{cmd}").read().strip().splitlines()[-1])
+    rows.append((f"peak memory of `{cmd}`, 300 shards", f"{kib / 1024:.1f} MiB", "-", "-", "<= 20 MiB", "yes" if kib <= 20 * 1024 else "NO"))
+header = ("case", "shards (median)", "git (median)", "ratio", "target", "met")
+def table(rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
+git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+machine = f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Linux {platform.release()}, {git}"
+text = open(out).read() if os.path.exists(out) else ""
+marker = "<!-- results -->"
+notes = text.split(marker, 2)[2] if text.count(marker) >= 2 else "\n"
+doc = f"""# Benchmarks
+
+Regenerate with `bash bench/run.sh` (it rewrites the table below; the notes
+after it are kept). Medians of {os.environ.get('RUNS', '15')} hyperfine runs ({os.environ.get('RUNS_LARGE', '5')} for the 20,000-file
+repository) after a warm-up; git
+runs in the same script on the same repositories, so the ratio is what
+counts on a noisy machine. In-process costs: `cargo bench --bench inprocess`.
+
+{marker}
+Measured {datetime.date.today()} on {machine}.
+
+{table(rows)}
+{marker}{notes}"""
+open(out, "w").write(doc)
+print(table(rows))
+EOF
