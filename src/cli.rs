@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::{
     adopt::AdoptArgs, completions::CompletionsArgs, create::CreateArgs, destroy::DestroyArgs,
-    env::EnvArgs, list::ListArgs, path::PathArgs, port::PortArgs, prune::PruneArgs, run::RunArgs,
-    status::StatusArgs,
+    env::EnvArgs, list::ListArgs, mcp::McpArgs, path::PathArgs, port::PortArgs, prune::PruneArgs,
+    run::RunArgs, status::StatusArgs,
 };
 
 const ABOUT: &str = "Give each coding agent its own git worktree and block of ports";
@@ -153,6 +153,13 @@ pub enum Command {
     /// list`) on a branch, and not a shard yet. It gets a block and an env
     /// file; its files and branch stay as they are.
     Adopt(AdoptArgs),
+    /// Serve shards to coding agents over MCP (stdio)
+    ///
+    /// Speaks the Model Context Protocol on stdin/stdout, for agents to create
+    /// their own shard, get ports and audit listeners. Tools: create_shard,
+    /// list_shards, destroy_shard, get_port, release_port, port_status,
+    /// shard_env. Same ledger and rules as the command line.
+    Mcp(McpArgs),
     /// Print shell completions
     ///
     /// For example `shards completions zsh > ~/.zfunc/_shards`.

@@ -15,6 +15,7 @@ mod env;
 mod hostile;
 mod ledger;
 mod list;
+mod mcp;
 mod port;
 mod ports;
 mod props;

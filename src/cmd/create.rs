@@ -47,7 +47,7 @@ pub struct CreateArgs {
 }
 
 /// What `shards create` made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CreateReport {
     /// The new shard.
     pub shard: ShardView,

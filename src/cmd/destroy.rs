@@ -29,7 +29,7 @@ pub struct DestroyArgs {
 }
 
 /// One destroyed shard.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Destroyed {
     /// Shard name.
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Destroyed {
 }
 
 /// What `shards destroy` removed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DestroyReport {
     /// Destroyed shards, in the order given.
     pub destroyed: Vec<Destroyed>,

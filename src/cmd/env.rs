@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::output::{Render, Style};
 
 /// Output shapes of `shards env`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Shell {
     /// `export KEY='value'` (bash, zsh, dash, …)
@@ -38,7 +38,7 @@ pub struct EnvArgs {
 }
 
 /// A shard's variables.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EnvReport {
     /// Shard name.
     pub shard: String,

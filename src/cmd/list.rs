@@ -20,7 +20,7 @@ pub struct ListArgs {
 }
 
 /// The listed shards.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ListReport {
     /// Shards, by repository then port.
     pub shards: Vec<ShardView>,

@@ -7,6 +7,7 @@ pub mod create;
 pub mod destroy;
 pub mod env;
 pub mod list;
+pub mod mcp;
 pub mod path;
 pub mod port;
 pub mod prune;
@@ -51,6 +52,8 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Run(args) => emit(ctx, &run::run(ctx, args)?),
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?),
+        // stdout is the protocol channel: nothing else is printed there.
+        Command::Mcp(args) => mcp::run(args),
         Command::Completions(args) => emit(ctx, &completions::run(args)?),
     }
 }

@@ -48,7 +48,7 @@ pub enum PortAction {
 }
 
 /// One named port.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ServiceView {
     /// Service name.
     pub service: String,
@@ -59,7 +59,7 @@ pub struct ServiceView {
 }
 
 /// The result of `shards port`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PortReport {
     /// The shard.
     pub shard: String,

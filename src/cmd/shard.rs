@@ -20,7 +20,7 @@ use crate::model::{PortBlock, ShardState, compose_project_name, service_var};
 use crate::worktree::{self, Repo};
 
 /// A port block as printed in JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PortsView {
     /// First port.
     pub start: u16,
@@ -31,7 +31,7 @@ pub struct PortsView {
 }
 
 /// A shard as reports show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ShardView {
     /// Shard name.
     pub name: String,

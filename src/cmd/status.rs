@@ -27,7 +27,7 @@ pub struct StatusArgs {
 }
 
 /// Where the process behind a socket runs, relative to a shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Place {
     /// Inside the shard's worktree.
@@ -39,7 +39,7 @@ pub enum Place {
 }
 
 /// A socket as the audit shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SocketView {
     /// Port.
     pub port: u16,
@@ -60,7 +60,7 @@ pub struct SocketView {
 }
 
 /// A named port and whether anything listens on it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ServiceState {
     /// Service name.
     pub service: String,
@@ -71,7 +71,7 @@ pub struct ServiceState {
 }
 
 /// One shard's audit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ShardAudit {
     /// Shard name.
     pub name: String,
@@ -92,7 +92,7 @@ pub struct ShardAudit {
 }
 
 /// The pool's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PoolView {
     /// First port.
     pub base: u16,
@@ -113,7 +113,7 @@ pub struct PoolView {
 }
 
 /// The result of `shards status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// The pool.
     pub pool: PoolView,

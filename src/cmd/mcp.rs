@@ -1,0 +1,285 @@
+//! `shards mcp`: the same operations served to coding agents over the Model
+//! Context Protocol on stdio, through the official `rmcp` SDK.
+//!
+//! Every tool call builds a fresh [`Ctx`] and runs the same `cmd::*::run`
+//! function as the command line, so agents and people see one ledger and
+//! one set of rules (destroy refuses work unless `force`, and so on). A
+//! failure is a tool error carrying the CLI's message and hint; stdout
+//! carries nothing but protocol messages, and progress is always off.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+use crate::cmd::{create, destroy, env, list, port, status};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::paths::Env;
+
+/// Arguments of `shards mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {}
+
+/// Input of `create_shard`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateInput {
+    /// Shard name: letters, digits, `.`, `_`, `-`, `/` (like a branch name).
+    pub name: String,
+    /// Start the new branch from this ref instead of HEAD.
+    pub base: Option<String>,
+    /// Use this branch instead of one named after the shard.
+    pub branch: Option<String>,
+    /// The repository (any folder inside it); default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `list_shards` and `port_status`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ScopeInput {
+    /// Every repository instead of one.
+    #[serde(default)]
+    pub all: bool,
+    /// The repository; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `destroy_shard`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DestroyInput {
+    /// The shard to destroy.
+    pub name: String,
+    /// Destroy even with uncommitted or untracked work in the worktree.
+    #[serde(default)]
+    pub force: bool,
+    /// The repository; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `get_port` and `release_port`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PortInput {
+    /// Service names (`web`, `api`, `db`, …).
+    pub services: Vec<String>,
+    /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
+    pub shard: Option<String>,
+    /// The repository or a shard's worktree; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `shard_env`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EnvInput {
+    /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
+    pub shard: Option<String>,
+    /// The repository or a shard's worktree; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// The MCP server: stateless between calls.
+#[derive(Debug, Clone)]
+pub struct ShardsServer {
+    tool_router: ToolRouter<Self>,
+}
+
+/// Runs one operation in a fresh context for `repo`, turning an error into
+/// the CLI's message and hint.
+fn call<T>(
+    repo: Option<PathBuf>,
+    f: impl FnOnce(&Ctx) -> Result<T>,
+) -> std::result::Result<Json<T>, String> {
+    let run = || -> Result<T> {
+        let global = GlobalArgs {
+            json: true,
+            quiet: true,
+            dir: repo,
+        };
+        let ctx = Ctx::new(global, Env::from_process()?)?;
+        f(&ctx)
+    };
+    run().map(Json).map_err(|e| describe(&e))
+}
+
+/// The error as the CLI prints it, as one text.
+pub fn describe(e: &Error) -> String {
+    let mut text = format!("error ({}): {e}", e.kind());
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!("\ncaused by: {s}"));
+        source = s.source();
+    }
+    if let Some(hint) = e.hint() {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    text
+}
+
+#[tool_router(router = tool_router)]
+impl ShardsServer {
+    /// Builds the server and its tool list.
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = "Create a shard: a git worktree on its own branch, a block of ports no other shard on this machine holds, and a .env with PORT_RANGE_START, PORT_RANGE_END, PORT_COUNT, PORT. All or nothing."
+    )]
+    async fn create_shard(
+        &self,
+        Parameters(input): Parameters<CreateInput>,
+    ) -> std::result::Result<Json<create::CreateReport>, String> {
+        call(input.repo, |ctx| {
+            let args = create::CreateArgs {
+                name: input.name,
+                base: input.base,
+                branch: input.branch,
+                block_size: None,
+                direnv: false,
+            };
+            create::run(ctx, &args)
+        })
+    }
+
+    #[tool(
+        description = "List shards with their branch, ports, status (active, missing, creating, destroying) and worktree path."
+    )]
+    async fn list_shards(
+        &self,
+        Parameters(input): Parameters<ScopeInput>,
+    ) -> std::result::Result<Json<list::ListReport>, String> {
+        call(input.repo, |ctx| {
+            list::run(ctx, &list::ListArgs { all: input.all })
+        })
+    }
+
+    #[tool(
+        description = "Destroy a shard and free its ports. Refuses a worktree with uncommitted or untracked work unless force is true; keeps the branch when it has commits found nowhere else."
+    )]
+    async fn destroy_shard(
+        &self,
+        Parameters(input): Parameters<DestroyInput>,
+    ) -> std::result::Result<Json<destroy::DestroyReport>, String> {
+        call(input.repo, |ctx| {
+            destroy::run(
+                ctx,
+                &destroy::DestroyArgs {
+                    names: vec![input.name],
+                    force: input.force,
+                },
+            )
+        })
+    }
+
+    #[tool(
+        description = "Get or allocate stable named ports (web, api, db, ...) inside a shard's block; the shard's .env gains WEB_PORT and so on. Asking again returns the same ports; several names are all or nothing."
+    )]
+    async fn get_port(
+        &self,
+        Parameters(input): Parameters<PortInput>,
+    ) -> std::result::Result<Json<port::PortReport>, String> {
+        call(input.repo, |ctx| {
+            port::run(
+                ctx,
+                &port::PortArgs {
+                    action: None,
+                    services: input.services,
+                    shard: input.shard,
+                    release: false,
+                },
+            )
+        })
+    }
+
+    #[tool(description = "Release named ports of a shard so their offsets can be reused.")]
+    async fn release_port(
+        &self,
+        Parameters(input): Parameters<PortInput>,
+    ) -> std::result::Result<Json<port::PortReport>, String> {
+        call(input.repo, |ctx| {
+            port::run(
+                ctx,
+                &port::PortArgs {
+                    action: None,
+                    services: input.services,
+                    shard: input.shard,
+                    release: true,
+                },
+            )
+        })
+    }
+
+    #[tool(
+        description = "Audit ports: for each shard, which ports in its block are listening and by which process, foreign listeners, the shard's processes listening outside its block, and named ports nothing listens on; plus the pool's figures."
+    )]
+    async fn port_status(
+        &self,
+        Parameters(input): Parameters<ScopeInput>,
+    ) -> std::result::Result<Json<status::StatusReport>, String> {
+        call(input.repo, |ctx| {
+            status::run(ctx, &status::StatusArgs { all: input.all })
+        })
+    }
+
+    #[tool(
+        description = "A shard's environment variables (the ports and names in its .env), to start processes with."
+    )]
+    async fn shard_env(
+        &self,
+        Parameters(input): Parameters<EnvInput>,
+    ) -> std::result::Result<Json<env::EnvReport>, String> {
+        call(input.repo, |ctx| {
+            env::run(
+                ctx,
+                &env::EnvArgs {
+                    name: input.shard,
+                    format: env::Shell::Json,
+                },
+            )
+        })
+    }
+}
+
+impl Default for ShardsServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ShardsServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("shards", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "shards gives each coding agent its own git worktree and block of ports. Create a shard, \
+                 ask get_port for the port of each server you start, and destroy the shard when done.",
+            )
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client closes the stream.
+pub fn run(_args: &McpArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("<tokio runtime>", e))?;
+    runtime.block_on(async {
+        let service = ShardsServer::new()
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::io("<stdio>", std::io::Error::other(e.to_string())))?;
+        service
+            .waiting()
+            .await
+            .map_err(|e| Error::io("<stdio>", std::io::Error::other(e.to_string())))?;
+        Ok(())
+    })
+}

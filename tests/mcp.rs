@@ -1,0 +1,203 @@
+//! `shards mcp` driven by a real MCP client from outside the project: the
+//! official Python SDK (`mcp` from PyPI), in a virtual environment under
+//! `target/` that this test creates when it is missing (`.ci/run` makes it
+//! first).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+
+/// The pinned SDK version the test was written against.
+const MCP_SDK: &str = "mcp==2.3.0";
+
+fn venv_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mcp-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".mcp-sdk-ready");
+    if !ready.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", MCP_SDK])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "could not install the MCP Python SDK ({MCP_SDK}) into {}",
+            venv.display()
+        );
+        std::fs::write(&ready, MCP_SDK).unwrap();
+    }
+    python
+}
+
+#[test]
+fn an_agent_drives_shards_through_the_official_python_sdk() {
+    let env = TestEnv::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client.py");
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(&script)
+        .arg(env!("CARGO_BIN_EXE_shards"))
+        .arg(&env.repo);
+    // The same scrubbed environment the binary gets in every other test.
+    let shards = env.command_in(&env.repo, &[]);
+    cmd.env_clear();
+    for (k, v) in shards.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+
+    assert_eq!(doc["server"], "shards");
+    let tools: Vec<&str> = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "create_shard",
+            "destroy_shard",
+            "get_port",
+            "list_shards",
+            "port_status",
+            "release_port",
+            "shard_env"
+        ]
+    );
+    assert_eq!(doc["schemas"]["create_shard"]["required"][0], "name");
+
+    let created = &doc["create"]["structured"]["shard"];
+    assert_eq!(doc["create"]["is_error"], false);
+    assert_eq!(
+        (
+            created["ports"]["start"].as_u64(),
+            created["ports"]["end"].as_u64()
+        ),
+        (Some(3000), Some(3099))
+    );
+    let ports = &doc["get_port"]["structured"]["services"];
+    assert_eq!(
+        (ports[0]["service"].as_str(), ports[0]["port"].as_u64()),
+        (Some("web"), Some(3000))
+    );
+    assert_eq!(
+        (ports[1]["service"].as_str(), ports[1]["port"].as_u64()),
+        (Some("api"), Some(3001))
+    );
+    assert_eq!(
+        doc["get_port_again"]["structured"]["services"][0]["port"], 3000,
+        "inferred from the worktree"
+    );
+    assert_eq!(doc["env"]["structured"]["vars"]["WEB_PORT"], "3000");
+    assert_eq!(doc["list"]["structured"]["shards"][0]["name"], "agent-1");
+    let audit = &doc["status"]["structured"];
+    assert_eq!(audit["shards"][0]["services"].as_array().unwrap().len(), 2);
+    assert!(audit["pool"]["blocks_total"].as_u64().unwrap() > 0);
+
+    // A malformed call is refused and the server goes on serving.
+    let malformed = &doc["malformed"];
+    assert!(
+        malformed.get("protocol_error").is_some() || malformed["is_error"] == true,
+        "{malformed}"
+    );
+    assert!(
+        doc["unknown_tool"].get("protocol_error").is_some()
+            || doc["unknown_tool"]["is_error"] == true
+    );
+    // Errors are tool errors with the CLI's messages.
+    assert_eq!(doc["bad_name"]["is_error"], true);
+    assert!(
+        doc["bad_name"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("invalid shard name `../escape`"),
+        "{}",
+        doc["bad_name"]
+    );
+    assert!(doc["bad_name"]["text"].as_str().unwrap().contains("hint:"));
+    assert_eq!(doc["destroy_dirty"]["is_error"], true);
+    assert!(
+        doc["destroy_dirty"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("wip.txt")
+    );
+    assert_eq!(doc["destroy_forced"]["is_error"], false);
+    assert_eq!(
+        doc["list_after"]["structured"]["shards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // One truth: the CLI sees what the agent did.
+    assert!(env.list().is_empty());
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+}
+
+#[test]
+fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
+    let env = TestEnv::new();
+    let mut child = env
+        .command_in(&env.repo, &["mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = |v: &str| {
+        stdin.write_all(v.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+    );
+    let init: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(init["id"], 1);
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send("this is not JSON at all");
+    send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":7}}}"#,
+    );
+    let bad: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(bad["id"], 2);
+    assert!(
+        bad.get("error").is_some() || bad["result"]["isError"] == true,
+        "{bad}"
+    );
+    send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
+    let listed: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listed["id"], 3);
+    assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 7);
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the server did not end cleanly when stdin closed"
+    );
+    assert!(
+        lines.next().is_none(),
+        "stdout carried more than protocol messages"
+    );
+}
