@@ -99,7 +99,7 @@ open(sys.argv[1], "w").close()
 time.sleep(600)
 EOF
 HOLDER=$!
-trap 'kill $HOLDER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $HOLDER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 while [ ! -e "$WORK/holder.ready" ]; do sleep 0.1; done
 hf status "cd $repo && $BIN status"
 $BIN -C "$repo" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); n=sum(len(s["listening"]) for s in d["shards"]); print(f"status saw {n} listeners in 300 shards", file=sys.stderr)'
