@@ -12,14 +12,18 @@
 //! Adapter: knows SQLite and the allocator, nothing of git or worktrees.
 
 pub mod migrate;
+mod rows;
 pub mod services;
+
+pub use rows::{RepoRow, ShardRow};
+use rows::{SHARD_COLUMNS, classify, is_locked, path_str, shard_from_row};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use crate::alloc::{self, Pool};
@@ -28,46 +32,6 @@ use crate::model::{PortBlock, ShardState};
 
 /// How long a process waits for another one's write lock, by default.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A repository as the ledger knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoRow {
-    /// Row id.
-    pub id: i64,
-    /// Canonical path of the common git dir.
-    pub git_dir: PathBuf,
-    /// The main worktree, for display.
-    pub root: PathBuf,
-    /// The `{repo}` folder name.
-    pub dir_name: String,
-}
-
-/// A shard as the ledger knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShardRow {
-    /// Row id.
-    pub id: i64,
-    /// The repository it belongs to.
-    pub repo: RepoRow,
-    /// The shard name.
-    pub name: String,
-    /// Its branch.
-    pub branch: String,
-    /// Its worktree folder.
-    pub path: PathBuf,
-    /// git's name for its worktree.
-    pub wt_name: String,
-    /// Whether its create made the branch.
-    pub made_branch: bool,
-    /// Where it is in its life.
-    pub state: ShardState,
-    /// The creating or destroying process and its start time.
-    pub pid: Option<(i64, i64)>,
-    /// Unix seconds when it was reserved.
-    pub created_at: i64,
-    /// Its port block.
-    pub block: PortBlock,
-}
 
 /// A shard to reserve.
 #[derive(Debug, Clone)]
@@ -102,60 +66,6 @@ pub struct Ledger {
     path: PathBuf,
 }
 
-fn is_locked(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
-}
-
-fn is_unwritable(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            ErrorCode::CannotOpen
-                | ErrorCode::ReadOnly
-                | ErrorCode::DiskFull
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::PermissionDenied
-        )
-    )
-}
-
-/// Sorts a SQLite failure into the ledger errors users can act on.
-fn classify(path: &Path, e: rusqlite::Error) -> Error {
-    if is_corrupt(&e) {
-        Error::LedgerCorrupt {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    } else if is_locked(&e) {
-        Error::LedgerLocked {
-            path: path.to_path_buf(),
-        }
-    } else if is_unwritable(&e) {
-        Error::LedgerUnwritable {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    } else {
-        Error::Sqlite(e)
-    }
-}
-
-fn is_corrupt(e: &rusqlite::Error) -> bool {
-    if matches!(
-        e,
-        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..)
-    ) {
-        return true;
-    }
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-    )
-}
-
 /// Retries `f` while SQLite reports the database busy, up to
 /// `timeout`. Needed while a new ledger is set up: switching it to
 /// WAL and the first migration can meet SQLITE_BUSY without SQLite's busy
@@ -175,54 +85,6 @@ fn retry_locked<T>(
             other => return other,
         }
     }
-}
-
-const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";
-
-fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
-    let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            what.to_string().into(),
-        )
-    };
-    let state: String = row.get(6)?;
-    let pid: Option<i64> = row.get(7)?;
-    let pid_start: Option<i64> = row.get(8)?;
-    let start: u16 = row.get(10)?;
-    let end: u16 = row.get(11)?;
-    let block = end
-        .checked_sub(start)
-        .and_then(|d| PortBlock::new(start, d + 1))
-        .ok_or_else(|| bad(10, "invalid port block"))?;
-    Ok(ShardRow {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        branch: row.get(2)?,
-        path: PathBuf::from(row.get::<_, String>(3)?),
-        wt_name: row.get(4)?,
-        made_branch: row.get(5)?,
-        state: ShardState::parse(&state).ok_or_else(|| bad(6, "invalid state"))?,
-        pid: pid.map(|p| (p, pid_start.unwrap_or(0))),
-        created_at: row.get(9)?,
-        block,
-        repo: RepoRow {
-            id: row.get(12)?,
-            git_dir: PathBuf::from(row.get::<_, String>(13)?),
-            root: PathBuf::from(row.get::<_, String>(14)?),
-            dir_name: row.get(15)?,
-        },
-    })
-}
-
-fn path_str(path: &Path) -> Result<&str> {
-    path.to_str().ok_or_else(|| {
-        Error::io(
-            path,
-            std::io::Error::other("path is not valid UTF-8; shards needs UTF-8 paths"),
-        )
-    })
 }
 
 impl Ledger {
@@ -565,108 +427,4 @@ fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    static NO_SERVICES: BTreeMap<String, u16> = BTreeMap::new();
-
-    fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
-        NewShard {
-            git_dir,
-            root: Path::new("/src/app"),
-            dir_name: "app",
-            name,
-            branch: name,
-            path_template: "/wt/{repo}/x",
-            wt_name: name,
-            made_branch: true,
-            pid: (1, 1),
-            now: 0,
-            services: &NO_SERVICES,
-        }
-    }
-
-    #[test]
-    fn reserve_list_release() {
-        let mut l = Ledger::open_in_memory().unwrap();
-        let pool = Pool::new(3000, 3299, 100).unwrap();
-        let g = Path::new("/src/app/.git");
-        let mut a = new(g, "a");
-        let p1 = "/wt/{repo}/a".to_string();
-        a.path_template = &p1;
-        let a = l.reserve(&a, &pool, |_| false).unwrap();
-        assert_eq!(a.block, PortBlock::new(3000, 100).unwrap());
-        let p2 = "/wt/{repo}/b".to_string();
-        let mut b = new(g, "b");
-        b.path_template = &p2;
-        let b = l.reserve(&b, &pool, |_| false).unwrap();
-        assert_eq!(b.block.start(), 3100);
-        let again = l.reserve(&new(g, "a"), &pool, |_| false).unwrap_err();
-        assert!(matches!(again, Error::NameTaken { .. }));
-        l.remove(a.id).unwrap();
-        assert_eq!(l.list(Some(g)).unwrap().len(), 1);
-        l.set_state(b.id, ShardState::Active, None).unwrap();
-        let b2 = l.find(g, "b").unwrap().unwrap();
-        assert_eq!((b2.state, b2.pid), (ShardState::Active, None));
-    }
-
-    #[test]
-    fn same_folder_names_get_distinct_dir_names() {
-        let mut l = Ledger::open_in_memory().unwrap();
-        let pool = Pool::new(3000, 3299, 100).unwrap();
-        let one = l
-            .reserve(&new(Path::new("/a/app/.git"), "x"), &pool, |_| false)
-            .unwrap();
-        let two = l
-            .reserve(&new(Path::new("/b/app/.git"), "x"), &pool, |_| false)
-            .unwrap();
-        assert_eq!(one.repo.dir_name, "app");
-        assert_eq!(two.repo.dir_name, "app-2");
-        assert_ne!(one.path, two.path);
-    }
-
-    #[test]
-    fn overlapping_blocks_are_refused_by_the_schema() {
-        let l = Ledger::open_in_memory().unwrap();
-        l.conn
-            .execute(
-                "INSERT INTO repos (git_dir, root, dir_name) VALUES ('g', 'r', 'd')",
-                [],
-            )
-            .unwrap();
-        let ins = |name: &str, start: u16, end: u16| {
-            l.conn.execute(
-                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, created_at, port_start, port_end) VALUES (1, ?1, ?1, ?1, ?1, 0, 'active', 0, ?2, ?3)",
-                params![name, start, end],
-            )
-        };
-        ins("a", 3000, 3099).unwrap();
-        assert!(ins("b", 3050, 3149).is_err());
-        assert!(ins("c", 2990, 3000).is_err());
-        ins("d", 3100, 3199).unwrap();
-    }
-
-    #[test]
-    fn exhaustion_is_an_error_with_figures() {
-        let mut l = Ledger::open_in_memory().unwrap();
-        let pool = Pool::new(3000, 3099, 100).unwrap();
-        let g = Path::new("/g");
-        l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
-        let p = "/wt/b".to_string();
-        let mut b = new(g, "b");
-        b.path_template = &p;
-        let e = l.reserve(&b, &pool, |_| false).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::PortsExhausted {
-                    total: 1,
-                    held: 1,
-                    busy: 0,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,151 @@
+//! Rows of the ledger as Rust values, and SQLite failures sorted into the
+//! errors users can act on. Adapter detail of `ledger`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::ErrorCode;
+
+use crate::error::{Error, Result};
+use crate::model::{PortBlock, ShardState};
+
+/// A repository as the ledger knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoRow {
+    /// Row id.
+    pub id: i64,
+    /// Canonical path of the common git dir.
+    pub git_dir: PathBuf,
+    /// The main worktree, for display.
+    pub root: PathBuf,
+    /// The `{repo}` folder name.
+    pub dir_name: String,
+}
+
+/// A shard as the ledger knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRow {
+    /// Row id.
+    pub id: i64,
+    /// The repository it belongs to.
+    pub repo: RepoRow,
+    /// The shard name.
+    pub name: String,
+    /// Its branch.
+    pub branch: String,
+    /// Its worktree folder.
+    pub path: PathBuf,
+    /// git's name for its worktree.
+    pub wt_name: String,
+    /// Whether its create made the branch.
+    pub made_branch: bool,
+    /// Where it is in its life.
+    pub state: ShardState,
+    /// The creating or destroying process and its start time.
+    pub pid: Option<(i64, i64)>,
+    /// Unix seconds when it was reserved.
+    pub created_at: i64,
+    /// Its port block.
+    pub block: PortBlock,
+}
+
+pub(super) fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn is_unwritable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::PermissionDenied
+        )
+    )
+}
+
+/// Sorts a SQLite failure into the ledger errors users can act on.
+pub(super) fn classify(path: &Path, e: rusqlite::Error) -> Error {
+    if is_corrupt(&e) {
+        Error::LedgerCorrupt {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    } else if is_locked(&e) {
+        Error::LedgerLocked {
+            path: path.to_path_buf(),
+        }
+    } else if is_unwritable(&e) {
+        Error::LedgerUnwritable {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    } else {
+        Error::Sqlite(e)
+    }
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    if matches!(
+        e,
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..)
+    ) {
+        return true;
+    }
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";
+
+pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_string().into(),
+        )
+    };
+    let state: String = row.get(6)?;
+    let pid: Option<i64> = row.get(7)?;
+    let pid_start: Option<i64> = row.get(8)?;
+    let start: u16 = row.get(10)?;
+    let end: u16 = row.get(11)?;
+    let block = end
+        .checked_sub(start)
+        .and_then(|d| PortBlock::new(start, d + 1))
+        .ok_or_else(|| bad(10, "invalid port block"))?;
+    Ok(ShardRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        branch: row.get(2)?,
+        path: PathBuf::from(row.get::<_, String>(3)?),
+        wt_name: row.get(4)?,
+        made_branch: row.get(5)?,
+        state: ShardState::parse(&state).ok_or_else(|| bad(6, "invalid state"))?,
+        pid: pid.map(|p| (p, pid_start.unwrap_or(0))),
+        created_at: row.get(9)?,
+        block,
+        repo: RepoRow {
+            id: row.get(12)?,
+            git_dir: PathBuf::from(row.get::<_, String>(13)?),
+            root: PathBuf::from(row.get::<_, String>(14)?),
+            dir_name: row.get(15)?,
+        },
+    })
+}
+
+pub(super) fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        Error::io(
+            path,
+            std::io::Error::other("path is not valid UTF-8; shards needs UTF-8 paths"),
+        )
+    })
+}
