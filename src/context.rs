@@ -31,7 +31,15 @@ pub struct Ctx {
 impl Ctx {
     /// Builds the context; opens nothing yet.
     pub fn new(global: GlobalArgs, env: Env) -> Result<Ctx> {
-        let here = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        let here = std::env::current_dir().map_err(|e| {
+            Error::io(
+                "the working directory",
+                std::io::Error::new(
+                    e.kind(),
+                    "no longer exists or cannot be read; cd to an existing folder",
+                ),
+            )
+        })?;
         let cwd = match &global.dir {
             Some(d) => here.join(d),
             None => here,

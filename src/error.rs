@@ -137,13 +137,10 @@ pub enum Error {
     #[error("git: {}", .0.message())]
     Git(git2::Error),
 
-    /// A file operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed. The OS error is part of the message (not a
+    /// separate cause), so it is printed once.
+    #[error("{}: {err}", path.display())]
+    Io { path: PathBuf, err: std::io::Error },
 
     /// A command that acts on several shards failed part-way.
     #[error("{cause} (already done: {done})")]
@@ -165,7 +162,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 
@@ -281,7 +278,7 @@ impl Error {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
             Error::PartlyDone { cause, .. } => return cause.hint(),
-            Error::Io { source, .. } => match source.kind() {
+            Error::Io { err, .. } => match err.kind() {
                 std::io::ErrorKind::NotFound => "check that the path exists".to_string(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                     "check that you may write there and that the disk is writable".to_string()

@@ -85,7 +85,11 @@ impl Repo {
                     return Err(not_found());
                 }
                 let obj = self.repo.revparse_single(spec).map_err(|_| not_found())?;
-                Ok(obj.peel_to_commit().map_err(|_| not_found())?.id())
+                let kind = obj.kind().map(|k| k.str()).unwrap_or("object");
+                obj.peel_to_commit().map(|c| c.id()).map_err(|_| Error::RepoUnsupported {
+                    message: format!("`{spec}` names a {kind}, not a commit"),
+                    hint: "pass a branch, tag or commit to --base".into(),
+                })
             }
             None => match self.repo.head() {
                 Ok(head) => Ok(head.peel_to_commit()?.id()),

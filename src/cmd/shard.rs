@@ -222,7 +222,7 @@ pub fn prepare_env(
         });
     }
     let existing = fsutil::read_editable(&path).map_err(|e| match e {
-        Error::Io { source, .. } => Error::EnvFile {
+        Error::Io { err: source, .. } => Error::EnvFile {
             path: path.clone(),
             message: source.to_string(),
         },
