@@ -14,9 +14,10 @@ ROOT=$PWD
 RUNS=${RUNS:-15}
 RUNS_LARGE=${RUNS_LARGE:-5} # a 20,000-file checkout takes seconds here
 
-if ! command -v hyperfine >/dev/null; then
-  apt-get update && apt-get install -y hyperfine
-fi
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+for tool in hyperfine:hyperfine /usr/bin/time:time; do
+  command -v "${tool%%:*}" >/dev/null || { $SUDO apt-get update && $SUDO apt-get install -y "${tool##*:}"; }
+done
 
 echo "building (release)..." >&2
 cargo build --release --quiet
@@ -81,26 +82,35 @@ hf destroy \
   "cd $repo && git worktree remove $WORK/wt-gone && git branch -q -d ggone"
 
 echo "setting up 300 shards..." >&2
-export SHARDS_PORTS_BLOCK_SIZE=50 # the default pool holds 297 blocks of 100
+# A private pool below the ephemeral range: 319 blocks of 40 (the default
+# pool, 3000-32767, holds 297 blocks of 100).
+export SHARDS_PORTS_BASE=20000 SHARDS_PORTS_MAX=32767 SHARDS_PORTS_BLOCK_SIZE=40
 for i in $(seq 1 300); do $BIN -C "$repo" create -q "s$i" >/dev/null; done
 echo "case: list with 300 shards" >&2
 hf list "cd $repo && $BIN list" "cd $repo && git worktree list"
 
 echo "case: status with 300 shards and 300 listening sockets" >&2
-python3 - "$WORK/holder.ready" <<'EOF' &
-import socket, sys, time
+# One listener in each shard's block, at the block shards actually handed out.
+$BIN -C "$repo" list --json >"$WORK/shards.json"
+python3 - "$WORK/shards.json" "$WORK/holder.ready" <<'EOF' &
+import json, socket, sys, time
 socks = []
-for k in range(300):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 3000 + 50 * k + 1))
-    s.listen()
-    socks.append(s)
-open(sys.argv[1], "w").close()
+for s in json.load(open(sys.argv[1]))["shards"]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", s["ports"]["start"] + 1))
+    sock.listen()
+    socks.append(sock)
+open(sys.argv[2], "w").close()
 time.sleep(600)
 EOF
 HOLDER=$!
 trap 'kill $HOLDER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-while [ ! -e "$WORK/holder.ready" ]; do sleep 0.1; done
+for _ in $(seq 1 300); do
+  [ -e "$WORK/holder.ready" ] && break
+  kill -0 $HOLDER 2>/dev/null || { echo "the socket holder died (a port in use?)" >&2; exit 1; }
+  sleep 0.1
+done
+[ -e "$WORK/holder.ready" ] || { echo "the socket holder did not start in 30 s" >&2; exit 1; }
 hf status "cd $repo && $BIN status"
 $BIN -C "$repo" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); n=sum(len(s["listening"]) for s in d["shards"]); print(f"status saw {n} listeners in 300 shards", file=sys.stderr)'
 

@@ -303,6 +303,14 @@ impl Builder {
                     ),
                 ));
             }
+            if let Some((other, _)) = services.iter().find(|(_, o)| **o == offset) {
+                return Err(bad(
+                    &origin,
+                    format!(
+                        "`ports.services.{name}`: offset {offset} is already the offset of `{other}`"
+                    ),
+                ));
+            }
             services.insert(name, offset);
         }
         let file = &self.env_file.0;
@@ -325,10 +333,10 @@ impl Builder {
                 ),
             ));
         }
-        if let Some((root, origin)) = &self.worktree_root {
-            if root.trim().is_empty() {
-                return Err(bad(origin, "`worktree.root`: must not be empty".into()));
-            }
+        if let Some((root, origin)) = &self.worktree_root
+            && root.trim().is_empty()
+        {
+            return Err(bad(origin, "`worktree.root`: must not be empty".into()));
         }
         Ok(Config {
             pool,

@@ -110,10 +110,10 @@ impl Ctx {
             }
             None => {}
         }
-        if let Some(root) = self.repo_if_any()?.and_then(|r| r.workdir.as_ref()) {
-            if let Some(src) = config::load(&root.join(".shards.toml"))? {
-                sources.push(src.into_project());
-            }
+        if let Some(root) = self.repo_if_any()?.and_then(|r| r.workdir.as_ref())
+            && let Some(src) = config::load(&root.join(".shards.toml"))?
+        {
+            sources.push(src.into_project());
         }
         let mut overrides = self.env.overrides.clone();
         overrides.values.extend(flags.values.iter().cloned());
@@ -143,10 +143,10 @@ impl Ctx {
 
     /// Shortens `path` for people: `~/…` under the user's home.
     pub fn display_path(&self, path: &Path) -> String {
-        if let Some(home) = &self.env.user_home {
-            if let Ok(rest) = path.strip_prefix(home) {
-                return format!("~/{}", rest.display());
-            }
+        if let Some(home) = &self.env.user_home
+            && let Ok(rest) = path.strip_prefix(home)
+        {
+            return format!("~/{}", rest.display());
         }
         path.display().to_string()
     }

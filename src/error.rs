@@ -146,6 +146,13 @@ pub enum Error {
     #[error("{cause} (already done: {done})")]
     PartlyDone { done: String, cause: Box<Error> },
 
+    /// The command given to `run` could not be started.
+    #[error("cannot run `{program}`: {err}")]
+    CannotRun {
+        program: String,
+        err: std::io::Error,
+    },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
@@ -194,6 +201,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
+            Error::CannotRun { .. } => "cannot_run",
             Error::PartlyDone { cause, .. } => cause.kind(),
         }
     }
@@ -207,6 +215,9 @@ impl Error {
             | Error::LedgerLocked { .. }
             | Error::LedgerUnwritable { .. } => 3,
             Error::Child { code } => *code,
+            // As shells do: 127 for a command not found, 126 for one that cannot run.
+            Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
+            Error::CannotRun { .. } => 126,
             Error::PartlyDone { cause, .. } => cause.exit_code(),
             _ => 1,
         }
@@ -238,7 +249,7 @@ impl Error {
                 "move that folder away, or pick another shard name".to_string()
             }
             Error::BranchCheckedOut { .. } => {
-                "pick another branch with --branch, or switch that worktree to another branch".to_string()
+                "use another branch (`shards create NAME --branch BR`), or switch that worktree to another branch".to_string()
             }
             Error::WorktreeDirty { name, .. } => format!(
                 "commit or stash the changes, or run `shards destroy --force {name}` to discard them"
@@ -278,6 +289,10 @@ impl Error {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
             Error::PartlyDone { cause, .. } => return cause.hint(),
+            Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
+                "check the command's name, or give its full path".to_string()
+            }
+            Error::CannotRun { .. } => "check that the file is an executable program".to_string(),
             Error::Io { err, .. } => match err.kind() {
                 std::io::ErrorKind::NotFound => "check that the path exists".to_string(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {

@@ -177,8 +177,11 @@ impl fmt::Display for ShardState {
 /// Returns true when `name` can name a service port: a lowercase ASCII
 /// letter, then lowercase letters, digits and `_`, at most 40 characters.
 /// So every name maps to its own valid variable (`web_api` → `WEB_API_PORT`).
+/// `who` is reserved for `shards port who`.
 pub fn valid_service_name(name: &str) -> bool {
-    name.len() <= 40
+    // `who` is `shards port who PORT`.
+    name != "who"
+        && name.len() <= 40
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()

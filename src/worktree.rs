@@ -319,13 +319,12 @@ impl Repo {
                 break;
             }
         }
-        if !safe {
-            if let Ok(head) = Repository::open(&self.git_dir)?
+        if !safe
+            && let Ok(head) = Repository::open(&self.git_dir)?
                 .head()
                 .and_then(|h| h.peel_to_commit())
-            {
-                safe = head.id() == tip || self.repo.graph_descendant_of(head.id(), tip)?;
-            }
+        {
+            safe = head.id() == tip || self.repo.graph_descendant_of(head.id(), tip)?;
         }
         if !safe {
             return Ok(Some(
@@ -421,10 +420,10 @@ fn stray_head(repo: &Repository) -> Result<Option<String>> {
         {
             continue;
         }
-        if let Ok(c) = r.peel_to_commit() {
-            if c.id() == head || repo.graph_descendant_of(c.id(), head)? {
-                return Ok(None);
-            }
+        if let Ok(c) = r.peel_to_commit()
+            && (c.id() == head || repo.graph_descendant_of(c.id(), head)?)
+        {
+            return Ok(None);
         }
     }
     let short = head.to_string()[..10].to_string();

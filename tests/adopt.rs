@@ -65,3 +65,34 @@ fn refuses_what_is_not_a_linked_worktree_of_this_repository() {
     env.shards(&["adopt", "../bad name", "--name", "good"]).ok();
     assert!(!env.ledger().exists() || env.list().len() == 1);
 }
+
+#[test]
+fn a_failed_adopt_leaves_no_env_file_claiming_ports() {
+    let mut env = TestEnv::new();
+    let wt = env.root.join("t3");
+    env.git(
+        &env.repo,
+        &["worktree", "add", "-q", "-b", "t3", wt.to_str().unwrap()],
+    );
+    std::fs::write(env.root.join("shared"), "x\n").unwrap();
+    std::os::unix::fs::symlink("../shared", wt.join(".envrc")).unwrap();
+    env.set("SHARDS_ENV_DIRENV", "true");
+    let out = env.shards(&["adopt", "../t3"]).code(1);
+    assert!(out.stderr.contains("symbolic link"), "{out}");
+    assert!(
+        !wt.join(".env").exists(),
+        "a .env claims ports the ledger does not give it"
+    );
+    assert!(env.list().is_empty());
+    // The same rule for `port`: the env file never runs ahead of the ledger.
+    let r = env.shards(&["create", "t4", "--json"]).ok().json();
+    let t4 = std::path::PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    std::os::unix::fs::symlink("../shared", t4.join(".envrc.tmp")).unwrap();
+    std::fs::remove_file(t4.join(".envrc")).unwrap();
+    std::fs::rename(t4.join(".envrc.tmp"), t4.join(".envrc")).unwrap();
+    let before = std::fs::read(t4.join(".env")).unwrap();
+    env.shards_in(&t4, &["port", "web"]).code(1);
+    assert_eq!(std::fs::read(t4.join(".env")).unwrap(), before);
+    let ports = env.shards(&["port", "--shard", "t4", "--json"]).ok().json();
+    assert!(ports["services"].as_array().unwrap().is_empty());
+}

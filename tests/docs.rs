@@ -37,10 +37,12 @@ fn the_readme_names_every_command_and_flag() {
             missing.push(format!("shards {}", sub.get_name()));
         }
         for arg in sub.get_arguments() {
-            if let Some(long) = arg.get_long() {
-                if long != "help" && long != "version" && !readme.contains(&format!("--{long}")) {
-                    missing.push(format!("{} --{long}", sub.get_name()));
-                }
+            if let Some(long) = arg.get_long()
+                && long != "help"
+                && long != "version"
+                && !readme.contains(&format!("--{long}"))
+            {
+                missing.push(format!("{} --{long}", sub.get_name()));
             }
         }
     }
@@ -55,13 +57,13 @@ fn every_test_file_is_a_module_of_the_test_binary() {
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(stem) = name.strip_suffix(".rs") {
-            if stem != "cli" {
-                assert!(
-                    main.contains(&format!("mod {stem};")),
-                    "tests/{name} is not listed in tests/cli.rs"
-                );
-            }
+        if let Some(stem) = name.strip_suffix(".rs")
+            && stem != "cli"
+        {
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/{name} is not listed in tests/cli.rs"
+            );
         }
     }
 }

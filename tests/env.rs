@@ -82,8 +82,12 @@ fn run_uses_the_worktree_and_variables_and_passes_the_exit_status() {
     env.shards(&["run", "x", "--", "true"]).ok();
     let out = env
         .shards(&["run", "x", "--", "no-such-program-here"])
-        .code(1);
-    assert!(out.stderr.contains("no-such-program-here"), "{out}");
+        .code(127);
+    assert!(
+        out.stderr.contains("cannot run `no-such-program-here`"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("hint:"), "{out}");
     let out = env.shards(&["run", "nope", "--", "true"]).code(1);
     assert!(out.stderr.contains("no shard named `nope`"), "{out}");
 }
@@ -155,5 +159,39 @@ fn an_existing_envrc_keeps_its_lines() {
     assert_eq!(
         std::fs::read_to_string(wt.join(".envrc")).unwrap(),
         "export FOO=1\n"
+    );
+}
+
+#[test]
+fn run_hands_signals_to_the_command() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = TestEnv::new();
+    env.create("x");
+    let mut child = env
+        .command_in(&env.repo, &["run", "x", "--", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    // shards execs the command: wait until this pid has become `sleep`.
+    let pid = child.id();
+    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    for _ in 0..200 {
+        if comm().trim() == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(comm().trim(), "sleep");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "the command did not get SIGTERM: {status:?}"
     );
 }

@@ -201,3 +201,50 @@ fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
         "stdout carried more than protocol messages"
     );
 }
+
+#[test]
+fn the_server_keeps_answering_while_a_call_waits_for_the_ledger() {
+    let mut env = TestEnv::new();
+    env.create("base");
+    env.set("SHARDS_TEST_BUSY_TIMEOUT_MS", "2000");
+    let lock = rusqlite::Connection::open(env.ledger()).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut child = env
+        .command_in(&env.repo, &["mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for msg in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":"waits"}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+    ] {
+        writeln!(stdin, "{msg}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["id"], 1);
+    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        second["id"], 3,
+        "ping waited behind the blocked call: {second}"
+    );
+    let third: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(third["id"], 2);
+    assert_eq!(third["result"]["isError"], true);
+    assert!(
+        third["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("stayed locked"),
+        "{third}"
+    );
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

@@ -71,15 +71,21 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> Result<AdoptReport> {
     };
     let name = ShardName::parse(&raw_name).map_err(|reason| Error::InvalidName {
         name: raw_name.clone(),
-        reason,
+        reason: if args.name.is_none() {
+            format!("{reason} (name the shard with --name)")
+        } else {
+            reason
+        },
     })?;
     let config = ctx.config(&Overrides::default())?;
-    if let Some(existing) = ctx
+    let already = ctx
         .ledger()?
         .list(Some(&repo.git_dir))?
         .into_iter()
-        .find(|r| r.path == target)
-    {
+        .find(|r| {
+            r.wt_name == wt_name || std::fs::canonicalize(&r.path).is_ok_and(|p| p == target)
+        });
+    if let Some(existing) = already {
         return Err(cannot(&format!("it is already shard `{}`", existing.name)));
     }
     let path = target.display().to_string();

@@ -285,19 +285,16 @@ fn undo(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) {
     // Each step is tried on its own, so one that fails does not keep the
     // others from undoing their part.
     let folder = repo.remove_worktree(&row.wt_name, &row.path);
-    if plan.make_branch {
-        if let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local) {
-            if b.get().target() == Some(plan.base) {
-                let _ = b.delete();
-            }
-        }
+    if plan.make_branch
+        && let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local)
+        && b.get().target() == Some(plan.base)
+    {
+        let _ = b.delete();
     }
     // Keep the row only if our own worktree folder could not be removed:
     // `prune` will retry it. Anything else at the path was never ours.
     let ours_left = folder.is_err() && repo.owns_folder(&row.wt_name, &row.path);
-    if !ours_left {
-        if let Ok(mut ledger) = ctx.ledger() {
-            let _ = ledger.remove(row.id);
-        }
+    if !ours_left && let Ok(mut ledger) = ctx.ledger() {
+        let _ = ledger.remove(row.id);
     }
 }

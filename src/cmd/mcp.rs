@@ -88,13 +88,14 @@ pub struct ShardsServer {
     tool_router: ToolRouter<Self>,
 }
 
-/// Runs one operation in a fresh context for `repo`, turning an error into
-/// the CLI's message and hint.
-fn call<T>(
+/// Runs one operation in a fresh context for `repo`, on a blocking thread so
+/// the server keeps answering (ping, cancellation, other calls) while it
+/// waits on git or the ledger; an error becomes the CLI's message and hint.
+async fn call<T: Send + 'static>(
     repo: Option<PathBuf>,
-    f: impl FnOnce(&Ctx) -> Result<T>,
+    f: impl FnOnce(&Ctx) -> Result<T> + Send + 'static,
 ) -> std::result::Result<Json<T>, String> {
-    let run = || -> Result<T> {
+    let work = move || -> Result<T> {
         let global = GlobalArgs {
             json: true,
             quiet: true,
@@ -103,7 +104,10 @@ fn call<T>(
         let ctx = Ctx::new(global, Env::from_process()?)?;
         f(&ctx)
     };
-    run().map(Json).map_err(|e| describe(&e))
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map(Json).map_err(|e| describe(&e)),
+        Err(e) => Err(format!("error (internal): the operation stopped: {e}")),
+    }
 }
 
 /// The error as the CLI prints it, as one text.
@@ -136,7 +140,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<CreateInput>,
     ) -> std::result::Result<Json<create::CreateReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             let args = create::CreateArgs {
                 name: input.name,
                 base: input.base,
@@ -146,6 +150,7 @@ impl ShardsServer {
             };
             create::run(ctx, &args)
         })
+        .await
     }
 
     #[tool(
@@ -155,9 +160,10 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<ScopeInput>,
     ) -> std::result::Result<Json<list::ListReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             list::run(ctx, &list::ListArgs { all: input.all })
         })
+        .await
     }
 
     #[tool(
@@ -167,7 +173,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<DestroyInput>,
     ) -> std::result::Result<Json<destroy::DestroyReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             destroy::run(
                 ctx,
                 &destroy::DestroyArgs {
@@ -176,6 +182,7 @@ impl ShardsServer {
                 },
             )
         })
+        .await
     }
 
     #[tool(
@@ -185,7 +192,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<PortInput>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             port::run(
                 ctx,
                 &port::PortArgs {
@@ -196,6 +203,7 @@ impl ShardsServer {
                 },
             )
         })
+        .await
     }
 
     #[tool(description = "Release named ports of a shard so their offsets can be reused.")]
@@ -203,7 +211,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<PortInput>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             port::run(
                 ctx,
                 &port::PortArgs {
@@ -214,6 +222,7 @@ impl ShardsServer {
                 },
             )
         })
+        .await
     }
 
     #[tool(
@@ -223,9 +232,10 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<ScopeInput>,
     ) -> std::result::Result<Json<status::StatusReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             status::run(ctx, &status::StatusArgs { all: input.all })
         })
+        .await
     }
 
     #[tool(
@@ -235,7 +245,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<EnvInput>,
     ) -> std::result::Result<Json<env::EnvReport>, String> {
-        call(input.repo, |ctx| {
+        call(input.repo, move |ctx| {
             env::run(
                 ctx,
                 &env::EnvArgs {
@@ -244,6 +254,7 @@ impl ShardsServer {
                 },
             )
         })
+        .await
     }
 }
 
@@ -267,7 +278,8 @@ impl ServerHandler for ShardsServer {
 
 /// Serves MCP on stdin/stdout until the client closes the stream.
 pub fn run(_args: &McpArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::io("<tokio runtime>", e))?;

@@ -93,10 +93,23 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
             return Err(Error::InvalidService { name: name.clone() });
         }
     }
+    let mut names: Vec<String> = Vec::new();
+    for name in &args.services {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let args = &PortArgs {
+        action: None,
+        services: names,
+        shard: args.shard.clone(),
+        release: args.release,
+    };
     let row = shard::resolve_shard(ctx, args.shard.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
     let before = ctx.ledger()?.services(row.id)?;
-    let has_worktree = row.path.exists();
+    // A plain listing reads; it never writes the env file.
+    let has_worktree = row.path.exists() && !args.services.is_empty();
     if has_worktree {
         // Refuse before the ledger changes if the env file cannot take the
         // section (a symlink, damaged markers), so the two never disagree.

@@ -74,16 +74,17 @@ fn diagnose(row: &ShardRow) -> Option<(String, bool)> {
         _ if shard::owner_alive(row) => None,
         ShardState::Creating => Some(("its create was interrupted".into(), true)),
         ShardState::Destroying => {
-            if !wt_gone && !repo_gone {
-                if let Ok(Some(summary)) = worktree::dirty_summary(&row.path) {
-                    return Some((
-                        format!(
-                            "its destroy was interrupted but the worktree holds work ({summary}); run `shards destroy --force {}` to discard it",
-                            row.name
-                        ),
-                        false,
-                    ));
-                }
+            if !wt_gone
+                && !repo_gone
+                && let Ok(Some(summary)) = worktree::dirty_summary(&row.path)
+            {
+                return Some((
+                    format!(
+                        "its destroy was interrupted but the worktree holds work ({summary}); run `shards destroy --force {}` to discard it",
+                        row.name
+                    ),
+                    false,
+                ));
             }
             Some(("its destroy was interrupted".into(), true))
         }
@@ -121,25 +122,27 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     let mut shards = Vec::new();
     for row in &rows {
         // A worktree moved with `git worktree move` is followed, not reclaimed.
-        if row.state == ShardState::Active && !row.path.exists() && row.repo.git_dir.exists() {
-            if let Some(new) = worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path) {
-                if !args.dry_run {
-                    ctx.ledger()?.set_path(row.id, &new)?;
-                }
-                shards.push(Pruned {
-                    name: row.name.clone(),
-                    repo: row.repo.root.clone(),
-                    path: new.clone(),
-                    ports: ShardView::of(row).ports,
-                    reason: format!(
-                        "its worktree was moved to {}; the ledger follows it",
-                        new.display()
-                    ),
-                    reclaimed: false,
-                    notes: Vec::new(),
-                });
-                continue;
+        if row.state == ShardState::Active
+            && !row.path.exists()
+            && row.repo.git_dir.exists()
+            && let Some(new) = worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path)
+        {
+            if !args.dry_run {
+                ctx.ledger()?.set_path(row.id, &new)?;
             }
+            shards.push(Pruned {
+                name: row.name.clone(),
+                repo: row.repo.root.clone(),
+                path: new.clone(),
+                ports: ShardView::of(row).ports,
+                reason: format!(
+                    "its worktree was moved to {}; the ledger follows it",
+                    new.display()
+                ),
+                reclaimed: false,
+                notes: Vec::new(),
+            });
+            continue;
         }
         let Some((mut reason, mut reclaimable)) = diagnose(row) else {
             continue;

@@ -2,7 +2,7 @@
 //! and exit with the command's status.
 
 use std::io::{self, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use clap::Args;
@@ -25,14 +25,11 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// A command that exited with status 0.
+/// Never built: on success `run` becomes the command (exec).
 #[derive(Debug, Serialize)]
-pub struct RunReport {
-    /// Always 0: other statuses become the process's exit code.
-    pub exit_code: i32,
-}
+pub struct RunReport {}
 
-/// Runs the command and waits for it.
+/// Runs the command in place of this process; returns only on failure.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<RunReport> {
     let row = shard::require_shard(ctx, &args.name)?;
     let config = ctx.config(&Overrides::default())?;
@@ -45,21 +42,18 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<RunReport> {
         ));
     }
     let (program, rest) = args.command.split_first().ok_or(Error::Child { code: 2 })?;
-    let status = Command::new(program)
+    // Replace this process with the command: signals (Ctrl-C, SIGTERM from
+    // `timeout` or an agent) reach it directly, and its exit status is ours.
+    let err = Command::new(program)
         .args(rest)
         .current_dir(&row.path)
         .envs(vars)
         .env("SHARD_PATH", &row.path)
-        .status()
-        .map_err(|e| Error::io(program, e))?;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1);
-    if code != 0 {
-        return Err(Error::Child { code });
-    }
-    Ok(RunReport { exit_code: 0 })
+        .exec();
+    Err(Error::CannotRun {
+        program: program.clone(),
+        err,
+    })
 }
 
 impl Render for RunReport {

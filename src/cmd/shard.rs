@@ -153,9 +153,25 @@ pub fn env_vars(
 
 /// Rewrites the shard's env file from the ledger, so the file and the
 /// ledger agree; returns warnings as [`write_env`] does.
+///
+/// Reading the ledger and writing the file happen under a per-shard file
+/// lock, so of two processes changing a shard's ports at once the last
+/// writer always writes the newest ledger state, never an older one.
 pub fn sync_env(ctx: &Ctx, row: &ShardRow, config: &Config) -> Result<Vec<String>> {
+    let locks = ctx.env.home.join("locks");
+    fsutil::create_private_dir(&locks)?;
+    let lock_path = locks.join(format!("shard-{}.lock", row.id));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    lock.lock().map_err(|e| Error::io(&lock_path, e))?;
     let services = ctx.ledger()?.services(row.id)?;
-    write_env(&row.path, config, &env_vars(row, config, &services))
+    let result = write_env(&row.path, config, &env_vars(row, config, &services));
+    let _ = lock.unlock();
+    result
 }
 
 /// Returns the shard named `name`, or without a name the shard whose
@@ -255,6 +271,15 @@ pub fn prepare_env(
 /// returns warnings.
 pub fn commit_env(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<String>> {
     let mut warnings = write.warnings;
+    // Everything that can fail goes before the env file's own atomic write,
+    // so a failure leaves the env file as it was (and so in step with the
+    // ledger, which the caller then rolls back).
+    if config.direnv {
+        warnings.extend(write_envrc(worktree, &config.env_file)?);
+    }
+    if write.managed {
+        worktree::ensure_ignored(worktree, &config.env_file)?;
+    }
     if let Some(bytes) = write.bytes {
         // Make missing folders one by one from the worktree root down, so a
         // worktree removed meanwhile (a racing destroy) is never recreated.
@@ -270,12 +295,6 @@ pub fn commit_env(worktree: &Path, config: &Config, write: EnvWrite) -> Result<V
             }
         }
         fsutil::write_atomically(&write.path, &bytes)?;
-    }
-    if write.managed {
-        worktree::ensure_ignored(worktree, &config.env_file)?;
-    }
-    if config.direnv {
-        warnings.extend(write_envrc(worktree, &config.env_file)?);
     }
     Ok(warnings)
 }

@@ -122,7 +122,13 @@ pub struct StatusReport {
 }
 
 fn pool_view(pool: &Pool, held_blocks: &[crate::model::PortBlock], sockets: &[Socket]) -> PoolView {
-    let ports: std::collections::BTreeSet<u16> = sockets.iter().map(|s| s.addr.port()).collect();
+    // The same rule as the allocator: a block is busy when a TCP port in it
+    // is listening (UDP sockets are shown per shard but do not block).
+    let ports: std::collections::BTreeSet<u16> = sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp)
+        .map(|s| s.addr.port())
+        .collect();
     let (mut held, mut busy) = (0, 0);
     for b in pool.blocks() {
         if held_blocks.iter().any(|h| h.overlaps(&b)) {
