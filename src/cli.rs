@@ -90,7 +90,8 @@ pub enum Command {
     /// reserves the lowest free block of ports that no shard holds and nothing on
     /// this host listens on, and writes the block into the worktree's env file.
     /// Prints the worktree path on stdout. If any step fails, everything this
-    /// create made is undone.
+    /// create made is undone. With `-- CMD...`, then runs CMD in the new shard
+    /// as `shards run` does.
     Create(CreateArgs),
     /// List shards with their ports and state
     ///

@@ -195,3 +195,26 @@ fn run_hands_signals_to_the_command() {
         "the command did not get SIGTERM: {status:?}"
     );
 }
+
+#[test]
+fn create_then_run_a_command_in_the_new_shard() {
+    let env = TestEnv::new();
+    let out = env
+        .shards(&[
+            "create",
+            "task",
+            "--",
+            "sh",
+            "-c",
+            "echo $PORT_RANGE_START; pwd; exit 3",
+        ])
+        .code(3);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let path = env.shards_home.join("worktrees/repo/task");
+    assert_eq!(
+        lines,
+        vec![path.to_str().unwrap(), "3000", path.to_str().unwrap()],
+        "{out}"
+    );
+    assert_eq!(env.list()[0]["status"], "active");
+}

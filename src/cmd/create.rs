@@ -44,6 +44,10 @@ pub struct CreateArgs {
     /// Also write an .envrc that loads the env file (as env.direnv = true)
     #[arg(long)]
     pub direnv: bool,
+
+    /// Then run this command in the new shard, as `shards run` does (after `--`)
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// What `shards create` made.

@@ -147,6 +147,7 @@ impl ShardsServer {
                 branch: input.branch,
                 block_size: None,
                 direnv: false,
+                command: Vec::new(),
             };
             create::run(ctx, &args)
         })

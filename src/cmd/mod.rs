@@ -32,7 +32,13 @@ fn emit_as<R: Render>(ctx: &Ctx, report: &R, format: Format) -> Result<()> {
 /// Runs one command and prints its report.
 pub fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
     match command {
-        Command::Create(args) => emit(ctx, &create::run(ctx, args)?),
+        Command::Create(args) => {
+            emit(ctx, &create::run(ctx, args)?)?;
+            match args.command.is_empty() {
+                true => Ok(()),
+                false => Err(run::exec_in_shard(ctx, &args.name, &args.command)),
+            }
+        }
         Command::List(args) => emit(ctx, &list::run(ctx, args)?),
         Command::Destroy(args) => emit(ctx, &destroy::run(ctx, args)?),
         Command::Prune(args) => emit(ctx, &prune::run(ctx, args)?),
@@ -49,7 +55,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             };
             emit_as(ctx, &env::run(ctx, args)?, format)
         }
-        Command::Run(args) => emit(ctx, &run::run(ctx, args)?),
+        Command::Run(args) => run::run(ctx, args),
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?),
         // stdout is the protocol channel: nothing else is printed there.

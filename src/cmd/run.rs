@@ -6,13 +6,11 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::cmd::shard;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::output::{Render, Style};
 
 /// Arguments of `shards run`.
 #[derive(Debug, Args)]
@@ -25,39 +23,46 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// Never built: on success `run` becomes the command (exec).
-#[derive(Debug, Serialize)]
-pub struct RunReport {}
-
-/// Runs the command in place of this process; returns only on failure.
-pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<RunReport> {
-    let row = shard::require_shard(ctx, &args.name)?;
-    let config = ctx.config(&Overrides::default())?;
-    let services = ctx.ledger()?.services(row.id)?;
-    let vars = shard::env_vars(&row, &config, &services);
-    if !row.path.is_dir() {
-        return Err(Error::io(
-            &row.path,
-            io::Error::other("the shard's worktree is missing; `shards prune` reclaims it"),
-        ));
-    }
-    let (program, rest) = args.command.split_first().ok_or(Error::Child { code: 2 })?;
-    // Replace this process with the command: signals (Ctrl-C, SIGTERM from
-    // `timeout` or an agent) reach it directly, and its exit status is ours.
-    let err = Command::new(program)
-        .args(rest)
-        .current_dir(&row.path)
-        .envs(vars)
-        .env("SHARD_PATH", &row.path)
-        .exec();
-    Err(Error::CannotRun {
-        program: program.clone(),
-        err,
-    })
+/// Runs the command in place of this process: it never returns on success.
+///
+/// Replacing this process (exec) means signals (Ctrl-C, SIGTERM from
+/// `timeout` or an agent) reach the command directly and its exit status is
+/// the result. Returns the reason when the command cannot be started.
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    Err(exec_in_shard(ctx, &args.name, &args.command))
 }
 
-impl Render for RunReport {
-    fn render(&self, _: &mut dyn Write, _: Style) -> io::Result<()> {
-        Ok(())
+/// Replaces this process with `command` in shard `name`'s worktree, with
+/// the shard's variables and `SHARD_PATH` set; returns only on failure.
+pub fn exec_in_shard(ctx: &Ctx, name: &str, command: &[String]) -> Error {
+    let prepare = || -> Result<(Command, String)> {
+        let row = shard::require_shard(ctx, name)?;
+        let config = ctx.config(&Overrides::default())?;
+        let services = ctx.ledger()?.services(row.id)?;
+        let vars = shard::env_vars(&row, &config, &services);
+        if !row.path.is_dir() {
+            return Err(Error::io(
+                &row.path,
+                io::Error::other("the shard's worktree is missing; `shards prune` reclaims it"),
+            ));
+        }
+        let (program, rest) = command.split_first().ok_or(Error::Child { code: 2 })?;
+        let mut cmd = Command::new(program);
+        cmd.args(rest)
+            .current_dir(&row.path)
+            .envs(vars)
+            .env("SHARD_PATH", &row.path);
+        Ok((cmd, program.clone()))
+    };
+    match prepare() {
+        Ok((mut cmd, program)) => {
+            // Output already written must reach its reader before exec.
+            let _ = io::stdout().flush();
+            Error::CannotRun {
+                program,
+                err: cmd.exec(),
+            }
+        }
+        Err(e) => e,
     }
 }
