@@ -216,10 +216,13 @@ fn hostile_names_are_refused_before_anything_is_written() {
         assert!(out.stderr.contains("invalid shard name"), "{name:?}: {out}");
         assert!(out.stderr.contains("hint:"), "{out}");
     }
-    // A flag-like name is a usage error; after `--` it is still refused.
+    // A flag-like name is a usage error; after `--` comes a command, so the
+    // name is missing; a flag-like branch is refused by name.
     let out = env.shards(&["create", "-rf"]).code(2);
     assert!(out.stderr.contains("-r"), "{out}");
-    let out = env.shards(&["create", "--", "-rf"]).code(1);
+    let out = env.shards(&["create", "--", "-rf"]).code(2);
+    assert!(out.stderr.contains("required"), "{out}");
+    let out = env.shards(&["create", "ok", "--branch=-rf"]).code(1);
     assert!(out.stderr.contains("must not start with `-`"), "{out}");
     assert!(
         !env.ledger().exists(),

@@ -162,8 +162,8 @@ fn cases() -> Vec<Case> {
             "the limit is 100",
         ),
         case(
-            "name leading dash",
-            &["create", "--", "-rf"],
+            "branch leading dash",
+            &["create", "ok", "--branch=-rf"],
             1,
             "must not start with `-`",
         ),
