@@ -32,6 +32,25 @@ fn env_file(c: &mut Criterion) {
     });
 }
 
+/// Reserves a shard named `name` (no repository behind it) in the ledger.
+fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::ShardRow {
+    let path = format!("/nonexistent/{name}");
+    let new = NewShard {
+        git_dir: Path::new("/nonexistent/.git"),
+        root: Path::new("/nonexistent"),
+        dir_name: "bench",
+        name,
+        branch: name,
+        path_template: &path,
+        wt_name: name,
+        made_branch: false,
+        pid: (1, 1),
+        now: 0,
+        services: &BTreeMap::new(),
+    };
+    ledger.reserve(&new, pool, |_| false).unwrap()
+}
+
 fn ledger(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open(
@@ -41,24 +60,8 @@ fn ledger(c: &mut Criterion) {
     .unwrap();
     // Blocks of 50: the default pool (3000-32767) holds 297 blocks of 100.
     let pool = Pool::new(3000, 32767, 50).unwrap();
-    let services = BTreeMap::new();
     for i in 0..300 {
-        let name = format!("s{i}");
-        let path = format!("/nonexistent/{name}");
-        let new = NewShard {
-            git_dir: Path::new("/nonexistent/.git"),
-            root: Path::new("/nonexistent"),
-            dir_name: "bench",
-            name: &name,
-            branch: &name,
-            path_template: &path,
-            wt_name: &name,
-            made_branch: false,
-            pid: (1, 1),
-            now: 0,
-            services: &services,
-        };
-        ledger.reserve(&new, &pool, |_| false).unwrap();
+        reserve(&mut ledger, &pool, &format!("s{i}"));
     }
     c.bench_function("ledger list of 300 shards", |b| {
         b.iter(|| ledger.list(None).unwrap())
@@ -67,22 +70,7 @@ fn ledger(c: &mut Criterion) {
     c.bench_function("ledger reserve + remove with 300 held", |b| {
         b.iter(|| {
             i += 1;
-            let name = format!("x{i}");
-            let path = format!("/nonexistent/{name}");
-            let new = NewShard {
-                git_dir: Path::new("/nonexistent/.git"),
-                root: Path::new("/nonexistent"),
-                dir_name: "bench",
-                name: &name,
-                branch: &name,
-                path_template: &path,
-                wt_name: &name,
-                made_branch: false,
-                pid: (1, 1),
-                now: 0,
-                services: &services,
-            };
-            let row = ledger.reserve(&new, &pool, |_| false).unwrap();
+            let row = reserve(&mut ledger, &pool, &format!("x{i}"));
             ledger.remove(row.id).unwrap();
         })
     });

@@ -282,6 +282,17 @@ mod tests {
     }
 
     #[test]
+    fn service_names_map_to_distinct_valid_variables() {
+        for ok in ["web", "api2", "web_admin"] {
+            assert!(valid_service_name(ok), "{ok}");
+        }
+        for bad in ["who", "Web", "web-api", "1web", "_web", "", &"a".repeat(41)] {
+            assert!(!valid_service_name(bad), "{bad:?} was accepted");
+        }
+        assert_eq!(service_var("web_admin"), "WEB_ADMIN_PORT");
+    }
+
+    #[test]
     fn compose_names_are_valid() {
         assert_eq!(
             compose_project_name("MyApp", "fix/login"),

@@ -86,7 +86,7 @@ fn a_failed_adopt_leaves_no_env_file_claiming_ports() {
     assert!(env.list().is_empty());
     // The same rule for `port`: the env file never runs ahead of the ledger.
     let r = env.shards(&["create", "t4", "--json"]).ok().json();
-    let t4 = std::path::PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    let t4 = crate::common::shard_path(&r);
     std::os::unix::fs::symlink("../shared", t4.join(".envrc.tmp")).unwrap();
     std::fs::remove_file(t4.join(".envrc")).unwrap();
     std::fs::rename(t4.join(".envrc.tmp"), t4.join(".envrc")).unwrap();

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use crate::common::{TestEnv, commit, env_value, ports};
 
-fn path_of(report: &serde_json::Value) -> PathBuf {
-    PathBuf::from(report["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path_of;
 
 #[test]
 fn three_creates_get_consecutive_blocks_and_a_freed_block_is_reused() {

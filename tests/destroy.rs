@@ -1,12 +1,8 @@
 //! `shards destroy`: refusing work, force, branches, and freed blocks.
 
-use std::path::PathBuf;
-
 use crate::common::{TestEnv, ports};
 
-fn path(r: &serde_json::Value) -> PathBuf {
-    PathBuf::from(r["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path;
 
 #[test]
 fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {

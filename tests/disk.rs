@@ -63,7 +63,7 @@ fn unsafe_is_root() -> bool {
 fn an_env_file_that_cannot_be_written_leaves_ledger_and_file_as_they_were() {
     let env = TestEnv::new();
     let r = env.create("x");
-    let wt = PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    let wt = crate::common::shard_path(&r);
     let before = std::fs::read(wt.join(".env")).unwrap();
     {
         let _ro = ReadOnly::new(&[&wt]);
@@ -129,7 +129,7 @@ fn a_destroy_of_several_that_fails_part_way_says_what_was_done() {
     let env = TestEnv::new();
     env.create("a");
     let b = env.create("b");
-    let stuck = PathBuf::from(b["shard"]["path"].as_str().unwrap()).join("README.md");
+    let stuck = crate::common::shard_path(&b).join("README.md");
     let out = {
         let _ro = ReadOnly::new(&[&stuck]);
         env.shards(&["destroy", "a", "b", "--json"]).code(1)

@@ -1,13 +1,10 @@
 //! `shards env`, `shards run`, `.envrc` with the real direnv, and compose names.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{TestEnv, env_value};
 
-fn path(r: &serde_json::Value) -> PathBuf {
-    PathBuf::from(r["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path;
 
 #[test]
 fn env_prints_what_the_env_file_holds_in_three_formats() {

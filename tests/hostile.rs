@@ -607,7 +607,7 @@ fn every_hostile_input_is_refused_clearly_and_changes_nothing() {
     for c in &cases {
         let mut env = TestEnv::new();
         let base = env.create("base");
-        let wt = PathBuf::from(base["shard"]["path"].as_str().unwrap());
+        let wt = crate::common::shard_path(&base);
         (c.setup)(&mut env, &wt);
         let before = state(&env);
         let args: Vec<String> = c
@@ -662,7 +662,7 @@ fn hostile_env_file_content_survives_byte_for_byte() {
     ] {
         let env = TestEnv::new();
         let r = env.create("x");
-        let wt = PathBuf::from(r["shard"]["path"].as_str().unwrap());
+        let wt = crate::common::shard_path(&r);
         let file = wt.join(".env");
         let section = std::fs::read(&file).unwrap();
         let mut user = content.clone();
@@ -740,7 +740,7 @@ fn repositories_and_homes_with_spaces_and_bare_repositories_work() {
         .unwrap();
     assert!(status.success());
     let r = env.shards_in(&bare, &["create", "y", "--json"]).ok().json();
-    let wt = PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    let wt = crate::common::shard_path(&r);
     assert!(wt.join("README.md").is_file());
     assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
     env.shards_in(&bare, &["destroy", "y"]).ok();

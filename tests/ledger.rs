@@ -82,7 +82,7 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     // The old shard still holds its block, and the new schema works.
     let r = env.create("new");
     assert_eq!(crate::common::ports(&r["shard"]), (3100, 3199));
-    let wt = std::path::PathBuf::from(r["shard"]["path"].as_str().unwrap());
+    let wt = crate::common::shard_path(&r);
     env.shards_in(&wt, &["port", "web"]).ok();
     let conn = rusqlite::Connection::open(env.ledger()).unwrap();
     let version: i64 = conn

@@ -1,12 +1,8 @@
 //! `shards port`: stable named ports, release, all-or-nothing, and `who`.
 
-use std::path::PathBuf;
-
 use crate::common::{TestEnv, env_value, ports};
 
-fn path(r: &serde_json::Value) -> PathBuf {
-    PathBuf::from(r["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path;
 
 fn port_map(out: &serde_json::Value) -> Vec<(String, u64)> {
     out["services"]

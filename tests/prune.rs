@@ -1,13 +1,9 @@
 //! `shards prune`: reclaiming deleted worktrees, gone repositories and
 //! killed creates and destroys, without touching live work.
 
-use std::path::PathBuf;
-
 use crate::common::{TestEnv, ports};
 
-fn path(r: &serde_json::Value) -> PathBuf {
-    PathBuf::from(r["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path;
 
 #[test]
 fn a_worktree_deleted_by_hand_is_reclaimed_and_its_block_reused() {

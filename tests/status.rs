@@ -1,15 +1,11 @@
 //! `shards status`: the audit, checked against real sockets held by real
 //! processes inside and outside shards' worktrees.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::common::{TestEnv, hold};
 
-fn path(r: &Value) -> PathBuf {
-    PathBuf::from(r["shard"]["path"].as_str().unwrap())
-}
+use crate::common::shard_path as path;
 
 fn shard<'a>(status: &'a Value, name: &str) -> &'a Value {
     status["shards"]

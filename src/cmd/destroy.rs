@@ -52,17 +52,7 @@ pub struct DestroyReport {
 
 fn check(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
     if row.state != ShardState::Active && shard::owner_alive(row) {
-        let action = if row.state == ShardState::Creating {
-            "created"
-        } else {
-            "destroyed"
-        };
-        let pid = row.pid.map(|p| p.0).unwrap_or(0);
-        return Err(Error::Busy {
-            name: row.name.clone(),
-            action: action.into(),
-            pid,
-        });
+        return Err(shard::busy(row));
     }
     if fs_exists(&row.path) && !repo.owns_folder(&row.wt_name, &row.path) {
         return Err(Error::io(
@@ -131,17 +121,7 @@ fn destroy_one(ctx: &Ctx, repo: &Repo, row: ShardRow, me: (i64, i64)) -> Result<
     // the row earlier cannot take it apart a second time.
     let claimed = ctx.ledger()?.claim(row.id, me, |fresh| {
         if fresh.state != ShardState::Active && shard::owner_alive(fresh) {
-            let action = if fresh.state == ShardState::Creating {
-                "created"
-            } else {
-                "destroyed"
-            };
-            let pid = fresh.pid.map(|p| p.0).unwrap_or(0);
-            return Err(Error::Busy {
-                name: fresh.name.clone(),
-                action: action.into(),
-                pid,
-            });
+            return Err(shard::busy(fresh));
         }
         Ok(true)
     })?;
@@ -152,8 +132,8 @@ fn destroy_one(ctx: &Ctx, repo: &Repo, row: ShardRow, me: (i64, i64)) -> Result<
         });
     };
     ctx.crash_point("destroy:marked");
-    let notes = match shard::take_apart(repo, &row) {
-        Ok(notes) => notes,
+    let teardown = match shard::take_apart(repo, &row) {
+        Ok(teardown) => teardown,
         Err(e) => {
             // Nothing was removed that matters (the folder is not ours or
             // could not be read): hand the shard back as it was.
@@ -168,8 +148,8 @@ fn destroy_one(ctx: &Ctx, repo: &Repo, row: ShardRow, me: (i64, i64)) -> Result<
         name: row.name,
         path: row.path,
         ports: view.ports,
-        branch_deleted: row.made_branch && !notes.iter().any(|n| n.starts_with("kept branch")),
-        notes,
+        branch_deleted: teardown.branch_deleted,
+        notes: teardown.notes,
     })
 }
 

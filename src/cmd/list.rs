@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cmd::shard::{self, ShardView};
 use crate::context::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Render, Style, Table};
 
 /// Arguments of `shards list`.
@@ -44,11 +44,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
     let git_dir = if args.all {
         None
     } else {
-        match ctx.repo() {
-            Ok(r) => Some(r.git_dir.clone()),
-            Err(Error::NotARepo { path }) => return Err(Error::NotARepo { path }),
-            Err(e) => return Err(e),
-        }
+        Some(ctx.repo()?.git_dir.clone())
     };
     let rows = ctx.ledger()?.list(git_dir.as_deref())?;
     let now = shard::now();

@@ -110,6 +110,23 @@ async fn call<T: Send + 'static>(
     }
 }
 
+/// `get_port` and `release_port`: `shards port [--release] SERVICE...`.
+async fn ports(
+    input: PortInput,
+    release: bool,
+) -> std::result::Result<Json<port::PortReport>, String> {
+    call(input.repo, move |ctx| {
+        let args = port::PortArgs {
+            action: None,
+            services: input.services,
+            shard: input.shard,
+            release,
+        };
+        port::run(ctx, &args)
+    })
+    .await
+}
+
 /// The error as the CLI prints it, as one text.
 pub fn describe(e: &Error) -> String {
     let mut text = format!("error ({}): {e}", e.kind());
@@ -193,18 +210,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<PortInput>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
-        call(input.repo, move |ctx| {
-            port::run(
-                ctx,
-                &port::PortArgs {
-                    action: None,
-                    services: input.services,
-                    shard: input.shard,
-                    release: false,
-                },
-            )
-        })
-        .await
+        ports(input, false).await
     }
 
     #[tool(description = "Release named ports of a shard so their offsets can be reused.")]
@@ -212,18 +218,7 @@ impl ShardsServer {
         &self,
         Parameters(input): Parameters<PortInput>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
-        call(input.repo, move |ctx| {
-            port::run(
-                ctx,
-                &port::PortArgs {
-                    action: None,
-                    services: input.services,
-                    shard: input.shard,
-                    release: true,
-                },
-            )
-        })
-        .await
+        ports(input, true).await
     }
 
     #[tool(

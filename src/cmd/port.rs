@@ -88,42 +88,35 @@ fn gone(row: &crate::ledger::ShardRow) -> Error {
 
 /// Gets, allocates or releases service ports.
 pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
+    // Every name valid; a name given twice is asked for once.
+    let mut services: Vec<String> = Vec::new();
     for name in &args.services {
         if !valid_service_name(name) {
             return Err(Error::InvalidService { name: name.clone() });
         }
-    }
-    let mut names: Vec<String> = Vec::new();
-    for name in &args.services {
-        if !names.contains(name) {
-            names.push(name.clone());
+        if !services.contains(name) {
+            services.push(name.clone());
         }
     }
-    let args = &PortArgs {
-        action: None,
-        services: names,
-        shard: args.shard.clone(),
-        release: args.release,
-    };
     let row = shard::resolve_shard(ctx, args.shard.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
     let before = ctx.ledger()?.services(row.id)?;
     // A plain listing reads; it never writes the env file.
-    let has_worktree = row.path.exists() && !args.services.is_empty();
+    let has_worktree = row.path.exists() && !services.is_empty();
     if has_worktree {
         // Refuse before the ledger changes if the env file cannot take the
         // section (a symlink, damaged markers), so the two never disagree.
         shard::prepare_env(&row.path, &config, &shard::env_vars(&row, &config, &before))?;
     }
     let (all, released) = if args.release {
-        let released = ctx.ledger()?.release_services(row.id, &args.services)?;
+        let released = ctx.ledger()?.release_services(row.id, &services)?;
         (ctx.ledger()?.services(row.id)?, released)
-    } else if args.services.is_empty() {
+    } else if services.is_empty() {
         (before.clone(), Vec::new())
     } else {
         let all = match ctx
             .ledger()?
-            .allocate_services(row.id, &args.services, &config.services)
+            .allocate_services(row.id, &services, &config.services)
         {
             Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone(&row)),
             other => other?,
@@ -146,16 +139,7 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
                 // A shard destroyed meanwhile is reported as such, not as a missing file.
                 return Err(match ledger.find(&row.repo.git_dir, &row.name)? {
                     None => gone(&row),
-                    Some(now) if now.state != crate::model::ShardState::Active => Error::Busy {
-                        name: now.name,
-                        action: if now.state == crate::model::ShardState::Creating {
-                            "created"
-                        } else {
-                            "destroyed"
-                        }
-                        .into(),
-                        pid: now.pid.map(|p| p.0).unwrap_or(0),
-                    },
+                    Some(now) if now.state != crate::model::ShardState::Active => shard::busy(&now),
                     Some(_) => e,
                 });
             }
@@ -163,14 +147,12 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     } else {
         Vec::new()
     };
-    let wanted: Vec<ServiceView> = if args.services.is_empty() || args.release {
-        if args.release {
-            Vec::new()
-        } else {
-            all.iter().map(view).collect()
-        }
+    let wanted: Vec<ServiceView> = if args.release {
+        Vec::new()
+    } else if services.is_empty() {
+        all.iter().map(view).collect()
     } else {
-        args.services
+        services
             .iter()
             .filter_map(|n| all.iter().find(|s| &s.service == n))
             .map(view)

@@ -105,7 +105,7 @@ fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Vec<String>> {
         notes
     } else {
         let repo = Repo::discover(&row.repo.git_dir)?;
-        shard::take_apart(&repo, row)?
+        shard::take_apart(&repo, row)?.notes
     };
     ctx.ledger()?.remove(row.id)?;
     Ok(notes)

@@ -344,11 +344,18 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
     Ok(Vec::new())
 }
 
+/// What taking a shard apart did.
+pub struct Teardown {
+    /// True when the shard's branch was deleted.
+    pub branch_deleted: bool,
+    /// What was kept or left in place, and why.
+    pub notes: Vec<String>,
+}
+
 /// Removes a shard's worktree and git's record of it, then its branch when
-/// the shard made it and nothing on it would be lost. Returns notes: a
-/// branch kept, a folder left in place because it is not the shard's
-/// worktree. Does not touch the ledger.
-pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Vec<String>> {
+/// the shard made it and nothing on it would be lost. Does not touch the
+/// ledger.
+pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Teardown> {
     let mut notes = Vec::new();
     if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
         notes.push(format!(
@@ -356,13 +363,30 @@ pub fn take_apart(repo: &Repo, row: &ShardRow) -> Result<Vec<String>> {
             left.display()
         ));
     }
-    if !row.made_branch {
-        notes.push(format!(
-            "kept branch `{}`: it existed before the shard",
-            row.branch
-        ));
-    } else if let Some(why) = repo.delete_branch_if_merged(&row.branch)? {
+    let kept = if row.made_branch {
+        repo.delete_branch_if_merged(&row.branch)?
+    } else {
+        Some("it existed before the shard".to_string())
+    };
+    if let Some(why) = &kept {
         notes.push(format!("kept branch `{}`: {why}", row.branch));
     }
-    Ok(notes)
+    Ok(Teardown {
+        branch_deleted: kept.is_none(),
+        notes,
+    })
+}
+
+/// The error for a shard another live process is creating or destroying.
+pub fn busy(row: &ShardRow) -> Error {
+    Error::Busy {
+        name: row.name.clone(),
+        action: if row.state == ShardState::Creating {
+            "created"
+        } else {
+            "destroyed"
+        }
+        .into(),
+        pid: row.pid.map(|p| p.0).unwrap_or(0),
+    }
 }

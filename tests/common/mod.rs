@@ -355,3 +355,8 @@ pub fn hold(cwd: &Path, proto: &str, host: &str, port: u16) -> Holder {
         pid,
     }
 }
+
+/// Returns the worktree folder of a `create --json` (or `adopt --json`) report.
+pub fn shard_path(report: &Value) -> PathBuf {
+    PathBuf::from(report["shard"]["path"].as_str().unwrap())
+}
