@@ -1,18 +1,15 @@
 //! The command line: the clap root, global flags, and the command list.
 //!
-//! Each command's own arguments live in its `cmd/<name>.rs`; this module
-//! only assembles them. With `paths`, the only reader of the process's
-//! inputs (argv here).
+//! The command list and each command's arguments and help live in `cmd`
+//! (`cmd::Command`, `cmd/<name>.rs`); the global flags in `context`. This
+//! module only assembles them. With `paths`, the only reader of the
+//! process's inputs (argv here). Entry layer: nothing imports it but
+//! `main`, `lib` and the completions generator.
 
-use std::path::PathBuf;
+use clap::Parser;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::cmd::{
-    adopt::AdoptArgs, completions::CompletionsArgs, create::CreateArgs, destroy::DestroyArgs,
-    env::EnvArgs, list::ListArgs, mcp::McpArgs, path::PathArgs, port::PortArgs, prune::PruneArgs,
-    run::RunArgs, status::StatusArgs,
-};
+pub use crate::cmd::Command;
+pub use crate::context::GlobalArgs;
 
 const ABOUT: &str = "Give each coding agent its own git worktree and block of ports";
 
@@ -64,106 +61,4 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Flags every command takes.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Print data as JSON on stdout (errors too)
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Print nothing on stderr but warnings and errors
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-
-    /// Run as if shards was started in PATH
-    #[arg(short = 'C', value_name = "PATH", global = true)]
-    pub dir: Option<PathBuf>,
-}
-
-/// The commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create a shard: worktree, branch, port block and .env
-    ///
-    /// Makes a git worktree for NAME on its own branch (NAME unless --branch),
-    /// reserves the lowest free block of ports that no shard holds and nothing on
-    /// this host listens on, and writes the block into the worktree's env file.
-    /// Prints the worktree path on stdout. If any step fails, everything this
-    /// create made is undone. With `-- CMD...`, then runs CMD in the new shard
-    /// as `shards run` does.
-    Create(CreateArgs),
-    /// List shards with their ports and state
-    ///
-    /// Reads the ledger and checks only that each worktree folder exists, so it
-    /// stays instant with hundreds of shards. STATUS is active, missing (the
-    /// worktree folder is gone), creating or destroying.
-    List(ListArgs),
-    /// Destroy shards and free their ports
-    ///
-    /// Refuses a worktree with uncommitted or untracked changes unless --force.
-    /// Removes the worktree, deletes the branch only when this shard made it and
-    /// every commit on it is on another branch or tag (otherwise keeps it and
-    /// says so), and frees the port block. All names are checked before anything
-    /// is removed.
-    Destroy(DestroyArgs),
-    /// Reclaim shards whose worktree or creator is gone
-    ///
-    /// Frees the block of every shard whose worktree folder or repository was
-    /// deleted, and finishes shards whose create or destroy was killed half-way
-    /// (their process is gone). A worktree that still holds uncommitted or
-    /// untracked work is never removed. Acts on this repository; --all (or
-    /// running outside any repository) acts on every repository in the ledger.
-    Prune(PruneArgs),
-    /// Get or allocate named ports in a shard's block
-    ///
-    /// `shards port web api db` gives each service a stable port inside the
-    /// shard's block and adds WEB_PORT, API_PORT and DB_PORT to its env file.
-    /// Services in [ports.services] sit at their configured offset in every
-    /// shard; any other name gets the lowest free offset and keeps it until
-    /// `--release`. Several names are allocated all or nothing.
-    /// `shards port who PORT` tells which shard and service own a port and
-    /// which process listens on it.
-    Port(PortArgs),
-    /// Audit ports: who listens where, per shard
-    ///
-    /// Reads the host's TCP and UDP tables (IPv4 and IPv6) and maps sockets to
-    /// processes where this user may see them. For each shard: sockets inside
-    /// its block and their processes (`foreign` when the process does not run
-    /// inside the shard's worktree), the shard's processes listening outside
-    /// its block, and named ports nothing listens on. Then the pool's figures.
-    Status(StatusArgs),
-    /// Print a shard's variables for a shell
-    ///
-    /// `eval "$(shards env)"` inside a shard's worktree, or `shards env NAME
-    /// --format fish | source`. The values come from the ledger and match the
-    /// env file.
-    Env(EnvArgs),
-    /// Run a command in a shard with its variables
-    ///
-    /// Runs CMD in the shard's worktree with its variables (and SHARD_PATH)
-    /// set, and exits with CMD's exit status.
-    Run(RunArgs),
-    /// Print a shard's worktree path
-    ///
-    /// For `cd "$(shards path NAME)"`.
-    Path(PathArgs),
-    /// Register an existing worktree as a shard
-    ///
-    /// PATH must be a linked worktree of this repository (see `git worktree
-    /// list`) on a branch, and not a shard yet. It gets a block and an env
-    /// file; its files and branch stay as they are.
-    Adopt(AdoptArgs),
-    /// Serve shards to coding agents over MCP (stdio)
-    ///
-    /// Speaks the Model Context Protocol on stdin/stdout, for agents to create
-    /// their own shard, get ports and audit listeners. Tools: create_shard,
-    /// list_shards, destroy_shard, get_port, release_port, port_status,
-    /// shard_env. Same ledger and rules as the command line.
-    Mcp(McpArgs),
-    /// Print shell completions
-    ///
-    /// For example `shards completions zsh > ~/.zfunc/_shards`.
-    Completions(CompletionsArgs),
 }

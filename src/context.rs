@@ -3,18 +3,36 @@
 //! ledger), so a command opens only what it uses.
 
 use std::cell::{OnceCell, RefCell, RefMut};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::cli::GlobalArgs;
+use clap::Args;
+
 use crate::config::{self, Config, Overrides};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::host;
 use crate::ledger::Ledger;
-use crate::output::{Format, Style};
+use crate::output::{Format, RenderCtx, Style};
 use crate::paths::Env;
 use crate::progress::Progress;
+use crate::shard::Site;
 use crate::worktree::Repo;
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Print data as JSON on stdout (errors too)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing on stderr but warnings and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Run as if shards was started in PATH
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub dir: Option<PathBuf>,
+}
 
 /// Everything a command needs from its surroundings.
 pub struct Ctx {
@@ -66,11 +84,6 @@ impl Ctx {
         } else {
             Format::Human
         }
-    }
-
-    /// Returns the human output style.
-    pub fn style(&self) -> Style {
-        Style::detect(self.env.no_color)
     }
 
     /// Returns a progress bar, hidden under `--json` or `--quiet`.
@@ -141,31 +154,24 @@ impl Ctx {
         })
     }
 
-    /// Shortens `path` for people: `~/…` under the user's home.
-    pub fn display_path(&self, path: &Path) -> String {
-        if let Some(home) = &self.env.user_home
-            && let Ok(rest) = path.strip_prefix(home)
-        {
-            return format!("~/{}", rest.display());
-        }
-        path.display().to_string()
+    /// Runs one lifecycle operation on the ledger (opened if needed),
+    /// with this context's home and test crash point.
+    pub fn with_site<T>(&self, f: impl FnOnce(&mut Site<'_>) -> Result<T>) -> Result<T> {
+        let mut ledger = self.ledger()?;
+        let mut site = Site {
+            ledger: &mut ledger,
+            home: &self.env.home,
+            crash_at: self.env.crash_at.as_deref(),
+        };
+        f(&mut site)
     }
 
-    /// Test-only crash point: when `SHARDS_TEST_CRASH_AT` names `step`, the
-    /// process kills itself with SIGKILL right here, as a power cut or
-    /// `kill -9` would, so tests can prove that `list` and `prune` recover
-    /// from every step of `create` and `destroy`. Steps, in order:
-    /// `create:reserved` (row written), `create:branch` (branch made),
-    /// `create:checkout` (worktree recorded, checkout starting),
-    /// `create:worktree` (checked out), `create:env` (env file written);
-    /// `destroy:marked` (row claimed), `destroy:removed` (worktree and
-    /// branch gone, row still there).
-    pub fn crash_point(&self, step: &str) {
-        if self.env.crash_at.as_deref() == Some(step) {
-            // SAFETY: raising SIGKILL on ourselves has no memory effects.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
+    /// Returns what human rendering needs, with the command's `opts`.
+    pub fn render_ctx<O>(&self, opts: O) -> RenderCtx<'_, O> {
+        RenderCtx {
+            style: Style::detect(self.env.no_color),
+            user_home: self.env.user_home.as_deref(),
+            opts,
         }
     }
 }

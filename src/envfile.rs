@@ -134,9 +134,26 @@ pub fn read_section(existing: &[u8]) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
+/// Quotes `value` for POSIX shells: single quotes, with `'` as `'\''`.
+pub fn sh_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Quotes `value` for fish: single quotes, with `\` and `'` escaped.
+pub fn fish_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoting_survives_hostile_values() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's $HOME `x`"), r"'it'\''s $HOME `x`'");
+        assert_eq!(fish_quote(r"a\'b"), r"'a\\\'b'");
+    }
 
     fn vars() -> Vec<(String, String)> {
         vec![

@@ -4,8 +4,9 @@
 //! The library holds everything; the `shards` binary only parses the
 //! command line and calls [`run`]. Layers, from the bottom: the pure core
 //! (`model`, `alloc`, `envfile`, `config::parse`), the adapters (`ledger`,
-//! `worktree`, `host`, `fsutil`, `paths`), the command layer (`cmd`,
-//! `context`, `output`, `progress`), and the entry (`cli`).
+//! `worktree`, `host`, `fsutil`, `paths`), the lifecycle (`shard`), the
+//! command layer (`cmd`, `context`, `output`, `progress`), and the entry
+//! (`cli`). ARCHITECTURE.md maps them.
 
 pub mod alloc;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod output;
 pub mod paths;
 pub mod progress;
+pub mod shard;
 pub mod worktree;
 
 use clap::CommandFactory;
@@ -32,7 +34,7 @@ pub use error::{Error, Result};
 /// prints its report. Errors are returned for `main` to print.
 pub fn run(cli: &Cli) -> Result<()> {
     let ctx = context::Ctx::new(cli.global.clone(), paths::Env::from_process()?)?;
-    cmd::dispatch(&ctx, &cli.command)
+    cmd::dispatch(&ctx, &cli.command, Cli::command)
 }
 
 /// Renders the man pages (`shards.1` and one per subcommand) from the clap

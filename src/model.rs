@@ -174,6 +174,50 @@ impl fmt::Display for ShardState {
     }
 }
 
+/// What `list` and reports say a shard is: its ledger state, except that an
+/// active shard whose worktree folder is gone is `missing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardStatus {
+    /// Made and handed to the user; its worktree exists.
+    Active,
+    /// Active in the ledger, but its worktree folder is gone.
+    Missing,
+    /// Being made (or its create was killed).
+    Creating,
+    /// Being removed (or its destroy was killed).
+    Destroying,
+}
+
+impl ShardStatus {
+    /// Returns the status of a shard in `state` whose worktree does or does
+    /// not exist.
+    pub fn of(state: ShardState, worktree_exists: bool) -> ShardStatus {
+        match state {
+            ShardState::Active if worktree_exists => ShardStatus::Active,
+            ShardState::Active => ShardStatus::Missing,
+            ShardState::Creating => ShardStatus::Creating,
+            ShardState::Destroying => ShardStatus::Destroying,
+        }
+    }
+
+    /// Returns the word shown in tables and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShardStatus::Active => "active",
+            ShardStatus::Missing => "missing",
+            ShardStatus::Creating => "creating",
+            ShardStatus::Destroying => "destroying",
+        }
+    }
+}
+
+impl fmt::Display for ShardStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Returns true when `name` can name a service port: a lowercase ASCII
 /// letter, then lowercase letters, digits and `_`, at most 40 characters.
 /// So every name maps to its own valid variable (`web_api` → `WEB_API_PORT`).

@@ -4,6 +4,7 @@
 //! Command layer: knows reports and formats, nothing of git or SQLite.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -46,13 +47,37 @@ impl Style {
     }
 }
 
-/// A command's result, printable for people and as JSON.
-pub trait Render: Serialize {
+/// What human rendering needs besides the report: styling, the user's
+/// home (to shorten paths), and options of the command that shape its
+/// table (`list --all`, `env --format`).
+pub struct RenderCtx<'a, O = ()> {
+    /// Colour or not.
+    pub style: Style,
+    /// The user's home folder, for `~/…` paths.
+    pub user_home: Option<&'a Path>,
+    /// The command's own presentation options.
+    pub opts: O,
+}
+
+impl<O> RenderCtx<'_, O> {
+    /// Shortens `path` for people: `~/…` under the user's home.
+    pub fn path(&self, path: &Path) -> String {
+        if let Some(home) = self.user_home
+            && let Ok(rest) = path.strip_prefix(home)
+        {
+            return format!("~/{}", rest.display());
+        }
+        path.display().to_string()
+    }
+}
+
+/// A command's result: pure data, printable for people and as JSON.
+pub trait Render<O = ()>: Serialize {
     /// Writes the human form to stdout (`w`).
-    fn render(&self, w: &mut dyn Write, style: Style) -> io::Result<()>;
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_, O>) -> io::Result<()>;
 
     /// Returns status sentences for stderr ("Created shard …").
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, _cx: &RenderCtx<'_, O>) -> Vec<String> {
         Vec::new()
     }
 
@@ -92,12 +117,17 @@ pub fn print_json<T: Serialize>(value: &T) -> io::Result<()> {
 }
 
 /// Prints a report: data to stdout, notes and warnings to stderr.
-pub fn emit<R: Render>(report: &R, format: Format, quiet: bool, style: Style) -> io::Result<()> {
+pub fn emit<O, R: Render<O>>(
+    report: &R,
+    format: Format,
+    quiet: bool,
+    cx: &RenderCtx<'_, O>,
+) -> io::Result<()> {
     for w in report.warnings() {
         eprintln!("warning: {w}");
     }
     if !quiet {
-        for n in report.notes() {
+        for n in report.notes(cx) {
             eprintln!("{n}");
         }
     }
@@ -105,7 +135,7 @@ pub fn emit<R: Render>(report: &R, format: Format, quiet: bool, style: Style) ->
         Format::Json => print_json(report),
         Format::Human => {
             let mut out = io::stdout().lock();
-            ok_on_broken_pipe(report.render(&mut out, style).and_then(|_| out.flush()))
+            ok_on_broken_pipe(report.render(&mut out, cx).and_then(|_| out.flush()))
         }
     }
 }
@@ -123,18 +153,26 @@ struct ErrorBody<'a> {
     exit_code: i32,
 }
 
-/// Prints an error on stderr (with its causes and hint), and under `--json`
-/// also as a JSON document on stdout.
-pub fn print_error(err: &Error, format: Format) {
-    eprintln!("shards: error: {err}");
+/// Returns an error as people read it: the message, then one `caused by:`
+/// line per source, then the `hint:` line. The CLI and the MCP server both
+/// print this text.
+pub fn error_text(err: &Error) -> String {
+    let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        eprintln!("caused by: {s}");
+        text.push_str(&format!("\ncaused by: {s}"));
         source = s.source();
     }
     if let Some(hint) = err.hint() {
-        eprintln!("hint: {hint}");
+        text.push_str(&format!("\nhint: {hint}"));
     }
+    text
+}
+
+/// Prints an error on stderr (with its causes and hint), and under `--json`
+/// also as a JSON document on stdout.
+pub fn print_error(err: &Error, format: Format) {
+    eprintln!("shards: error: {}", error_text(err));
     if format == Format::Json {
         let doc = ErrorDoc {
             error: ErrorBody {

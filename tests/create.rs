@@ -273,7 +273,7 @@ fn user_lines_crlf_and_a_missing_final_newline_survive_a_rewrite() {
     // changes a shard's variables does.
     let config = shards::config::resolve(32767, &[], &Default::default()).unwrap();
     let vars = vec![("PORT".to_string(), "3999".to_string())];
-    let warnings = shards::cmd::shard::write_env(&path_of(&r), &config, &vars).unwrap();
+    let warnings = shards::shard::env::write(&path_of(&r), &config, &vars).unwrap();
     assert!(warnings.is_empty());
     let after = std::fs::read_to_string(&file).unwrap();
     assert!(

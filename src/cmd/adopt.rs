@@ -1,5 +1,5 @@
 //! `shards adopt`: register an existing linked worktree of this repository
-//! as a shard, give it a block and write its env file.
+//! as a shard, give it a block and write its env file (`shard::build`).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -7,17 +7,18 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::shard::{self, ShardView};
+use crate::cmd::view::ShardView;
 use crate::config::Overrides;
 use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::host;
-use crate::ledger::NewShard;
-use crate::model::{ShardName, ShardState};
-use crate::output::{Render, Style};
-use crate::worktree;
+use crate::error::Result;
+use crate::output::{Render, RenderCtx};
+use crate::shard::build;
 
-/// Arguments of `shards adopt`.
+/// Register an existing worktree as a shard
+///
+/// PATH must be a linked worktree of this repository (see `git worktree
+/// list`) on a branch, and not a shard yet. It gets a block and an env
+/// file; its files and branch stay as they are.
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
     /// The worktree folder (a linked worktree of this repository)
@@ -41,92 +42,21 @@ pub struct AdoptReport {
 pub fn run(ctx: &Ctx, args: &AdoptArgs) -> Result<AdoptReport> {
     let repo = ctx.repo()?;
     let target = ctx.cwd.join(&args.path);
-    let cannot = |reason: &str| Error::CannotAdopt {
-        path: target.clone(),
-        reason: reason.to_string(),
-    };
-    let target = std::fs::canonicalize(&target).map_err(|e| Error::io(&target, e))?;
-    let info = worktree::inspect(&target).map_err(|_| cannot("it is not a git worktree"))?;
-    if info.git_dir != repo.git_dir {
-        return Err(cannot("it belongs to another repository"));
-    }
-    if info.root.as_deref() != Some(target.as_path()) {
-        return Err(cannot("it is not the top folder of a worktree"));
-    }
-    let (true, Some(wt_name)) = (info.linked, info.wt_name) else {
-        return Err(cannot(
-            "it is the repository's main worktree, not a linked one",
-        ));
-    };
-    let branch = info
-        .branch
-        .ok_or_else(|| cannot("its HEAD is detached; check out a branch first"))?;
-    let raw_name = match &args.name {
-        Some(n) => n.clone(),
-        None => target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let name = ShardName::parse(&raw_name).map_err(|reason| Error::InvalidName {
-        name: raw_name.clone(),
-        reason: if args.name.is_none() {
-            format!("{reason} (name the shard with --name)")
-        } else {
-            reason
-        },
-    })?;
+    let plan = build::plan_adopt(repo, &target, args.name.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
-    let already = ctx
-        .ledger()?
-        .list(Some(&repo.git_dir))?
-        .into_iter()
-        .find(|r| {
-            r.wt_name == wt_name || std::fs::canonicalize(&r.path).is_ok_and(|p| p == target)
-        });
-    if let Some(existing) = already {
-        return Err(cannot(&format!("it is already shard `{}`", existing.name)));
-    }
-    let path = target.display().to_string();
-    let new = NewShard {
-        git_dir: &repo.git_dir,
-        root: &repo.root,
-        dir_name: &repo.name,
-        name: name.as_str(),
-        branch: &branch,
-        path_template: &path,
-        wt_name: &wt_name,
-        made_branch: false,
-        pid: host::current_process(),
-        now: shard::now(),
-        services: &config.services,
-    };
-    let mut row = ctx
-        .ledger()?
-        .reserve(&new, &config.pool, shard::host_busy())?;
-    let warnings = match shard::sync_env(ctx, &row, &config) {
-        Ok(w) => w,
-        Err(e) => {
-            // The worktree was the user's before: only the row is ours to undo.
-            let _ = ctx.ledger()?.remove(row.id);
-            return Err(e);
-        }
-    };
-    ctx.ledger()?.set_state(row.id, ShardState::Active, None)?;
-    row.state = ShardState::Active;
+    let made = ctx.with_site(|site| build::adopt(site, repo, plan, &config))?;
     Ok(AdoptReport {
-        shard: ShardView::of(&row),
-        warnings,
+        shard: ShardView::of(&made.row),
+        warnings: made.warnings,
     })
 }
 
 impl Render for AdoptReport {
-    fn render(&self, w: &mut dyn Write, _: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         writeln!(w, "{}", self.shard.path.display())
     }
 
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {
         let s = &self.shard;
         vec![format!(
             "Adopted {} as shard `{}` on branch `{}` (ports {}-{}).",

@@ -2,15 +2,16 @@
 
 use std::io::{self, Write};
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use serde::Serialize;
 
-use crate::cli::Cli;
 use crate::error::Result;
-use crate::output::{Render, Style};
+use crate::output::{Render, RenderCtx};
 
-/// Arguments of `shards completions`.
+/// Print shell completions
+///
+/// For example `shards completions zsh > ~/.zfunc/_shards`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// Shell to complete for
@@ -27,10 +28,11 @@ pub struct CompletionsReport {
     pub script: String,
 }
 
-/// Generates the completion script for a shell.
-pub fn run(args: &CompletionsArgs) -> Result<CompletionsReport> {
+/// Generates the completion script for a shell, from the whole command
+/// line's definition (`root`).
+pub fn run(args: &CompletionsArgs, mut root: clap::Command) -> Result<CompletionsReport> {
     let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "shards", &mut buf);
+    clap_complete::generate(args.shell, &mut root, "shards", &mut buf);
     Ok(CompletionsReport {
         shell: args.shell.to_string(),
         script: String::from_utf8_lossy(&buf).into_owned(),
@@ -38,7 +40,7 @@ pub fn run(args: &CompletionsArgs) -> Result<CompletionsReport> {
 }
 
 impl Render for CompletionsReport {
-    fn render(&self, w: &mut dyn Write, _: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         w.write_all(self.script.as_bytes())
     }
 }

@@ -1,5 +1,5 @@
-//! `shards destroy`: refuse worktrees with work in them unless forced,
-//! remove worktree and (when nothing is lost) branch, free the block.
+//! `shards destroy`: check every named shard (work in it, a live owner),
+//! then claim → take apart → release each through `shard::teardown`.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -7,16 +7,19 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::shard::{self, PortsView, ShardView};
+use crate::cmd::view::PortsView;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::host;
-use crate::ledger::ShardRow;
-use crate::model::ShardState;
-use crate::output::{Render, Style};
-use crate::worktree::{self, Repo};
+use crate::output::{Render, RenderCtx};
+use crate::shard::{lookup, teardown};
 
-/// Arguments of `shards destroy`.
+/// Destroy shards and free their ports
+///
+/// Refuses a worktree with uncommitted or untracked changes unless --force.
+/// Removes the worktree, deletes the branch only when this shard made it and
+/// every commit on it is on another branch or tag (otherwise keeps it and
+/// says so), and frees the port block. All names are checked before anything
+/// is removed.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Shards to destroy
@@ -50,37 +53,6 @@ pub struct DestroyReport {
     pub destroyed: Vec<Destroyed>,
 }
 
-fn check(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
-    if row.state != ShardState::Active && shard::owner_alive(row) {
-        return Err(shard::busy(row));
-    }
-    if fs_exists(&row.path) && !repo.owns_folder(&row.wt_name, &row.path) {
-        return Err(Error::io(
-            &row.path,
-            std::io::Error::other(
-                "is not this shard's git worktree any more, so shards leaves it alone; move it away by hand, then destroy again",
-            ),
-        ));
-    }
-    if force || !row.path.exists() {
-        return Ok(());
-    }
-    let summary = match worktree::dirty_summary(&row.path) {
-        Ok(None) => return Ok(()),
-        Ok(Some(summary)) => summary,
-        Err(e) => format!("its git status cannot be read: {e}"),
-    };
-    Err(Error::WorktreeDirty {
-        name: row.name.clone(),
-        path: row.path.clone(),
-        summary,
-    })
-}
-
-fn fs_exists(path: &std::path::Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
-}
-
 /// Destroys shards.
 pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     let repo = ctx.repo()?;
@@ -92,15 +64,22 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     }
     let mut rows = Vec::new();
     for name in names {
-        let row = shard::follow_move(ctx, shard::require_shard(ctx, name)?)?;
-        check(repo, &row, args.force)?;
+        let mut ledger = ctx.ledger()?;
+        let row = lookup::require(&ledger, repo, name)?;
+        let row = lookup::follow_move(&mut ledger, row)?;
+        teardown::check_destroy(repo, &row, args.force)?;
         rows.push(row);
     }
     let mut destroyed: Vec<Destroyed> = Vec::new();
-    let me = host::current_process();
     for row in rows {
-        match destroy_one(ctx, repo, row, me) {
-            Ok(d) => destroyed.push(d),
+        match ctx.with_site(|site| teardown::destroy(site, repo, &row)) {
+            Ok(t) => destroyed.push(Destroyed {
+                ports: PortsView::of(t.row.block),
+                name: t.row.name,
+                path: t.row.path,
+                branch_deleted: t.branch_deleted,
+                notes: t.notes,
+            }),
             Err(e) if destroyed.is_empty() => return Err(e),
             // Say what was already destroyed: the error alone would hide it.
             Err(e) => {
@@ -115,50 +94,12 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     Ok(DestroyReport { destroyed })
 }
 
-/// Claims one shard and takes it apart; the ledger row goes last.
-fn destroy_one(ctx: &Ctx, repo: &Repo, row: ShardRow, me: (i64, i64)) -> Result<Destroyed> {
-    // Claim it in one transaction: a racing destroy or prune that read
-    // the row earlier cannot take it apart a second time.
-    let claimed = ctx.ledger()?.claim(row.id, me, |fresh| {
-        if fresh.state != ShardState::Active && shard::owner_alive(fresh) {
-            return Err(shard::busy(fresh));
-        }
-        Ok(true)
-    })?;
-    let Some(row) = claimed else {
-        return Err(Error::ShardNotFound {
-            name: row.name,
-            repo: repo.root.clone(),
-        });
-    };
-    ctx.crash_point("destroy:marked");
-    let teardown = match shard::take_apart(repo, &row) {
-        Ok(teardown) => teardown,
-        Err(e) => {
-            // Nothing was removed that matters (the folder is not ours or
-            // could not be read): hand the shard back as it was.
-            let _ = ctx.ledger()?.set_state(row.id, row.state, row.pid);
-            return Err(e);
-        }
-    };
-    ctx.crash_point("destroy:removed");
-    ctx.ledger()?.remove(row.id)?;
-    let view = ShardView::of(&row);
-    Ok(Destroyed {
-        name: row.name,
-        path: row.path,
-        ports: view.ports,
-        branch_deleted: teardown.branch_deleted,
-        notes: teardown.notes,
-    })
-}
-
 impl Render for DestroyReport {
-    fn render(&self, _: &mut dyn Write, _: Style) -> io::Result<()> {
+    fn render(&self, _: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         Ok(())
     }
 
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {
         self.destroyed
             .iter()
             .map(|d| {

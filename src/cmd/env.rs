@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::cmd::shard;
 use crate::config::Overrides;
 use crate::context::Ctx;
+use crate::envfile::{fish_quote, sh_quote};
 use crate::error::Result;
-use crate::output::{Render, Style};
+use crate::output::{Render, RenderCtx};
+use crate::shard::{env, lookup};
 
 /// Output shapes of `shards env`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, schemars::JsonSchema)]
@@ -26,7 +27,11 @@ pub enum Shell {
     Json,
 }
 
-/// Arguments of `shards env`.
+/// Print a shard's variables for a shell
+///
+/// `eval "$(shards env)"` inside a shard's worktree, or `shards env NAME
+/// --format fish | source`. The values come from the ledger and match the
+/// env file.
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The shard (default: the one whose worktree holds the working directory)
@@ -45,62 +50,50 @@ pub struct EnvReport {
     /// Worktree.
     pub path: PathBuf,
     /// Variables, as in the env file.
-    pub vars: serde_json::Map<String, serde_json::Value>,
-    #[serde(skip)]
-    pairs: Vec<(String, String)>,
-    #[serde(skip)]
-    shell: Shell,
-}
-
-/// Quotes `value` for POSIX shells: single quotes, with `'` as `'\''`.
-pub fn sh_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
-}
-
-/// Quotes `value` for fish: single quotes, with `\` and `'` escaped.
-pub fn fish_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub vars: Vars,
 }
 
 /// Reads a shard's variables from the ledger.
 pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<EnvReport> {
-    let row = shard::resolve_shard(ctx, args.name.as_deref())?;
+    let repo = ctx.repo()?;
+    let ledger = ctx.ledger()?;
+    let row = lookup::resolve(&ledger, repo, &ctx.cwd, args.name.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
-    let services = ctx.ledger()?.services(row.id)?;
-    let pairs = shard::env_vars(&row, &config, &services);
-    let vars = pairs
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
+    let vars = env::current_vars(&ledger, &row, &config)?;
     Ok(EnvReport {
         shard: row.name,
         path: row.path,
-        vars,
-        pairs,
-        shell: args.format,
+        vars: Vars(vars),
     })
 }
 
-impl Render for EnvReport {
-    fn render(&self, w: &mut dyn Write, _: Style) -> io::Result<()> {
-        for (k, v) in &self.pairs {
-            match self.shell {
+/// Variables in the env file's order (the order shells get them), shown in
+/// JSON as one object.
+#[derive(Debug)]
+pub struct Vars(pub Vec<(String, String)>);
+
+impl Serialize for Vars {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        // Through serde_json's map, so the JSON keys keep its order.
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        map.serialize(s)
+    }
+}
+
+/// Renders as lines for the shell in `opts`.
+impl Render<Shell> for EnvReport {
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_, Shell>) -> io::Result<()> {
+        for (k, v) in &self.vars.0 {
+            match cx.opts {
                 Shell::Fish => writeln!(w, "set -gx {k} {};", fish_quote(v))?,
                 _ => writeln!(w, "export {k}={}", sh_quote(v))?,
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_hostile_values() {
-        assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("it's $HOME `x`"), r"'it'\''s $HOME `x`'");
-        assert_eq!(fish_quote(r"a\'b"), r"'a\\\'b'");
     }
 }

@@ -6,12 +6,17 @@ use std::io::{self, Write};
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::shard::{self, ShardView};
+use crate::cmd::view::ShardView;
 use crate::context::Ctx;
 use crate::error::Result;
-use crate::output::{Render, Style, Table};
+use crate::model::ShardStatus;
+use crate::output::{Render, RenderCtx, Table};
 
-/// Arguments of `shards list`.
+/// List shards with their ports and state
+///
+/// Reads the ledger and checks only that each worktree folder exists, so it
+/// stays instant with hundreds of shards. STATUS is active, missing (the
+/// worktree folder is gone), creating or destroying.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List the shards of every repository, not just this one
@@ -24,10 +29,6 @@ pub struct ListArgs {
 pub struct ListReport {
     /// Shards, by repository then port.
     pub shards: Vec<ShardView>,
-    #[serde(skip)]
-    rows: Vec<Vec<String>>,
-    #[serde(skip)]
-    all: bool,
 }
 
 fn age(secs: i64) -> String {
@@ -47,52 +48,48 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
         Some(ctx.repo()?.git_dir.clone())
     };
     let rows = ctx.ledger()?.list(git_dir.as_deref())?;
-    let now = shard::now();
-    let mut shards = Vec::with_capacity(rows.len());
-    let mut cells = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let view = ShardView::of(row);
-        let mut line = vec![
-            view.name.clone(),
-            view.branch.clone(),
-            format!("{}-{}", view.ports.start, view.ports.end),
-            view.status.clone(),
-            age(now - row.created_at),
-            ctx.display_path(&view.path),
-        ];
-        if args.all {
-            line.insert(0, ctx.display_path(&view.repo));
-        }
-        cells.push(line);
-        shards.push(view);
-    }
     Ok(ListReport {
-        shards,
-        rows: cells,
-        all: args.all,
+        shards: rows.iter().map(ShardView::of).collect(),
     })
 }
 
-impl Render for ListReport {
-    fn render(&self, w: &mut dyn Write, style: Style) -> io::Result<()> {
+/// Renders with a REPO column when `opts` (`--all`) is set.
+impl Render<bool> for ListReport {
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_, bool>) -> io::Result<()> {
+        let all = cx.opts;
         let mut headers = vec!["NAME", "BRANCH", "PORTS", "STATUS", "AGE", "PATH"];
-        if self.all {
+        if all {
             headers.insert(0, "REPO");
         }
+        let now = std::time::SystemTime::now();
         let mut table = Table::new(headers);
-        for row in &self.rows {
-            let mut row = row.clone();
-            let status = &mut row[if self.all { 4 } else { 3 }];
-            if *status != "active" {
-                *status = style.paint("33", status);
+        for s in &self.shards {
+            let status = match s.status {
+                ShardStatus::Active => s.status.to_string(),
+                other => cx.style.paint("33", other.as_str()),
+            };
+            let mut row = vec![
+                s.name.clone(),
+                s.branch.clone(),
+                format!("{}-{}", s.ports.start, s.ports.end),
+                status,
+                age(s.age_secs(now)),
+                cx.path(&s.path),
+            ];
+            if all {
+                row.insert(0, cx.path(&s.repo));
             }
             table.row(row);
         }
-        table.write(w, style)
+        table.write(w, cx.style)
     }
 
-    fn notes(&self) -> Vec<String> {
-        let missing = self.shards.iter().filter(|s| s.status != "active").count();
+    fn notes(&self, _: &RenderCtx<'_, bool>) -> Vec<String> {
+        let missing = self
+            .shards
+            .iter()
+            .filter(|s| s.status != ShardStatus::Active)
+            .count();
         let mut notes = Vec::new();
         if self.shards.is_empty() {
             notes.push("No shards yet: `shards create NAME` makes one.".to_string());

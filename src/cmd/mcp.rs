@@ -17,13 +17,18 @@ use rmcp::{Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::cli::GlobalArgs;
 use crate::cmd::{create, destroy, env, list, port, status};
-use crate::context::Ctx;
+use crate::context::{Ctx, GlobalArgs};
 use crate::error::{Error, Result};
+use crate::output;
 use crate::paths::Env;
 
-/// Arguments of `shards mcp`.
+/// Serve shards to coding agents over MCP (stdio)
+///
+/// Speaks the Model Context Protocol on stdin/stdout, for agents to create
+/// their own shard, get ports and audit listeners. Tools: create_shard,
+/// list_shards, destroy_shard, get_port, release_port, port_status,
+/// shard_env. Same ledger and rules as the command line.
 #[derive(Debug, Args)]
 pub struct McpArgs {}
 
@@ -127,18 +132,9 @@ async fn ports(
     .await
 }
 
-/// The error as the CLI prints it, as one text.
+/// The error as the CLI prints it, as one text, after its kind.
 pub fn describe(e: &Error) -> String {
-    let mut text = format!("error ({}): {e}", e.kind());
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!("\ncaused by: {s}"));
-        source = s.source();
-    }
-    if let Some(hint) = e.hint() {
-        text.push_str(&format!("\nhint: {hint}"));
-    }
-    text
+    format!("error ({}): {}", e.kind(), output::error_text(e))
 }
 
 #[tool_router(router = tool_router)]

@@ -1,5 +1,9 @@
-//! The command layer: one module per subcommand, and the dispatch that runs
-//! one and hands its report to the renderer.
+//! The command layer: the command list, one module per subcommand (its
+//! arguments and help text sit on its `<Name>Args`), and the dispatch that
+//! runs one and hands its report to the renderer.
+//!
+//! A command parses, calls the lifecycle in `shard` (or reads the ledger
+//! and host for reports), and returns a report; only `output` writes stdout.
 
 pub mod adopt;
 pub mod completions;
@@ -12,54 +16,71 @@ pub mod path;
 pub mod port;
 pub mod prune;
 pub mod run;
-pub mod shard;
 pub mod status;
+pub mod view;
 
-use crate::cli::Command;
+use clap::Subcommand;
+
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::{self, Format, Render};
 
-fn emit<R: Render>(ctx: &Ctx, report: &R) -> Result<()> {
-    emit_as(ctx, report, ctx.format())
+// The help of each command is the doc comment of its Args struct, next to
+// the code; a doc comment on a variant here would replace it.
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Create(create::CreateArgs),
+    List(list::ListArgs),
+    Destroy(destroy::DestroyArgs),
+    Prune(prune::PruneArgs),
+    Port(port::PortArgs),
+    Status(status::StatusArgs),
+    Env(env::EnvArgs),
+    Run(run::RunArgs),
+    Path(path::PathArgs),
+    Adopt(adopt::AdoptArgs),
+    Mcp(mcp::McpArgs),
+    Completions(completions::CompletionsArgs),
 }
 
-fn emit_as<R: Render>(ctx: &Ctx, report: &R, format: Format) -> Result<()> {
-    output::emit(report, format, ctx.global.quiet, ctx.style())
+fn emit<O, R: Render<O>>(ctx: &Ctx, report: &R, format: Format, opts: O) -> Result<()> {
+    output::emit(report, format, ctx.global.quiet, &ctx.render_ctx(opts))
         .map_err(|e| Error::io("<stdout>", e))
 }
 
-/// Runs one command and prints its report.
-pub fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
+/// Runs one command and prints its report. `root` builds the whole clap
+/// command, for completions.
+pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Result<()> {
+    let format = ctx.format();
     match command {
         Command::Create(args) => {
-            emit(ctx, &create::run(ctx, args)?)?;
+            emit(ctx, &create::run(ctx, args)?, format, ())?;
             match args.command.is_empty() {
                 true => Ok(()),
                 false => Err(run::exec_in_shard(ctx, &args.name, &args.command)),
             }
         }
-        Command::List(args) => emit(ctx, &list::run(ctx, args)?),
-        Command::Destroy(args) => emit(ctx, &destroy::run(ctx, args)?),
-        Command::Prune(args) => emit(ctx, &prune::run(ctx, args)?),
+        Command::List(args) => emit(ctx, &list::run(ctx, args)?, format, args.all),
+        Command::Destroy(args) => emit(ctx, &destroy::run(ctx, args)?, format, ()),
+        Command::Prune(args) => emit(ctx, &prune::run(ctx, args)?, format, ()),
         Command::Port(args) => match &args.action {
-            Some(port::PortAction::Who { port }) => emit(ctx, &port::who(ctx, *port)?),
-            None => emit(ctx, &port::run(ctx, args)?),
+            Some(port::PortAction::Who { port }) => emit(ctx, &port::who(ctx, *port)?, format, ()),
+            None => emit(ctx, &port::run(ctx, args)?, format, ()),
         },
-        Command::Status(args) => emit(ctx, &status::run(ctx, args)?),
+        Command::Status(args) => emit(ctx, &status::run(ctx, args)?, format, ()),
         Command::Env(args) => {
-            let format = if args.format == env::Shell::Json {
-                Format::Json
-            } else {
-                ctx.format()
+            let format = match args.format {
+                env::Shell::Json => Format::Json,
+                _ => format,
             };
-            emit_as(ctx, &env::run(ctx, args)?, format)
+            emit(ctx, &env::run(ctx, args)?, format, args.format)
         }
         Command::Run(args) => run::run(ctx, args),
-        Command::Path(args) => emit(ctx, &path::run(ctx, args)?),
-        Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?),
+        Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
+        Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),
-        Command::Completions(args) => emit(ctx, &completions::run(args)?),
+        Command::Completions(args) => emit(ctx, &completions::run(args, root())?, format, ()),
     }
 }

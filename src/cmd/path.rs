@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::shard;
 use crate::context::Ctx;
 use crate::error::Result;
-use crate::output::{Render, Style};
+use crate::output::{Render, RenderCtx};
+use crate::shard::lookup;
 
-/// Arguments of `shards path`.
+/// Print a shard's worktree path
+///
+/// For `cd "$(shards path NAME)"`.
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Shard name
@@ -29,7 +31,8 @@ pub struct PathReport {
 
 /// Finds a shard's worktree folder.
 pub fn run(ctx: &Ctx, args: &PathArgs) -> Result<PathReport> {
-    let row = shard::require_shard(ctx, &args.name)?;
+    let repo = ctx.repo()?;
+    let row = lookup::require(&*ctx.ledger()?, repo, &args.name)?;
     Ok(PathReport {
         name: row.name,
         path: row.path,
@@ -37,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &PathArgs) -> Result<PathReport> {
 }
 
 impl Render for PathReport {
-    fn render(&self, w: &mut dyn Write, _: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         writeln!(w, "{}", self.path.display())
     }
 

@@ -8,15 +8,23 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cmd::shard;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::host::{self, Proto};
 use crate::model::valid_service_name;
-use crate::output::{Render, Style, Table};
+use crate::output::{Render, RenderCtx, Table};
+use crate::shard::{lookup, ports};
 
-/// Arguments of `shards port`.
+/// Get or allocate named ports in a shard's block
+///
+/// `shards port web api db` gives each service a stable port inside the
+/// shard's block and adds WEB_PORT, API_PORT and DB_PORT to its env file.
+/// Services in [ports.services] sit at their configured offset in every
+/// shard; any other name gets the lowest free offset and keeps it until
+/// `--release`. Several names are allocated all or nothing.
+/// `shards port who PORT` tells which shard and service own a port and
+/// which process listens on it.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct PortArgs {
@@ -79,13 +87,6 @@ fn view(s: &crate::ledger::services::ServicePort) -> ServiceView {
     }
 }
 
-fn gone(row: &crate::ledger::ShardRow) -> Error {
-    Error::ShardNotFound {
-        name: row.name.clone(),
-        repo: row.repo.root.clone(),
-    }
-}
-
 /// Gets, allocates or releases service ports.
 pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     // Every name valid; a name given twice is asked for once.
@@ -98,83 +99,39 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
             services.push(name.clone());
         }
     }
-    let row = shard::resolve_shard(ctx, args.shard.as_deref())?;
+    let repo = ctx.repo()?;
+    let row = lookup::resolve(&*ctx.ledger()?, repo, &ctx.cwd, args.shard.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
-    let before = ctx.ledger()?.services(row.id)?;
-    // A plain listing reads; it never writes the env file.
-    let has_worktree = row.path.exists() && !services.is_empty();
-    if has_worktree {
-        // Refuse before the ledger changes if the env file cannot take the
-        // section (a symlink, damaged markers), so the two never disagree.
-        shard::prepare_env(&row.path, &config, &shard::env_vars(&row, &config, &before))?;
-    }
-    let (all, released) = if args.release {
-        let released = ctx.ledger()?.release_services(row.id, &services)?;
-        (ctx.ledger()?.services(row.id)?, released)
-    } else if services.is_empty() {
-        (before.clone(), Vec::new())
-    } else {
-        let all = match ctx
-            .ledger()?
-            .allocate_services(row.id, &services, &config.services)
-        {
-            Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone(&row)),
-            other => other?,
-        };
-        (all, Vec::new())
-    };
-    let warnings = if has_worktree {
-        match shard::sync_env(ctx, &row, &config) {
-            Ok(w) => w,
-            Err(e) => {
-                // The write failed (disk full, read-only): undo the ledger change.
-                let added: Vec<String> = all
-                    .iter()
-                    .filter(|s| !before.contains(s))
-                    .map(|s| s.service.clone())
-                    .collect();
-                let mut ledger = ctx.ledger()?;
-                let _ = ledger.release_services(row.id, &added);
-                let _ = ledger.restore_services(row.id, &released);
-                // A shard destroyed meanwhile is reported as such, not as a missing file.
-                return Err(match ledger.find(&row.repo.git_dir, &row.name)? {
-                    None => gone(&row),
-                    Some(now) if now.state != crate::model::ShardState::Active => shard::busy(&now),
-                    Some(_) => e,
-                });
-            }
-        }
-    } else {
-        Vec::new()
-    };
+    let changed =
+        ctx.with_site(|site| ports::change(site, &row, &config, &services, args.release))?;
     let wanted: Vec<ServiceView> = if args.release {
         Vec::new()
     } else if services.is_empty() {
-        all.iter().map(view).collect()
+        changed.all.iter().map(view).collect()
     } else {
         services
             .iter()
-            .filter_map(|n| all.iter().find(|s| &s.service == n))
+            .filter_map(|n| changed.all.iter().find(|s| &s.service == n))
             .map(view)
             .collect()
     };
     Ok(PortReport {
         shard: row.name,
         services: wanted,
-        released: released.iter().map(view).collect(),
-        warnings,
+        released: changed.released.iter().map(view).collect(),
+        warnings: changed.warnings,
     })
 }
 
 impl Render for PortReport {
-    fn render(&self, w: &mut dyn Write, _: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         for s in &self.services {
             writeln!(w, "{} {}", s.service, s.port)?;
         }
         Ok(())
     }
 
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {
         self.released
             .iter()
             .map(|s| {
@@ -277,7 +234,7 @@ pub fn who(ctx: &Ctx, port: u16) -> Result<WhoReport> {
 }
 
 impl Render for WhoReport {
-    fn render(&self, w: &mut dyn Write, style: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
         match &self.owner {
             Some(o) => {
                 let service = o
@@ -314,6 +271,6 @@ impl Render for WhoReport {
                     .unwrap_or_default(),
             ]);
         }
-        t.write(w, style)
+        t.write(w, cx.style)
     }
 }

@@ -1,6 +1,6 @@
 //! `shards prune`: reclaim shards whose worktree or repository is gone and
-//! half-made or half-destroyed shards whose process died. Never removes a
-//! worktree that still holds work.
+//! half-made or half-destroyed shards whose process died, through
+//! `shard::teardown`. Never removes a worktree that still holds work.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -8,16 +8,20 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::shard::{self, PortsView, ShardView};
+use crate::cmd::view::PortsView;
 use crate::context::Ctx;
 use crate::error::Result;
-use crate::host;
 use crate::ledger::ShardRow;
-use crate::model::ShardState;
-use crate::output::{Render, Style, Table};
-use crate::worktree::{self, Repo};
+use crate::output::{Render, RenderCtx, Table};
+use crate::shard::teardown::{self, Diagnosis};
 
-/// Arguments of `shards prune`.
+/// Reclaim shards whose worktree or creator is gone
+///
+/// Frees the block of every shard whose worktree folder or repository was
+/// deleted, and finishes shards whose create or destroy was killed half-way
+/// (their process is gone). A worktree that still holds uncommitted or
+/// untracked work is never removed. Acts on this repository; --all (or
+/// running outside any repository) acts on every repository in the ledger.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Show what would be reclaimed without changing anything
@@ -57,60 +61,6 @@ pub struct PruneReport {
     pub shards: Vec<Pruned>,
 }
 
-/// Why a row is debris, or `None` when it is healthy or still in progress.
-fn diagnose(row: &ShardRow) -> Option<(String, bool)> {
-    let repo_gone = !row.repo.git_dir.exists();
-    let wt_gone = !row.path.exists();
-    match row.state {
-        ShardState::Active if repo_gone => Some(("its repository is gone".into(), true)),
-        ShardState::Active
-            if wt_gone
-                && worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path).is_some() =>
-        {
-            None
-        }
-        ShardState::Active if wt_gone => Some(("its worktree is gone".into(), true)),
-        ShardState::Active => None,
-        _ if shard::owner_alive(row) => None,
-        ShardState::Creating => Some(("its create was interrupted".into(), true)),
-        ShardState::Destroying => {
-            if !wt_gone
-                && !repo_gone
-                && let Ok(Some(summary)) = worktree::dirty_summary(&row.path)
-            {
-                return Some((
-                    format!(
-                        "its destroy was interrupted but the worktree holds work ({summary}); run `shards destroy --force {}` to discard it",
-                        row.name
-                    ),
-                    false,
-                ));
-            }
-            Some(("its destroy was interrupted".into(), true))
-        }
-    }
-}
-
-/// Reclaims one row: what is left on disk and in git, then the row.
-/// Returns notes on what was left in place.
-fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Vec<String>> {
-    let notes = if !row.repo.git_dir.exists() {
-        let mut notes = Vec::new();
-        if row.path.exists() {
-            notes.push(format!(
-                "left {} in place: its repository is gone",
-                row.path.display()
-            ));
-        }
-        notes
-    } else {
-        let repo = Repo::discover(&row.repo.git_dir)?;
-        shard::take_apart(&repo, row)?.notes
-    };
-    ctx.ledger()?.remove(row.id)?;
-    Ok(notes)
-}
-
 /// Prunes shards.
 pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     let scope = if args.all {
@@ -121,60 +71,47 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     let rows = ctx.ledger()?.list(scope.as_deref())?;
     let mut shards = Vec::new();
     for row in &rows {
-        // A worktree moved with `git worktree move` is followed, not reclaimed.
-        if row.state == ShardState::Active
-            && !row.path.exists()
-            && row.repo.git_dir.exists()
-            && let Some(new) = worktree::moved_to(&row.repo.git_dir, &row.wt_name, &row.path)
-        {
-            if !args.dry_run {
-                ctx.ledger()?.set_path(row.id, &new)?;
-            }
-            shards.push(Pruned {
-                name: row.name.clone(),
-                repo: row.repo.root.clone(),
-                path: new.clone(),
-                ports: ShardView::of(row).ports,
-                reason: format!(
-                    "its worktree was moved to {}; the ledger follows it",
-                    new.display()
-                ),
-                reclaimed: false,
-                notes: Vec::new(),
-            });
-            continue;
-        }
-        let Some((mut reason, mut reclaimable)) = diagnose(row) else {
-            continue;
-        };
-        let mut notes = Vec::new();
-        if reclaimable && !args.dry_run {
-            // Claim it in one transaction that re-checks it is still debris,
-            // so a racing prune or destroy never takes it apart twice.
-            let claimed = ctx
-                .ledger()?
-                .claim(row.id, host::current_process(), |fresh| {
-                    Ok(matches!(diagnose(fresh), Some((_, true))))
-                });
-            match claimed.and_then(|c| c.map(|prior| reclaim(ctx, &prior)).transpose()) {
-                Ok(None) => continue,
-                Ok(Some(n)) => notes = n,
-                // One shard that cannot be taken apart must not stop the others.
-                Err(e) => {
-                    reason = format!("{reason}, but reclaiming it failed: {e}");
-                    reclaimable = false;
-                }
-            }
-        }
-        shards.push(Pruned {
+        let pruned = |path: PathBuf, reason: String, reclaimed: bool, notes: Vec<String>| Pruned {
             name: row.name.clone(),
             repo: row.repo.root.clone(),
-            path: row.path.clone(),
-            ports: ShardView::of(row).ports,
+            path,
+            ports: PortsView::of(row.block),
             reason,
-            reclaimed: reclaimable,
+            reclaimed,
             notes,
-        });
+        };
+        let (reason, reclaimable) = match teardown::diagnose(row) {
+            Diagnosis::Healthy => continue,
+            // A worktree moved with `git worktree move` is followed, not reclaimed.
+            Diagnosis::Moved(new) => {
+                if !args.dry_run {
+                    ctx.ledger()?.set_path(row.id, &new)?;
+                }
+                let reason = format!(
+                    "its worktree was moved to {}; the ledger follows it",
+                    new.display()
+                );
+                shards.push(pruned(new, reason, false, Vec::new()));
+                continue;
+            }
+            Diagnosis::Debris {
+                reason,
+                reclaimable,
+            } => (reason, reclaimable),
+        };
+        if !reclaimable || args.dry_run {
+            shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
+            continue;
+        }
+        match reclaim(ctx, row) {
+            Ok(None) => {}
+            Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+            // One shard that cannot be taken apart must not stop the others.
+            Err(e) => {
+                let reason = format!("{reason}, but reclaiming it failed: {e}");
+                shards.push(pruned(row.path.clone(), reason, false, Vec::new()));
+            }
+        }
     }
     Ok(PruneReport {
         dry_run: args.dry_run,
@@ -182,8 +119,14 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     })
 }
 
+/// Reclaims one shard; `None` when another process got to it first.
+fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<String>>> {
+    let done = ctx.with_site(|site| teardown::reclaim(site, row))?;
+    Ok(done.map(|t| t.notes))
+}
+
 impl Render for PruneReport {
-    fn render(&self, w: &mut dyn Write, style: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
         if self.shards.is_empty() {
             return Ok(());
         }
@@ -201,10 +144,10 @@ impl Render for PruneReport {
                 p.reason.clone(),
             ]);
         }
-        table.write(w, style)
+        table.write(w, cx.style)
     }
 
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {
         let n = self.shards.iter().filter(|p| p.reclaimed).count();
         let mut notes: Vec<String> = self.shards.iter().flat_map(|p| p.notes.clone()).collect();
         let kept = self.shards.len() - n;

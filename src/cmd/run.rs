@@ -7,12 +7,15 @@ use std::process::Command;
 
 use clap::Args;
 
-use crate::cmd::shard;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::shard::{env, lookup};
 
-/// Arguments of `shards run`.
+/// Run a command in a shard with its variables
+///
+/// Runs CMD in the shard's worktree with its variables (and SHARD_PATH)
+/// set, and exits with CMD's exit status.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The shard
@@ -36,10 +39,11 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
 /// the shard's variables and `SHARD_PATH` set; returns only on failure.
 pub fn exec_in_shard(ctx: &Ctx, name: &str, command: &[String]) -> Error {
     let prepare = || -> Result<(Command, String)> {
-        let row = shard::require_shard(ctx, name)?;
+        let repo = ctx.repo()?;
+        let ledger = ctx.ledger()?;
+        let row = lookup::require(&ledger, repo, name)?;
         let config = ctx.config(&Overrides::default())?;
-        let services = ctx.ledger()?.services(row.id)?;
-        let vars = shard::env_vars(&row, &config, &services);
+        let vars = env::current_vars(&ledger, &row, &config)?;
         if !row.path.is_dir() {
             return Err(Error::io(
                 &row.path,

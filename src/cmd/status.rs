@@ -11,14 +11,21 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::alloc::Pool;
-use crate::cmd::shard::{PortsView, ShardView};
+use crate::cmd::view::{PortsView, ShardView};
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::host::{self, ProcInfo, Proto, Socket};
-use crate::output::{Render, Style, Table};
+use crate::model::ShardStatus;
+use crate::output::{Render, RenderCtx, Table};
 
-/// Arguments of `shards status`.
+/// Audit ports: who listens where, per shard
+///
+/// Reads the host's TCP and UDP tables (IPv4 and IPv6) and maps sockets to
+/// processes where this user may see them. For each shard: sockets inside
+/// its block and their processes (`foreign` when the process does not run
+/// inside the shard's worktree), the shard's processes listening outside
+/// its block, and named ports nothing listens on. Then the pool's figures.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Audit the shards of every repository, not just this one
@@ -82,7 +89,7 @@ pub struct ShardAudit {
     /// Block.
     pub ports: PortsView,
     /// State as in `list`.
-    pub status: String,
+    pub status: ShardStatus,
     /// Sockets inside the block.
     pub listening: Vec<SocketView>,
     /// Sockets of the shard's processes outside its block.
@@ -245,7 +252,8 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
 }
 
 impl Render for StatusReport {
-    fn render(&self, w: &mut dyn Write, style: Style) -> io::Result<()> {
+    fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
+        let style = cx.style;
         let p = &self.pool;
         writeln!(
             w,

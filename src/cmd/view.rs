@@ -1,0 +1,78 @@
+//! How reports show a shard: the views shared by `create`, `list`,
+//! `destroy`, `prune`, `status` and the MCP tools. Plain data built from
+//! ledger rows.
+//!
+//! Command layer: knows ledger rows and the model, nothing of git or SQLite.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::ledger::ShardRow;
+use crate::model::{PortBlock, ShardStatus};
+
+/// A port block as printed in JSON.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PortsView {
+    /// First port.
+    pub start: u16,
+    /// Last port (inclusive).
+    pub end: u16,
+    /// Number of ports.
+    pub count: u16,
+}
+
+impl PortsView {
+    /// Returns the view of a block.
+    pub fn of(block: PortBlock) -> PortsView {
+        PortsView {
+            start: block.start(),
+            end: block.end(),
+            count: block.len(),
+        }
+    }
+}
+
+/// A shard as reports show it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ShardView {
+    /// Shard name.
+    pub name: String,
+    /// Repository root.
+    pub repo: PathBuf,
+    /// Branch.
+    pub branch: String,
+    /// Port block.
+    pub ports: PortsView,
+    /// `active`, `missing` (worktree gone), `creating` or `destroying`.
+    pub status: ShardStatus,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// Worktree folder.
+    pub path: PathBuf,
+}
+
+impl ShardView {
+    /// Builds the view of a ledger row, checking only whether the worktree exists.
+    pub fn of(row: &ShardRow) -> ShardView {
+        let created =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created_at.max(0) as u64);
+        ShardView {
+            name: row.name.clone(),
+            repo: row.repo.root.clone(),
+            branch: row.branch.clone(),
+            ports: PortsView::of(row.block),
+            status: ShardStatus::of(row.state, row.path.exists()),
+            created_at: humantime::format_rfc3339_seconds(created).to_string(),
+            path: row.path.clone(),
+        }
+    }
+
+    /// Returns the seconds from its creation to `now` (0 when unreadable).
+    pub fn age_secs(&self, now: std::time::SystemTime) -> i64 {
+        humantime::parse_rfc3339(&self.created_at)
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}

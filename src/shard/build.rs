@@ -1,0 +1,381 @@
+//! Making a shard: reserve → build → activate, with one undo path.
+//!
+//! [`create`] and [`adopt`] differ only in what they build between the
+//! reservation and activation (a branch and a checkout, or nothing on disk)
+//! and so in what their undo removes; [`establish`] owns the sequence: the
+//! row and block in one transaction, the build, the env file, then
+//! `active`. If any step fails, the build's own undo runs and the row goes,
+//! so a failed create leaves what was there before; a killed one leaves a
+//! `creating` row that `prune` reclaims.
+//!
+//! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::host;
+use crate::ledger::{NewShard, ShardRow};
+use crate::model::{ShardName, ShardState};
+use crate::worktree::{self, Repo};
+
+use super::{Site, env, lookup, now};
+
+/// A shard that was made.
+pub struct Made {
+    /// Its row, now `active`.
+    pub row: ShardRow,
+    /// Warnings about the env file or the branch.
+    pub warnings: Vec<String>,
+}
+
+/// A shard name and its branch, both checked.
+pub struct Names {
+    name: ShardName,
+    branch: String,
+}
+
+impl Names {
+    /// Checks a shard name and its branch (the name unless `branch`); pure,
+    /// so bad input stops before anything is opened or written.
+    pub fn parse(name: &str, branch: Option<&str>) -> Result<Names> {
+        let name = ShardName::parse(name).map_err(|r| invalid(name, r))?;
+        let branch = match branch {
+            Some(b) => ShardName::parse(b).map_err(|r| invalid(b, r))?.to_string(),
+            None => name.to_string(),
+        };
+        Ok(Names { name, branch })
+    }
+}
+
+/// What a create was asked for.
+pub struct CreateRequest<'a> {
+    /// The commit a new branch starts from, when not HEAD.
+    pub base: Option<&'a str>,
+    /// The worktree path template (`worktree.root` or the default).
+    pub root_template: String,
+    /// The user's home, for `~/` in the template.
+    pub user_home: Option<&'a Path>,
+}
+
+/// A validated create, before anything is written.
+pub struct CreatePlan {
+    name: ShardName,
+    branch: String,
+    base: git2::Oid,
+    /// Whether this create makes the branch.
+    pub make_branch: bool,
+    wt_name: String,
+    path_template: String,
+    warnings: Vec<String>,
+}
+
+fn invalid(name: &str, reason: String) -> Error {
+    Error::InvalidName {
+        name: name.to_string(),
+        reason,
+    }
+}
+
+/// Validates a create against the repository and the ledger; writes nothing.
+pub fn plan_create(
+    ledger: &crate::ledger::Ledger,
+    repo: &Repo,
+    names: Names,
+    req: &CreateRequest<'_>,
+) -> Result<CreatePlan> {
+    let Names { name, branch } = names;
+    if let Some(existing) = ledger.find(&repo.git_dir, name.as_str())? {
+        return Err(Error::NameTaken {
+            name: name.to_string(),
+            repo: repo.root.clone(),
+            state: existing.state.to_string(),
+        });
+    }
+    let mut warnings = Vec::new();
+    let make_branch = !repo.branch_exists(&branch);
+    if make_branch
+        && repo
+            .repo
+            .find_reference(&format!("refs/remotes/{branch}"))
+            .is_ok()
+    {
+        let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
+        return Err(invalid(
+            &branch,
+            format!(
+                "it names a remote-tracking branch; to work on it, use `--branch {local} --base {branch}`"
+            ),
+        ));
+    }
+    let base = if make_branch {
+        repo.resolve_base(req.base)?
+    } else {
+        if let Some(at) = repo.checked_out_at(&branch)? {
+            return Err(Error::BranchCheckedOut { branch, path: at });
+        }
+        if req.base.is_some() {
+            warnings.push(format!(
+                "branch `{branch}` exists, so it is checked out as it is and --base is ignored"
+            ));
+        }
+        repo.resolve_base(Some(&format!("refs/heads/{branch}")))?
+    };
+    let template = &req.root_template;
+    let template = match (template.strip_prefix("~/"), req.user_home) {
+        (Some(rest), Some(home)) => home.join(rest).display().to_string(),
+        _ => template.clone(),
+    };
+    let template = if template.contains("{name}") {
+        template
+    } else {
+        format!("{template}/{{name}}")
+    };
+    let template = template.replace("{name}", &name.folder());
+    let template = normalize(&repo.root.join(template)).display().to_string();
+    if Path::new(&template).starts_with(&repo.root) {
+        return Err(Error::Config {
+            origin: "worktree.root".into(),
+            message: format!(
+                "puts worktrees inside the repository {}, where they would show in its `git status`; choose a folder outside it",
+                repo.root.display()
+            ),
+        });
+    }
+    Ok(CreatePlan {
+        wt_name: repo.free_worktree_name(&name.folder()),
+        name,
+        branch,
+        base,
+        make_branch,
+        path_template: template,
+        warnings,
+    })
+}
+
+/// Resolves `.` and `..` in an absolute path without touching the disk, so
+/// the ledger records one clean path per worktree.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Creates a planned shard: block, branch, worktree, env file.
+/// `progress` hears (done, total) as the checkout goes.
+pub fn create(
+    site: &mut Site<'_>,
+    repo: &Repo,
+    plan: CreatePlan,
+    config: &Config,
+    attribute_files: &[PathBuf],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Made> {
+    let new = NewShard {
+        git_dir: &repo.git_dir,
+        root: &repo.root,
+        dir_name: &repo.name,
+        name: plan.name.as_str(),
+        branch: &plan.branch,
+        path_template: &plan.path_template,
+        wt_name: &plan.wt_name,
+        made_branch: plan.make_branch,
+        pid: host::current_process(),
+        now: now(),
+        services: &config.services,
+    };
+    // Set once the path is known to be free: before that, nothing at the
+    // path is ours and the undo must leave it alone.
+    let started = std::cell::Cell::new(false);
+    let build = |site: &mut Site<'_>, row: &ShardRow| -> Result<()> {
+        if std::fs::symlink_metadata(&row.path).is_ok() {
+            return Err(Error::PathTaken {
+                path: row.path.clone(),
+            });
+        }
+        started.set(true);
+        if plan.make_branch {
+            repo.create_branch(&row.branch, plan.base)?;
+        }
+        site.crash_point("create:branch");
+        let filters = repo.filters_may_apply(plan.base, attribute_files)?;
+        repo.add_worktree(
+            &row.wt_name,
+            &row.path,
+            &row.branch,
+            filters,
+            &mut |done, total| {
+                if done == 0 {
+                    site.crash_point("create:checkout");
+                }
+                progress(done, total)
+            },
+        )
+    };
+    // Undoes the folder and git's record of it, and the branch if this
+    // create made it and nobody committed on it. Returns whether the row
+    // may go: it stays only if our own worktree folder could not be
+    // removed, for `prune` to retry. Anything else at the path was never ours.
+    let undo = |row: &ShardRow| -> bool {
+        if !started.get() {
+            return true;
+        }
+        // Each step is tried on its own, so one that fails does not keep
+        // the others from undoing their part.
+        let folder = repo.remove_worktree(&row.wt_name, &row.path);
+        if plan.make_branch
+            && let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local)
+            && b.get().target() == Some(plan.base)
+        {
+            let _ = b.delete();
+        }
+        !(folder.is_err() && repo.owns_folder(&row.wt_name, &row.path))
+    };
+    let mut made = establish(site, "create", &new, config, build, undo)?;
+    let mut warnings = plan.warnings;
+    warnings.append(&mut made.warnings);
+    made.warnings = warnings;
+    Ok(made)
+}
+
+/// An existing worktree checked to become a shard.
+pub struct AdoptPlan {
+    /// The path as given, for messages.
+    given: PathBuf,
+    name: ShardName,
+    branch: String,
+    wt_name: String,
+    path: String,
+}
+
+/// Checks that `target` is a linked worktree of `repo` on a branch, and
+/// names it (`name`, else the folder's name).
+pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<AdoptPlan> {
+    let given = target;
+    let cannot = |reason: &str| Error::CannotAdopt {
+        path: given.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let target = std::fs::canonicalize(target).map_err(|e| Error::io(target, e))?;
+    let info = worktree::inspect(&target).map_err(|_| cannot("it is not a git worktree"))?;
+    if info.git_dir != repo.git_dir {
+        return Err(cannot("it belongs to another repository"));
+    }
+    if info.root.as_deref() != Some(target.as_path()) {
+        return Err(cannot("it is not the top folder of a worktree"));
+    }
+    let (true, Some(wt_name)) = (info.linked, info.wt_name) else {
+        return Err(cannot(
+            "it is the repository's main worktree, not a linked one",
+        ));
+    };
+    let branch = info
+        .branch
+        .ok_or_else(|| cannot("its HEAD is detached; check out a branch first"))?;
+    let raw = match name {
+        Some(n) => n.to_string(),
+        None => target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let name_given = name.is_some();
+    let name = ShardName::parse(&raw).map_err(|reason| {
+        let reason = match name_given {
+            true => reason,
+            false => format!("{reason} (name the shard with --name)"),
+        };
+        invalid(&raw, reason)
+    })?;
+    Ok(AdoptPlan {
+        given: given.to_path_buf(),
+        name,
+        branch,
+        wt_name,
+        path: target.display().to_string(),
+    })
+}
+
+/// Registers a checked worktree that is not a shard yet: block and env
+/// file. Its files and branch were the user's before, so an undo removes
+/// only the row.
+pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config) -> Result<Made> {
+    let target = Path::new(&plan.path);
+    let already = site
+        .ledger
+        .list(Some(&repo.git_dir))?
+        .into_iter()
+        .find(|r| {
+            r.wt_name == plan.wt_name || std::fs::canonicalize(&r.path).is_ok_and(|p| p == target)
+        });
+    if let Some(existing) = already {
+        return Err(Error::CannotAdopt {
+            path: plan.given,
+            reason: format!("it is already shard `{}`", existing.name),
+        });
+    }
+    let new = NewShard {
+        git_dir: &repo.git_dir,
+        root: &repo.root,
+        dir_name: &repo.name,
+        name: plan.name.as_str(),
+        branch: &plan.branch,
+        path_template: &plan.path,
+        wt_name: &plan.wt_name,
+        made_branch: false,
+        pid: host::current_process(),
+        now: now(),
+        services: &config.services,
+    };
+    establish(site, "adopt", &new, config, |_, _| Ok(()), |_| true)
+}
+
+/// Reserves the row and block for operation `op` (which names the crash
+/// points), runs `build`, writes the env file and marks
+/// the shard `active`. On any failure runs `undo` (which says whether the
+/// row may go) and removes the row.
+fn establish(
+    site: &mut Site<'_>,
+    op: &str,
+    new: &NewShard<'_>,
+    config: &Config,
+    build: impl FnOnce(&mut Site<'_>, &ShardRow) -> Result<()>,
+    undo: impl FnOnce(&ShardRow) -> bool,
+) -> Result<Made> {
+    let mut row = site
+        .ledger
+        .reserve(new, &config.pool, lookup::host_busy())?;
+    site.crash_point(&format!("{op}:reserved"));
+    let built = build(site, &row).and_then(|()| {
+        site.crash_point(&format!("{op}:worktree"));
+        let warnings = env::sync(site.ledger, site.home, &row, config)?;
+        site.crash_point(&format!("{op}:env"));
+        site.ledger.set_state(row.id, ShardState::Active, None)?;
+        Ok(warnings)
+    });
+    match built {
+        Ok(warnings) => {
+            row.state = ShardState::Active;
+            row.pid = None;
+            Ok(Made { row, warnings })
+        }
+        Err(cause) => {
+            // Errors of the undo are ignored on purpose: the first cause is
+            // the one to report, and anything left is still `creating`,
+            // which `prune` reclaims.
+            if undo(&row) {
+                let _ = site.ledger.remove(row.id);
+            }
+            Err(cause)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The env file in step with the ledger: the variables of a shard's
+//! managed section, a write checked before anything changes (prepare), and
+//! the write itself (commit), done under a per-shard lock (sync).
+//!
+//! Lifecycle layer: reads the ledger, edits files through `envfile` (pure)
+//! and `fsutil`, asks `worktree` what git tracks and ignores.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::envfile;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::ledger::services::ServicePort;
+use crate::ledger::{Ledger, ShardRow};
+use crate::model::{compose_project_name, service_var};
+use crate::worktree;
+
+/// Returns the variables of a shard's managed env section, in file order:
+/// the block, the shard, compose's project name, then service ports.
+pub fn vars(row: &ShardRow, config: &Config, services: &[ServicePort]) -> Vec<(String, String)> {
+    let b = row.block;
+    let mut vars = vec![
+        ("PORT_RANGE_START".to_string(), b.start().to_string()),
+        ("PORT_RANGE_END".to_string(), b.end().to_string()),
+        ("PORT_COUNT".to_string(), b.len().to_string()),
+        ("PORT".to_string(), b.start().to_string()),
+        ("SHARD_NAME".to_string(), row.name.clone()),
+    ];
+    if config.compose {
+        vars.push((
+            "COMPOSE_PROJECT_NAME".to_string(),
+            compose_project_name(&row.repo.dir_name, &row.name),
+        ));
+    }
+    for s in services {
+        vars.push((service_var(&s.service), s.port.to_string()));
+    }
+    vars
+}
+
+/// Returns a shard's variables as the ledger has them now.
+pub fn current_vars(
+    ledger: &Ledger,
+    row: &ShardRow,
+    config: &Config,
+) -> Result<Vec<(String, String)>> {
+    Ok(vars(row, config, &ledger.services(row.id)?))
+}
+
+/// Rewrites the shard's env file from the ledger, so the file and the
+/// ledger agree; returns warnings (a tracked file left alone, user keys
+/// that shadow ours).
+///
+/// Reading the ledger and writing the file happen under a per-shard file
+/// lock in `<home>/locks`, so of two processes changing a shard's ports at
+/// once the last writer always writes the newest ledger state, never an
+/// older one.
+pub fn sync(ledger: &Ledger, home: &Path, row: &ShardRow, config: &Config) -> Result<Vec<String>> {
+    let locks = home.join("locks");
+    fsutil::create_private_dir(&locks)?;
+    let lock_path = locks.join(format!("shard-{}.lock", row.id));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+    let result = current_vars(ledger, row, config).and_then(|vars| write(&row.path, config, &vars));
+    let _ = lock.unlock();
+    result
+}
+
+/// Writes the managed section into the worktree's env file: [`prepare`],
+/// then [`commit`]; returns warnings.
+pub fn write(worktree: &Path, config: &Config, vars: &[(String, String)]) -> Result<Vec<String>> {
+    commit(worktree, config, prepare(worktree, config, vars)?)
+}
+
+/// An env file write that has been checked but not done yet.
+pub struct EnvWrite {
+    path: PathBuf,
+    /// The new content, or `None` when nothing changes or the file is
+    /// tracked (and so left alone).
+    bytes: Option<Vec<u8>>,
+    /// False when the file is tracked by git and so not shards' to manage.
+    managed: bool,
+    warnings: Vec<String>,
+}
+
+/// Checks everything about writing the managed section into the worktree's
+/// env file (tracked, symlinks, damaged markers) without writing anything.
+pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> Result<EnvWrite> {
+    let file = &config.env_file;
+    let path = worktree.join(file);
+    if worktree::is_tracked(worktree, file)? {
+        let warning = format!(
+            "{} is tracked by git, so shards left it alone; set `env.file` (for example `.env.shard`) to a file the repository does not track",
+            path.display()
+        );
+        return Ok(EnvWrite {
+            path,
+            bytes: None,
+            managed: false,
+            warnings: vec![warning],
+        });
+    }
+    // A folder on the way that is a link could lead out of the worktree.
+    let root = std::fs::canonicalize(worktree).map_err(|e| Error::io(worktree, e))?;
+    let mut dir = path.parent().unwrap_or(worktree).to_path_buf();
+    while !dir.exists() {
+        dir = dir.parent().unwrap_or(worktree).to_path_buf();
+    }
+    let real = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
+    let env_error = |message: String| Error::EnvFile {
+        path: path.clone(),
+        message,
+    };
+    if !real.starts_with(&root) {
+        return Err(env_error(
+            "leads outside the worktree through a symbolic link".into(),
+        ));
+    }
+    let existing = fsutil::read_editable(&path).map_err(|e| match e {
+        Error::Io { err, .. } => env_error(err.to_string()),
+        other => other,
+    })?;
+    let applied = envfile::apply(&existing, vars).map_err(env_error)?;
+    let warnings = applied
+        .shadowed
+        .iter()
+        .map(|k| {
+            format!(
+                "{} also sets {k} outside the shards section; loaders may use either value",
+                path.display()
+            )
+        })
+        .collect();
+    let bytes = (applied.bytes != existing).then_some(applied.bytes);
+    Ok(EnvWrite {
+        path,
+        bytes,
+        managed: true,
+        warnings,
+    })
+}
+
+/// Does a checked env file write (and the `.envrc` when `env.direnv` is on);
+/// returns warnings.
+pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<String>> {
+    let mut warnings = write.warnings;
+    // Everything that can fail goes before the env file's own atomic write,
+    // so a failure leaves the env file as it was (and so in step with the
+    // ledger, which the caller then rolls back).
+    if config.direnv {
+        warnings.extend(write_envrc(worktree, &config.env_file)?);
+    }
+    if write.managed {
+        worktree::ensure_ignored(worktree, &config.env_file)?;
+    }
+    if let Some(bytes) = write.bytes {
+        // Make missing folders one by one from the worktree root down, so a
+        // worktree removed meanwhile (a racing destroy) is never recreated.
+        let rel = write.path.strip_prefix(worktree).unwrap_or(&write.path);
+        let mut dir = worktree.to_path_buf();
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::io(&dir, e));
+                }
+                _ => {}
+            }
+        }
+        fsutil::write_atomically(&write.path, &bytes)?;
+    }
+    Ok(warnings)
+}
+
+/// Makes the worktree's `.envrc` load the env file (`dotenv_if_exists`),
+/// keeping every line already there. A tracked `.envrc` is left alone.
+fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
+    let path = worktree.join(".envrc");
+    let line = format!("dotenv_if_exists {}", envfile::sh_quote(env_file));
+    let has_line = |text: &[u8]| {
+        String::from_utf8_lossy(text)
+            .lines()
+            .any(|l| l.trim() == line)
+    };
+    if worktree::is_tracked(worktree, ".envrc")? {
+        if fsutil::read_editable(&path).is_ok_and(|t| has_line(&t)) {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![format!(
+            "{} is tracked by git, so shards left it alone; add `{line}` to it to load the shard's ports",
+            path.display()
+        )]);
+    }
+    let mut text = fsutil::read_editable(&path)?;
+    if has_line(&text) {
+        return Ok(Vec::new());
+    }
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    text.extend_from_slice(
+        format!("# added by shards: load this shard's ports\n{line}\n").as_bytes(),
+    );
+    fsutil::write_atomically(&path, &text)?;
+    worktree::ensure_ignored(worktree, ".envrc")?;
+    Ok(Vec::new())
+}

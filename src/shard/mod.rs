@@ -1,0 +1,64 @@
+//! The shard lifecycle: the one place where a shard is "block + worktree +
+//! env file". Commands call it; it calls the adapters (ledger, worktree,
+//! host, fsutil), which each know only their own part.
+//!
+//! - [`build`]: reserve → build → activate, with one undo path (`create`
+//!   and `adopt`).
+//! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
+//! - [`env`]: the env file in step with the ledger: prepare, lock, commit.
+//! - [`ports`]: named service ports changed in the ledger and the env file
+//!   together.
+//! - [`lookup`]: find a shard by name or working directory, follow a moved
+//!   worktree, tell a live owner from a dead one.
+//!
+//! Lifecycle layer: may use the core and the adapters; knows nothing of
+//! clap, of output formats, or of the command modules.
+
+pub mod build;
+pub mod env;
+pub mod lookup;
+pub mod ports;
+pub mod teardown;
+
+use std::path::Path;
+
+use crate::ledger::Ledger;
+
+/// The outside world one lifecycle operation works on.
+pub struct Site<'a> {
+    /// The ledger, borrowed for the whole operation.
+    pub ledger: &'a mut Ledger,
+    /// The shards home: per-shard lock files live in `locks/` there.
+    pub home: &'a Path,
+    /// Test-only: the step at which to die (`SHARDS_TEST_CRASH_AT`).
+    pub crash_at: Option<&'a str>,
+}
+
+impl Site<'_> {
+    /// Test-only crash point: when `SHARDS_TEST_CRASH_AT` names `step`, the
+    /// process kills itself with SIGKILL right here, as a power cut or
+    /// `kill -9` would, so tests can prove that `list` and `prune` recover
+    /// from every step. Steps, in order: `create:reserved` (row written),
+    /// `create:branch` (branch made), `create:checkout` (worktree recorded,
+    /// checkout starting), `create:worktree` (checked out), `create:env`
+    /// (env file written); `destroy:marked` (row claimed),
+    /// `destroy:removed` (worktree and branch gone, row still there).
+    /// `adopt` and `prune` have the same steps under their own names
+    /// (`adopt:reserved`, `prune:marked`, …).
+    pub fn crash_point(&self, step: &str) {
+        if self.crash_at == Some(step) {
+            // SAFETY: raising SIGKILL on ourselves has no memory effects.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Returns the seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,92 @@
+//! Named service ports changed in the ledger and the env file together: the
+//! file is checked first, the ledger changed, the file rewritten, and the
+//! ledger change undone if the write fails.
+//!
+//! Lifecycle layer: uses the ledger and [`super::env`].
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ledger::ShardRow;
+use crate::ledger::services::ServicePort;
+use crate::model::ShardState;
+
+use super::{Site, env, lookup};
+
+/// What a change of service ports did.
+pub struct Changed {
+    /// Every service port the shard holds after the change.
+    pub all: Vec<ServicePort>,
+    /// Those released by the change.
+    pub released: Vec<ServicePort>,
+    /// Warnings from rewriting the env file.
+    pub warnings: Vec<String>,
+}
+
+/// Allocates `services` in the shard's block (or releases them with
+/// `release`), all or nothing, and rewrites its env file to match. With no
+/// services it only reads.
+pub fn change(
+    site: &mut Site<'_>,
+    row: &ShardRow,
+    config: &Config,
+    services: &[String],
+    release: bool,
+) -> Result<Changed> {
+    let before = site.ledger.services(row.id)?;
+    // A plain listing reads; it never writes the env file.
+    let write_file = row.path.exists() && !services.is_empty();
+    if write_file {
+        // Refuse before the ledger changes if the env file cannot take the
+        // section (a symlink, damaged markers), so the two never disagree.
+        env::prepare(&row.path, config, &env::vars(row, config, &before))?;
+    }
+    let gone = || Error::ShardNotFound {
+        name: row.name.clone(),
+        repo: row.repo.root.clone(),
+    };
+    let (all, released) = if release {
+        let released = site.ledger.release_services(row.id, services)?;
+        (site.ledger.services(row.id)?, released)
+    } else if services.is_empty() {
+        (before.clone(), Vec::new())
+    } else {
+        let all = match site
+            .ledger
+            .allocate_services(row.id, services, &config.services)
+        {
+            Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone()),
+            other => other?,
+        };
+        (all, Vec::new())
+    };
+    if !write_file {
+        return Ok(Changed {
+            all,
+            released,
+            warnings: Vec::new(),
+        });
+    }
+    match env::sync(site.ledger, site.home, row, config) {
+        Ok(warnings) => Ok(Changed {
+            all,
+            released,
+            warnings,
+        }),
+        Err(e) => {
+            // The write failed (disk full, read-only): undo the ledger change.
+            let added: Vec<String> = all
+                .iter()
+                .filter(|s| !before.contains(s))
+                .map(|s| s.service.clone())
+                .collect();
+            let _ = site.ledger.release_services(row.id, &added);
+            let _ = site.ledger.restore_services(row.id, &released);
+            // A shard destroyed meanwhile is reported as such, not as a missing file.
+            Err(match site.ledger.find(&row.repo.git_dir, &row.name)? {
+                None => gone(),
+                Some(now) if now.state != ShardState::Active => lookup::busy(&now),
+                Some(_) => e,
+            })
+        }
+    }
+}

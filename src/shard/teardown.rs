@@ -1,0 +1,210 @@
+//! Taking a shard apart: claim → take apart → release.
+//!
+//! [`destroy`] and [`reclaim`] (prune) share [`dismantle`]: the row is
+//! claimed in one transaction that re-checks it (so two processes never
+//! take one shard apart twice), then the worktree, git's record and the
+//! branch (when nothing on it would be lost) go, then the row, which frees
+//! the block. If taking apart fails, the row is handed back as it was.
+//! [`check_destroy`] and [`diagnose`] decide, before anything is touched,
+//! whether a shard may go.
+//!
+//! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::host;
+use crate::ledger::ShardRow;
+use crate::model::ShardState;
+use crate::worktree::{self, Repo};
+
+use super::{Site, lookup};
+
+/// What taking a shard apart did.
+pub struct Teardown {
+    /// The row as it was before the claim.
+    pub row: ShardRow,
+    /// True when the shard's branch was deleted.
+    pub branch_deleted: bool,
+    /// What was kept or left in place, and why.
+    pub notes: Vec<String>,
+}
+
+/// Refuses to destroy a shard another live process is working on, a folder
+/// that is not the shard's worktree any more, or (unless `force`) a
+/// worktree holding uncommitted or untracked work.
+pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
+    if row.state != ShardState::Active && lookup::owner_alive(row) {
+        return Err(lookup::busy(row));
+    }
+    if std::fs::symlink_metadata(&row.path).is_ok() && !repo.owns_folder(&row.wt_name, &row.path) {
+        return Err(Error::io(
+            &row.path,
+            std::io::Error::other(
+                "is not this shard's git worktree any more, so shards leaves it alone; move it away by hand, then destroy again",
+            ),
+        ));
+    }
+    if force || !row.path.exists() {
+        return Ok(());
+    }
+    let summary = match worktree::dirty_summary(&row.path) {
+        Ok(None) => return Ok(()),
+        Ok(Some(summary)) => summary,
+        Err(e) => format!("its git status cannot be read: {e}"),
+    };
+    Err(Error::WorktreeDirty {
+        name: row.name.clone(),
+        path: row.path.clone(),
+        summary,
+    })
+}
+
+/// Destroys a checked shard (see [`check_destroy`]): claims it unless a
+/// live process got to it first, takes it apart, frees its block.
+pub fn destroy(site: &mut Site<'_>, repo: &Repo, row: &ShardRow) -> Result<Teardown> {
+    let decide = |fresh: &ShardRow| {
+        if fresh.state != ShardState::Active && lookup::owner_alive(fresh) {
+            return Err(lookup::busy(fresh));
+        }
+        Ok(true)
+    };
+    dismantle(site, "destroy", row.id, decide, |row| take_apart(repo, row))?.ok_or_else(|| {
+        Error::ShardNotFound {
+            name: row.name.clone(),
+            repo: repo.root.clone(),
+        }
+    })
+}
+
+/// Why a shard is debris, as [`diagnose`] finds it.
+pub enum Diagnosis {
+    /// Healthy, or still being worked on by a live process.
+    Healthy,
+    /// Its worktree was moved; the ledger should follow it there.
+    Moved(PathBuf),
+    /// Debris: why, and whether prune may reclaim it.
+    Debris {
+        /// Why it is debris (and, when kept, why it is kept).
+        reason: String,
+        /// False when reclaiming it would lose work.
+        reclaimable: bool,
+    },
+}
+
+/// Tells whether a shard is debris that prune should reclaim.
+pub fn diagnose(row: &ShardRow) -> Diagnosis {
+    let debris = |reason: &str| Diagnosis::Debris {
+        reason: reason.to_string(),
+        reclaimable: true,
+    };
+    let repo_gone = !row.repo.git_dir.exists();
+    let wt_gone = !row.path.exists();
+    match row.state {
+        ShardState::Active if repo_gone => debris("its repository is gone"),
+        ShardState::Active if wt_gone => match lookup::moved(row) {
+            Some(new) => Diagnosis::Moved(new),
+            None => debris("its worktree is gone"),
+        },
+        ShardState::Active => Diagnosis::Healthy,
+        _ if lookup::owner_alive(row) => Diagnosis::Healthy,
+        ShardState::Creating => debris("its create was interrupted"),
+        ShardState::Destroying => {
+            if !wt_gone
+                && !repo_gone
+                && let Ok(Some(summary)) = worktree::dirty_summary(&row.path)
+            {
+                return Diagnosis::Debris {
+                    reason: format!(
+                        "its destroy was interrupted but the worktree holds work ({summary}); run `shards destroy --force {}` to discard it",
+                        row.name
+                    ),
+                    reclaimable: false,
+                };
+            }
+            debris("its destroy was interrupted")
+        }
+    }
+}
+
+/// Reclaims a shard [`diagnose`] called reclaimable debris, if it still is
+/// when claimed; `Ok(None)` when another process got to it first or it
+/// recovered.
+pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> {
+    let decide = |fresh: &ShardRow| {
+        Ok(matches!(
+            diagnose(fresh),
+            Diagnosis::Debris {
+                reclaimable: true,
+                ..
+            }
+        ))
+    };
+    dismantle(site, "prune", row.id, decide, |row| {
+        if row.repo.git_dir.exists() {
+            return take_apart(&Repo::discover(&row.repo.git_dir)?, row);
+        }
+        let mut notes = Vec::new();
+        if row.path.exists() {
+            notes.push(format!(
+                "left {} in place: its repository is gone",
+                row.path.display()
+            ));
+        }
+        Ok((false, notes))
+    })
+}
+
+/// Claims row `id` for operation `op` (which names its crash points) if `decide` agrees on the row as it is now, takes it
+/// apart with `apart` (which says whether the branch went, and notes), then
+/// deletes the row. If `apart` fails, the row is handed back as it was.
+fn dismantle(
+    site: &mut Site<'_>,
+    op: &str,
+    id: i64,
+    decide: impl FnOnce(&ShardRow) -> Result<bool>,
+    apart: impl FnOnce(&ShardRow) -> Result<(bool, Vec<String>)>,
+) -> Result<Option<Teardown>> {
+    let Some(row) = site.ledger.claim(id, host::current_process(), decide)? else {
+        return Ok(None);
+    };
+    site.crash_point(&format!("{op}:marked"));
+    let (branch_deleted, notes) = match apart(&row) {
+        Ok(done) => done,
+        Err(e) => {
+            // Nothing was removed that matters (the folder is not ours or
+            // could not be read): hand the shard back as it was.
+            let _ = site.ledger.set_state(row.id, row.state, row.pid);
+            return Err(e);
+        }
+    };
+    site.crash_point(&format!("{op}:removed"));
+    site.ledger.remove(row.id)?;
+    Ok(Some(Teardown {
+        row,
+        branch_deleted,
+        notes,
+    }))
+}
+
+/// Removes a shard's worktree and git's record of it, then its branch when
+/// the shard made it and nothing on it would be lost. Returns whether the
+/// branch was deleted, and notes on what was kept. Does not touch the ledger.
+fn take_apart(repo: &Repo, row: &ShardRow) -> Result<(bool, Vec<String>)> {
+    let mut notes = Vec::new();
+    if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
+        notes.push(format!(
+            "left {} in place: it is not this shard's git worktree",
+            left.display()
+        ));
+    }
+    let kept = if row.made_branch {
+        repo.delete_branch_if_merged(&row.branch)?
+    } else {
+        Some("it existed before the shard".to_string())
+    };
+    if let Some(why) = &kept {
+        notes.push(format!("kept branch `{}`: {why}", row.branch));
+    }
+    Ok((kept.is_none(), notes))
+}
