@@ -18,6 +18,7 @@ pub mod prune;
 pub mod run;
 pub mod status;
 pub mod view;
+pub mod who;
 
 use clap::Subcommand;
 
@@ -65,7 +66,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Destroy(args) => emit(ctx, &destroy::run(ctx, args)?, format, ()),
         Command::Prune(args) => emit(ctx, &prune::run(ctx, args)?, format, ()),
         Command::Port(args) => match &args.action {
-            Some(port::PortAction::Who { port }) => emit(ctx, &port::who(ctx, *port)?, format, ()),
+            Some(port::PortAction::Who { port }) => emit(ctx, &who::who(ctx, *port)?, format, ()),
             None => emit(ctx, &port::run(ctx, args)?, format, ()),
         },
         Command::Status(args) => emit(ctx, &status::run(ctx, args)?, format, ()),

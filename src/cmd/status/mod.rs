@@ -1,0 +1,156 @@
+//! `shards status`: the port audit. For each shard, what listens inside its
+//! block and which process holds it, listeners that belong to no process of
+//! the shard (foreign), the shard's processes listening outside its block,
+//! and named ports that nothing listens on; then the pool's figures.
+
+use std::collections::{HashMap, HashSet};
+
+use clap::Args;
+
+mod report;
+
+pub use report::{Place, PoolView, ServiceState, ShardAudit, SocketView, StatusReport};
+
+use crate::alloc::Pool;
+use crate::cmd::view::ShardView;
+use crate::config::Overrides;
+use crate::context::Ctx;
+use crate::error::Result;
+use crate::host::{self, ProcInfo, Proto, Socket};
+
+/// Audit ports: who listens where, per shard
+///
+/// Reads the host's TCP and UDP tables (IPv4 and IPv6) and maps sockets to
+/// processes where this user may see them. For each shard: sockets inside
+/// its block and their processes (`foreign` when the process does not run
+/// inside the shard's worktree), the shard's processes listening outside
+/// its block, and named ports nothing listens on. Then the pool's figures.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Audit the shards of every repository, not just this one
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn pool_view(pool: &Pool, held_blocks: &[crate::model::PortBlock], sockets: &[Socket]) -> PoolView {
+    // The same rule as the allocator: a block is busy when a TCP port in it
+    // is listening (UDP sockets are shown per shard but do not block).
+    let ports: std::collections::BTreeSet<u16> = sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp)
+        .map(|s| s.addr.port())
+        .collect();
+    let (mut held, mut busy) = (0, 0);
+    for b in pool.blocks() {
+        if held_blocks.iter().any(|h| h.overlaps(&b)) {
+            held += 1;
+        } else if ports.range(b.start()..=b.end()).next().is_some() {
+            busy += 1;
+        }
+    }
+    let total = pool.total();
+    PoolView {
+        base: pool.base(),
+        max: pool.max(),
+        block_size: pool.block_size(),
+        blocks_total: total,
+        blocks_held: held,
+        blocks_free: total - held - busy,
+        blocks_busy: busy,
+        utilization: (f64::from(held) * 1000.0 / f64::from(total.max(1))).round() / 10.0,
+    }
+}
+
+/// Audits the shards in scope against the host's sockets.
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
+    let config = ctx.config(&Overrides::default())?;
+    let scope = if args.all {
+        None
+    } else {
+        ctx.repo_if_any()?.map(|r| r.git_dir.clone())
+    };
+    let ledger = ctx.ledger()?;
+    let all_rows = ledger.list(None)?;
+    let services = ledger.all_services()?;
+    drop(ledger);
+    let sockets = host::sockets();
+    let owners: HashMap<u64, ProcInfo> =
+        host::socket_owners(&sockets.iter().map(|s| s.inode).collect::<HashSet<_>>());
+    let service_at: HashMap<u16, &str> = services
+        .iter()
+        .map(|s| (s.port, s.service.as_str()))
+        .collect();
+    let block_owner = |port: u16| {
+        all_rows
+            .iter()
+            .find(|r| r.block.contains(port))
+            .map(|r| r.name.clone())
+    };
+    let mut shards = Vec::new();
+    for row in all_rows
+        .iter()
+        .filter(|r| scope.as_ref().is_none_or(|g| &r.repo.git_dir == g))
+    {
+        let root = std::fs::canonicalize(&row.path).unwrap_or_else(|_| row.path.clone());
+        let inside = |p: &ProcInfo| p.cwd.as_ref().is_some_and(|c| c.starts_with(&root));
+        let sock_view = |s: &Socket, owner_shard: Option<String>| {
+            let p = owners.get(&s.inode);
+            SocketView {
+                port: s.addr.port(),
+                proto: s.proto,
+                address: s.addr.ip().to_string(),
+                service: service_at
+                    .get(&s.addr.port())
+                    .filter(|_| row.block.contains(s.addr.port()))
+                    .map(|s| s.to_string()),
+                pid: p.map(|p| p.pid),
+                command: p
+                    .map(|p| p.command.clone())
+                    .unwrap_or_else(|| "unknown process".into()),
+                place: match p {
+                    Some(p) if inside(p) => Place::Inside,
+                    Some(_) => Place::Foreign,
+                    None => Place::Unknown,
+                },
+                owner_shard,
+            }
+        };
+        let listening = sockets
+            .iter()
+            .filter(|s| row.block.contains(s.addr.port()))
+            .map(|s| sock_view(s, None))
+            .collect();
+        let outside = sockets
+            .iter()
+            .filter(|s| {
+                !row.block.contains(s.addr.port()) && owners.get(&s.inode).is_some_and(inside)
+            })
+            .map(|s| sock_view(s, block_owner(s.addr.port())))
+            .collect();
+        let svc = services
+            .iter()
+            .filter(|s| s.shard_id == row.id)
+            .map(|s| ServiceState {
+                service: s.service.clone(),
+                port: s.port,
+                listening: sockets.iter().any(|k| k.addr.port() == s.port),
+            })
+            .collect();
+        let view = ShardView::of(row);
+        shards.push(ShardAudit {
+            name: view.name,
+            repo: view.repo,
+            path: view.path,
+            ports: view.ports,
+            status: view.status,
+            listening,
+            outside,
+            services: svc,
+        });
+    }
+    let held: Vec<_> = all_rows.iter().map(|r| r.block).collect();
+    Ok(StatusReport {
+        pool: pool_view(&config.pool, &held, &sockets),
+        shards,
+    })
+}
