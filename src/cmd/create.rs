@@ -15,7 +15,7 @@ use crate::host;
 use crate::ledger::{NewShard, ShardRow};
 use crate::model::{ShardName, ShardState};
 use crate::output::{Render, Style};
-use crate::worktree::Repo;
+use crate::worktree::{CommitId, Repo};
 
 /// Arguments of `shards create`.
 #[derive(Debug, Args)]
@@ -87,7 +87,7 @@ impl Render for CreateReport {
 struct Plan {
     name: ShardName,
     branch: String,
-    base: git2::Oid,
+    base: CommitId,
     make_branch: bool,
     wt_name: String,
     path_template: String,
@@ -129,12 +129,7 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
     }
     let mut warnings = Vec::new();
     let make_branch = !repo.branch_exists(&branch);
-    if make_branch
-        && repo
-            .repo
-            .find_reference(&format!("refs/remotes/{branch}"))
-            .is_ok()
-    {
+    if make_branch && repo.is_remote_tracking(&branch) {
         let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
         return Err(Error::InvalidName {
             name: branch.clone(),
@@ -289,11 +284,8 @@ fn undo(ctx: &Ctx, repo: &Repo, plan: &Plan, row: &ShardRow) {
     // Each step is tried on its own, so one that fails does not keep the
     // others from undoing their part.
     let folder = repo.remove_worktree(&row.wt_name, &row.path);
-    if plan.make_branch
-        && let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local)
-        && b.get().target() == Some(plan.base)
-    {
-        let _ = b.delete();
+    if plan.make_branch {
+        let _ = repo.delete_branch_if_at(&row.branch, plan.base);
     }
     // Keep the row only if our own worktree folder could not be removed:
     // `prune` will retry it. Anything else at the path was never ours.
