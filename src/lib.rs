@@ -3,9 +3,9 @@
 //!
 //! The library holds everything; the `shards` binary only parses the
 //! command line and calls [`run`]. Layers, from the bottom: the pure core
-//! (`model`, `alloc`, `envfile`, `config::parse`), the adapters (`ledger`,
-//! `worktree`, `host`, `fsutil`, `paths`), the command layer (`cmd`,
-//! `context`, `output`, `progress`), and the entry (`cli`).
+//! (`model`, `alloc`, `envfile`, `template`, `config::parse`), the
+//! adapters (`ledger`, `worktree`, `host`, `fsutil`, `paths`), the command
+//! layer (`cmd`, `context`, `output`, `progress`), and the entry (`cli`).
 
 pub mod alloc;
 pub mod cli;
@@ -21,6 +21,7 @@ pub mod model;
 pub mod output;
 pub mod paths;
 pub mod progress;
+pub mod template;
 pub mod worktree;
 
 use clap::CommandFactory;
