@@ -88,14 +88,13 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> Result<AdoptReport> {
     if let Some(existing) = already {
         return Err(cannot(&format!("it is already shard `{}`", existing.name)));
     }
-    let path = target.display().to_string();
     let new = NewShard {
         git_dir: &repo.git_dir,
         root: &repo.root,
         dir_name: &repo.name,
         name: name.as_str(),
         branch: &branch,
-        path_template: &path,
+        path: &target,
         wt_name: &wt_name,
         made_branch: false,
         pid: host::current_process(),

@@ -2,7 +2,7 @@
 //! env file, and undo exactly what was made if any step fails.
 
 use std::io::{self, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
@@ -15,6 +15,7 @@ use crate::host;
 use crate::ledger::{NewShard, ShardRow};
 use crate::model::{ShardName, ShardState};
 use crate::output::{Render, Style};
+use crate::template;
 use crate::worktree::{CommitId, Repo};
 
 /// Arguments of `shards create`.
@@ -90,7 +91,7 @@ struct Plan {
     base: CommitId,
     make_branch: bool,
     wt_name: String,
-    path_template: String,
+    path: PathBuf,
     config: Config,
     warnings: Vec<String>,
 }
@@ -124,7 +125,7 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
         return Err(Error::NameTaken {
             name: name.to_string(),
             repo: repo.root.clone(),
-            state: existing.state.to_string(),
+            state: existing.state,
         });
     }
     let mut warnings = Vec::new();
@@ -155,52 +156,27 @@ fn plan(ctx: &Ctx, args: &CreateArgs, repo: &Repo) -> Result<Plan> {
         .worktree_root
         .clone()
         .unwrap_or_else(|| ctx.env.default_worktree_root());
-    let template = match (template.strip_prefix("~/"), &ctx.env.user_home) {
-        (Some(rest), Some(home)) => home.join(rest).display().to_string(),
-        _ => template,
-    };
-    let template = if template.contains("{name}") {
-        template
-    } else {
-        format!("{template}/{{name}}")
-    };
-    let template = template.replace("{name}", &name.folder());
-    let template = normalize(&repo.root.join(template)).display().to_string();
-    if Path::new(&template).starts_with(&repo.root) {
-        return Err(Error::Config {
-            origin: "worktree.root".into(),
-            message: format!(
-                "puts worktrees inside the repository {}, where they would show in its `git status`; choose a folder outside it",
-                repo.root.display()
-            ),
-        });
-    }
+    // `{repo}` is the folder name the ledger gave this repository.
+    let registered = ctx
+        .ledger()?
+        .register_repo(&repo.git_dir, &repo.root, &repo.name)?;
+    let path = template::worktree_path(
+        &template,
+        &registered.dir_name,
+        &name.folder(),
+        ctx.env.user_home.as_deref(),
+        &repo.root,
+    )?;
     Ok(Plan {
         wt_name: repo.free_worktree_name(&name.folder()),
         name,
         branch,
         base,
         make_branch,
-        path_template: template,
+        path,
         config,
         warnings,
     })
-}
-
-/// Resolves `.` and `..` in an absolute path without touching the disk, so
-/// the ledger records one clean path per worktree.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Creates a shard.
@@ -213,7 +189,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
         dir_name: &repo.name,
         name: plan.name.as_str(),
         branch: &plan.branch,
-        path_template: &plan.path_template,
+        path: &plan.path,
         wt_name: &plan.wt_name,
         made_branch: plan.make_branch,
         pid: host::current_process(),

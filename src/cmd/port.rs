@@ -118,7 +118,7 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
             .ledger()?
             .allocate_services(row.id, &services, &config.services)
         {
-            Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone(&row)),
+            Err(Error::ShardGone { .. }) => return Err(gone(&row)),
             other => other?,
         };
         (all, Vec::new())
