@@ -102,6 +102,30 @@ impl Ledger {
                 supported: migrate::SUPPORTED,
             });
         }
+        if found == 0 {
+            // A new ledger is an empty file; a database with tables of its
+            // own is someone else's and is never taken over, nor switched
+            // to WAL (which would rewrite its header).
+            let foreign: i64 = retry_locked(timeout, || {
+                conn.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(classify)?;
+            // Tables and a version appear in one transaction: tables with a
+            // version of 0 after them are not a shards ledger being set up.
+            if foreign > 0
+                && retry_locked(timeout, || migrate::version(&conn)).map_err(classify)? == 0
+            {
+                return Err(Error::LedgerCorrupt {
+                    path,
+                    reason: "it is another program's SQLite database (it holds tables that are not shards')".into(),
+                    source: None,
+                });
+            }
+        }
         let mode: String = retry_locked(timeout, || {
             conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
         })
@@ -125,29 +149,6 @@ impl Ledger {
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
-        if found == 0 {
-            // A new ledger is an empty file; a database with tables of its
-            // own is someone else's and is never taken over.
-            let foreign: i64 = retry_locked(timeout, || {
-                conn.query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .map_err(classify)?;
-            // Tables and a version appear in one transaction: tables with a
-            // version of 0 after them are not a shards ledger being set up.
-            if foreign > 0
-                && retry_locked(timeout, || migrate::version(&conn)).map_err(classify)? == 0
-            {
-                return Err(Error::LedgerCorrupt {
-                    path,
-                    reason: "it is another program's SQLite database (it holds tables that are not shards')".into(),
-                    source: None,
-                });
-            }
-        }
         // Migrating takes the write lock, so only do it when needed: `list`
         // must not wait behind a writer just to learn there is nothing to do.
         let found = if found < migrate::SUPPORTED {
