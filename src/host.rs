@@ -29,6 +29,16 @@ pub enum Proto {
     Udp,
 }
 
+impl std::fmt::Display for Proto {
+    /// Writes `tcp` or `udp`, as in `--json` output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
 /// A socket waiting for traffic: TCP in LISTEN, or UDP bound to a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Socket {
@@ -332,6 +342,15 @@ pub fn process_alive(pid: i64, start: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocols_print_as_in_json() {
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let json = serde_json::to_value(proto).unwrap();
+            assert_eq!(json.as_str(), Some(proto.to_string().as_str()));
+        }
+        assert_eq!(Proto::Tcp.to_string(), "tcp");
+    }
 
     #[test]
     fn sees_a_listener_of_ours() {

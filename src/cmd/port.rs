@@ -302,7 +302,7 @@ impl Render for WhoReport {
         let mut t = Table::new(vec!["PROTO", "ADDRESS", "PID", "COMMAND", "CWD"]);
         for l in &self.listeners {
             t.row(vec![
-                format!("{:?}", l.proto).to_lowercase(),
+                l.proto.to_string(),
                 l.address.clone(),
                 l.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 l.command

@@ -284,7 +284,7 @@ impl Render for StatusReport {
                     };
                     t.row(vec![
                         format!("  {}", l.port),
-                        format!("{:?}", l.proto).to_lowercase(),
+                        l.proto.to_string(),
                         l.address.clone(),
                         l.service.clone().unwrap_or_else(|| "-".into()),
                         l.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
@@ -307,7 +307,7 @@ impl Render for StatusReport {
                     o.pid.unwrap_or(0),
                     o.command,
                     o.port,
-                    format!("{:?}", o.proto).to_lowercase()
+                    o.proto
                 )?;
             }
             let idle: Vec<String> = s
