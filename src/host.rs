@@ -29,8 +29,8 @@ pub enum Proto {
     Udp,
 }
 
+/// Writes `tcp` or `udp`, as `--json` does.
 impl std::fmt::Display for Proto {
-    /// Writes `tcp` or `udp`, as in `--json` output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Proto::Tcp => "tcp",
@@ -345,11 +345,9 @@ mod tests {
 
     #[test]
     fn protocols_print_as_in_json() {
-        for proto in [Proto::Tcp, Proto::Udp] {
-            let json = serde_json::to_value(proto).unwrap();
-            assert_eq!(json.as_str(), Some(proto.to_string().as_str()));
-        }
-        assert_eq!(Proto::Tcp.to_string(), "tcp");
+        let json = serde_json::to_value([Proto::Tcp, Proto::Udp]).unwrap();
+        assert_eq!(json, serde_json::json!(["tcp", "udp"]));
+        assert_eq!(format!("{} {}", Proto::Tcp, Proto::Udp), "tcp udp");
     }
 
     #[test]
