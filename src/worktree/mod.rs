@@ -1,6 +1,6 @@
 //! git through git2: find the repository and name its commits; the
-//! submodules resolve refs ([`refs`]), add and remove worktrees ([`add`]),
-//! and read a worktree's state ([`status`]).
+//! submodules resolve refs (`refs`), add and remove worktrees (`add`),
+//! and read a worktree's state (`status`).
 //!
 //! A linked worktree is written in git's own on-disk layout
 //! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
