@@ -41,7 +41,7 @@ fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::Shar
         dir_name: "bench",
         name,
         branch: name,
-        path_template: &path,
+        path: Path::new(&path),
         wt_name: name,
         made_branch: false,
         pid: (1, 1),

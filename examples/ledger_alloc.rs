@@ -45,7 +45,7 @@ fn main() {
             dir_name: "bench",
             name: &name,
             branch: &name,
-            path_template: &template,
+            path: Path::new(&template),
             wt_name: &name,
             made_branch: false,
             pid,

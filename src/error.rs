@@ -7,6 +7,9 @@
 
 use std::path::PathBuf;
 
+use crate::model::ShardState;
+use crate::template::TemplateError;
+
 /// Everything that can go wrong in shards.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,8 +38,13 @@ pub enum Error {
     NameTaken {
         name: String,
         repo: PathBuf,
-        state: String,
+        state: ShardState,
     },
+
+    /// The shard's ledger row went away while a command acted on it
+    /// (another process destroyed or pruned it).
+    #[error("the shard (ledger row {id}) was removed by another shards process meanwhile")]
+    ShardGone { id: i64 },
 
     /// The worktree folder of a new shard exists already.
     #[error("the worktree folder {path} already exists")]
@@ -101,12 +109,14 @@ pub enum Error {
     #[error("{origin}: {message}")]
     Config { origin: String, message: String },
 
-    /// The ledger file is not a usable SQLite database.
-    #[error("the ledger {path} is not a readable shards database")]
+    /// The ledger file is not a usable shards database: `reason` says why,
+    /// and `source` is SQLite's own error when SQLite reported one.
+    #[error("the ledger {path} is not a readable shards database: {reason}")]
     LedgerCorrupt {
         path: PathBuf,
+        reason: String,
         #[source]
-        source: rusqlite::Error,
+        source: Option<rusqlite::Error>,
     },
 
     /// The ledger was written by a newer shards.
@@ -164,6 +174,15 @@ impl From<git2::Error> for Error {
     }
 }
 
+impl From<TemplateError> for Error {
+    fn from(e: TemplateError) -> Self {
+        Error::Config {
+            origin: "worktree.root".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl Error {
     /// Builds an [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -182,6 +201,7 @@ impl Error {
             Error::RefNotFound { .. } => "ref_not_found",
             Error::ShardNotFound { .. } => "shard_not_found",
             Error::NameTaken { .. } => "name_taken",
+            Error::ShardGone { .. } => "shard_gone",
             Error::PathTaken { .. } => "path_taken",
             Error::BranchCheckedOut { .. } => "branch_checked_out",
             Error::WorktreeDirty { .. } => "worktree_dirty",
@@ -209,6 +229,26 @@ impl Error {
     /// Returns the process exit code for this error; the only such mapping.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::NotARepo { .. }
+            | Error::RepoUnsupported { .. }
+            | Error::InvalidName { .. }
+            | Error::RefNotFound { .. }
+            | Error::ShardNotFound { .. }
+            | Error::NameTaken { .. }
+            | Error::ShardGone { .. }
+            | Error::PathTaken { .. }
+            | Error::BranchCheckedOut { .. }
+            | Error::WorktreeDirty { .. }
+            | Error::Busy { .. }
+            | Error::PortsExhausted { .. }
+            | Error::ServicePorts { .. }
+            | Error::InvalidService { .. }
+            | Error::NotInShard { .. }
+            | Error::CannotAdopt { .. }
+            | Error::EnvFile { .. }
+            | Error::Sqlite(_)
+            | Error::Git(_)
+            | Error::Io { .. } => 1,
             Error::Config { .. } => 2,
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
@@ -219,7 +259,6 @@ impl Error {
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
             Error::CannotRun { .. } => 126,
             Error::PartlyDone { cause, .. } => cause.exit_code(),
-            _ => 1,
         }
     }
 
@@ -239,12 +278,15 @@ impl Error {
             Error::ShardNotFound { .. } => {
                 "run `shards list` to see the shards of this repository (`--all` for every repository)".to_string()
             }
-            Error::NameTaken { state, name, .. } if state != "active" => format!(
+            Error::NameTaken { state, name, .. } if *state != ShardState::Active => format!(
                 "if no shards process is working on it, run `shards prune` to reclaim `{name}`"
             ),
             Error::NameTaken { name, .. } => format!(
                 "pick another name, or `shards destroy {name}` first"
             ),
+            Error::ShardGone { .. } => {
+                "run `shards list` to see the shards of this repository now".to_string()
+            }
             Error::PathTaken { .. } => {
                 "move that folder away, or pick another shard name".to_string()
             }
@@ -301,7 +343,9 @@ impl Error {
                 std::io::ErrorKind::StorageFull => "free some disk space and try again".to_string(),
                 _ => return None,
             },
-            _ => return None,
+            // libgit2's and SQLite's messages carry no next step we could
+            // name, and a child's failure is the child's to explain.
+            Error::Sqlite(_) | Error::Git(_) | Error::Child { .. } => return None,
         })
     }
 }

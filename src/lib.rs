@@ -3,10 +3,10 @@
 //!
 //! The library holds everything; the `shards` binary only parses the
 //! command line and calls [`run`]. Layers, from the bottom: the pure core
-//! (`model`, `alloc`, `envfile`, `config::parse`), the adapters (`ledger`,
-//! `worktree`, `host`, `fsutil`, `paths`), the lifecycle (`shard`), the
-//! command layer (`cmd`, `context`, `output`, `progress`), and the entry
-//! (`cli`). ARCHITECTURE.md maps them.
+//! (`model`, `alloc`, `envfile`, `template`, `config::parse`), the
+//! adapters (`ledger`, `worktree`, `host`, `fsutil`, `paths`), the
+//! lifecycle (`shard`), the command layer (`cmd`, `context`, `output`,
+//! `progress`), and the entry (`cli`). ARCHITECTURE.md maps them.
 
 pub mod alloc;
 pub mod cli;
@@ -23,6 +23,7 @@ pub mod output;
 pub mod paths;
 pub mod progress;
 pub mod shard;
+pub mod template;
 pub mod worktree;
 
 use clap::CommandFactory;

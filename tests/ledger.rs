@@ -90,3 +90,66 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
         .unwrap();
     assert_eq!(version, 3);
 }
+
+#[test]
+fn another_programs_sqlite_file_is_refused_with_its_true_reason() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(conn);
+    let before = std::fs::read(env.ledger()).unwrap();
+    for args in [&["list"][..], &["create", "x"]] {
+        let out = env.shards(args).code(3);
+        assert!(
+            out.stderr.contains("is not a readable shards database"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            out.stderr.contains("it holds tables that are not shards'"),
+            "{args:?}: {out}"
+        );
+        // SQLite reported nothing wrong, so no SQLite cause is printed.
+        assert!(!out.stderr.contains("caused by"), "{args:?}: {out}");
+        assert!(!out.stderr.contains("read-only"), "{args:?}: {out}");
+        assert!(
+            out.stderr.contains("hint: shards leaves the file as it is"),
+            "{out}"
+        );
+    }
+    let json = env.shards(&["list", "--json"]).code(3).json();
+    assert_eq!(json["error"]["kind"], "ledger_corrupt");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tables that are not shards'"),
+        "{json}"
+    );
+    assert!(
+        std::fs::read(env.ledger()).unwrap() == before,
+        "the foreign file was changed"
+    );
+    assert!(!env.shards_home.join("worktrees").exists());
+}
+
+#[test]
+fn a_corrupt_ledger_names_sqlites_own_cause() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/db/corrupt.sqlite"),
+        env.ledger(),
+    )
+    .unwrap();
+    let out = env.shards(&["list"]).code(3);
+    assert!(
+        out.stderr.contains("SQLite cannot read it as a database"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("caused by: file is not a database"),
+        "{out}"
+    );
+}

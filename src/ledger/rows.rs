@@ -70,10 +70,11 @@ fn is_unwritable(e: &rusqlite::Error) -> bool {
 
 /// Sorts a SQLite failure into the ledger errors users can act on.
 pub(super) fn classify(path: &Path, e: rusqlite::Error) -> Error {
-    if is_corrupt(&e) {
+    if let Some(reason) = corrupt_reason(&e) {
         Error::LedgerCorrupt {
             path: path.to_path_buf(),
-            source: e,
+            reason: reason.into(),
+            source: Some(e),
         }
     } else if is_locked(&e) {
         Error::LedgerLocked {
@@ -89,17 +90,19 @@ pub(super) fn classify(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
-fn is_corrupt(e: &rusqlite::Error) -> bool {
+/// Says why `e` shows the ledger is damaged, or `None` when it does not.
+fn corrupt_reason(e: &rusqlite::Error) -> Option<&'static str> {
     if matches!(
         e,
         rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..)
     ) {
-        return true;
+        return Some("a row holds a value shards cannot read");
     }
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
     )
+    .then_some("SQLite cannot read it as a database")
 }
 
 pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";

@@ -134,13 +134,15 @@ impl Ledger {
     }
 
     /// Gets or allocates the ports of `names` for a shard, all or nothing;
-    /// returns every service port of the shard afterwards.
+    /// returns every service port of the shard afterwards. Fails with
+    /// [`Error::ShardGone`] when the shard's row is gone.
     pub fn allocate_services(
         &mut self,
         shard_id: i64,
         names: &[String],
         configured: &BTreeMap<String, u16>,
     ) -> Result<Vec<ServicePort>> {
+        let path = self.path.clone();
         self.write(|tx| {
             let row: Option<(String, u16, u16, String, Option<i64>)> = tx
                 .query_row(
@@ -150,7 +152,7 @@ impl Ledger {
                 )
                 .optional()?;
             let Some((name, start, end, state, pid)) = row else {
-                return Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+                return Err(Error::ShardGone { id: shard_id });
             };
             if state != "active" {
                 let action = if state == "creating" {
@@ -164,8 +166,14 @@ impl Ledger {
                     pid: pid.unwrap_or(0),
                 });
             }
-            let block = PortBlock::new(start, end - start + 1)
-                .ok_or(Error::Sqlite(rusqlite::Error::InvalidQuery))?;
+            let block = end
+                .checked_sub(start)
+                .and_then(|d| PortBlock::new(start, d + 1))
+                .ok_or_else(|| Error::LedgerCorrupt {
+                    path,
+                    reason: format!("shard `{name}` holds the invalid port block {start}-{end}"),
+                    source: None,
+                })?;
             allocate_in(tx, shard_id, &name, block, names, configured)
         })
     }

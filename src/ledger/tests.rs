@@ -1,6 +1,10 @@
 //! Unit tests of the ledger, on in-memory databases.
 
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::alloc::Pool;
+use crate::model::ShardState;
 
 static NO_SERVICES: BTreeMap<String, u16> = BTreeMap::new();
 
@@ -11,7 +15,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         dir_name: "app",
         name,
         branch: name,
-        path_template: "/wt/{repo}/x",
+        path: Path::new("/wt/app/x"),
         wt_name: name,
         made_branch: true,
         pid: (1, 1),
@@ -26,17 +30,21 @@ fn reserve_list_release() {
     let pool = Pool::new(3000, 3299, 100).unwrap();
     let g = Path::new("/src/app/.git");
     let mut a = new(g, "a");
-    let p1 = "/wt/{repo}/a".to_string();
-    a.path_template = &p1;
+    a.path = Path::new("/wt/app/a");
     let a = l.reserve(&a, &pool, |_| false).unwrap();
     assert_eq!(a.block, PortBlock::new(3000, 100).unwrap());
-    let p2 = "/wt/{repo}/b".to_string();
     let mut b = new(g, "b");
-    b.path_template = &p2;
+    b.path = Path::new("/wt/app/b");
     let b = l.reserve(&b, &pool, |_| false).unwrap();
     assert_eq!(b.block.start(), 3100);
     let again = l.reserve(&new(g, "a"), &pool, |_| false).unwrap_err();
-    assert!(matches!(again, Error::NameTaken { .. }));
+    assert!(matches!(
+        again,
+        Error::NameTaken {
+            state: ShardState::Creating,
+            ..
+        }
+    ));
     l.remove(a.id).unwrap();
     assert_eq!(l.list(Some(g)).unwrap().len(), 1);
     l.set_state(b.id, ShardState::Active, None).unwrap();
@@ -48,12 +56,24 @@ fn reserve_list_release() {
 fn same_folder_names_get_distinct_dir_names() {
     let mut l = Ledger::open_in_memory().unwrap();
     let pool = Pool::new(3000, 3299, 100).unwrap();
-    let one = l
-        .reserve(&new(Path::new("/a/app/.git"), "x"), &pool, |_| false)
-        .unwrap();
-    let two = l
-        .reserve(&new(Path::new("/b/app/.git"), "x"), &pool, |_| false)
-        .unwrap();
+    let (ga, gb) = (Path::new("/a/app/.git"), Path::new("/b/app/.git"));
+    let (ra, rb) = (Path::new("/a/app"), Path::new("/b/app"));
+    let render = |dir: &str, root: &Path| {
+        crate::template::worktree_path("/wt/{repo}", dir, "x", None, root).unwrap()
+    };
+    let a = l.register_repo(ga, ra, "app").unwrap();
+    let b = l.register_repo(gb, rb, "app").unwrap();
+    let (pa, pb) = (render(&a.dir_name, ra), render(&b.dir_name, rb));
+    let mut na = new(ga, "x");
+    na.root = ra;
+    na.path = &pa;
+    let mut nb = new(gb, "x");
+    nb.root = rb;
+    nb.path = &pb;
+    let one = l.reserve(&na, &pool, |_| false).unwrap();
+    let two = l.reserve(&nb, &pool, |_| false).unwrap();
+    assert_eq!(one.repo, a);
+    assert_eq!(two.repo, b);
     assert_eq!(one.repo.dir_name, "app");
     assert_eq!(two.repo.dir_name, "app-2");
     assert_ne!(one.path, two.path);
@@ -86,9 +106,8 @@ fn exhaustion_is_an_error_with_figures() {
     let pool = Pool::new(3000, 3099, 100).unwrap();
     let g = Path::new("/g");
     l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
-    let p = "/wt/b".to_string();
     let mut b = new(g, "b");
-    b.path_template = &p;
+    b.path = Path::new("/wt/b");
     let e = l.reserve(&b, &pool, |_| false).unwrap_err();
     assert!(
         matches!(
@@ -100,6 +119,49 @@ fn exhaustion_is_an_error_with_figures() {
                 ..
             }
         ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn registering_a_repository_is_idempotent() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let g = Path::new("/src/app/.git");
+    let first = l.register_repo(g, Path::new("/src/app"), "app").unwrap();
+    let again = l.register_repo(g, Path::new("/src/app"), "app").unwrap();
+    assert_eq!(first, again);
+    // A later reserve finds the same row, whatever name it proposes.
+    let mut n = new(g, "a");
+    n.dir_name = "other";
+    let row = l
+        .reserve(&n, &Pool::new(3000, 3099, 100).unwrap(), |_| false)
+        .unwrap();
+    assert_eq!(row.repo, first);
+    let count: i64 = l
+        .conn
+        .query_row("SELECT count(*) FROM repos", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn a_removed_shard_is_reported_gone() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let pool = Pool::new(3000, 3099, 100).unwrap();
+    let row = l
+        .reserve(&new(Path::new("/g"), "a"), &pool, |_| false)
+        .unwrap();
+    l.remove(row.id).unwrap();
+    let e = l.set_state(row.id, ShardState::Active, None).unwrap_err();
+    assert!(
+        matches!(e, Error::ShardGone { id } if id == row.id),
+        "{e:?}"
+    );
+    let e = l
+        .allocate_services(row.id, &["web".to_string()], &NO_SERVICES)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::ShardGone { id } if id == row.id),
         "{e:?}"
     );
 }

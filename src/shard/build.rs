@@ -10,14 +10,15 @@
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::ledger::{NewShard, ShardRow};
+use crate::ledger::{Ledger, NewShard, ShardRow};
 use crate::model::{ShardName, ShardState};
-use crate::worktree::{self, Repo};
+use crate::template;
+use crate::worktree::{self, CommitId, Repo};
 
 use super::{Site, env, lookup, now};
 
@@ -58,16 +59,29 @@ pub struct CreateRequest<'a> {
     pub user_home: Option<&'a Path>,
 }
 
-/// A validated create, before anything is written.
-pub struct CreatePlan {
+/// What a shard will be, whatever builds it.
+struct Spec {
     name: ShardName,
     branch: String,
-    base: git2::Oid,
-    /// Whether this create makes the branch.
-    pub make_branch: bool,
+    /// git's name for its worktree.
     wt_name: String,
-    path_template: String,
+    path: PathBuf,
+    /// Whether this shard makes (and so may delete) its branch.
+    made_branch: bool,
+}
+
+/// A validated create, before anything is written.
+pub struct CreatePlan {
+    spec: Spec,
+    base: CommitId,
     warnings: Vec<String>,
+}
+
+impl CreatePlan {
+    /// Returns true when this create makes the branch.
+    pub fn makes_branch(&self) -> bool {
+        self.spec.made_branch
+    }
 }
 
 fn invalid(name: &str, reason: String) -> Error {
@@ -77,9 +91,10 @@ fn invalid(name: &str, reason: String) -> Error {
     }
 }
 
-/// Validates a create against the repository and the ledger; writes nothing.
+/// Validates a create against the repository and the ledger. Writes
+/// nothing but the repository's ledger entry (which names `{repo}`).
 pub fn plan_create(
-    ledger: &crate::ledger::Ledger,
+    ledger: &mut Ledger,
     repo: &Repo,
     names: Names,
     req: &CreateRequest<'_>,
@@ -89,17 +104,12 @@ pub fn plan_create(
         return Err(Error::NameTaken {
             name: name.to_string(),
             repo: repo.root.clone(),
-            state: existing.state.to_string(),
+            state: existing.state,
         });
     }
     let mut warnings = Vec::new();
     let make_branch = !repo.branch_exists(&branch);
-    if make_branch
-        && repo
-            .repo
-            .find_reference(&format!("refs/remotes/{branch}"))
-            .is_ok()
-    {
+    if make_branch && repo.is_remote_tracking(&branch) {
         let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
         return Err(invalid(
             &branch,
@@ -121,52 +131,26 @@ pub fn plan_create(
         }
         repo.resolve_base(Some(&format!("refs/heads/{branch}")))?
     };
-    let template = &req.root_template;
-    let template = match (template.strip_prefix("~/"), req.user_home) {
-        (Some(rest), Some(home)) => home.join(rest).display().to_string(),
-        _ => template.clone(),
-    };
-    let template = if template.contains("{name}") {
-        template
-    } else {
-        format!("{template}/{{name}}")
-    };
-    let template = template.replace("{name}", &name.folder());
-    let template = normalize(&repo.root.join(template)).display().to_string();
-    if Path::new(&template).starts_with(&repo.root) {
-        return Err(Error::Config {
-            origin: "worktree.root".into(),
-            message: format!(
-                "puts worktrees inside the repository {}, where they would show in its `git status`; choose a folder outside it",
-                repo.root.display()
-            ),
-        });
-    }
+    // `{repo}` is the folder name the ledger gives this repository.
+    let registered = ledger.register_repo(&repo.git_dir, &repo.root, &repo.name)?;
+    let path = template::worktree_path(
+        &req.root_template,
+        &registered.dir_name,
+        &name.folder(),
+        req.user_home,
+        &repo.root,
+    )?;
     Ok(CreatePlan {
-        wt_name: repo.free_worktree_name(&name.folder()),
-        name,
-        branch,
+        spec: Spec {
+            wt_name: repo.free_worktree_name(&name.folder()),
+            name,
+            branch,
+            path,
+            made_branch: make_branch,
+        },
         base,
-        make_branch,
-        path_template: template,
         warnings,
     })
-}
-
-/// Resolves `.` and `..` in an absolute path without touching the disk, so
-/// the ledger records one clean path per worktree.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Creates a planned shard: block, branch, worktree, env file.
@@ -179,19 +163,6 @@ pub fn create(
     attribute_files: &[PathBuf],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Made> {
-    let new = NewShard {
-        git_dir: &repo.git_dir,
-        root: &repo.root,
-        dir_name: &repo.name,
-        name: plan.name.as_str(),
-        branch: &plan.branch,
-        path_template: &plan.path_template,
-        wt_name: &plan.wt_name,
-        made_branch: plan.make_branch,
-        pid: host::current_process(),
-        now: now(),
-        services: &config.services,
-    };
     // Set once the path is known to be free: before that, nothing at the
     // path is ours and the undo must leave it alone.
     let started = std::cell::Cell::new(false);
@@ -202,7 +173,7 @@ pub fn create(
             });
         }
         started.set(true);
-        if plan.make_branch {
+        if row.made_branch {
             repo.create_branch(&row.branch, plan.base)?;
         }
         site.crash_point("create:branch");
@@ -231,15 +202,12 @@ pub fn create(
         // Each step is tried on its own, so one that fails does not keep
         // the others from undoing their part.
         let folder = repo.remove_worktree(&row.wt_name, &row.path);
-        if plan.make_branch
-            && let Ok(mut b) = repo.repo.find_branch(&row.branch, git2::BranchType::Local)
-            && b.get().target() == Some(plan.base)
-        {
-            let _ = b.delete();
+        if row.made_branch {
+            let _ = repo.delete_branch_if_at(&row.branch, plan.base);
         }
         !(folder.is_err() && repo.owns_folder(&row.wt_name, &row.path))
     };
-    let mut made = establish(site, "create", &new, config, build, undo)?;
+    let mut made = establish(site, "create", repo, &plan.spec, config, build, undo)?;
     let mut warnings = plan.warnings;
     warnings.append(&mut made.warnings);
     made.warnings = warnings;
@@ -250,10 +218,7 @@ pub fn create(
 pub struct AdoptPlan {
     /// The path as given, for messages.
     given: PathBuf,
-    name: ShardName,
-    branch: String,
-    wt_name: String,
-    path: String,
+    spec: Spec,
 }
 
 /// Checks that `target` is a linked worktree of `repo` on a branch, and
@@ -298,10 +263,13 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
     })?;
     Ok(AdoptPlan {
         given: given.to_path_buf(),
-        name,
-        branch,
-        wt_name,
-        path: target.display().to_string(),
+        spec: Spec {
+            name,
+            branch,
+            wt_name,
+            path: target,
+            made_branch: false,
+        },
     })
 }
 
@@ -309,13 +277,14 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
 /// file. Its files and branch were the user's before, so an undo removes
 /// only the row.
 pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config) -> Result<Made> {
-    let target = Path::new(&plan.path);
+    let target = &plan.spec.path;
     let already = site
         .ledger
         .list(Some(&repo.git_dir))?
         .into_iter()
         .find(|r| {
-            r.wt_name == plan.wt_name || std::fs::canonicalize(&r.path).is_ok_and(|p| p == target)
+            r.wt_name == plan.spec.wt_name
+                || std::fs::canonicalize(&r.path).is_ok_and(|p| &p == target)
         });
     if let Some(existing) = already {
         return Err(Error::CannotAdopt {
@@ -323,20 +292,15 @@ pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config)
             reason: format!("it is already shard `{}`", existing.name),
         });
     }
-    let new = NewShard {
-        git_dir: &repo.git_dir,
-        root: &repo.root,
-        dir_name: &repo.name,
-        name: plan.name.as_str(),
-        branch: &plan.branch,
-        path_template: &plan.path,
-        wt_name: &plan.wt_name,
-        made_branch: false,
-        pid: host::current_process(),
-        now: now(),
-        services: &config.services,
-    };
-    establish(site, "adopt", &new, config, |_, _| Ok(()), |_| true)
+    establish(
+        site,
+        "adopt",
+        repo,
+        &plan.spec,
+        config,
+        |_, _| Ok(()),
+        |_| true,
+    )
 }
 
 /// Reserves the row and block for operation `op` (which names the crash
@@ -346,14 +310,28 @@ pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config)
 fn establish(
     site: &mut Site<'_>,
     op: &str,
-    new: &NewShard<'_>,
+    repo: &Repo,
+    spec: &Spec,
     config: &Config,
     build: impl FnOnce(&mut Site<'_>, &ShardRow) -> Result<()>,
     undo: impl FnOnce(&ShardRow) -> bool,
 ) -> Result<Made> {
+    let new = NewShard {
+        git_dir: &repo.git_dir,
+        root: &repo.root,
+        dir_name: &repo.name,
+        name: spec.name.as_str(),
+        branch: &spec.branch,
+        path: &spec.path,
+        wt_name: &spec.wt_name,
+        made_branch: spec.made_branch,
+        pid: host::current_process(),
+        now: now(),
+        services: &config.services,
+    };
     let mut row = site
         .ledger
-        .reserve(new, &config.pool, lookup::host_busy())?;
+        .reserve(&new, &config.pool, lookup::host_busy())?;
     site.crash_point(&format!("{op}:reserved"));
     let built = build(site, &row).and_then(|()| {
         site.crash_point(&format!("{op}:worktree"));

@@ -54,7 +54,7 @@ pub fn change(
             .ledger
             .allocate_services(row.id, services, &config.services)
         {
-            Err(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => return Err(gone()),
+            Err(Error::ShardGone { .. }) => return Err(gone()),
             other => other?,
         };
         (all, Vec::new())

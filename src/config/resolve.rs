@@ -1,137 +1,18 @@
-//! Configuration: the TOML schema, built-in defaults, and the layering of
-//! user file → project `.shards.toml` → `SHARDS_*` variables → flags.
+//! Layering: built-in defaults, then each parsed source, then `SHARDS_*`
+//! variables and flags, checked into one [`Config`]. Every error names the
+//! source, line or variable the bad value came from.
 //!
-//! `parse` is pure (text in, a layer out); `load` is the only function here
-//! that touches the file system. Every error names where the bad value came
-//! from (file and line, variable, or flag) and the key, and stops the
-//! command: there is never a silent fallback to a default.
+//! Pure core: no file system, no environment (the caller passes the
+//! overrides and the default top of the pool), no git, SQLite or command
+//! line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
-use toml::Spanned;
-
+use super::parse::{Source, line_of};
+use super::{Config, DEFAULT_BASE, DEFAULT_BLOCK_SIZE, DEFAULT_ENV_FILE};
 use crate::alloc::Pool;
 use crate::error::{Error, Result};
-
-/// The built-in first port of the pool.
-pub const DEFAULT_BASE: u16 = 3000;
-/// The built-in number of ports per shard.
-pub const DEFAULT_BLOCK_SIZE: u16 = 100;
-/// The built-in env file name.
-pub const DEFAULT_ENV_FILE: &str = ".env";
-
-/// One configuration source as written: every key optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Layer {
-    #[serde(default)]
-    ports: PortsLayer,
-    #[serde(default)]
-    worktree: WorktreeLayer,
-    #[serde(default)]
-    env: EnvLayer,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PortsLayer {
-    base: Option<Spanned<u16>>,
-    max: Option<Spanned<u16>>,
-    block_size: Option<Spanned<u16>>,
-    #[serde(default)]
-    services: BTreeMap<String, Spanned<u16>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WorktreeLayer {
-    root: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvLayer {
-    file: Option<Spanned<String>>,
-    direnv: Option<Spanned<bool>>,
-    compose: Option<Spanned<bool>>,
-}
-
-/// A parsed layer together with the name of its source and its text, so
-/// that values can be traced back to a line.
-#[derive(Debug)]
-pub struct Source {
-    name: String,
-    text: String,
-    layer: Layer,
-    /// A project file (committed in a repository): it may not choose where
-    /// worktrees go on the user's disk.
-    project: bool,
-}
-
-impl Source {
-    /// Marks the source as a repository's project file.
-    pub fn into_project(mut self) -> Source {
-        self.project = true;
-        self
-    }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Parses configuration text; `name` (a path) is used in error messages.
-pub fn parse(name: &str, text: &str) -> Result<Source> {
-    let layer: Layer = toml::from_str(text).map_err(|e| {
-        let (line, key) = match e.span() {
-            Some(span) => {
-                let line = line_of(text, span.start);
-                let key = text
-                    .lines()
-                    .nth(line - 1)
-                    .and_then(|l| l.split_once('='))
-                    .map(|(k, _)| k.trim().to_string());
-                (Some(line), key)
-            }
-            None => (None, None),
-        };
-        let origin = match line {
-            Some(line) => format!("{name}:{line}"),
-            None => name.to_string(),
-        };
-        let message = e.message().trim().to_string();
-        Error::Config {
-            origin,
-            message: match key {
-                Some(key) => format!("`{key}`: {message}"),
-                None => message,
-            },
-        }
-    })?;
-    Ok(Source {
-        name: name.to_string(),
-        text: text.to_string(),
-        layer,
-        project: false,
-    })
-}
-
-/// Reads and parses a configuration file; a missing file is `None`.
-pub fn load(path: &Path) -> Result<Option<Source>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| Error::Config {
-                origin: path.display().to_string(),
-                message: "the file is not valid UTF-8".into(),
-            })?;
-            parse(&path.display().to_string(), &text).map(Some)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
 
 /// Settings given as `SHARDS_*` variables or command-line flags, each with
 /// the name it was given under.
@@ -151,23 +32,6 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SHARDS_ENV_DIRENV", "env.direnv"),
     ("SHARDS_ENV_COMPOSE", "env.compose"),
 ];
-
-/// The effective configuration after every layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// The pool and block size.
-    pub pool: Pool,
-    /// Named ports at fixed offsets inside every block.
-    pub services: BTreeMap<String, u16>,
-    /// Where worktrees go; may hold `{repo}` and `{name}`.
-    pub worktree_root: Option<String>,
-    /// The env file shards manages in each worktree, relative to its root.
-    pub env_file: String,
-    /// Also write an `.envrc` that loads the env file.
-    pub direnv: bool,
-    /// Also write `COMPOSE_PROJECT_NAME`.
-    pub compose: bool,
-}
 
 struct Builder {
     base: (u16, String),
@@ -373,71 +237,4 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         b.add_override(origin, key, raw)?;
     }
     b.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(text: &str) -> Result<Config> {
-        resolve(32767, &[parse("c.toml", text)?], &Overrides::default())
-    }
-
-    #[test]
-    fn defaults() {
-        let c = resolve(32767, &[], &Overrides::default()).unwrap();
-        assert_eq!(
-            (c.pool.base(), c.pool.max(), c.pool.block_size()),
-            (3000, 32767, 100)
-        );
-        assert_eq!(c.env_file, ".env");
-        assert!(c.compose && !c.direnv);
-    }
-
-    #[test]
-    fn later_layers_win() {
-        let user = parse("user.toml", "[ports]\nbase = 4000\nblock_size = 10\n").unwrap();
-        let project = parse("project.toml", "[ports]\nblock_size = 20\n").unwrap();
-        let mut o = Overrides::default();
-        o.values
-            .push(("SHARDS_PORTS_MAX".into(), "ports.max", "5000".into()));
-        let c = resolve(32767, &[user, project], &o).unwrap();
-        assert_eq!(
-            (c.pool.base(), c.pool.max(), c.pool.block_size()),
-            (4000, 5000, 20)
-        );
-    }
-
-    #[test]
-    fn errors_name_file_line_and_key() {
-        let e = one("[ports]\n\nblock_size = \"big\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("c.toml:3: `block_size`"), "{e}");
-        let e = one("[ports]\nbase = 1\nfoo = 2\n").unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:3") && e.contains("foo"), "{e}");
-        let e = one("[ports]\nblock_size = 0\n").unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:2: `ports.block_size`"), "{e}");
-        let e = one("[ports]\nmax = 70000\n").unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:2: `max`"), "{e}");
-        let e = one("[ports]\nbase = 5000\nmax = 4000\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("c.toml:2 and c.toml:3"), "{e}");
-        let e = one("[env]\nfile = \"../x\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:2: `env.file`"), "{e}");
-        let e = one("[ports.services]\nweb = 100\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("c.toml:2: `ports.services.web`"), "{e}");
-    }
-
-    #[test]
-    fn bad_override_names_the_variable() {
-        let mut o = Overrides::default();
-        o.values
-            .push(("SHARDS_PORTS_BASE".into(), "ports.base", "x".into()));
-        let e = resolve(32767, &[], &o).unwrap_err().to_string();
-        assert!(e.starts_with("SHARDS_PORTS_BASE: `ports.base`"), "{e}");
-    }
 }

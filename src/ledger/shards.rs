@@ -1,0 +1,254 @@
+//! Shards and their repositories in the ledger: register a repository,
+//! reserve a shard with its block, claim it for taking apart, move it
+//! between states, and forget it.
+//!
+//! Every write here is one [`Ledger::write`] transaction (`BEGIN
+//! IMMEDIATE`). Part of the `ledger` adapter: knows SQLite and the
+//! allocator, nothing of git, worktrees or path templates (a shard's path
+//! arrives final).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{SHARD_COLUMNS, path_str, shard_from_row};
+use super::{Ledger, RepoRow, ShardRow, services, taken_blocks};
+use crate::alloc::{self, Pool};
+use crate::error::{Error, Result};
+use crate::model::{PortBlock, ShardState};
+
+/// A shard to reserve.
+#[derive(Debug, Clone)]
+pub struct NewShard<'a> {
+    /// Canonical common git dir of its repository.
+    pub git_dir: &'a Path,
+    /// Main worktree of its repository.
+    pub root: &'a Path,
+    /// Preferred `{repo}` folder name.
+    pub dir_name: &'a str,
+    /// The shard name.
+    pub name: &'a str,
+    /// Its branch.
+    pub branch: &'a str,
+    /// Its worktree folder: final, absolute (see [`crate::template`]).
+    pub path: &'a Path,
+    /// git's name for its worktree.
+    pub wt_name: &'a str,
+    /// Whether its create will make the branch.
+    pub made_branch: bool,
+    /// The creating process and its start time.
+    pub pid: (i64, i64),
+    /// Unix seconds now.
+    pub now: i64,
+    /// Configured services, allocated at their fixed offsets when they fit.
+    pub services: &'a BTreeMap<String, u16>,
+}
+
+impl Ledger {
+    /// Returns the repository row for `git_dir`, registering it first when
+    /// the ledger does not know it yet, with a `{repo}` folder name unique
+    /// among repositories (`dir_name`, `dir_name-2`, …). Idempotent: a known
+    /// repository keeps its row and folder name.
+    pub fn register_repo(
+        &mut self,
+        git_dir: &Path,
+        root: &Path,
+        dir_name: &str,
+    ) -> Result<RepoRow> {
+        // Known repositories (every create but a repository's first) need
+        // no write lock.
+        let known = repo_of(&self.conn, git_dir, root).map_err(|e| match e {
+            Error::Sqlite(e) => super::rows::classify(&self.path, e),
+            other => other,
+        })?;
+        if let Some(row) = known {
+            return Ok(row);
+        }
+        self.write(|tx| ensure_repo(tx, git_dir, root, dir_name))
+    }
+
+    /// Reserves a shard and its block: one transaction that registers the
+    /// repository, checks the name, picks the lowest free block that `busy`
+    /// does not reject, and inserts the row in state `creating`.
+    pub fn reserve(
+        &mut self,
+        new: &NewShard<'_>,
+        pool: &Pool,
+        busy: impl FnMut(PortBlock) -> bool,
+    ) -> Result<ShardRow> {
+        self.write(|tx| {
+            let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
+            if let Some(existing) = find_in(tx, repo.id, new.name)? {
+                return Err(Error::NameTaken {
+                    name: new.name.to_string(),
+                    repo: repo.root.clone(),
+                    state: existing.state,
+                });
+            }
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2",
+                    params![repo.id, new.branch],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(path) = holder {
+                return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
+            }
+            let path = path_str(new.path)?;
+            let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [path], |r| r.get(0))?;
+            if taken_path {
+                return Err(Error::PathTaken { path: PathBuf::from(path) });
+            }
+            let taken = taken_blocks(tx)?;
+            let block = alloc::pick(pool, &taken, busy).map_err(|e| Error::PortsExhausted {
+                base: pool.base(),
+                max: pool.max(),
+                block_size: pool.block_size(),
+                total: e.total,
+                held: e.held,
+                busy: e.busy,
+            })?;
+            tx.execute(
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11)",
+                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end()],
+            )?;
+            let id = tx.last_insert_rowid();
+            let fitting: Vec<String> = new.services.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
+            services::allocate_in(tx, id, new.name, block, &fitting, new.services)?;
+            Ok(ShardRow {
+                id,
+                repo,
+                name: new.name.to_string(),
+                branch: new.branch.to_string(),
+                path: PathBuf::from(path),
+                wt_name: new.wt_name.to_string(),
+                made_branch: new.made_branch,
+                state: ShardState::Creating,
+                pid: Some(new.pid),
+                created_at: new.now,
+                block,
+            })
+        })
+    }
+
+    /// Claims a shard for taking apart: in one transaction, re-reads the row,
+    /// asks `decide` whether it may be claimed (it sees the row as it is now,
+    /// not as an earlier read saw it), and if so marks it `destroying` by
+    /// `pid`. Returns the row as it was before the claim, or `None` when it
+    /// is gone or `decide` said no. Two processes can never both claim it.
+    pub fn claim(
+        &mut self,
+        id: i64,
+        pid: (i64, i64),
+        decide: impl FnOnce(&ShardRow) -> Result<bool>,
+    ) -> Result<Option<ShardRow>> {
+        self.write(|tx| {
+            let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
+            let Some(row) = tx.query_row(&sql, [id], shard_from_row).optional()? else {
+                return Ok(None);
+            };
+            if !decide(&row)? {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3 WHERE id = ?1",
+                params![id, pid.0, pid.1],
+            )?;
+            Ok(Some(row))
+        })
+    }
+
+    /// Moves a shard to `state`, recording `pid` as the process acting on it
+    /// (`None` clears it). Fails with [`Error::ShardGone`] when the row is
+    /// gone.
+    pub fn set_state(&mut self, id: i64, state: ShardState, pid: Option<(i64, i64)>) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE shards SET state = ?2, pid = ?3, pid_start = ?4 WHERE id = ?1",
+                params![id, state.as_str(), pid.map(|p| p.0), pid.map(|p| p.1)],
+            )?;
+            if n == 0 {
+                return Err(Error::ShardGone { id });
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a new worktree folder for a shard (it was moved).
+    pub fn set_path(&mut self, id: i64, path: &Path) -> Result<()> {
+        let path = path_str(path)?.to_string();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE shards SET path = ?2 WHERE id = ?1",
+                params![id, path],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes a shard's row, which frees its block.
+    pub fn remove(&mut self, id: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM shards WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+}
+
+fn find_in(tx: &Connection, repo_id: i64, name: &str) -> Result<Option<ShardRow>> {
+    let sql = format!(
+        "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.id = ?1 AND s.name = ?2"
+    );
+    Ok(tx
+        .query_row(&sql, params![repo_id, name], shard_from_row)
+        .optional()?)
+}
+
+/// Returns the repository row for `git_dir` when the ledger knows it.
+fn repo_of(conn: &Connection, git_dir: &Path, root: &Path) -> Result<Option<RepoRow>> {
+    let found: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, dir_name FROM repos WHERE git_dir = ?1",
+            [path_str(git_dir)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(found.map(|(id, dir_name)| RepoRow {
+        id,
+        git_dir: git_dir.to_path_buf(),
+        root: root.to_path_buf(),
+        dir_name,
+    }))
+}
+
+/// Returns the repository row for `git_dir`, registering it with a
+/// `dir_name` unique among repositories (`name`, `name-2`, …). Runs inside
+/// the caller's transaction.
+fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Result<RepoRow> {
+    if let Some(row) = repo_of(tx, git_dir, root)? {
+        return Ok(row);
+    }
+    let mut candidate = name.to_string();
+    let mut n = 1;
+    while tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM repos WHERE dir_name = ?1)",
+        [&candidate],
+        |r| r.get::<_, bool>(0),
+    )? {
+        n += 1;
+        candidate = format!("{name}-{n}");
+    }
+    tx.execute(
+        "INSERT INTO repos (git_dir, root, dir_name) VALUES (?1, ?2, ?3)",
+        params![path_str(git_dir)?, path_str(root)?, candidate],
+    )?;
+    Ok(RepoRow {
+        id: tx.last_insert_rowid(),
+        git_dir: git_dir.to_path_buf(),
+        root: root.to_path_buf(),
+        dir_name: candidate,
+    })
+}

@@ -1,0 +1,150 @@
+//! git through git2: find the repository and name its commits; the
+//! submodules resolve refs (`refs`), add and remove worktrees (`add`),
+//! and read a worktree's state (`status`).
+//!
+//! A linked worktree is written in git's own on-disk layout
+//! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
+//! the folder), then checked out through libgit2 with a progress callback;
+//! `git worktree list`, `git status` and `git worktree remove` treat it like
+//! one made by `git worktree add`.
+//!
+//! Adapter: knows git, nothing of ports, SQLite or the command line. No git2
+//! type crosses this module's public API: callers get [`Repo`] methods,
+//! [`CommitId`] and plain paths and strings, so the command layer never
+//! imports git2.
+
+mod add;
+mod refs;
+mod status;
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+
+use crate::error::{Error, Result};
+
+pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
+
+/// A commit of the repository, as [`Repo::resolve_base`] found it.
+///
+/// Opaque on purpose: callers pass it back to [`Repo`] methods and may print
+/// it (its full hex id), nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommitId(Oid);
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A repository found from a working directory.
+pub struct Repo {
+    /// The repository opened where shards was run (maybe a linked worktree).
+    repo: Repository,
+    /// Canonical path of the common git dir: the repository's identity.
+    pub git_dir: PathBuf,
+    /// The main worktree, or the git dir of a bare repository.
+    pub root: PathBuf,
+    /// The root of the worktree shards was run in, if any.
+    pub workdir: Option<PathBuf>,
+    /// A folder-friendly name for the repository.
+    pub name: String,
+}
+
+fn canonical(path: &Path) -> Result<PathBuf> {
+    fs::canonicalize(path).map_err(|e| Error::io(path, e))
+}
+
+/// Turns a repository folder name into one safe as a folder name of ours:
+/// `.git` suffix and leading dots dropped, anything unusual replaced by `-`.
+fn folder_name(raw: &str) -> String {
+    let raw = raw
+        .strip_suffix(".git")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(raw);
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "repo".into()
+    } else {
+        name.to_string()
+    }
+}
+
+impl Repo {
+    /// Finds the repository containing `dir` (also from inside a linked
+    /// worktree, which resolves to the same repository).
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let repo = Repository::discover(dir).map_err(|e| match e.code() {
+            git2::ErrorCode::NotFound => Error::NotARepo {
+                path: dir.to_path_buf(),
+            },
+            _ => Error::Git(e),
+        })?;
+        let git_dir = canonical(repo.commondir())?;
+        let main = Repository::open(&git_dir)?;
+        let root = match main.workdir() {
+            Some(w) => canonical(w)?,
+            None => git_dir.clone(),
+        };
+        let workdir = repo.workdir().map(canonical).transpose()?;
+        let raw = root.file_name().and_then(|n| n.to_str()).unwrap_or("repo");
+        Ok(Repo {
+            repo,
+            name: folder_name(raw),
+            git_dir,
+            root,
+            workdir,
+        })
+    }
+
+    /// Returns the admin folder git uses for worktree `wt_name`.
+    pub fn admin_dir(&self, wt_name: &str) -> PathBuf {
+        self.git_dir.join("worktrees").join(wt_name)
+    }
+
+    /// Returns `wanted`, or `wanted-2`, `wanted-3`, … : the first worktree
+    /// name git does not already use.
+    pub fn free_worktree_name(&self, wanted: &str) -> String {
+        let mut name = wanted.to_string();
+        let mut n = 1;
+        while self.admin_dir(&name).exists() {
+            n += 1;
+            name = format!("{wanted}-{n}");
+        }
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_safe() {
+        assert_eq!(folder_name("app"), "app");
+        assert_eq!(folder_name("app.git"), "app");
+        assert_eq!(folder_name(".git"), "git");
+        assert_eq!(folder_name("my repo"), "my-repo");
+        assert_eq!(folder_name("..hidden"), "hidden");
+        assert_eq!(folder_name("..."), "repo");
+    }
+
+    #[test]
+    fn commit_ids_print_as_hex() {
+        let id = CommitId(Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap());
+        assert_eq!(id.to_string(), "0123456789abcdef0123456789abcdef01234567");
+    }
+}

@@ -1,0 +1,187 @@
+//! A worktree's state as git sees it: uncommitted work, a detached HEAD no
+//! ref contains, tracked and ignored files, where a moved worktree went, and
+//! what a folder is.
+//!
+//! Part of the `worktree` adapter; must not depend on ports, SQLite or the
+//! command line. It reads; the only write is an `info/exclude` line.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use git2::{Repository, StatusOptions};
+
+use super::canonical;
+use crate::error::{Error, Result};
+
+/// Summarises uncommitted or untracked work in the worktree at `path`
+/// (ignored files do not count); `None` when it is clean.
+pub fn dirty_summary(path: &Path) -> Result<Option<String>> {
+    let repo = Repository::open(path)?;
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(false)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    // A shards process rewriting the env file leaves a temp file for an
+    // instant; it is shards' own, not the user's work.
+    let work: Vec<_> = statuses
+        .iter()
+        .filter(|s| {
+            !s.path().is_ok_and(|p| {
+                Path::new(p)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".shards-tmp-"))
+            })
+        })
+        .collect();
+    if work.is_empty() {
+        return stray_head(&repo);
+    }
+    let (mut untracked, mut changed) = (0, 0);
+    let mut names = Vec::new();
+    for s in &work {
+        if s.status().is_wt_new() {
+            untracked += 1;
+        } else {
+            changed += 1;
+        }
+        if names.len() < 3 {
+            names.push(s.path().unwrap_or("?").to_string());
+        }
+    }
+    let more = if work.len() > names.len() {
+        ", …"
+    } else {
+        ""
+    };
+    Ok(Some(format!(
+        "{changed} changed, {untracked} untracked: {}{more}",
+        names.join(", ")
+    )))
+}
+
+/// Describes a detached HEAD whose commit no ref contains: commits made
+/// there would be lost with the worktree.
+fn stray_head(repo: &Repository) -> Result<Option<String>> {
+    if !repo.head_detached().unwrap_or(false) {
+        return Ok(None);
+    }
+    let Some(head) = repo.head()?.target() else {
+        return Ok(None);
+    };
+    for r in repo.references()?.flatten() {
+        if r.name()
+            .is_ok_and(|n| n == "HEAD" || n.starts_with("refs/stash"))
+        {
+            continue;
+        }
+        if let Ok(c) = r.peel_to_commit()
+            && (c.id() == head || repo.graph_descendant_of(c.id(), head)?)
+        {
+            return Ok(None);
+        }
+    }
+    let short = head.to_string()[..10].to_string();
+    Ok(Some(format!(
+        "HEAD is detached at {short}, a commit no branch or tag contains"
+    )))
+}
+
+/// Returns where git says worktree `wt_name` of the repository at `git_dir`
+/// lives now, when that is not `recorded` (it was moved with
+/// `git worktree move`, or by hand and repaired) and it still points back
+/// at its record.
+pub fn moved_to(git_dir: &Path, wt_name: &str, recorded: &Path) -> Option<PathBuf> {
+    let admin = git_dir.join("worktrees").join(wt_name);
+    let gitdir = fs::read_to_string(admin.join("gitdir")).ok()?;
+    let dot_git = PathBuf::from(gitdir.trim());
+    let folder = dot_git.parent()?.to_path_buf();
+    if folder == recorded || !folder.is_dir() {
+        return None;
+    }
+    let back = fs::read_to_string(&dot_git).ok()?;
+    let back = back.trim().strip_prefix("gitdir:")?.trim();
+    (fs::canonicalize(back).ok()? == fs::canonicalize(&admin).ok()?).then_some(folder)
+}
+
+/// Returns true when `file` (relative to the worktree root) is tracked in
+/// the worktree's index.
+pub fn is_tracked(worktree: &Path, file: &str) -> Result<bool> {
+    let repo = Repository::open(worktree)?;
+    Ok(repo.index()?.get_path(Path::new(file), 0).is_some())
+}
+
+/// Makes sure `file` at the worktree root never shows as untracked: when
+/// no ignore rule covers it, appends `/<file>` to the repository's
+/// `info/exclude` (shared by all its worktrees). Returns true when it did.
+pub fn ensure_ignored(worktree: &Path, file: &str) -> Result<bool> {
+    let repo = Repository::open(worktree)?;
+    if repo.is_path_ignored(file)? {
+        return Ok(false);
+    }
+    let exclude = repo.commondir().join("info").join("exclude");
+    let line = format!("/{file}");
+    let current = fs::read_to_string(&exclude).unwrap_or_default();
+    if current.lines().any(|l| l.trim() == line) {
+        return Ok(false);
+    }
+    if let Some(dir) = exclude.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let sep = if current.is_empty() || current.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let text = format!("{sep}# added by shards: its env file holds per-shard ports\n{line}\n");
+    use std::io::Write;
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&exclude)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::io(&exclude, e))?;
+    Ok(true)
+}
+
+/// What a folder is, as git sees it.
+pub struct WorktreeInfo {
+    /// Canonical common git dir of its repository.
+    pub git_dir: PathBuf,
+    /// True for a linked worktree (not the main one, not bare).
+    pub linked: bool,
+    /// Canonical root of the worktree.
+    pub root: Option<PathBuf>,
+    /// The branch checked out, if HEAD is on one.
+    pub branch: Option<String>,
+    /// git's name for the linked worktree.
+    pub wt_name: Option<String>,
+}
+
+/// Finds the worktree holding `path` and describes it.
+pub fn inspect(path: &Path) -> Result<WorktreeInfo> {
+    let repo = Repository::discover(path)?;
+    let head = repo.find_reference("HEAD")?;
+    let branch = head
+        .symbolic_target()
+        .ok()
+        .flatten()
+        .and_then(|t| t.strip_prefix("refs/heads/"))
+        .map(str::to_string);
+    let wt_name = repo
+        .is_worktree()
+        .then(|| {
+            repo.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        })
+        .flatten();
+    Ok(WorktreeInfo {
+        git_dir: canonical(repo.commondir())?,
+        linked: repo.is_worktree(),
+        root: repo.workdir().map(canonical).transpose()?,
+        branch,
+        wt_name,
+    })
+}
