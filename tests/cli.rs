@@ -20,5 +20,6 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod snapshots;
 mod status;
 mod stress;

@@ -1,7 +1,7 @@
 //! Configuration: layers, errors that name file, line and key, and the
 //! exhausted pool.
 
-use crate::common::{TestEnv, env_value, ports};
+use crate::common::{TestEnv, env_value, fixture, ports};
 
 #[test]
 fn an_exhausted_pool_is_a_clear_error_with_figures() {
@@ -50,31 +50,46 @@ fn user_file_project_file_variables_and_flags_layer_in_order() {
     assert_eq!(ports(&d["shard"]), (42080, 42084));
 }
 
+/// Returns the names of the files in `fixtures/config/<kind>/`, sorted.
+fn config_fixtures(kind: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixture(&format!("config/{kind}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no fixtures in config/{kind}");
+    names
+}
+
 #[test]
-fn a_bad_config_file_names_file_line_and_key_and_stops() {
-    let env = TestEnv::new();
-    let file = env.home.join(".config/shards/config.toml");
-    for (text, line, key) in [
-        (
-            "[ports]\nbase = 3000\nblock_size = 0\n",
-            3,
-            "ports.block_size",
-        ),
-        ("[ports]\n\nbase = \"high\"\n", 3, "base"),
-        ("[ports]\nmax = 70000\n", 2, "max"),
-        ("[ports]\nbase = 3000\nbogus = 1\n", 3, "bogus"),
-        ("[env]\ncompose = \"yes\"\n", 2, "compose"),
-    ] {
-        env.write_config(text);
-        let out = env.shards(&["create", "x"]).code(2);
-        let want = format!("{}:{line}", file.display());
-        assert!(out.stderr.contains(&want), "{text:?}: {out}");
-        assert!(out.stderr.contains(key), "{text:?}: {out}");
-        assert!(!env.ledger().exists(), "{text:?}: the ledger was written");
+fn every_valid_config_fixture_is_taken_as_written() {
+    for name in config_fixtures("valid") {
+        let mut env = TestEnv::new();
+        env.use_config_fixture(&format!("config/valid/{name}"));
+        let out = env.shards(&["create", "x", "--json"]).ok();
+        env.snapshot(
+            &format!("config-valid-{}", name.trim_end_matches(".toml")),
+            &out,
+        );
     }
-    env.write_config("[ports]\nbase = 5000\nmax = 5050\n");
-    let out = env.shards(&["create", "x"]).code(2);
-    assert!(out.stderr.contains("fewer than one block"), "{out}");
+}
+
+#[test]
+fn every_invalid_config_fixture_names_file_line_and_key_and_stops() {
+    for name in config_fixtures("invalid") {
+        let mut env = TestEnv::new();
+        env.use_config_fixture(&format!("config/invalid/{name}"));
+        let out = env.shards(&["create", "x"]).code(2);
+        assert!(
+            out.stderr.contains(&format!("config/invalid/{name}:")),
+            "{name}: {out}"
+        );
+        assert!(!env.ledger().exists(), "{name}: the ledger was written");
+        env.snapshot(
+            &format!("config-invalid-{}", name.trim_end_matches(".toml")),
+            &out,
+        );
+    }
 }
 
 #[test]

@@ -1,35 +1,36 @@
 //! Disk trouble: a worktree folder and a ledger that refuse writes. No half
 //! state, a clear error.
 //!
-//! As root (CI runs as root) permissions do not stop writes, so the folders
-//! are made immutable with `chattr +i`; as another user, `chmod` does it.
+//! As root (CI runs as root) permissions do not stop writes, so the paths
+//! are made immutable (what `chattr +i` does, through its ioctl, so the test
+//! needs no e2fsprogs; the kernel must grant CAP_LINUX_IMMUTABLE and the file
+//! system must support the flag); as another user, `chmod` does it.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::{TestEnv, env_value};
+
+/// `FS_IMMUTABLE_FL` from linux/fs.h (not in the libc crate).
+const FS_IMMUTABLE_FL: libc::c_int = 0x10;
 
 /// Makes paths refuse writes until dropped.
 struct ReadOnly(Vec<(PathBuf, u32)>, bool);
 
 impl ReadOnly {
     fn new(paths: &[&Path]) -> ReadOnly {
-        let root = unsafe_is_root();
+        let root = unsafe { libc::geteuid() } == 0;
         let mut saved = Vec::new();
         for p in paths {
             let mode = std::fs::metadata(p).unwrap().permissions().mode();
             if root {
-                let ok = Command::new("chattr")
-                    .arg("+i")
-                    .arg(p)
-                    .status()
-                    .is_ok_and(|s| s.success());
-                assert!(
-                    ok,
-                    "chattr +i {} failed: this test needs a file system with the immutable attribute",
-                    p.display()
-                );
+                if let Err(e) = set_immutable(p, true) {
+                    panic!(
+                        "making {} immutable failed ({e}): this test needs a file system with the immutable attribute",
+                        p.display()
+                    );
+                }
             } else {
                 std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode & 0o555)).unwrap();
             }
@@ -43,7 +44,7 @@ impl Drop for ReadOnly {
     fn drop(&mut self) {
         for (p, mode) in &self.0 {
             if self.1 {
-                let _ = Command::new("chattr").arg("-i").arg(p).status();
+                let _ = set_immutable(p, false);
             } else {
                 let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(*mode));
             }
@@ -51,12 +52,24 @@ impl Drop for ReadOnly {
     }
 }
 
-fn unsafe_is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+/// Sets or clears the immutable flag of a file or folder, as `chattr ±i` does.
+fn set_immutable(path: &Path, on: bool) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    let fd = file.as_raw_fd();
+    let mut flags: libc::c_int = 0;
+    // SAFETY: both ioctls read or write one int through a valid pointer on an open fd.
+    if unsafe { libc::ioctl(fd, libc::FS_IOC_GETFLAGS, &mut flags) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if on {
+        flags |= FS_IMMUTABLE_FL;
+    } else {
+        flags &= !FS_IMMUTABLE_FL;
+    }
+    if unsafe { libc::ioctl(fd, libc::FS_IOC_SETFLAGS, &flags) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[test]

@@ -422,11 +422,7 @@ fn cases() -> Vec<Case> {
                 "is not a readable shards database",
             ),
             |e, _| {
-                let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/db/corrupt.sqlite");
-                for f in ["shards.db-wal", "shards.db-shm"] {
-                    let _ = std::fs::remove_file(e.shards_home.join(f));
-                }
-                std::fs::copy(fixture, e.ledger()).unwrap();
+                e.use_ledger_fixture("corrupt.sqlite");
             },
         ),
         with(
@@ -437,8 +433,7 @@ fn cases() -> Vec<Case> {
                 "schema version 999",
             ),
             |e, _| {
-                let conn = rusqlite::Connection::open(e.ledger()).unwrap();
-                conn.pragma_update(None, "user_version", 999).unwrap();
+                e.use_ledger_fixture("future.sqlite");
             },
         ),
         with(

@@ -1,4 +1,5 @@
-//! The ledger file: privacy, and a corrupt file left exactly as it was.
+//! The ledger file: privacy, migration of an old schema, and a corrupt or
+//! newer file left exactly as it was.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -25,13 +26,7 @@ fn the_ledger_is_private_to_its_user() {
 #[test]
 fn a_corrupt_ledger_is_a_clear_error_and_is_not_overwritten() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.shards_home).unwrap();
-    let fixture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/db/corrupt.sqlite"
-    ))
-    .unwrap();
-    std::fs::write(env.ledger(), &fixture).unwrap();
+    let fixture = env.use_ledger_fixture("corrupt.sqlite");
     for args in [
         &["create", "x"][..],
         &["list"],
@@ -55,26 +50,39 @@ fn a_corrupt_ledger_is_a_clear_error_and_is_not_overwritten() {
     assert!(!env.shards_home.join("worktrees").exists());
 }
 
+/// `fixtures/db/future.sqlite` holds the schema of migrations 0001-0003 with
+/// `PRAGMA user_version = 999`, as a later shards would leave it. Made with
+/// python3's sqlite3:
+///
+/// ```text
+/// c = sqlite3.connect("fixtures/db/future.sqlite")
+/// for f in sorted(glob.glob("src/ledger/sql/*.sql")): c.executescript(open(f).read())
+/// c.execute("PRAGMA user_version = 999"); c.commit()
+/// ```
 #[test]
-fn a_ledger_from_a_newer_shards_is_refused() {
+fn a_ledger_from_a_newer_shards_is_refused_and_left_as_it_is() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.shards_home).unwrap();
-    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
-    conn.pragma_update(None, "user_version", 999).unwrap();
-    drop(conn);
-    let out = env.shards(&["list"]).code(3);
-    assert!(out.stderr.contains("schema version 999"), "{out}");
+    let fixture = env.use_ledger_fixture("future.sqlite");
+    for args in [
+        &["create", "x"][..],
+        &["list"],
+        &["prune"],
+        &["port", "--shard", "x", "web"],
+    ] {
+        let out = env.shards(args).code(3);
+        assert!(out.stderr.contains("schema version 999"), "{args:?}: {out}");
+        assert!(out.stderr.contains("hint: "), "{args:?}: {out}");
+    }
+    let json = env.shards(&["list", "--json"]).code(3).json();
+    assert_eq!(json["error"]["kind"], "ledger_too_new");
+    assert_eq!(std::fs::read(env.ledger()).unwrap(), fixture);
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
 }
 
 #[test]
 fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.shards_home).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/db/v1.sqlite"),
-        env.ledger(),
-    )
-    .unwrap();
+    env.use_ledger_fixture("v1.sqlite");
     let all = env.shards(&["list", "--all", "--json"]).ok().json();
     let legacy = &all["shards"][0];
     assert_eq!(legacy["name"], "legacy");

@@ -1,7 +1,9 @@
 //! `shards mcp` driven by a real MCP client from outside the project: the
 //! official Python SDK (`mcp` from PyPI), in a virtual environment under
 //! `target/` that this test creates when it is missing (`.ci/run` makes it
-//! first).
+//! first). That needs the network and python3's venv (Debian's
+//! `python3-venv`), so the SDK test is ignored by a plain `cargo test` and
+//! run by `.ci/run` (`--include-ignored`), where a failed install fails it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,7 @@ fn venv_python() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs the MCP Python SDK from PyPI: network and python3-venv (.ci/run installs it)"]
 fn an_agent_drives_shards_through_the_official_python_sdk() {
     let env = TestEnv::new();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client.py");

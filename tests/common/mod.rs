@@ -25,6 +25,8 @@ pub struct TestEnv {
 
 /// The outcome of one `shards` run.
 pub struct Out {
+    /// The arguments it ran with.
+    pub args: Vec<String>,
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -47,8 +49,9 @@ impl fmt::Debug for Out {
 }
 
 impl Out {
-    fn from(o: Output) -> Out {
+    fn from(args: &[&str], o: Output) -> Out {
         Out {
+            args: args.iter().map(|a| a.to_string()).collect(),
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -181,7 +184,7 @@ impl TestEnv {
 
     /// Runs `shards` in `dir`.
     pub fn shards_in(&self, dir: &Path, args: &[&str]) -> Out {
-        Out::from(self.command_in(dir, args).output().unwrap())
+        Out::from(args, self.command_in(dir, args).output().unwrap())
     }
 
     /// Runs the real `git` in `dir` with the scrubbed environment.
@@ -225,6 +228,48 @@ impl TestEnv {
     /// Returns the ledger's path.
     pub fn ledger(&self) -> PathBuf {
         self.shards_home.join("shards.db")
+    }
+
+    /// Puts a copy of `fixtures/db/<name>` where the ledger goes (dropping
+    /// any WAL files of an earlier ledger) and returns the copy's bytes.
+    pub fn use_ledger_fixture(&self, name: &str) -> Vec<u8> {
+        std::fs::create_dir_all(&self.shards_home).unwrap();
+        for f in ["shards.db-wal", "shards.db-shm"] {
+            let _ = std::fs::remove_file(self.shards_home.join(f));
+        }
+        std::fs::copy(fixture(&format!("db/{name}")), self.ledger()).unwrap();
+        std::fs::read(self.ledger()).unwrap()
+    }
+
+    /// Copies `fixtures/<rel>` to `<tmp>/<rel>` and points `SHARDS_CONFIG` at
+    /// the copy; returns the copy's path.
+    pub fn use_config_fixture(&mut self, rel: &str) -> PathBuf {
+        let copy = self.root.join(rel);
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(fixture(rel), &copy).unwrap();
+        self.set("SHARDS_CONFIG", copy.to_str().unwrap());
+        copy
+    }
+
+    /// Compares `out` (command line, stdout, stderr, exit status) with the
+    /// file snapshot `tests/snapshots/<name>.snap`, with what differs between
+    /// runs hidden: the temp root becomes `[TMP]`, RFC 3339 times `[TIME]`,
+    /// pids `[PID]`, a python3 listener's command (`python3.11`…) `[PYTHON]`.
+    #[track_caller]
+    pub fn snapshot(&self, name: &str, out: &Out) {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.add_filter(&regex_escape(self.root.to_str().unwrap()), "[TMP]");
+        settings.add_filter(
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+            "[TIME]",
+        );
+        settings.add_filter(r#""pid": \d+"#, r#""pid": [PID]"#);
+        settings.add_filter(r#""command": "python3[0-9.]*""#, r#""command": "[PYTHON]""#);
+        let shown = format!("$ shards {}\n{out}", out.args.join(" "));
+        settings.bind(|| insta::assert_snapshot!(name, shown));
     }
 
     /// Creates a shard and returns its JSON report.
@@ -359,4 +404,24 @@ pub fn hold(cwd: &Path, proto: &str, host: &str, port: u16) -> Holder {
 /// Returns the worktree folder of a `create --json` (or `adopt --json`) report.
 pub fn shard_path(report: &Value) -> PathBuf {
     PathBuf::from(report["shard"]["path"].as_str().unwrap())
+}
+
+/// Returns the path of `rel` under the project's `fixtures/` (read it or
+/// copy it; never change it).
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// Escapes a literal for an insta filter (a regex).
+fn regex_escape(literal: &str) -> String {
+    let mut out = String::new();
+    for c in literal.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
