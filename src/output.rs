@@ -158,9 +158,16 @@ struct ErrorBody<'a> {
 /// print this text.
 pub fn error_text(err: &Error) -> String {
     let mut text = err.to_string();
+    let mut last = String::new();
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        text.push_str(&format!("\ncaused by: {s}"));
+        // SQLite's errors wrap their own code ("Error code 26: file is not
+        // a database" under "file is not a database"): say a cause once.
+        let line = s.to_string();
+        if last.is_empty() || !line.ends_with(last.as_str()) {
+            text.push_str(&format!("\ncaused by: {line}"));
+        }
+        last = line;
         source = s.source();
     }
     if let Some(hint) = err.hint() {
