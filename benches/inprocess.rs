@@ -44,6 +44,7 @@ fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::Shar
         path: Path::new(&path),
         wt_name: name,
         made_branch: false,
+        owner_uid: 1000,
         pid: (1, 1),
         now: 0,
         services: &BTreeMap::new(),

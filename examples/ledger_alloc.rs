@@ -48,6 +48,7 @@ fn main() {
             path: Path::new(&template),
             wt_name: &name,
             made_branch: false,
+            owner_uid: 1000,
             pid,
             now: 0,
             services: &services,

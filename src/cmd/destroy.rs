@@ -67,12 +67,12 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let mut ledger = ctx.ledger()?;
         let row = lookup::require(&ledger, repo, name)?;
         let row = lookup::follow_move(&mut ledger, row)?;
-        teardown::check_destroy(repo, &row, args.force)?;
-        rows.push(row);
+        let checked = teardown::check_destroy(repo, &row, args.force)?;
+        rows.push((row, checked));
     }
     let mut destroyed: Vec<Destroyed> = Vec::new();
-    for row in rows {
-        match ctx.with_site(|site| teardown::destroy(site, repo, &row)) {
+    for (row, checked) in rows {
+        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked)) {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,

@@ -234,6 +234,12 @@ pub fn current_process() -> (i64, i64) {
     (pid, start_time(pid).unwrap_or(0))
 }
 
+/// Returns the effective user id of this process.
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 fn start_time(pid: i64) -> Option<i64> {
     let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
         .ok()?

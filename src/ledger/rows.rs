@@ -46,6 +46,12 @@ pub struct ShardRow {
     pub created_at: i64,
     /// Its port block.
     pub block: PortBlock,
+    /// The user id of the user who created it (`None` for rows from before
+    /// the ledger recorded owners).
+    pub owner_uid: Option<u32>,
+    /// True once the destroy working on it passed its own check for work
+    /// (or was forced): what that destroy deleted is not the user's work.
+    pub destroy_checked: bool,
 }
 
 pub(super) fn is_locked(e: &rusqlite::Error) -> bool {
@@ -105,7 +111,7 @@ fn corrupt_reason(e: &rusqlite::Error) -> Option<&'static str> {
     .then_some("SQLite cannot read it as a database")
 }
 
-pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name";
+pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked";
 
 pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
     let bad = |i: usize, what: &str| {
@@ -135,6 +141,8 @@ pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardR
         pid: pid.map(|p| (p, pid_start.unwrap_or(0))),
         created_at: row.get(9)?,
         block,
+        owner_uid: row.get(16)?,
+        destroy_checked: row.get(17)?,
         repo: RepoRow {
             id: row.get(12)?,
             git_dir: PathBuf::from(row.get::<_, String>(13)?),

@@ -37,6 +37,8 @@ pub struct NewShard<'a> {
     pub wt_name: &'a str,
     /// Whether its create will make the branch.
     pub made_branch: bool,
+    /// The user id of the user creating it.
+    pub owner_uid: u32,
     /// The creating process and its start time.
     pub pid: (i64, i64),
     /// Unix seconds now.
@@ -111,9 +113,9 @@ impl Ledger {
                 busy: e.busy,
             })?;
             tx.execute(
-                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11)",
-                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end()],
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid],
             )?;
             let id = tx.last_insert_rowid();
             let fitting: Vec<String> = new.services.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
@@ -130,6 +132,8 @@ impl Ledger {
                 pid: Some(new.pid),
                 created_at: new.now,
                 block,
+                owner_uid: Some(new.owner_uid),
+                destroy_checked: false,
             })
         })
     }
@@ -137,12 +141,15 @@ impl Ledger {
     /// Claims a shard for taking apart: in one transaction, re-reads the row,
     /// asks `decide` whether it may be claimed (it sees the row as it is now,
     /// not as an earlier read saw it), and if so marks it `destroying` by
-    /// `pid`. Returns the row as it was before the claim, or `None` when it
-    /// is gone or `decide` said no. Two processes can never both claim it.
+    /// `pid`, recording whether the claimer `checked` it for work (see
+    /// [`ShardRow::destroy_checked`]; a row already checked stays so).
+    /// Returns the row as it was before the claim, or `None` when it is gone
+    /// or `decide` said no. Two processes can never both claim it.
     pub fn claim(
         &mut self,
         id: i64,
         pid: (i64, i64),
+        checked: bool,
         decide: impl FnOnce(&ShardRow) -> Result<bool>,
     ) -> Result<Option<ShardRow>> {
         self.write(|tx| {
@@ -154,8 +161,8 @@ impl Ledger {
                 return Ok(None);
             }
             tx.execute(
-                "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3 WHERE id = ?1",
-                params![id, pid.0, pid.1],
+                "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3, destroy_checked = max(destroy_checked, ?4) WHERE id = ?1",
+                params![id, pid.0, pid.1, checked],
             )?;
             Ok(Some(row))
         })

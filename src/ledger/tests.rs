@@ -18,6 +18,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         path: Path::new("/wt/app/x"),
         wt_name: name,
         made_branch: true,
+        owner_uid: 1000,
         pid: (1, 1),
         now: 0,
         services: &NO_SERVICES,

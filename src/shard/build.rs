@@ -325,6 +325,7 @@ fn establish(
         path: &spec.path,
         wt_name: &spec.wt_name,
         made_branch: spec.made_branch,
+        owner_uid: host::current_uid(),
         pid: host::current_process(),
         now: now(),
         services: &config.services,

@@ -32,8 +32,11 @@ pub struct Teardown {
 
 /// Refuses to destroy a shard another live process is working on, a folder
 /// that is not the shard's worktree any more, or (unless `force`) a
-/// worktree holding uncommitted or untracked work.
-pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
+/// worktree holding uncommitted or untracked work. Returns true when the
+/// worktree is known to hold no work: it was checked and found clean, or
+/// is gone, or an earlier destroy that found it clean was interrupted (what
+/// that destroy deleted is its own doing, not work).
+pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<bool> {
     if row.state != ShardState::Active && lookup::owner_alive(row) {
         return Err(lookup::busy(row));
     }
@@ -45,11 +48,12 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
             ),
         ));
     }
-    if force || !row.path.exists() {
-        return Ok(());
+    if row.destroy_checked || !row.path.exists() {
+        return Ok(true);
     }
     let summary = match worktree::dirty_summary(&row.path) {
-        Ok(None) => return Ok(()),
+        Ok(None) => return Ok(true),
+        _ if force => return Ok(false),
         Ok(Some(summary)) => summary,
         Err(e) => format!("its git status cannot be read: {e}"),
     };
@@ -60,20 +64,27 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<()> {
     })
 }
 
-/// Destroys a checked shard (see [`check_destroy`]): claims it unless a
-/// live process got to it first, takes it apart, frees its block.
-pub fn destroy(site: &mut Site<'_>, repo: &Repo, row: &ShardRow) -> Result<Teardown> {
+/// Destroys a checked shard (see [`check_destroy`], whose answer is
+/// `checked`): claims it unless a live process got to it first, takes it
+/// apart, frees its block.
+pub fn destroy(
+    site: &mut Site<'_>,
+    repo: &Repo,
+    row: &ShardRow,
+    checked: bool,
+) -> Result<Teardown> {
     let decide = |fresh: &ShardRow| {
         if fresh.state != ShardState::Active && lookup::owner_alive(fresh) {
             return Err(lookup::busy(fresh));
         }
         Ok(true)
     };
-    dismantle(site, "destroy", row.id, decide, |row| take_apart(repo, row))?.ok_or_else(|| {
-        Error::ShardNotFound {
-            name: row.name.clone(),
-            repo: repo.root.clone(),
-        }
+    dismantle(site, "destroy", row.id, checked, decide, |row| {
+        take_apart(repo, row)
+    })?
+    .ok_or_else(|| Error::ShardNotFound {
+        name: row.name.clone(),
+        repo: repo.root.clone(),
     })
 }
 
@@ -109,6 +120,9 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
         ShardState::Active => Diagnosis::Healthy,
         _ if lookup::owner_alive(row) => Diagnosis::Healthy,
         ShardState::Creating => debris("its create was interrupted"),
+        // The destroy found no work before it began deleting: what is
+        // missing now is its own doing, so finish it.
+        ShardState::Destroying if row.destroy_checked => debris("its destroy was interrupted"),
         ShardState::Destroying => {
             if !wt_gone
                 && !repo_gone
@@ -140,7 +154,7 @@ pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> 
             }
         ))
     };
-    dismantle(site, "prune", row.id, decide, |row| {
+    dismantle(site, "prune", row.id, false, decide, |row| {
         if row.repo.git_dir.exists() {
             return take_apart(&Repo::discover(&row.repo.git_dir)?, row);
         }
@@ -162,10 +176,14 @@ fn dismantle(
     site: &mut Site<'_>,
     op: &str,
     id: i64,
+    checked: bool,
     decide: impl FnOnce(&ShardRow) -> Result<bool>,
     apart: impl FnOnce(&ShardRow) -> Result<(bool, Vec<String>)>,
 ) -> Result<Option<Teardown>> {
-    let Some(row) = site.ledger.claim(id, host::current_process(), decide)? else {
+    let Some(row) = site
+        .ledger
+        .claim(id, host::current_process(), checked, decide)?
+    else {
         return Ok(None);
     };
     site.crash_point(&format!("{op}:marked"));
