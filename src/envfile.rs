@@ -119,6 +119,21 @@ pub fn apply(existing: &[u8], vars: &[(String, String)]) -> Result<Applied, Stri
     Ok(Applied { bytes, shadowed })
 }
 
+/// Returns how many non-blank lines of `existing` lie outside the managed
+/// section: lines shards did not write. With damaged markers every
+/// non-blank line counts, since shards cannot tell which are its own.
+pub fn user_lines(existing: &[u8]) -> usize {
+    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
+    let inside = match find_section(&lines) {
+        Ok(Some(s)) => s.begin..s.end + 1,
+        _ => 0..0,
+    };
+    (0..lines.len())
+        .filter(|i| !inside.contains(i))
+        .filter(|&i| !lines[i].iter().all(u8::is_ascii_whitespace))
+        .count()
+}
+
 /// Returns the `KEY=value` pairs inside the managed section, if there is one.
 pub fn read_section(existing: &[u8]) -> Option<Vec<(String, String)>> {
     let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
@@ -147,6 +162,18 @@ pub fn fish_quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_lines_are_those_outside_the_section() {
+        let section = render_section(&[("PORT".into(), "3000".into())], "\n");
+        assert_eq!(user_lines(section.as_bytes()), 0);
+        assert_eq!(user_lines(b""), 0);
+        assert_eq!(user_lines(format!("\n{section}\n  \n").as_bytes()), 0);
+        let user = format!("SECRET=1\n{section}# note\r\nTAIL=2");
+        assert_eq!(user_lines(user.as_bytes()), 3);
+        // Damaged markers: nothing can be told apart, everything counts.
+        assert_eq!(user_lines(format!("{BEGIN}\nPORT=1\n").as_bytes()), 2);
+    }
 
     #[test]
     fn quoting_survives_hostile_values() {

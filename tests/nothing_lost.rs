@@ -69,3 +69,97 @@ fn issue_10_a_killed_forced_destroy_of_work_stays_the_users_choice() {
     env.shards(&["destroy", "--force", "x"]).ok();
     assert!(env.list().is_empty() && !wt.exists());
 }
+
+/// Everything a plain destroy must leave as it was, to compare after a refusal.
+fn state(env: &TestEnv) -> (Vec<serde_json::Value>, Vec<String>, String) {
+    (
+        env.list(),
+        env.branches(&env.repo),
+        env.git(&env.repo, &["worktree", "list", "--porcelain"]),
+    )
+}
+
+/// The user's own lines in the env file and `.envrc` are work: shards hid
+/// both files from `git status`, so it counts them itself. (Before: the
+/// destroy exited 0 and both files were gone.)
+#[test]
+fn issue_10_user_lines_in_env_and_envrc_stop_a_plain_destroy() {
+    let env = TestEnv::new();
+    let r = env
+        .shards(&["create", "r2", "--direnv", "--json"])
+        .ok()
+        .json();
+    let wt = shard_path(&r);
+    // A shard's own files are not work: a fresh shard with --direnv goes.
+    let fresh = env
+        .shards(&["create", "fresh", "--direnv", "--json"])
+        .ok()
+        .json();
+    env.shards(&["destroy", "fresh"]).ok();
+    assert!(!shard_path(&fresh).exists());
+    for (file, line) in [
+        (".env", "STRIPE_KEY=sk_live\n"),
+        (".envrc", "export TOKEN=x\n"),
+    ] {
+        let path = wt.join(file);
+        let before = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{before}{line}")).unwrap();
+        let was = state(&env);
+        let out = env.shards(&["destroy", "r2"]).code(1);
+        assert!(out.stderr.contains(&format!("1 line in {file}")), "{out}");
+        assert!(out.stderr.contains("--force"), "{out}");
+        assert_eq!(state(&env), was, "{file}: the refusal changed something");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{before}{line}")
+        );
+        std::fs::write(&path, before).unwrap();
+    }
+    // With only shards' own lines left, it goes; --force is not needed.
+    env.shards(&["destroy", "r2"]).ok();
+    assert!(!wt.exists());
+    assert!(env.list().is_empty());
+}
+
+/// An adopted worktree's own `.env`, there before shards, is work too.
+#[test]
+fn issue_10_an_adopted_worktrees_own_env_file_stops_a_plain_destroy() {
+    let env = TestEnv::new();
+    let wt = env.root.join("old-work");
+    env.git(
+        &env.repo,
+        &["worktree", "add", "-q", "-b", "old", wt.to_str().unwrap()],
+    );
+    std::fs::write(wt.join(".env"), "DATABASE_URL=postgres://secret\n").unwrap();
+    // The repository ignores .env, as most do, so git status never shows it.
+    std::fs::write(env.repo.join(".git/info/exclude"), ".env\n").unwrap();
+    env.shards(&["adopt", "../old-work"]).ok();
+    let was = state(&env);
+    let out = env.shards(&["destroy", "old-work"]).code(1);
+    assert!(out.stderr.contains("1 line in .env"), "{out}");
+    assert_eq!(state(&env), was);
+    assert!(
+        std::fs::read_to_string(wt.join(".env"))
+            .unwrap()
+            .starts_with("DATABASE_URL=")
+    );
+    env.shards(&["destroy", "--force", "old-work"]).ok();
+    assert!(!wt.exists() && env.list().is_empty());
+}
+
+/// A destroy does not claim it deleted a branch that was already gone.
+#[test]
+fn issue_10_destroy_says_when_the_branch_was_already_gone() {
+    let env = TestEnv::new();
+    let wt = shard_path(&env.create("x"));
+    // The agent moved to another branch and deleted the shard's own.
+    env.git(&wt, &["switch", "-q", "-c", "other"]);
+    env.git(&env.repo, &["branch", "-q", "-D", "x"]);
+    let out = env.shards(&["destroy", "x", "--json"]).ok();
+    let doc = out.json();
+    assert_eq!(doc["destroyed"][0]["branch_deleted"], false, "{out}");
+    assert!(!out.stderr.contains("deleted its branch"), "{out}");
+    assert!(out.stderr.contains("was already gone"), "{out}");
+    assert!(!wt.exists());
+    assert_eq!(env.branches(&env.repo), vec!["main", "other"]);
+}

@@ -8,6 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cmd::view::PortsView;
+use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::{Render, RenderCtx};
@@ -56,6 +57,7 @@ pub struct DestroyReport {
 /// Destroys shards.
 pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     let repo = ctx.repo()?;
+    let config = ctx.config(&Overrides::default())?;
     let mut names: Vec<&String> = Vec::new();
     for name in &args.names {
         if !names.contains(&name) {
@@ -67,7 +69,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let mut ledger = ctx.ledger()?;
         let row = lookup::require(&ledger, repo, name)?;
         let row = lookup::follow_move(&mut ledger, row)?;
-        let checked = teardown::check_destroy(repo, &row, args.force)?;
+        let checked = teardown::check_destroy(repo, &row, &config, args.force)?;
         rows.push((row, checked));
     }
     let mut destroyed: Vec<Destroyed> = Vec::new();

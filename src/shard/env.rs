@@ -178,11 +178,55 @@ pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<S
     Ok(warnings)
 }
 
+/// The lines shards writes into `.envrc` (see [`write_envrc`]).
+fn envrc_lines(env_file: &str) -> [String; 2] {
+    [
+        "# added by shards: load this shard's ports".to_string(),
+        format!("dotenv_if_exists {}", envfile::sh_quote(env_file)),
+    ]
+}
+
+/// Returns the env file and `.envrc` of the worktree when they hold lines
+/// shards did not write (the user's own keys, or a whole file that was
+/// there before), with how many. shards hides both files from `git
+/// status`, so a destroy must count this work itself. Tracked files are
+/// left out (git status sees them), and so are symbolic links (removing a
+/// link loses nothing).
+pub fn user_content(worktree: &Path, config: &Config) -> Result<Vec<(PathBuf, usize)>> {
+    let mut found = Vec::new();
+    for file in [config.env_file.as_str(), ".envrc"] {
+        let path = worktree.join(file);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if !meta.is_file() || worktree::is_tracked(worktree, file)? {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let n = if file == ".envrc" {
+            let ours = envrc_lines(&config.env_file);
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !ours.iter().any(|o| o == l))
+                .count()
+        } else {
+            envfile::user_lines(&bytes)
+        };
+        if n > 0 {
+            found.push((path, n));
+        }
+    }
+    Ok(found)
+}
+
 /// Makes the worktree's `.envrc` load the env file (`dotenv_if_exists`),
 /// keeping every line already there. A tracked `.envrc` is left alone.
 fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
     let path = worktree.join(".envrc");
-    let line = format!("dotenv_if_exists {}", envfile::sh_quote(env_file));
+    let [comment, line] = envrc_lines(env_file);
     let has_line = |text: &[u8]| {
         String::from_utf8_lossy(text)
             .lines()
@@ -204,9 +248,7 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');
     }
-    text.extend_from_slice(
-        format!("# added by shards: load this shard's ports\n{line}\n").as_bytes(),
-    );
+    text.extend_from_slice(format!("{comment}\n{line}\n").as_bytes());
     fsutil::write_atomically(&path, &text)?;
     worktree::ensure_ignored(worktree, ".envrc")?;
     Ok(Vec::new())

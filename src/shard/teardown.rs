@@ -10,15 +10,16 @@
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::worktree::{self, Repo};
 
-use super::{Site, lookup};
+use super::{Site, env, lookup};
 
 /// What taking a shard apart did.
 pub struct Teardown {
@@ -32,11 +33,12 @@ pub struct Teardown {
 
 /// Refuses to destroy a shard another live process is working on, a folder
 /// that is not the shard's worktree any more, or (unless `force`) a
-/// worktree holding uncommitted or untracked work. Returns true when the
+/// worktree holding uncommitted or untracked work, counting lines of its
+/// env file and `.envrc` that shards did not write. Returns true when the
 /// worktree is known to hold no work: it was checked and found clean, or
 /// is gone, or an earlier destroy that found it clean was interrupted (what
 /// that destroy deleted is its own doing, not work).
-pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<bool> {
+pub fn check_destroy(repo: &Repo, row: &ShardRow, config: &Config, force: bool) -> Result<bool> {
     if row.state != ShardState::Active && lookup::owner_alive(row) {
         return Err(lookup::busy(row));
     }
@@ -52,16 +54,42 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<bool> {
         return Ok(true);
     }
     let summary = match worktree::dirty_summary(&row.path) {
-        Ok(None) => return Ok(true),
-        _ if force => return Ok(false),
-        Ok(Some(summary)) => summary,
-        Err(e) => format!("its git status cannot be read: {e}"),
+        Ok(None) => env_work(&row.path, config)?,
+        Ok(Some(summary)) => Some(summary),
+        Err(e) => Some(format!("its git status cannot be read: {e}")),
     };
+    let Some(summary) = summary else {
+        return Ok(true);
+    };
+    if force {
+        return Ok(false);
+    }
     Err(Error::WorktreeDirty {
         name: row.name.clone(),
         path: row.path.clone(),
         summary,
     })
+}
+
+/// Describes the lines of the env file and `.envrc` that shards did not
+/// write, if any (git status cannot see them: shards hides both files).
+fn env_work(worktree: &Path, config: &Config) -> Result<Option<String>> {
+    let found = env::user_content(worktree, config)?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<String> = found
+        .iter()
+        .map(|(path, n)| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let lines = if *n == 1 { "line" } else { "lines" };
+            format!("{n} {lines} in {name}")
+        })
+        .collect();
+    Ok(Some(format!(
+        "{} that shards did not write",
+        parts.join(" and ")
+    )))
 }
 
 /// Destroys a checked shard (see [`check_destroy`], whose answer is
@@ -215,6 +243,10 @@ fn take_apart(repo: &Repo, row: &ShardRow) -> Result<(bool, Vec<String>)> {
             "left {} in place: it is not this shard's git worktree",
             left.display()
         ));
+    }
+    if row.made_branch && !repo.branch_exists(&row.branch) {
+        notes.push(format!("its branch `{}` was already gone", row.branch));
+        return Ok((false, notes));
     }
     let kept = if row.made_branch {
         repo.delete_branch_if_merged(&row.branch)?
