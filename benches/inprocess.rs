@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shards::alloc::{self, Pool};
@@ -41,7 +41,7 @@ fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::Shar
         dir_name: "bench",
         name,
         branch: name,
-        path: Path::new(&path),
+        path_for: &|_: &str| Ok(PathBuf::from(&path)),
         wt_name: name,
         made_branch: false,
         owner_uid: 1000,

@@ -45,7 +45,7 @@ fn main() {
             dir_name: "bench",
             name: &name,
             branch: &name,
-            path: Path::new(&template),
+            path_for: &|_: &str| Ok(PathBuf::from(&template)),
             wt_name: &name,
             made_branch: false,
             owner_uid: 1000,

@@ -112,7 +112,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             .unwrap_or_else(|| ctx.env.default_worktree_root()),
         user_home: ctx.env.user_home.as_deref(),
     };
-    let plan = build::plan_create(&mut *ctx.ledger()?, repo, names, &request)?;
+    let plan = build::plan_create(&*ctx.ledger()?, repo, names, &request)?;
     let branch_created = plan.makes_branch();
     let mut progress = ctx.progress("Checking out");
     let made = ctx.with_site(|site| {

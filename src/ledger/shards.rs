@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
 
 /// A shard to reserve.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewShard<'a> {
     /// Canonical common git dir of its repository.
     pub git_dir: &'a Path,
@@ -31,8 +31,9 @@ pub struct NewShard<'a> {
     pub name: &'a str,
     /// Its branch.
     pub branch: &'a str,
-    /// Its worktree folder: final, absolute (see [`crate::template`]).
-    pub path: &'a Path,
+    /// Its worktree folder (absolute), given the repository's `{repo}`
+    /// folder name, which is settled inside the reserving transaction.
+    pub path_for: &'a dyn Fn(&str) -> Result<PathBuf>,
     /// git's name for its worktree.
     pub wt_name: &'a str,
     /// Whether its create will make the branch.
@@ -48,26 +49,20 @@ pub struct NewShard<'a> {
 }
 
 impl Ledger {
-    /// Returns the repository row for `git_dir`, registering it first when
-    /// the ledger does not know it yet, with a `{repo}` folder name unique
-    /// among repositories (`dir_name`, `dir_name-2`, …). Idempotent: a known
-    /// repository keeps its row and folder name.
-    pub fn register_repo(
-        &mut self,
-        git_dir: &Path,
-        root: &Path,
-        dir_name: &str,
-    ) -> Result<RepoRow> {
-        // Known repositories (every create but a repository's first) need
-        // no write lock.
-        let known = repo_of(&self.conn, git_dir, root).map_err(|e| match e {
+    /// Returns the `{repo}` folder name of the repository at `git_dir`: the
+    /// one it has, or for a repository the ledger does not know yet the one
+    /// it would get now (`dir_name`, `dir_name-2`, …). Reads only: the
+    /// repository is registered by [`Ledger::reserve`], in the transaction
+    /// that inserts its first shard, so a create that fails writes nothing.
+    pub fn repo_dir_name(&self, git_dir: &Path, root: &Path, dir_name: &str) -> Result<String> {
+        let found = repo_of(&self.conn, git_dir, root).and_then(|known| match known {
+            Some(row) => Ok(row.dir_name),
+            None => free_dir_name(&self.conn, dir_name),
+        });
+        found.map_err(|e| match e {
             Error::Sqlite(e) => super::rows::classify(&self.path, e),
             other => other,
-        })?;
-        if let Some(row) = known {
-            return Ok(row);
-        }
-        self.write(|tx| ensure_repo(tx, git_dir, root, dir_name))
+        })
     }
 
     /// Reserves a shard and its block: one transaction that registers the
@@ -98,7 +93,8 @@ impl Ledger {
             if let Some(path) = holder {
                 return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
             }
-            let path = path_str(new.path)?;
+            let path = (new.path_for)(&repo.dir_name)?;
+            let path = path_str(&path)?;
             let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [path], |r| r.get(0))?;
             if taken_path {
                 return Err(Error::PathTaken { path: PathBuf::from(path) });
@@ -234,13 +230,12 @@ fn repo_of(conn: &Connection, git_dir: &Path, root: &Path) -> Result<Option<Repo
 /// Returns the repository row for `git_dir`, registering it with a
 /// `dir_name` unique among repositories (`name`, `name-2`, …). Runs inside
 /// the caller's transaction.
-fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Result<RepoRow> {
-    if let Some(row) = repo_of(tx, git_dir, root)? {
-        return Ok(row);
-    }
+/// Returns `name`, or `name-2`, `name-3`, …: the first `{repo}` folder name
+/// no repository has.
+fn free_dir_name(conn: &Connection, name: &str) -> Result<String> {
     let mut candidate = name.to_string();
     let mut n = 1;
-    while tx.query_row(
+    while conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM repos WHERE dir_name = ?1)",
         [&candidate],
         |r| r.get::<_, bool>(0),
@@ -248,6 +243,14 @@ fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Resu
         n += 1;
         candidate = format!("{name}-{n}");
     }
+    Ok(candidate)
+}
+
+fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Result<RepoRow> {
+    if let Some(row) = repo_of(tx, git_dir, root)? {
+        return Ok(row);
+    }
+    let candidate = free_dir_name(tx, name)?;
     tx.execute(
         "INSERT INTO repos (git_dir, root, dir_name) VALUES (?1, ?2, ?3)",
         params![path_str(git_dir)?, path_str(root)?, candidate],

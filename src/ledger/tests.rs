@@ -15,7 +15,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         dir_name: "app",
         name,
         branch: name,
-        path: Path::new("/wt/app/x"),
+        path_for: &|_: &str| Ok(PathBuf::from("/wt/app/x")),
         wt_name: name,
         made_branch: true,
         owner_uid: 1000,
@@ -31,11 +31,11 @@ fn reserve_list_release() {
     let pool = Pool::new(3000, 3299, 100).unwrap();
     let g = Path::new("/src/app/.git");
     let mut a = new(g, "a");
-    a.path = Path::new("/wt/app/a");
+    a.path_for = &|_: &str| Ok(PathBuf::from("/wt/app/a"));
     let a = l.reserve(&a, &pool, |_| false).unwrap();
     assert_eq!(a.block, PortBlock::new(3000, 100).unwrap());
     let mut b = new(g, "b");
-    b.path = Path::new("/wt/app/b");
+    b.path_for = &|_: &str| Ok(PathBuf::from("/wt/app/b"));
     let b = l.reserve(&b, &pool, |_| false).unwrap();
     assert_eq!(b.block.start(), 3100);
     let again = l.reserve(&new(g, "a"), &pool, |_| false).unwrap_err();
@@ -59,22 +59,36 @@ fn same_folder_names_get_distinct_dir_names() {
     let pool = Pool::new(3000, 3299, 100).unwrap();
     let (ga, gb) = (Path::new("/a/app/.git"), Path::new("/b/app/.git"));
     let (ra, rb) = (Path::new("/a/app"), Path::new("/b/app"));
-    let render = |dir: &str, root: &Path| {
-        crate::template::worktree_path("/wt/{repo}", dir, "x", None, root).unwrap()
+    let render_a = |dir: &str| {
+        Ok(crate::template::worktree_path(
+            "/wt/{repo}",
+            dir,
+            "x",
+            None,
+            ra,
+        )?)
     };
-    let a = l.register_repo(ga, ra, "app").unwrap();
-    let b = l.register_repo(gb, rb, "app").unwrap();
-    let (pa, pb) = (render(&a.dir_name, ra), render(&b.dir_name, rb));
+    let render_b = |dir: &str| {
+        Ok(crate::template::worktree_path(
+            "/wt/{repo}",
+            dir,
+            "x",
+            None,
+            rb,
+        )?)
+    };
     let mut na = new(ga, "x");
     na.root = ra;
-    na.path = &pa;
+    na.path_for = &render_a;
     let mut nb = new(gb, "x");
     nb.root = rb;
-    nb.path = &pb;
+    nb.path_for = &render_b;
+    // Before its first shard, a repository's name is only a forecast.
+    assert_eq!(l.repo_dir_name(ga, ra, "app").unwrap(), "app");
     let one = l.reserve(&na, &pool, |_| false).unwrap();
+    assert_eq!(l.repo_dir_name(gb, rb, "app").unwrap(), "app-2");
     let two = l.reserve(&nb, &pool, |_| false).unwrap();
-    assert_eq!(one.repo, a);
-    assert_eq!(two.repo, b);
+    assert_eq!(l.repo_dir_name(ga, ra, "other").unwrap(), "app");
     assert_eq!(one.repo.dir_name, "app");
     assert_eq!(two.repo.dir_name, "app-2");
     assert_ne!(one.path, two.path);
@@ -108,7 +122,7 @@ fn exhaustion_is_an_error_with_figures() {
     let g = Path::new("/g");
     l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
     let mut b = new(g, "b");
-    b.path = Path::new("/wt/b");
+    b.path_for = &|_: &str| Ok(PathBuf::from("/wt/b"));
     let e = l.reserve(&b, &pool, |_| false).unwrap_err();
     assert!(
         matches!(
@@ -125,18 +139,17 @@ fn exhaustion_is_an_error_with_figures() {
 }
 
 #[test]
-fn registering_a_repository_is_idempotent() {
+fn a_repository_keeps_its_row_and_folder_name() {
     let mut l = Ledger::open_in_memory().unwrap();
     let g = Path::new("/src/app/.git");
-    let first = l.register_repo(g, Path::new("/src/app"), "app").unwrap();
-    let again = l.register_repo(g, Path::new("/src/app"), "app").unwrap();
-    assert_eq!(first, again);
+    let pool = Pool::new(3000, 3199, 100).unwrap();
+    let first = l.reserve(&new(g, "a"), &pool, |_| false).unwrap().repo;
     // A later reserve finds the same row, whatever name it proposes.
-    let mut n = new(g, "a");
+    let mut n = new(g, "b");
     n.dir_name = "other";
-    let row = l
-        .reserve(&n, &Pool::new(3000, 3099, 100).unwrap(), |_| false)
-        .unwrap();
+    n.path_for = &|dir: &str| Ok(PathBuf::from(format!("/wt/{dir}/b")));
+    let row = l.reserve(&n, &pool, |_| false).unwrap();
+    assert_eq!(row.path, PathBuf::from("/wt/app/b"));
     assert_eq!(row.repo, first);
     let count: i64 = l
         .conn

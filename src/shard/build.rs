@@ -59,13 +59,16 @@ pub struct CreateRequest<'a> {
     pub user_home: Option<&'a Path>,
 }
 
+/// Returns a shard's worktree folder given its repository's `{repo}` name.
+type PathFor = Box<dyn Fn(&str) -> Result<PathBuf>>;
+
 /// What a shard will be, whatever builds it.
 struct Spec {
     name: ShardName,
     branch: String,
     /// git's name for its worktree.
     wt_name: String,
-    path: PathBuf,
+    path_for: PathFor,
     /// Whether this shard makes (and so may delete) its branch.
     made_branch: bool,
 }
@@ -91,10 +94,9 @@ fn invalid(name: &str, reason: String) -> Error {
     }
 }
 
-/// Validates a create against the repository and the ledger. Writes
-/// nothing but the repository's ledger entry (which names `{repo}`).
+/// Validates a create against the repository and the ledger; writes nothing.
 pub fn plan_create(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     repo: &Repo,
     names: Names,
     req: &CreateRequest<'_>,
@@ -131,21 +133,27 @@ pub fn plan_create(
         }
         repo.resolve_base(Some(&format!("refs/heads/{branch}")))?
     };
-    // `{repo}` is the folder name the ledger gives this repository.
-    let registered = ledger.register_repo(&repo.git_dir, &repo.root, &repo.name)?;
-    let path = template::worktree_path(
-        &req.root_template,
-        &registered.dir_name,
-        &name.folder(),
-        req.user_home,
-        &repo.root,
-    )?;
+    // `{repo}` is the folder name the ledger gives this repository; the
+    // path is checked now with the name it would get, and made again with
+    // the name it gets inside the transaction that reserves the shard.
+    let (template, folder) = (req.root_template.clone(), name.folder());
+    let (home, root) = (req.user_home.map(Path::to_path_buf), repo.root.clone());
+    let path_for: PathFor = Box::new(move |dir: &str| {
+        Ok(template::worktree_path(
+            &template,
+            dir,
+            &folder,
+            home.as_deref(),
+            &root,
+        )?)
+    });
+    path_for(&ledger.repo_dir_name(&repo.git_dir, &repo.root, &repo.name)?)?;
     Ok(CreatePlan {
         spec: Spec {
             wt_name: repo.free_worktree_name(&name.folder()),
             name,
             branch,
-            path,
+            path_for,
             made_branch: make_branch,
         },
         base,
@@ -218,6 +226,8 @@ pub fn create(
 pub struct AdoptPlan {
     /// The path as given, for messages.
     given: PathBuf,
+    /// The worktree's canonical folder.
+    target: PathBuf,
     spec: Spec,
 }
 
@@ -263,11 +273,12 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
     })?;
     Ok(AdoptPlan {
         given: given.to_path_buf(),
+        target: target.clone(),
         spec: Spec {
             name,
             branch,
             wt_name,
-            path: target,
+            path_for: Box::new(move |_: &str| Ok(target.clone())),
             made_branch: false,
         },
     })
@@ -277,7 +288,7 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
 /// file. Its files and branch were the user's before, so an undo removes
 /// only the row.
 pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config) -> Result<Made> {
-    let target = &plan.spec.path;
+    let target = &plan.target;
     let already = site
         .ledger
         .list(Some(&repo.git_dir))?
@@ -322,7 +333,7 @@ fn establish(
         dir_name: &repo.name,
         name: spec.name.as_str(),
         branch: &spec.branch,
-        path: &spec.path,
+        path_for: &spec.path_for,
         wt_name: &spec.wt_name,
         made_branch: spec.made_branch,
         owner_uid: host::current_uid(),
