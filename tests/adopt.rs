@@ -1,6 +1,6 @@
 //! `shards adopt`: an existing worktree becomes a shard.
 
-use crate::common::{TestEnv, env_value, ports};
+use crate::common::{TestEnv, env_value, ports, read};
 
 #[test]
 fn adopts_a_linked_worktree_and_keeps_its_files() {
@@ -19,17 +19,16 @@ fn adopts_a_linked_worktree_and_keeps_its_files() {
         env_value(&wt.join(".env"), "PORT_RANGE_START").as_deref(),
         Some("3000")
     );
-    assert_eq!(
-        std::fs::read_to_string(wt.join("wip.txt")).unwrap(),
-        "work in progress"
-    );
+    assert_eq!(read(&wt.join("wip.txt")), "work in progress");
     assert_eq!(env.list().len(), 1);
     // It is a shard like any other: port, and destroy refuses its work.
     env.shards_in(&wt, &["port", "web"]).ok();
-    let out = env.shards(&["destroy", "old-work"]).code(1);
-    assert!(out.stderr.contains("wip.txt"), "{out}");
-    let out = env.shards(&["adopt", "../old-work"]).code(1);
-    assert!(out.stderr.contains("already shard `old-work`"), "{out}");
+    env.shards(&["destroy", "old-work"])
+        .code(1)
+        .says(&["wip.txt"]);
+    env.shards(&["adopt", "../old-work"])
+        .code(1)
+        .says(&["already shard `old-work`"]);
 }
 
 #[test]
@@ -44,8 +43,7 @@ fn refuses_what_is_not_a_linked_worktree_of_this_repository() {
         ("../plain", "not a git worktree"),
         ("../other", "another repository"),
     ] {
-        let out = env.shards(&["adopt", path]).code(1);
-        assert!(out.stderr.contains(why), "{path}: {out}");
+        env.shards(&["adopt", path]).code(1).says(&[why]);
     }
     let _ = other;
     let wt = env.root.join("detached");
@@ -53,15 +51,17 @@ fn refuses_what_is_not_a_linked_worktree_of_this_repository() {
         &env.repo,
         &["worktree", "add", "-q", "--detach", wt.to_str().unwrap()],
     );
-    let out = env.shards(&["adopt", "../detached"]).code(1);
-    assert!(out.stderr.contains("detached"), "{out}");
+    env.shards(&["adopt", "../detached"])
+        .code(1)
+        .says(&["detached"]);
     let wt = env.root.join("bad name");
     env.git(
         &env.repo,
         &["worktree", "add", "-q", "-b", "bn", wt.to_str().unwrap()],
     );
-    let out = env.shards(&["adopt", "../bad name"]).code(1);
-    assert!(out.stderr.contains("invalid shard name"), "{out}");
+    env.shards(&["adopt", "../bad name"])
+        .code(1)
+        .says(&["invalid shard name"]);
     env.shards(&["adopt", "../bad name", "--name", "good"]).ok();
     assert!(!env.ledger().exists() || env.list().len() == 1);
 }
@@ -77,8 +77,9 @@ fn a_failed_adopt_leaves_no_env_file_claiming_ports() {
     std::fs::write(env.root.join("shared"), "x\n").unwrap();
     std::os::unix::fs::symlink("../shared", wt.join(".envrc")).unwrap();
     env.set("SHARDS_ENV_DIRENV", "true");
-    let out = env.shards(&["adopt", "../t3"]).code(1);
-    assert!(out.stderr.contains("symbolic link"), "{out}");
+    env.shards(&["adopt", "../t3"])
+        .code(1)
+        .says(&["symbolic link"]);
     assert!(
         !wt.join(".env").exists(),
         "a .env claims ports the ledger does not give it"

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{TestEnv, commit, env_value, ports};
+use crate::common::{TestEnv, commit, env_value, ports, read};
 
 use crate::common::shard_path as path_of;
 
@@ -31,9 +31,11 @@ fn three_creates_get_consecutive_blocks_and_a_freed_block_is_reused() {
 #[test]
 fn the_worktree_is_a_real_git_worktree_on_its_branch_and_the_env_file_is_not_untracked() {
     let env = TestEnv::new();
-    let out = env.shards(&["create", "feature-auth"]).ok();
+    let out = env
+        .shards(&["create", "feature-auth"])
+        .ok()
+        .says(&["Created shard `feature-auth`"]);
     let path = PathBuf::from(out.stdout.trim());
-    assert!(out.stderr.contains("Created shard `feature-auth`"), "{out}");
     assert!(path.join("README.md").is_file());
     let list = env.git(&env.repo, &["worktree", "list", "--porcelain"]);
     assert!(
@@ -47,7 +49,7 @@ fn the_worktree_is_a_real_git_worktree_on_its_branch_and_the_env_file_is_not_unt
             .trim(),
         "feature-auth"
     );
-    let text = std::fs::read_to_string(path.join(".env")).unwrap();
+    let text = read(&path.join(".env"));
     assert!(text.contains("SHARD_NAME=feature-auth\n"), "{text}");
     assert!(
         text.contains("COMPOSE_PROJECT_NAME=repo-feature-auth\n"),
@@ -110,21 +112,18 @@ fn base_and_existing_branches() {
     assert_eq!(t["branch_created"], false);
     assert!(path_of(&t).join("second.txt").exists());
     // Destroy keeps a branch the shard did not make.
-    let out = env.shards(&["destroy", "t"]).ok();
-    assert!(out.stderr.contains("kept branch `topic`"), "{out}");
+    env.shards(&["destroy", "t"])
+        .ok()
+        .says(&["kept branch `topic`"]);
     assert!(env.branches(&env.repo).contains(&"topic".to_string()));
 }
 
 #[test]
 fn a_branch_checked_out_elsewhere_is_refused_before_anything_is_written() {
     let env = TestEnv::new();
-    let out = env.shards(&["create", "x", "--branch", "main"]).code(1);
-    assert!(
-        out.stderr
-            .contains("branch `main` is already checked out at"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("hint:"), "{out}");
+    env.shards(&["create", "x", "--branch", "main"])
+        .code(1)
+        .says(&["branch `main` is already checked out at", "hint:"]);
     assert!(!env.ledger().exists() || env.list().is_empty());
 }
 
@@ -151,10 +150,9 @@ fn a_base_ref_that_does_not_exist_leaves_nothing() {
     let env = TestEnv::new();
     env.create("keep");
     let before = snapshot(&env);
-    let out = env
-        .shards(&["create", "x", "--base", "no-such-ref"])
-        .code(1);
-    assert!(out.stderr.contains("no such ref `no-such-ref`"), "{out}");
+    env.shards(&["create", "x", "--base", "no-such-ref"])
+        .code(1)
+        .says(&["no such ref `no-such-ref`"]);
     assert_eq!(snapshot(&env), before);
 }
 
@@ -166,13 +164,11 @@ fn a_taken_worktree_path_leaves_nothing_and_the_folder_is_untouched() {
     std::fs::create_dir_all(&taken).unwrap();
     std::fs::write(taken.join("mine.txt"), "user data").unwrap();
     let before = snapshot(&env);
-    let out = env.shards(&["create", "x"]).code(1);
-    assert!(out.stderr.contains("already exists"), "{out}");
+    env.shards(&["create", "x"])
+        .code(1)
+        .says(&["already exists"]);
     assert_eq!(snapshot(&env), before);
-    assert_eq!(
-        std::fs::read_to_string(taken.join("mine.txt")).unwrap(),
-        "user data"
-    );
+    assert_eq!(read(&taken.join("mine.txt")), "user data");
 }
 
 #[test]
@@ -186,8 +182,7 @@ fn a_failure_after_the_worktree_is_made_undoes_row_branch_and_folder() {
     let before = snapshot(&env);
     let mut env = env;
     env.set("SHARDS_ENV_FILE", "notes/.env");
-    let out = env.shards(&["create", "x"]).code(1);
-    assert!(out.stderr.contains("notes"), "{out}");
+    env.shards(&["create", "x"]).code(1).says(&["notes"]);
     assert_eq!(snapshot(&env), before);
     assert!(!env.shards_home.join("worktrees/repo/x").exists());
 }
@@ -210,18 +205,19 @@ fn hostile_names_are_refused_before_anything_is_written() {
         "a//b",
         "HEAD",
     ] {
-        let out = env.shards(&["create", name]).code(1);
-        assert!(out.stderr.contains("invalid shard name"), "{name:?}: {out}");
-        assert!(out.stderr.contains("hint:"), "{out}");
+        env.shards(&["create", name])
+            .code(1)
+            .says(&["invalid shard name", "hint:"]);
     }
     // A flag-like name is a usage error; after `--` comes a command, so the
     // name is missing; a flag-like branch is refused by name.
-    let out = env.shards(&["create", "-rf"]).code(2);
-    assert!(out.stderr.contains("-r"), "{out}");
-    let out = env.shards(&["create", "--", "-rf"]).code(2);
-    assert!(out.stderr.contains("required"), "{out}");
-    let out = env.shards(&["create", "ok", "--branch=-rf"]).code(1);
-    assert!(out.stderr.contains("must not start with `-`"), "{out}");
+    env.shards(&["create", "-rf"]).code(2).says(&["-r"]);
+    env.shards(&["create", "--", "-rf"])
+        .code(2)
+        .says(&["required"]);
+    env.shards(&["create", "ok", "--branch=-rf"])
+        .code(1)
+        .says(&["must not start with `-`"]);
     assert!(
         !env.ledger().exists(),
         "the ledger was created by a refused name"
@@ -235,18 +231,12 @@ fn a_tracked_env_file_is_left_alone_with_a_warning() {
     let env = TestEnv::new();
     let repo = git2::Repository::open(&env.repo).unwrap();
     commit(&repo, &[(".env", "TRACKED=1\n")], "tracked env");
-    let out = env.shards(&["create", "x", "--json"]).ok();
-    assert!(
-        out.stderr
-            .contains("is tracked by git, so shards left it alone"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("env.file"), "{out}");
+    let out = env
+        .shards(&["create", "x", "--json"])
+        .ok()
+        .says(&["is tracked by git, so shards left it alone", "env.file"]);
     let path = path_of(&out.json());
-    assert_eq!(
-        std::fs::read_to_string(path.join(".env")).unwrap(),
-        "TRACKED=1\n"
-    );
+    assert_eq!(read(&path.join(".env")), "TRACKED=1\n");
     assert_eq!(env.git(&path, &["status", "--porcelain"]), "");
     // With another file name the ports land there.
     let mut env = env;
@@ -275,7 +265,7 @@ fn user_lines_crlf_and_a_missing_final_newline_survive_a_rewrite() {
     let vars = vec![("PORT".to_string(), "3999".to_string())];
     let warnings = shards::shard::env::write(&path_of(&r), &config, &vars).unwrap();
     assert!(warnings.is_empty());
-    let after = std::fs::read_to_string(&file).unwrap();
+    let after = read(&file);
     assert!(
         after.starts_with("SECRET=s3cr3t\r\n# keep me\r\n# >>> shards >>>"),
         "{after:?}"
@@ -301,27 +291,26 @@ fn a_repository_without_commits_is_a_clear_error() {
     let env = TestEnv::new();
     let empty = env.root.join("empty");
     git2::Repository::init(&empty).unwrap();
-    let out = env.shards_in(&empty, &["create", "x"]).code(1);
-    assert!(out.stderr.contains("has no commits yet"), "{out}");
-    assert!(out.stderr.contains("hint:"), "{out}");
+    env.shards_in(&empty, &["create", "x"])
+        .code(1)
+        .says(&["has no commits yet", "hint:"]);
 }
 
 #[test]
 fn outside_a_repository_is_a_clear_error() {
     let env = TestEnv::new();
-    let out = env.shards_in(&env.home, &["create", "x"]).code(1);
-    assert!(out.stderr.contains("not inside a git repository"), "{out}");
+    env.shards_in(&env.home, &["create", "x"])
+        .code(1)
+        .says(&["not inside a git repository"]);
 }
 
 #[test]
 fn the_name_is_taken_once_per_repository() {
     let env = TestEnv::new();
     env.create("x");
-    let out = env.shards(&["create", "x"]).code(1);
-    assert!(
-        out.stderr.contains("a shard named `x` already exists"),
-        "{out}"
-    );
+    env.shards(&["create", "x"])
+        .code(1)
+        .says(&["a shard named `x` already exists"]);
 }
 
 #[test]

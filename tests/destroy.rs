@@ -1,33 +1,30 @@
 //! `shards destroy`: refusing work, force, branches, and freed blocks.
 
-use crate::common::{TestEnv, ports};
+use crate::common::{TestEnv, ports, read};
 
 use crate::common::shard_path as path;
 
 #[test]
 fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
     let env = TestEnv::new();
-    let r = env.create("x");
-    let wt = path(&r);
+    let wt = env.create_worktree("x");
     std::fs::write(wt.join("new.txt"), "work").unwrap();
-    let out = env.shards(&["destroy", "x"]).code(1);
-    assert!(
-        out.stderr.contains("uncommitted or untracked changes"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("new.txt"), "{out}");
-    assert!(out.stderr.contains("--force"), "{out}");
+    env.shards(&["destroy", "x"]).code(1).says(&[
+        "uncommitted or untracked changes",
+        "new.txt",
+        "--force",
+    ]);
     assert!(wt.join("new.txt").exists());
     assert_eq!(env.list().len(), 1);
 
     std::fs::remove_file(wt.join("new.txt")).unwrap();
     std::fs::write(wt.join("README.md"), "changed").unwrap();
-    let out = env.shards(&["destroy", "x"]).code(1);
-    assert!(out.stderr.contains("README.md"), "{out}");
+    env.shards(&["destroy", "x"]).code(1).says(&["README.md"]);
     assert!(wt.exists());
 
-    let out = env.shards(&["destroy", "--force", "x"]).ok();
-    assert!(out.stderr.contains("freed ports 3000-3099"), "{out}");
+    env.shards(&["destroy", "--force", "x"])
+        .ok()
+        .says(&["freed ports 3000-3099"]);
     assert!(!wt.exists());
     assert!(env.list().is_empty());
     assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
@@ -36,12 +33,14 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
 #[test]
 fn keeps_a_branch_with_commits_found_nowhere_else() {
     let env = TestEnv::new();
-    let r = env.create("x");
-    let wt = path(&r);
+    let wt = env.create_worktree("x");
     std::fs::write(wt.join("feature.txt"), "f").unwrap();
     env.git(&wt, &["add", "feature.txt"]);
     env.git(&wt, &["commit", "-q", "-m", "feature"]);
-    let out = env.shards(&["destroy", "x", "--json"]).ok();
+    let out = env
+        .shards(&["destroy", "x", "--json"])
+        .ok()
+        .says(&["kept branch `x`"]);
     let doc = out.json();
     assert_eq!(doc["destroyed"][0]["branch_deleted"], false);
     assert!(
@@ -50,7 +49,6 @@ fn keeps_a_branch_with_commits_found_nowhere_else() {
             .unwrap()
             .contains("commits that no other branch")
     );
-    assert!(out.stderr.contains("kept branch `x`"), "{out}");
     assert!(env.branches(&env.repo).contains(&"x".to_string()));
     // Once merged, a branch made by shards is deleted.
     let r = env.create("y");
@@ -65,8 +63,9 @@ fn destroys_several_and_checks_every_name_first() {
     let env = TestEnv::new();
     env.create("a");
     env.create("b");
-    let out = env.shards(&["destroy", "a", "nope"]).code(1);
-    assert!(out.stderr.contains("no shard named `nope`"), "{out}");
+    env.shards(&["destroy", "a", "nope"])
+        .code(1)
+        .says(&["no shard named `nope`"]);
     assert_eq!(
         env.list().len(),
         2,
@@ -104,30 +103,27 @@ fn a_worktree_deleted_by_hand_can_still_be_destroyed() {
 #[test]
 fn a_folder_that_is_no_longer_the_worktree_is_never_deleted() {
     let env = TestEnv::new();
-    let r = env.create("x");
-    let wt = path(&r);
+    let wt = env.create_worktree("x");
     std::fs::remove_dir_all(&wt).unwrap();
     std::fs::create_dir_all(&wt).unwrap();
     std::fs::write(wt.join("precious.txt"), "mine").unwrap();
-    let out = env.shards(&["destroy", "--force", "x"]).code(1);
-    assert!(out.stderr.contains("leaves it alone"), "{out}");
-    assert_eq!(
-        std::fs::read_to_string(wt.join("precious.txt")).unwrap(),
-        "mine"
-    );
+    env.shards(&["destroy", "--force", "x"])
+        .code(1)
+        .says(&["leaves it alone"]);
+    assert_eq!(read(&wt.join("precious.txt")), "mine");
 }
 
 #[test]
 fn commits_on_a_detached_head_are_work_that_destroy_refuses_to_lose() {
     let env = TestEnv::new();
-    let r = env.create("det");
-    let wt = path(&r);
+    let wt = env.create_worktree("det");
     env.git(&wt, &["checkout", "-q", "--detach"]);
     std::fs::write(wt.join("d.txt"), "d").unwrap();
     env.git(&wt, &["add", "d.txt"]);
     env.git(&wt, &["commit", "-q", "-m", "detached work"]);
-    let out = env.shards(&["destroy", "det"]).code(1);
-    assert!(out.stderr.contains("HEAD is detached at"), "{out}");
+    env.shards(&["destroy", "det"])
+        .code(1)
+        .says(&["HEAD is detached at"]);
     assert!(wt.exists());
     // Once the commit is on a branch, destroy goes ahead and keeps nothing it should not.
     env.git(&wt, &["branch", "keep-it"]);
@@ -150,14 +146,7 @@ fn a_worktree_moved_with_git_is_followed_not_freed() {
         ],
     );
     assert_eq!(env.list()[0]["status"], "missing");
-    let out = env.shards(&["prune", "--json"]).ok().json();
-    assert_eq!(out["shards"][0]["reclaimed"], false);
-    assert!(
-        out["shards"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("was moved to")
-    );
+    env.assert_prune_keeps("was moved to");
     let s = &env.list()[0];
     assert_eq!(s["status"], "active");
     assert_eq!(s["path"].as_str().unwrap(), moved.to_str().unwrap());
@@ -165,8 +154,7 @@ fn a_worktree_moved_with_git_is_followed_not_freed() {
     assert_eq!(ports(&env.create("next")["shard"]), (3100, 3199));
     // destroy follows the move too, and refuses the moved worktree's work.
     std::fs::write(moved.join("w.txt"), "w").unwrap();
-    let out = env.shards(&["destroy", "mv"]).code(1);
-    assert!(out.stderr.contains("w.txt"), "{out}");
+    env.shards(&["destroy", "mv"]).code(1).says(&["w.txt"]);
 }
 
 #[test]

@@ -2,15 +2,14 @@
 
 use std::process::Command;
 
-use crate::common::{TestEnv, env_value};
+use crate::common::{TestEnv, env_value, read};
 
 use crate::common::shard_path as path;
 
 #[test]
 fn env_prints_what_the_env_file_holds_in_three_formats() {
     let env = TestEnv::new();
-    let r = env.create("fix/a");
-    let wt = path(&r);
+    let wt = env.create_worktree("fix/a");
     env.shards_in(&wt, &["port", "web"]).ok();
     let sh = env.shards_in(&wt, &["env"]).ok();
     assert!(
@@ -53,11 +52,8 @@ fn env_prints_what_the_env_file_holds_in_three_formats() {
 fn compose_can_be_switched_off() {
     let mut env = TestEnv::new();
     env.set("SHARDS_ENV_COMPOSE", "false");
-    let r = env.create("x");
-    assert_eq!(
-        env_value(&path(&r).join(".env"), "COMPOSE_PROJECT_NAME"),
-        None
-    );
+    let wt = env.create_worktree("x");
+    assert_eq!(env_value(&wt.join(".env"), "COMPOSE_PROJECT_NAME"), None);
 }
 
 #[test]
@@ -77,16 +73,12 @@ fn run_uses_the_worktree_and_variables_and_passes_the_exit_status() {
     let wt = path(&r);
     assert_eq!(out.stdout, format!("{0}\n3000 {0}\n", wt.display()));
     env.shards(&["run", "x", "--", "true"]).ok();
-    let out = env
-        .shards(&["run", "x", "--", "no-such-program-here"])
-        .code(127);
-    assert!(
-        out.stderr.contains("cannot run `no-such-program-here`"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("hint:"), "{out}");
-    let out = env.shards(&["run", "nope", "--", "true"]).code(1);
-    assert!(out.stderr.contains("no shard named `nope`"), "{out}");
+    env.shards(&["run", "x", "--", "no-such-program-here"])
+        .code(127)
+        .says(&["cannot run `no-such-program-here`", "hint:"]);
+    env.shards(&["run", "nope", "--", "true"])
+        .code(1)
+        .says(&["no shard named `nope`"]);
 }
 
 fn direnv(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -112,38 +104,28 @@ fn direnv_loads_the_shards_ports() {
         .ok()
         .json();
     let wt = path(&r);
-    let envrc = std::fs::read_to_string(wt.join(".envrc")).unwrap();
+    let envrc = read(&wt.join(".envrc"));
     assert!(envrc.contains("dotenv_if_exists '.env'"), "{envrc}");
     assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
-    let allow = direnv(&env, &wt, &["allow", wt.to_str().unwrap()]);
+    let dir = wt.to_str().unwrap();
+    let allow = direnv(&env, &wt, &["allow", dir]);
     assert!(
         allow.status.success(),
         "{}",
         String::from_utf8_lossy(&allow.stderr)
     );
-    let out = direnv(
-        &env,
-        &wt,
-        &["exec", wt.to_str().unwrap(), "printenv", "PORT_RANGE_START"],
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "3000\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // What a command run through direnv in the worktree sees as `var`, and
+    // direnv's own log.
+    let printenv = |var: &str| {
+        let out = direnv(&env, &wt, &["exec", dir, "printenv", var]);
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), log)
+    };
+    let (value, log) = printenv("PORT_RANGE_START");
+    assert_eq!(value, "3000\n", "{log}");
     env.shards_in(&wt, &["port", "web", "api"]).ok();
-    let out = direnv(
-        &env,
-        &wt,
-        &["exec", wt.to_str().unwrap(), "printenv", "API_PORT"],
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "3001\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (value, log) = printenv("API_PORT");
+    assert_eq!(value, "3001\n", "{log}");
 }
 
 #[test]
@@ -151,13 +133,12 @@ fn an_existing_envrc_keeps_its_lines() {
     let env = TestEnv::new();
     let repo = git2::Repository::open(&env.repo).unwrap();
     crate::common::commit(&repo, &[(".envrc", "export FOO=1\n")], "envrc");
-    let out = env.shards(&["create", "x", "--direnv", "--json"]).ok();
-    assert!(out.stderr.contains(".envrc is tracked by git"), "{out}");
+    let out = env
+        .shards(&["create", "x", "--direnv", "--json"])
+        .ok()
+        .says(&[".envrc is tracked by git"]);
     let wt = path(&out.json());
-    assert_eq!(
-        std::fs::read_to_string(wt.join(".envrc")).unwrap(),
-        "export FOO=1\n"
-    );
+    assert_eq!(read(&wt.join(".envrc")), "export FOO=1\n");
 }
 
 #[test]

@@ -686,16 +686,11 @@ fn hostile_env_file_content_survives_byte_for_byte() {
 fn a_ledger_locked_longer_than_the_timeout_is_exit_3_and_nothing_changes() {
     let mut env = TestEnv::new();
     env.create("base");
-    env.set("SHARDS_TEST_BUSY_TIMEOUT_MS", "300");
     let before = state(&env);
-    let lock = rusqlite::Connection::open(env.ledger()).unwrap();
-    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let out = env.shards(&["create", "x"]).code(3);
-    assert!(
-        out.stderr.contains("stayed locked by another process"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("hint:"), "{out}");
+    let lock = env.lock_ledger(300);
+    env.shards(&["create", "x"])
+        .code(3)
+        .says(&["stayed locked by another process", "hint:"]);
     lock.execute_batch("ROLLBACK").unwrap();
     drop(lock);
     assert_eq!(state(&env), before);

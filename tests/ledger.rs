@@ -3,7 +3,21 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use serde_json::Value;
+
 use crate::common::TestEnv;
+
+/// Runs each command line expecting exit 3 and every one of `says` on
+/// stderr, then `list --json` expecting the error `kind`; returns its JSON.
+#[track_caller]
+fn refused(env: &TestEnv, commands: &[&[&str]], says: &[&str], kind: &str) -> Value {
+    for args in commands {
+        env.shards(args).code(3).says(says);
+    }
+    let json = env.shards(&["list", "--json"]).code(3).json();
+    assert_eq!(json["error"]["kind"], kind);
+    json
+}
 
 #[test]
 fn the_ledger_is_private_to_its_user() {
@@ -27,24 +41,15 @@ fn the_ledger_is_private_to_its_user() {
 fn a_corrupt_ledger_is_a_clear_error_and_is_not_overwritten() {
     let env = TestEnv::new();
     let fixture = env.use_ledger_fixture("corrupt.sqlite");
-    for args in [
-        &["create", "x"][..],
-        &["list"],
-        &["prune"],
-        &["destroy", "x"],
-    ] {
-        let out = env.shards(args).code(3);
-        assert!(
-            out.stderr.contains("is not a readable shards database"),
-            "{args:?}: {out}"
-        );
-        assert!(
-            out.stderr.contains("hint: shards leaves the file as it is"),
-            "{out}"
-        );
-    }
-    let json = env.shards(&["list", "--json"]).code(3).json();
-    assert_eq!(json["error"]["kind"], "ledger_corrupt");
+    refused(
+        &env,
+        &[&["create", "x"], &["list"], &["prune"], &["destroy", "x"]],
+        &[
+            "is not a readable shards database",
+            "hint: shards leaves the file as it is",
+        ],
+        "ledger_corrupt",
+    );
     assert_eq!(std::fs::read(env.ledger()).unwrap(), fixture);
     assert_eq!(env.branches(&env.repo), vec!["main"]);
     assert!(!env.shards_home.join("worktrees").exists());
@@ -63,18 +68,17 @@ fn a_corrupt_ledger_is_a_clear_error_and_is_not_overwritten() {
 fn a_ledger_from_a_newer_shards_is_refused_and_left_as_it_is() {
     let env = TestEnv::new();
     let fixture = env.use_ledger_fixture("future.sqlite");
-    for args in [
-        &["create", "x"][..],
-        &["list"],
-        &["prune"],
-        &["port", "--shard", "x", "web"],
-    ] {
-        let out = env.shards(args).code(3);
-        assert!(out.stderr.contains("schema version 999"), "{args:?}: {out}");
-        assert!(out.stderr.contains("hint: "), "{args:?}: {out}");
-    }
-    let json = env.shards(&["list", "--json"]).code(3).json();
-    assert_eq!(json["error"]["kind"], "ledger_too_new");
+    refused(
+        &env,
+        &[
+            &["create", "x"],
+            &["list"],
+            &["prune"],
+            &["port", "--shard", "x", "web"],
+        ],
+        &["schema version 999", "hint: "],
+        "ledger_too_new",
+    );
     assert_eq!(std::fs::read(env.ledger()).unwrap(), fixture);
     assert_eq!(env.branches(&env.repo), vec!["main"]);
 }
@@ -109,22 +113,14 @@ fn another_programs_sqlite_file_is_refused_with_its_true_reason() {
     drop(conn);
     let before = std::fs::read(env.ledger()).unwrap();
     for args in [&["list"][..], &["create", "x"]] {
-        let out = env.shards(args).code(3);
-        assert!(
-            out.stderr.contains("is not a readable shards database"),
-            "{args:?}: {out}"
-        );
-        assert!(
-            out.stderr.contains("it holds tables that are not shards'"),
-            "{args:?}: {out}"
-        );
+        let out = env.shards(args).code(3).says(&[
+            "is not a readable shards database",
+            "it holds tables that are not shards'",
+            "hint: shards leaves the file as it is",
+        ]);
         // SQLite reported nothing wrong, so no SQLite cause is printed.
         assert!(!out.stderr.contains("caused by"), "{args:?}: {out}");
         assert!(!out.stderr.contains("read-only"), "{args:?}: {out}");
-        assert!(
-            out.stderr.contains("hint: shards leaves the file as it is"),
-            "{out}"
-        );
     }
     let json = env.shards(&["list", "--json"]).code(3).json();
     assert_eq!(json["error"]["kind"], "ledger_corrupt");
@@ -145,19 +141,9 @@ fn another_programs_sqlite_file_is_refused_with_its_true_reason() {
 #[test]
 fn a_corrupt_ledger_names_sqlites_own_cause() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.shards_home).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/db/corrupt.sqlite"),
-        env.ledger(),
-    )
-    .unwrap();
-    let out = env.shards(&["list"]).code(3);
-    assert!(
-        out.stderr.contains("SQLite cannot read it as a database"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains("caused by: file is not a database"),
-        "{out}"
-    );
+    env.use_ledger_fixture("corrupt.sqlite");
+    env.shards(&["list"]).code(3).says(&[
+        "SQLite cannot read it as a database",
+        "caused by: file is not a database",
+    ]);
 }

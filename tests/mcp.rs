@@ -5,9 +5,9 @@
 //! `python3-venv`), so the SDK test is ignored by a plain `cargo test` and
 //! run by `.ci/run` (`--include-ignored`), where a failed install fails it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
 
@@ -156,52 +156,89 @@ fn an_agent_drives_shards_through_the_official_python_sdk() {
     assert_eq!(env.branches(&env.repo), vec!["main"]);
 }
 
+/// A `shards mcp` server spoken to line by line, as a client would.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    /// Starts `shards mcp` in the repository; its stderr goes to `stderr`.
+    fn start(env: &TestEnv, stderr: Stdio) -> Server {
+        let mut child = env
+            .command_in(&env.repo, &["mcp"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Server {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Sends one message line.
+    fn send(&mut self, msg: &str) {
+        writeln!(self.stdin, "{msg}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Reads the next message line as JSON.
+    fn recv(&mut self) -> Value {
+        serde_json::from_str(&self.lines.next().unwrap().unwrap()).unwrap()
+    }
+
+    /// Closes stdin and returns whether the server then ended cleanly, and
+    /// whatever it still wrote to stdout.
+    fn close(self) -> (bool, Vec<String>) {
+        let Server {
+            mut child,
+            stdin,
+            lines,
+        } = self;
+        drop(stdin);
+        let ok = child.wait().unwrap().success();
+        (ok, lines.map(Result::unwrap).collect())
+    }
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
 #[test]
 fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
     let env = TestEnv::new();
-    let mut child = env
-        .command_in(&env.repo, &["mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut send = |v: &str| {
-        stdin.write_all(v.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        stdin.flush().unwrap();
-    };
-    send(
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
-    );
-    let init: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(init["id"], 1);
-    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    send("this is not JSON at all");
-    send(
+    let mut server = Server::start(&env, Stdio::piped());
+    server.send(INITIALIZE);
+    assert_eq!(server.recv()["id"], 1);
+    server.send(INITIALIZED);
+    server.send("this is not JSON at all");
+    server.send(
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":7}}}"#,
     );
-    let bad: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let bad = server.recv();
     assert_eq!(bad["id"], 2);
     assert!(
         bad.get("error").is_some() || bad["result"]["isError"] == true,
         "{bad}"
     );
-    send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
-    let listed: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    server.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
+    let listed = server.recv();
     assert_eq!(listed["id"], 3);
     assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 7);
-    drop(stdin);
-    let status = child.wait().unwrap();
+    let (ended_cleanly, rest) = server.close();
     assert!(
-        status.success(),
+        ended_cleanly,
         "the server did not end cleanly when stdin closed"
     );
     assert!(
-        lines.next().is_none(),
-        "stdout carried more than protocol messages"
+        rest.is_empty(),
+        "stdout carried more than protocol messages: {rest:?}"
     );
 }
 
@@ -209,35 +246,23 @@ fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
 fn the_server_keeps_answering_while_a_call_waits_for_the_ledger() {
     let mut env = TestEnv::new();
     env.create("base");
-    env.set("SHARDS_TEST_BUSY_TIMEOUT_MS", "2000");
-    let lock = rusqlite::Connection::open(env.ledger()).unwrap();
-    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let mut child = env
-        .command_in(&env.repo, &["mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lock = env.lock_ledger(2000);
+    let mut server = Server::start(&env, Stdio::null());
     for msg in [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        INITIALIZE,
+        INITIALIZED,
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":"waits"}}}"#,
         r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
     ] {
-        writeln!(stdin, "{msg}").unwrap();
+        server.send(msg);
     }
-    stdin.flush().unwrap();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(first["id"], 1);
-    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(server.recv()["id"], 1);
+    let second = server.recv();
     assert_eq!(
         second["id"], 3,
         "ping waited behind the blocked call: {second}"
     );
-    let third: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let third = server.recv();
     assert_eq!(third["id"], 2);
     assert_eq!(third["result"]["isError"], true);
     assert!(
@@ -248,6 +273,5 @@ fn the_server_keeps_answering_while_a_call_waits_for_the_ledger() {
         "{third}"
     );
     lock.execute_batch("ROLLBACK").unwrap();
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert!(server.close().0);
 }

@@ -1,21 +1,12 @@
 //! `shards port`: stable named ports, release, all-or-nothing, and `who`.
 
-use crate::common::{TestEnv, env_value, ports};
+use crate::common::{TestEnv, env_value, ports, services};
 
 use crate::common::shard_path as path;
 
+/// Returns a `port --json` report's services as (name, port) pairs.
 fn port_map(out: &serde_json::Value) -> Vec<(String, u64)> {
-    out["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["service"].as_str().unwrap().to_string(),
-                s["port"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    services(&out["services"], |s| s["port"].as_u64())
 }
 
 #[test]
@@ -54,8 +45,7 @@ fn named_ports_are_stable_and_land_in_the_env_file() {
 #[test]
 fn release_frees_the_port_and_the_variable() {
     let env = TestEnv::new();
-    let r = env.create("a");
-    let wt = path(&r);
+    let wt = env.create_worktree("a");
     env.shards_in(&wt, &["port", "web", "api", "db"]).ok();
     let out = env
         .shards_in(&wt, &["port", "--release", "api", "--json"])
@@ -104,17 +94,11 @@ fn configured_services_sit_at_their_offset_in_every_shard() {
 fn several_services_are_all_or_nothing_and_a_full_block_is_clear() {
     let mut env = TestEnv::new();
     env.small_pool(24000, 3, 4);
-    let r = env.create("a");
-    let wt = path(&r);
+    let wt = env.create_worktree("a");
     env.shards_in(&wt, &["port", "one"]).ok();
-    let out = env
-        .shards_in(&wt, &["port", "two", "three", "four"])
-        .code(1);
-    assert!(
-        out.stderr.contains("no free port for service `four`"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("hint:"), "{out}");
+    env.shards_in(&wt, &["port", "two", "three", "four"])
+        .code(1)
+        .says(&["no free port for service `four`", "hint:"]);
     let listed = env.shards_in(&wt, &["port", "--json"]).ok().json();
     assert_eq!(
         port_map(&listed),
@@ -128,16 +112,19 @@ fn several_services_are_all_or_nothing_and_a_full_block_is_clear() {
 fn bad_service_names_and_no_shard_are_clear_errors() {
     let env = TestEnv::new();
     env.create("a");
-    let out = env.shards(&["port", "web"]).code(1);
-    assert!(
-        out.stderr.contains("is not inside a shard's worktree"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("--shard"), "{out}");
-    let out = env.shards(&["port", "we b", "--shard", "a"]).code(1);
-    assert!(out.stderr.contains("invalid service name"), "{out}");
-    let out = env.shards(&["port", "web", "--shard", "nope"]).code(1);
-    assert!(out.stderr.contains("no shard named `nope`"), "{out}");
+    for (args, says) in [
+        (
+            &["port", "web"][..],
+            &["is not inside a shard's worktree", "--shard"][..],
+        ),
+        (&["port", "we b", "--shard", "a"], &["invalid service name"]),
+        (
+            &["port", "web", "--shard", "nope"],
+            &["no shard named `nope`"],
+        ),
+    ] {
+        env.shards(args).code(1).says(says);
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `shards prune`: reclaiming deleted worktrees, gone repositories and
 //! killed creates and destroys, without touching live work.
 
-use crate::common::{TestEnv, ports};
+use crate::common::{TestEnv, ports, read};
 
 use crate::common::shard_path as path;
 
@@ -16,9 +16,8 @@ fn a_worktree_deleted_by_hand_is_reclaimed_and_its_block_reused() {
     assert_eq!(dry["shards"][0]["name"], "a");
     assert_eq!(dry["shards"][0]["reason"], "its worktree is gone");
     assert_eq!(env.list().len(), 2, "--dry-run changed the ledger");
-    let out = env.shards(&["prune"]).ok();
+    let out = env.shards(&["prune"]).ok().says(&["Reclaimed 1 shard"]);
     assert!(out.stdout.contains("reclaimed"), "{out}");
-    assert!(out.stderr.contains("Reclaimed 1 shard"), "{out}");
     let left = env.list();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["name"], "b");
@@ -33,12 +32,8 @@ fn live_shards_and_their_work_are_never_touched() {
     let env = TestEnv::new();
     let a = env.create("a");
     std::fs::write(path(&a).join("work.txt"), "wip").unwrap();
-    let out = env.shards(&["prune"]).ok();
-    assert!(out.stderr.contains("Nothing to prune"), "{out}");
-    assert_eq!(
-        std::fs::read_to_string(path(&a).join("work.txt")).unwrap(),
-        "wip"
-    );
+    env.shards(&["prune"]).ok().says(&["Nothing to prune"]);
+    assert_eq!(read(&path(&a).join("work.txt")), "wip");
     assert_eq!(env.list().len(), 1);
 }
 
@@ -131,18 +126,8 @@ fn a_killed_forced_destroy_of_a_worktree_with_work_is_never_finished_by_prune() 
     env.set("SHARDS_TEST_CRASH_AT", "destroy:marked");
     assert_eq!(env.shards(&["destroy", "--force", "x"]).code, -1);
     assert_eq!(env.list()[0]["status"], "destroying");
-    let out = env.shards(&["prune", "--json"]).ok().json();
-    assert_eq!(out["shards"][0]["reclaimed"], false);
-    assert!(
-        out["shards"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("holds work")
-    );
-    assert_eq!(
-        std::fs::read_to_string(path(&r).join("work.txt")).unwrap(),
-        "precious"
-    );
+    env.assert_prune_keeps("holds work");
+    assert_eq!(read(&path(&r).join("work.txt")), "precious");
     assert_eq!(env.list().len(), 1);
     // The user can still finish it on purpose.
     let mut env = env;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, hold};
+use crate::common::{TestEnv, hold, services};
 
 use crate::common::shard_path as path;
 
@@ -67,17 +67,7 @@ fn the_audit_matches_what_the_kernel_reports() {
     assert_eq!(out["owner_shard"], "a");
     assert!(sb["listening"].as_array().unwrap().is_empty());
     // Named ports: web listens, api does not.
-    let svc: Vec<(String, bool)> = sa["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["service"].as_str().unwrap().into(),
-                s["listening"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let svc = services(&sa["services"], |s| s["listening"].as_bool());
     assert_eq!(svc, vec![("web".into(), true), ("api".into(), false)]);
     // Pool figures.
     let pool = &status["pool"];

@@ -10,45 +10,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use crate::common::{TestEnv, env_value};
 
 const PROCESSES: usize = 64;
 const ROUNDS: usize = 4;
-
-struct Outcome {
-    args: Vec<String>,
-    code: i32,
-    stderr: String,
-}
-
-fn run_all(env: &TestEnv, jobs: Vec<Vec<String>>) -> Vec<Outcome> {
-    let children: Vec<_> = jobs
-        .into_iter()
-        .map(|args| {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let child = env
-                .command_in(&env.repo, &refs)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            (args, child)
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|(args, child)| {
-            let out = child.wait_with_output().unwrap();
-            Outcome {
-                args,
-                code: out.status.code().unwrap_or(-1),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .collect()
-}
 
 /// Checks every invariant; returns the number of checks made.
 fn check_invariants(env: &TestEnv) -> usize {
@@ -190,7 +156,7 @@ fn sixty_four_processes_mixing_every_write_keep_every_invariant() {
             };
             jobs.push(job);
         }
-        let outcomes = run_all(&env, jobs);
+        let outcomes = env.shards_at_once(&jobs);
         total_ops += outcomes.len();
         for o in &outcomes {
             assert_ne!(o.code, 3, "{:?} hit a ledger error:\n{}", o.args, o.stderr);

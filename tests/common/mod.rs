@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use git2::{Repository, Signature, Time};
 use serde_json::Value;
@@ -49,9 +49,9 @@ impl fmt::Debug for Out {
 }
 
 impl Out {
-    fn from(args: &[&str], o: Output) -> Out {
+    fn from<S: AsRef<str>>(args: &[S], o: Output) -> Out {
         Out {
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args: args.iter().map(|a| a.as_ref().to_string()).collect(),
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -69,6 +69,19 @@ impl Out {
     #[track_caller]
     pub fn code(self, code: i32) -> Out {
         assert_eq!(self.code, code, "expected exit {code}:\n{self}");
+        self
+    }
+
+    /// Asserts that stderr contains each of `texts` and returns self.
+    #[track_caller]
+    pub fn says(self, texts: &[&str]) -> Out {
+        for text in texts {
+            assert!(
+                self.stderr.contains(text),
+                "`shards {}`: stderr lacks {text:?}:\n{self}",
+                self.args.join(" ")
+            );
+        }
         self
     }
 
@@ -187,6 +200,26 @@ impl TestEnv {
         Out::from(args, self.command_in(dir, args).output().unwrap())
     }
 
+    /// Starts one `shards` process in the repository for each argument list,
+    /// all at once, waits for every one and returns their outcomes in order.
+    pub fn shards_at_once(&self, jobs: &[Vec<String>]) -> Vec<Out> {
+        let children: Vec<_> = jobs
+            .iter()
+            .map(|args| {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.command_in(&self.repo, &refs)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        jobs.iter()
+            .zip(children)
+            .map(|(args, child)| Out::from(args, child.wait_with_output().unwrap()))
+            .collect()
+    }
+
     /// Runs the real `git` in `dir` with the scrubbed environment.
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
@@ -228,6 +261,16 @@ impl TestEnv {
     /// Returns the ledger's path.
     pub fn ledger(&self) -> PathBuf {
         self.shards_home.join("shards.db")
+    }
+
+    /// Makes later runs wait at most `busy_timeout_ms` for the ledger, then
+    /// holds its write lock (`BEGIN EXCLUSIVE`) until the returned connection
+    /// rolls back or is dropped.
+    pub fn lock_ledger(&mut self, busy_timeout_ms: u32) -> rusqlite::Connection {
+        self.set("SHARDS_TEST_BUSY_TIMEOUT_MS", &busy_timeout_ms.to_string());
+        let lock = rusqlite::Connection::open(self.ledger()).unwrap();
+        lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        lock
     }
 
     /// Puts a copy of `fixtures/db/<name>` where the ledger goes (dropping
@@ -278,6 +321,12 @@ impl TestEnv {
         self.shards(&["create", name, "--json"]).ok().json()
     }
 
+    /// Creates a shard and returns its worktree folder.
+    #[track_caller]
+    pub fn create_worktree(&self, name: &str) -> PathBuf {
+        shard_path(&self.create(name))
+    }
+
     /// Returns `list --json` shards of the repository.
     #[track_caller]
     pub fn list(&self) -> Vec<Value> {
@@ -285,6 +334,17 @@ impl TestEnv {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    /// Runs `prune --json` and asserts that it kept the first shard it names,
+    /// for a reason that contains `reason`.
+    #[track_caller]
+    pub fn assert_prune_keeps(&self, reason: &str) {
+        let out = self.shards(&["prune", "--json"]).ok().json();
+        let first = &out["shards"][0];
+        assert_eq!(first["reclaimed"], false, "{out}");
+        let given = first["reason"].as_str().unwrap();
+        assert!(given.contains(reason), "reason {given:?} lacks {reason:?}");
     }
 
     /// Returns the local branch names of `repo`.
@@ -321,6 +381,38 @@ pub fn ports(shard: &Value) -> (u64, u64) {
         shard["ports"]["start"].as_u64().unwrap(),
         shard["ports"]["end"].as_u64().unwrap(),
     )
+}
+
+/// Returns the shards' port blocks sorted, asserting that no two overlap.
+#[track_caller]
+pub fn disjoint_blocks(shards: &[Value]) -> Vec<(u64, u64)> {
+    let mut blocks: Vec<(u64, u64)> = shards.iter().map(ports).collect();
+    blocks.sort();
+    for pair in blocks.windows(2) {
+        assert!(pair[0].1 < pair[1].0, "overlapping blocks {pair:?}");
+    }
+    blocks
+}
+
+/// Returns a `services` list as (service, value) pairs, where `value` picks
+/// the field wanted from each entry (it must be there and of its type).
+#[track_caller]
+pub fn services<T>(list: &Value, value: impl Fn(&Value) -> Option<T>) -> Vec<(String, T)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let name = s["service"].as_str().unwrap().to_string();
+            let v = value(s).unwrap_or_else(|| panic!("service {name}: field missing in {s}"));
+            (name, v)
+        })
+        .collect()
+}
+
+/// Reads a text file.
+#[track_caller]
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Reads a worktree's env file into key/value pairs.
