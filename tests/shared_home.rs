@@ -225,3 +225,57 @@ fn issue_10_a_lock_file_left_by_another_user_does_not_block() {
     assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644));
     assert_eq!(branches(&env, &theirs), vec!["main", "p"]);
 }
+
+#[test]
+#[ignore = "needs root and useradd (.ci/run runs it)"]
+fn issue_10_prune_keeps_a_shard_of_another_user_it_cannot_read() {
+    let peer = peer();
+    let env = TestEnv::new();
+    open_root(&env);
+    share_home(&env, peer.gid);
+    let a = env.create("a");
+    let a_path = shard_path(&a);
+    // Root's repository is root's alone.
+    fs::set_permissions(&env.repo, fs::Permissions::from_mode(0o700)).unwrap();
+    let theirs = peer_repo(&env, &peer, "theirs");
+    let p = env
+        .shards_as(&peer, &theirs, &["create", "p", "--json"])
+        .ok()
+        .json();
+    // The other user's own debris: its worktree folder deleted by hand.
+    fs::remove_dir_all(shard_path(&p)).unwrap();
+    let before = rows(&env);
+
+    let out = env
+        .shards_as(&peer, &theirs, &["prune", "--all", "--json"])
+        .ok()
+        .json();
+    let shards = out["shards"].as_array().unwrap();
+    let find = |name: &str| {
+        shards
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {out}"))
+    };
+    assert_eq!(find("a")["reclaimed"], false, "{out}");
+    let reason = find("a")["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("may not read its repository") && reason.contains("uid 0"),
+        "{reason}"
+    );
+    assert!(!reason.starts_with("its repository is gone"), "{reason}");
+    assert_eq!(find("p")["reclaimed"], true, "{out}");
+
+    // Root's shard is whole: row, block, worktree, branch.
+    let after = rows(&env);
+    assert_eq!(after, vec![before[0].clone()]);
+    assert!(a_path.join("README.md").exists());
+    assert_eq!(branches(&env, &env.repo), vec!["a", "main"]);
+    assert_eq!(branches(&env, &theirs), vec!["main"]);
+    let list = env.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "active");
+    assert_eq!(ports(&list[0]), ports(&a["shard"]));
+    env.shards(&["prune"]).ok();
+    assert_eq!(rows(&env), after);
+}
