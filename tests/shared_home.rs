@@ -279,3 +279,46 @@ fn issue_10_prune_keeps_a_shard_of_another_user_it_cannot_read() {
     env.shards(&["prune"]).ok();
     assert_eq!(rows(&env), after);
 }
+
+#[test]
+#[ignore = "needs root and useradd (.ci/run runs it)"]
+fn issue_10_a_read_only_list_leaves_no_files_that_block_writes() {
+    // As a user who is not root (root ignores file modes), in its own home.
+    let peer = peer();
+    let env = TestEnv::new();
+    open_root(&env);
+    fs::create_dir(&env.shards_home).unwrap();
+    std::os::unix::fs::chown(&env.shards_home, Some(peer.uid), Some(peer.gid)).unwrap();
+    let theirs = peer_repo(&env, &peer, "theirs");
+    env.shards_as(&peer, &theirs, &["create", "p1"]).ok();
+    let db = env.ledger();
+    assert_eq!(mode_group(&db), (0o600, peer.gid));
+
+    // The ledger made read-only for a while: `list` still reads it.
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o444)).unwrap();
+    let listed = env
+        .shards_as(&peer, &theirs, &["list", "--json"])
+        .ok()
+        .json();
+    assert_eq!(listed["shards"].as_array().unwrap().len(), 1);
+    env.shards_as(&peer, &theirs, &["create", "p2"]).code(3);
+
+    // Writable again: whatever that `list` left must not refuse writes.
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o600)).unwrap();
+    env.shards_as(&peer, &theirs, &["create", "p2"]).ok();
+    for f in ["shards.db-wal", "shards.db-shm"] {
+        let path = env.shards_home.join(f);
+        if path.exists() {
+            assert_eq!(mode_group(&path).0, 0o600, "{f}");
+        }
+    }
+    let names: Vec<(String, Option<u32>)> = rows(&env).into_iter().map(|r| (r.1, r.2)).collect();
+    assert_eq!(
+        names,
+        vec![
+            ("p1".to_string(), Some(peer.uid)),
+            ("p2".to_string(), Some(peer.uid))
+        ]
+    );
+    assert_eq!(branches(&env, &theirs), vec!["main", "p1", "p2"]);
+}
