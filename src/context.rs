@@ -138,14 +138,24 @@ impl Ctx {
         config::resolve(default_max, &sources, &overrides)
     }
 
-    /// Opens the ledger (creating the home and a private database file if
-    /// needed) on first use.
+    /// Opens the ledger (creating the home and the database file if needed,
+    /// private, or group read/write in a shared home) on first use.
     pub fn ledger(&self) -> Result<RefMut<'_, Ledger>> {
         let mut slot = self.ledger.borrow_mut();
         if slot.is_none() {
             let path = self.env.ledger_path();
-            fsutil::create_private_dir(&self.env.home)?;
-            fsutil::touch_private(&path)?;
+            let sharing = fsutil::Sharing::of(&self.env.home);
+            // A home or ledger file this user may not use is the ledger's
+            // problem (exit 3), not a generic file error.
+            let unwritable = |e: Error| match e {
+                Error::Io { .. } => Error::LedgerUnwritable {
+                    path: path.clone(),
+                    source: Box::new(e),
+                },
+                other => other,
+            };
+            fsutil::create_home_dir(&self.env.home, sharing).map_err(unwritable)?;
+            fsutil::touch_home_file(&path, sharing).map_err(unwritable)?;
             let timeout = self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT);
             *slot = Some(Ledger::open(&path, timeout)?);
         }

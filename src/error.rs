@@ -127,12 +127,13 @@ pub enum Error {
         supported: i64,
     },
 
-    /// The ledger's file or folder refuses writes (read-only, disk full).
+    /// The ledger's file or folder refuses writes (read-only, disk full,
+    /// another user's): `source` is SQLite's or the file system's error.
     #[error("the ledger {path} cannot be written")]
     LedgerUnwritable {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// The ledger stayed locked past the busy timeout.
@@ -324,7 +325,7 @@ impl Error {
             ),
             Error::LedgerTooNew { .. } => "upgrade shards to the version that wrote this ledger".to_string(),
             Error::LedgerUnwritable { path, .. } => format!(
-                "SQLite needs to write the file and create `-wal` and `-shm` files next to it: check the permissions of {} and the free disk space",
+                "SQLite needs to write the file and create `-wal` and `-shm` files next to it: check the permissions of {0} and the free disk space; to share this shards home between users, give it to their group once (`chgrp GROUP {0} && chmod 2770 {0}`)",
                 path.parent().unwrap_or(path).display()
             ),
             Error::LedgerLocked { .. } => {

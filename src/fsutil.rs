@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -52,27 +52,122 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Creates a folder (and its parents) private to the user (0700).
-pub fn create_private_dir(path: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| Error::io(path, e))
+/// How the files shards keeps in its home are shared.
+///
+/// A home the admin gave to a group once (`chgrp devs DIR && chmod 2770
+/// DIR`: the setgid bit, or at least group write) is shared with that
+/// group: what shards creates there is group read/write and owned by the
+/// group, whatever the umask. Any other home (and one not made yet) is
+/// private: 0700 folders, 0600 files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Only the user.
+    Private,
+    /// The members of the group with this id.
+    Group(u32),
 }
 
-/// Creates an empty file private to the user (0600) unless it exists.
-pub fn touch_private(path: &Path) -> Result<()> {
+impl Sharing {
+    /// Returns how `home` is shared.
+    pub fn of(home: &Path) -> Sharing {
+        match fs::metadata(home) {
+            Ok(m) if m.mode() & (0o2000 | 0o020) != 0 => Sharing::Group(m.gid()),
+            _ => Sharing::Private,
+        }
+    }
+
+    fn dir_mode(self) -> u32 {
+        match self {
+            Sharing::Private => 0o700,
+            Sharing::Group(_) => 0o2770,
+        }
+    }
+
+    fn file_mode(self) -> u32 {
+        match self {
+            Sharing::Private => 0o600,
+            Sharing::Group(_) => 0o660,
+        }
+    }
+
+    /// Gives a file or folder shards just made the group's mode and group
+    /// (the umask may have taken group write away); a private one keeps
+    /// the mode it was made with.
+    fn apply(self, path: &Path, mode: u32) -> Result<()> {
+        if let Sharing::Group(gid) = self {
+            // A user outside the group cannot give it the file; the setgid
+            // bit on the home has done so already when set.
+            let _ = std::os::unix::fs::chown(path, None, Some(gid));
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates a folder of the shards home (and its missing parents) shared as
+/// `sharing` says; folders that exist are left as they are.
+pub fn create_home_dir(path: &Path, sharing: Sharing) -> Result<()> {
+    let missing: Vec<&Path> = path
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && fs::symlink_metadata(p).is_err())
+        .collect();
+    for dir in missing.into_iter().rev() {
+        match fs::DirBuilder::new().mode(sharing.dir_mode()).create(dir) {
+            Ok(()) => sharing.apply(dir, sharing.dir_mode())?,
+            // Another process made it meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(dir, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the missing folders above a new worktree at `path` that lie in
+/// the shards home (`<home>/worktrees/<repo>`), shared as the home is, so
+/// every user of a shared home can add worktrees there. A worktree outside
+/// the home is left to git.
+pub fn create_worktree_parent(home: &Path, path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) if parent.starts_with(home) => create_home_dir(parent, Sharing::of(home)),
+        _ => Ok(()),
+    }
+}
+
+/// Creates an empty file of the shards home shared as `sharing` says,
+/// unless it exists.
+pub fn touch_home_file(path: &Path, sharing: Sharing) -> Result<()> {
     match fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(sharing.file_mode())
         .open(path)
     {
-        Ok(_) => Ok(()),
+        Ok(_) => sharing.apply(path, sharing.file_mode()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// Opens (creating it shared as `sharing` says) a lock file for `flock`.
+///
+/// An existing lock file is opened for reading only: a lock needs no more,
+/// so one left by another user (or by an older shards, 0644) never blocks.
+pub fn open_lock(path: &Path, sharing: Sharing) -> Result<fs::File> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(sharing.file_mode())
+        .open(path)
+    {
+        Ok(file) => {
+            sharing.apply(path, sharing.file_mode())?;
+            return Ok(file);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    fs::File::open(path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -95,5 +190,36 @@ mod tests {
         std::os::unix::fs::symlink(&p, &link).unwrap();
         assert!(read_editable(&link).is_err());
         assert_eq!(read_editable(&dir.path().join("none")).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_group_home_makes_group_files_and_a_private_one_private() {
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private");
+        assert_eq!(Sharing::of(&private), Sharing::Private);
+        create_home_dir(&private.join("locks"), Sharing::of(&private)).unwrap();
+        assert_eq!(mode(&private) & 0o077, 0);
+        assert_eq!(mode(&private.join("locks")) & 0o077, 0);
+
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o2770)).unwrap();
+        let sharing = Sharing::of(&shared);
+        let gid = fs::metadata(&shared).unwrap().gid();
+        assert_eq!(sharing, Sharing::Group(gid));
+        let parent = shared.join("worktrees/app");
+        create_worktree_parent(&shared, &parent.join("x")).unwrap();
+        assert_eq!(mode(&shared.join("worktrees")), 0o2770);
+        assert_eq!(mode(&parent), 0o2770);
+        assert!(!parent.join("x").exists());
+        touch_home_file(&shared.join("shards.db"), sharing).unwrap();
+        assert_eq!(mode(&shared.join("shards.db")), 0o660);
+        let lock = shared.join("shard-1.lock");
+        open_lock(&lock, sharing).unwrap();
+        assert_eq!(mode(&lock), 0o660);
+        // An existing lock file needs reading only.
+        fs::set_permissions(&lock, fs::Permissions::from_mode(0o444)).unwrap();
+        open_lock(&lock, sharing).unwrap().lock().unwrap();
     }
 }

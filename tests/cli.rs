@@ -21,6 +21,7 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod shared_home;
 mod snapshots;
 mod status;
 mod stress;

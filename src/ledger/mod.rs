@@ -67,6 +67,40 @@ fn retry_locked<T>(
     }
 }
 
+/// Gives the ledger's `-wal` and `-shm` files the ledger file's mode and
+/// group where they differ (and this user may change them).
+///
+/// SQLite creates them with the ledger's mode, and a connection that could
+/// only read (a `list` while the ledger was made read-only, 0444) leaves
+/// them behind: without this they would go on refusing every write once
+/// the ledger is writable again. In a shared home the ledger is group
+/// read/write, so they are too.
+fn align_wal_files(path: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(db) = std::fs::metadata(path) else {
+        return;
+    };
+    for suffix in ["-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        // Failures are SQLite's to report when it opens the file: another
+        // user's file stays as it is.
+        if meta.gid() != db.gid() {
+            let _ = std::os::unix::fs::chown(&file, None, Some(db.gid()));
+        }
+        if meta.mode() & 0o777 != db.mode() & 0o777 {
+            let _ =
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(db.mode() & 0o777));
+        }
+    }
+}
+
 impl Ledger {
     /// Opens (creating and migrating if needed) the ledger at `path`.
     ///
@@ -74,6 +108,7 @@ impl Ledger {
     /// [`Error::LedgerCorrupt`]; a newer schema fails with
     /// [`Error::LedgerTooNew`].
     pub fn open(path: &Path, timeout: Duration) -> Result<Ledger> {
+        align_wal_files(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

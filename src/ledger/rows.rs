@@ -89,7 +89,7 @@ pub(super) fn classify(path: &Path, e: rusqlite::Error) -> Error {
     } else if is_unwritable(&e) {
         Error::LedgerUnwritable {
             path: path.to_path_buf(),
-            source: e,
+            source: Box::new(e),
         }
     } else {
         Error::Sqlite(e)

@@ -186,6 +186,7 @@ pub fn create(
         }
         site.crash_point("create:branch");
         let filters = repo.filters_may_apply(plan.base, attribute_files)?;
+        crate::fsutil::create_worktree_parent(site.home, &row.path)?;
         repo.add_worktree(
             &row.wt_name,
             &row.path,

@@ -58,14 +58,10 @@ pub fn current_vars(
 /// older one.
 pub fn sync(ledger: &Ledger, home: &Path, row: &ShardRow, config: &Config) -> Result<Vec<String>> {
     let locks = home.join("locks");
-    fsutil::create_private_dir(&locks)?;
+    let sharing = fsutil::Sharing::of(home);
+    fsutil::create_home_dir(&locks, sharing)?;
     let lock_path = locks.join(format!("shard-{}.lock", row.id));
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
+    let lock = fsutil::open_lock(&lock_path, sharing)?;
     lock.lock().map_err(|e| Error::io(&lock_path, e))?;
     let result = current_vars(ledger, row, config).and_then(|vars| write(&row.path, config, &vars));
     let _ = lock.unlock();

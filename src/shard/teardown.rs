@@ -137,6 +137,12 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
         reason: reason.to_string(),
         reclaimable: true,
     };
+    if let Some(reason) = unverifiable(row) {
+        return Diagnosis::Debris {
+            reason,
+            reclaimable: false,
+        };
+    }
     let repo_gone = !row.repo.git_dir.exists();
     let wt_gone = !row.path.exists();
     match row.state {
@@ -167,6 +173,24 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
             debris("its destroy was interrupted")
         }
     }
+}
+
+/// Says why prune cannot judge `row`: this user may not read its repository
+/// or worktree (another user's shard in a shared home), and "cannot read"
+/// is not "gone".
+fn unverifiable(row: &ShardRow) -> Option<String> {
+    let denied = |p: &std::path::Path| matches!(p.try_exists(), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied);
+    let (what, path) = [("repository", &row.repo.git_dir), ("worktree", &row.path)]
+        .into_iter()
+        .find(|(_, p)| denied(p))?;
+    let owner = match row.owner_uid {
+        Some(uid) if uid != host::current_uid() => format!("its owner (uid {uid})"),
+        _ => "a user who may read it".to_string(),
+    };
+    Some(format!(
+        "this user may not read its {what} {}, so shards cannot tell whether it is gone; run `shards prune` as {owner}",
+        path.display()
+    ))
 }
 
 /// Reclaims a shard [`diagnose`] called reclaimable debris, if it still is
