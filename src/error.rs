@@ -5,6 +5,7 @@
 //! next step a user should take lives in [`Error::hint`]. This module knows
 //! nothing of how errors are printed.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::model::ShardState;
@@ -14,7 +15,7 @@ use crate::template::TemplateError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The working directory is not inside a git repository.
-    #[error("not inside a git repository: {path}")]
+    #[error("not inside a git repository: {}", clip(&.path.to_string_lossy()))]
     NotARepo { path: PathBuf },
 
     /// The repository cannot host shards (bare, no commits, …).
@@ -22,15 +23,15 @@ pub enum Error {
     RepoUnsupported { message: String, hint: String },
 
     /// A shard name that cannot be used.
-    #[error("invalid shard name `{name}`: {reason}")]
+    #[error("invalid shard name `{}`: {reason}", clip(.name))]
     InvalidName { name: String, reason: String },
 
     /// A git ref given on the command line that does not resolve.
-    #[error("no such ref `{name}` in {repo}")]
+    #[error("no such ref `{}` in {repo}", clip(.name))]
     RefNotFound { name: String, repo: PathBuf },
 
     /// No shard of that name in the repository.
-    #[error("no shard named `{name}` in {repo}")]
+    #[error("no shard named `{}` in {repo}", clip(.name))]
     ShardNotFound { name: String, repo: PathBuf },
 
     /// The shard name is already used in this repository.
@@ -89,12 +90,13 @@ pub enum Error {
 
     /// A service name that cannot be used.
     #[error(
-        "invalid service name `{name}`: use a lowercase letter, then lowercase letters, digits and `_`, up to 40 characters"
+        "invalid service name `{}`: use a lowercase letter, then lowercase letters, digits and `_`, up to 40 characters",
+        clip(.name)
     )]
     InvalidService { name: String },
 
     /// No `--shard` was given and the working directory is in no shard.
-    #[error("{path} is not inside a shard's worktree")]
+    #[error("{} is not inside a shard's worktree", clip(&.path.to_string_lossy()))]
     NotInShard { path: PathBuf },
 
     /// The path given to `adopt` cannot become a shard.
@@ -150,7 +152,7 @@ pub enum Error {
 
     /// A file operation failed. The OS error is part of the message (not a
     /// separate cause), so it is printed once.
-    #[error("{}: {err}", path.display())]
+    #[error("{}: {err}", clip(&path.to_string_lossy()))]
     Io { path: PathBuf, err: std::io::Error },
 
     /// A command that acts on several shards failed part-way.
@@ -158,7 +160,7 @@ pub enum Error {
     PartlyDone { done: String, cause: Box<Error> },
 
     /// The command given to `run` could not be started.
-    #[error("cannot run `{program}`: {err}")]
+    #[error("cannot run `{}`: {err}", clip(.program))]
     CannotRun {
         program: String,
         err: std::io::Error,
@@ -348,6 +350,24 @@ impl Error {
             // name, and a child's failure is the child's to explain.
             Error::Sqlite(_) | Error::Git(_) | Error::Child { .. } => return None,
         })
+    }
+}
+
+/// How many characters of a user's value an error quotes.
+pub const QUOTE_CHARS: usize = 80;
+
+/// A user's value as an error quotes it: whole up to [`QUOTE_CHARS`]
+/// characters, else those and its size (`abc… (10485760 bytes)`), so a
+/// 10 MB argument never makes a 10 MB message.
+pub fn clip(value: &str) -> Cow<'_, str> {
+    clip_to(value, QUOTE_CHARS)
+}
+
+/// [`clip`] to `chars` characters.
+pub fn clip_to(value: &str, chars: usize) -> Cow<'_, str> {
+    match value.char_indices().nth(chars) {
+        None => Cow::Borrowed(value),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &value[..end], value.len())),
     }
 }
 

@@ -16,6 +16,7 @@ mod hostile;
 mod ledger;
 mod list;
 mod mcp;
+mod mcp_wire;
 mod nothing_lost;
 mod port;
 mod ports;

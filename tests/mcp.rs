@@ -136,6 +136,10 @@ fn an_agent_drives_shards_through_the_official_python_sdk() {
         doc["bad_name"]
     );
     assert!(doc["bad_name"]["text"].as_str().unwrap().contains("hint:"));
+    let huge = doc["huge_name"]["text"].as_str().unwrap();
+    assert_eq!(doc["huge_name"]["is_error"], true);
+    assert!(huge.len() < 1000, "{} bytes", huge.len());
+    assert!(huge.contains("… (1000000 bytes)`"), "{huge}");
     assert_eq!(doc["destroy_dirty"]["is_error"], true);
     assert!(
         doc["destroy_dirty"]["text"]
@@ -218,6 +222,9 @@ fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
     assert_eq!(server.recv()["id"], 1);
     server.send(INITIALIZED);
     server.send("this is not JSON at all");
+    let garbage = server.recv();
+    assert_eq!(garbage["id"], Value::Null, "{garbage}");
+    assert_eq!(garbage["error"]["code"], -32700, "{garbage}");
     server.send(
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":7}}}"#,
     );

@@ -49,6 +49,8 @@ async def main(shards: str, repo: str) -> None:
                 out["unknown_tool"] = {"protocol_error": str(e)}
             # Error cases carry the CLI's message.
             out["bad_name"] = await call("create_shard", {"name": "../escape"})
+            # A huge bad value comes back as a short prefix and its size.
+            out["huge_name"] = await call("create_shard", {"name": "a" * 1_000_000})
             with open(os.path.join(wt, "wip.txt"), "w") as f:
                 f.write("agent work in progress\n")
             out["destroy_dirty"] = await call("destroy_shard", {"name": "agent-1"})

@@ -6,6 +6,8 @@
 //! one set of rules (destroy refuses work unless `force`, and so on). A
 //! failure is a tool error carrying the CLI's message and hint; stdout
 //! carries nothing but protocol messages, and progress is always off.
+//! The line protocol itself (parse errors, batches, bounded error texts) is
+//! [`wire`]'s.
 
 use std::path::PathBuf;
 
@@ -22,6 +24,8 @@ use crate::context::{Ctx, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::paths::Env;
+
+mod wire;
 
 /// Serve shards to coding agents over MCP (stdio)
 ///
@@ -277,7 +281,7 @@ pub fn run(_args: &McpArgs) -> Result<()> {
         .map_err(|e| Error::io("<tokio runtime>", e))?;
     runtime.block_on(async {
         let service = ShardsServer::new()
-            .serve(rmcp::transport::stdio())
+            .serve(wire::Wire::stdio())
             .await
             .map_err(|e| Error::io("<stdio>", std::io::Error::other(e.to_string())))?;
         service
