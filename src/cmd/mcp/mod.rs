@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::output;
 use crate::paths::Env;
 
+mod clip;
 mod wire;
 
 /// Serve shards to coding agents over MCP (stdio)
