@@ -62,6 +62,16 @@ pub enum Error {
         summary: String,
     },
 
+    /// A submodule of the shard's worktree holds commits found nowhere else.
+    #[error(
+        "the worktree of `{name}` holds submodule commits found nowhere else ({summary}): {path}"
+    )]
+    SubmoduleWork {
+        name: String,
+        path: PathBuf,
+        summary: String,
+    },
+
     /// Another process is creating or destroying this shard right now.
     #[error("shard `{name}` is being {action} by process {pid}")]
     Busy {
@@ -205,6 +215,7 @@ impl Error {
             Error::PathTaken { .. } => "path_taken",
             Error::BranchCheckedOut { .. } => "branch_checked_out",
             Error::WorktreeDirty { .. } => "worktree_dirty",
+            Error::SubmoduleWork { .. } => "submodule_work",
             Error::Busy { .. } => "busy",
             Error::PortsExhausted { .. } => "ports_exhausted",
             Error::ServicePorts { .. } => "service_ports",
@@ -239,6 +250,7 @@ impl Error {
             | Error::PathTaken { .. }
             | Error::BranchCheckedOut { .. }
             | Error::WorktreeDirty { .. }
+            | Error::SubmoduleWork { .. }
             | Error::Busy { .. }
             | Error::PortsExhausted { .. }
             | Error::ServicePorts { .. }
@@ -295,6 +307,9 @@ impl Error {
             }
             Error::WorktreeDirty { name, .. } => format!(
                 "commit or stash the changes, or run `shards destroy --force {name}` to discard them"
+            ),
+            Error::SubmoduleWork { name, .. } => format!(
+                "push it from the submodule's folder (for example `git push -u origin HEAD`), or run `shards destroy --force {name}` to discard it"
             ),
             Error::Busy { .. } => {
                 "wait for that process to finish; if it was killed, run `shards prune`".to_string()

@@ -24,3 +24,4 @@ mod prune;
 mod snapshots;
 mod status;
 mod stress;
+mod submodules;

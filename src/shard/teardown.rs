@@ -51,6 +51,9 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<bool> {
     if row.destroy_checked || !row.path.exists() {
         return Ok(true);
     }
+    if !check_submodules(row, force)? {
+        return Ok(false);
+    }
     let summary = match worktree::dirty_summary(&row.path) {
         Ok(None) => return Ok(true),
         _ if force => return Ok(false),
@@ -58,6 +61,23 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, force: bool) -> Result<bool> {
         Err(e) => format!("its git status cannot be read: {e}"),
     };
     Err(Error::WorktreeDirty {
+        name: row.name.clone(),
+        path: row.path.clone(),
+        summary,
+    })
+}
+
+/// Refuses (unless `force`) a worktree whose submodule clones, which go
+/// with it, hold commits found nowhere else. Returns false when such work
+/// is there and `force` discards it.
+fn check_submodules(row: &ShardRow, force: bool) -> Result<bool> {
+    let summary = match worktree::submodule_work(&row.path) {
+        Ok(None) => return Ok(true),
+        _ if force => return Ok(false),
+        Ok(Some(summary)) => summary,
+        Err(e) => format!("its submodules cannot be read: {e}"),
+    };
+    Err(Error::SubmoduleWork {
         name: row.name.clone(),
         path: row.path.clone(),
         summary,
