@@ -173,6 +173,10 @@ pub enum Error {
         err: std::io::Error,
     },
 
+    /// SIGINT or SIGTERM stopped a create, which undid what it had made.
+    #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
+    Interrupted { signal: i32, name: String },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
@@ -232,6 +236,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
+            Error::Interrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::PartlyDone { cause, .. } => cause.kind(),
         }
@@ -267,6 +272,8 @@ impl Error {
             | Error::LedgerLocked { .. }
             | Error::LedgerUnwritable { .. } => 3,
             Error::Child { code } => *code,
+            // As shells report a process ended by a signal: 130, 143.
+            Error::Interrupted { signal, .. } => 128 + signal,
             // As shells do: 127 for a command not found, 126 for one that cannot run.
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
             Error::CannotRun { .. } => 126,
@@ -346,6 +353,9 @@ impl Error {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
             Error::PartlyDone { cause, .. } => return cause.hint(),
+            Error::Interrupted { .. } => {
+                "nothing of it is left; if a second signal stopped the undo, `shards prune` reclaims the rest".to_string()
+            }
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
                 "check the command's name, or give its full path".to_string()
             }
@@ -362,6 +372,15 @@ impl Error {
             // name, and a child's failure is the child's to explain.
             Error::Sqlite(_) | Error::Git(_) | Error::Child { .. } => return None,
         })
+    }
+}
+
+/// Returns the conventional name of the signals a create catches.
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "a signal",
     }
 }
 

@@ -13,6 +13,7 @@ mod disk;
 mod docs;
 mod env;
 mod hostile;
+mod interrupt;
 mod ledger;
 mod list;
 mod mcp;
