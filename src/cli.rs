@@ -38,9 +38,10 @@ Home: $SHARDS_HOME, else $XDG_DATA_HOME/shards, else ~/.local/share/shards.
 Exit codes: 0 success; 1 failure (not found, dirty worktree, no free block,
 name taken, git or file error); 2 usage error or invalid configuration;
 3 ledger unusable (corrupt, newer schema, locked past the timeout, or on a
-disk that refuses writes). `shards run` and `create -- CMD` become the
-command, so its exit code is the result; 127 when it is not found, 126 when
-it cannot run.";
+disk that refuses writes); 130 (SIGINT, Ctrl-C) or 143 (SIGTERM): a create
+was interrupted and undid what it had made. `shards run` and `create -- CMD`
+become the command, so its exit code is the result; 127 when it is not
+found, 126 when it cannot run.";
 
 /// The whole command line.
 #[derive(Debug, Parser)]

@@ -63,6 +63,16 @@ pub enum Error {
         summary: String,
     },
 
+    /// A submodule of the shard's worktree holds commits found nowhere else.
+    #[error(
+        "the worktree of `{name}` holds submodule commits found nowhere else ({summary}): {path}"
+    )]
+    SubmoduleWork {
+        name: String,
+        path: PathBuf,
+        summary: String,
+    },
+
     /// Another process is creating or destroying this shard right now.
     #[error("shard `{name}` is being {action} by process {pid}")]
     Busy {
@@ -166,6 +176,10 @@ pub enum Error {
         err: std::io::Error,
     },
 
+    /// SIGINT or SIGTERM stopped a create, which undid what it had made.
+    #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
+    Interrupted { signal: i32, name: String },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
@@ -208,6 +222,7 @@ impl Error {
             Error::PathTaken { .. } => "path_taken",
             Error::BranchCheckedOut { .. } => "branch_checked_out",
             Error::WorktreeDirty { .. } => "worktree_dirty",
+            Error::SubmoduleWork { .. } => "submodule_work",
             Error::Busy { .. } => "busy",
             Error::PortsExhausted { .. } => "ports_exhausted",
             Error::ServicePorts { .. } => "service_ports",
@@ -224,6 +239,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
+            Error::Interrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::PartlyDone { cause, .. } => cause.kind(),
         }
@@ -242,6 +258,7 @@ impl Error {
             | Error::PathTaken { .. }
             | Error::BranchCheckedOut { .. }
             | Error::WorktreeDirty { .. }
+            | Error::SubmoduleWork { .. }
             | Error::Busy { .. }
             | Error::PortsExhausted { .. }
             | Error::ServicePorts { .. }
@@ -258,6 +275,8 @@ impl Error {
             | Error::LedgerLocked { .. }
             | Error::LedgerUnwritable { .. } => 3,
             Error::Child { code } => *code,
+            // As shells report a process ended by a signal: 130, 143.
+            Error::Interrupted { signal, .. } => 128 + signal,
             // As shells do: 127 for a command not found, 126 for one that cannot run.
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
             Error::CannotRun { .. } => 126,
@@ -299,6 +318,9 @@ impl Error {
             Error::WorktreeDirty { name, .. } => format!(
                 "commit or stash the changes, or run `shards destroy --force {name}` to discard them"
             ),
+            Error::SubmoduleWork { name, .. } => format!(
+                "push it from the submodule's folder (for example `git push -u origin HEAD`), or run `shards destroy --force {name}` to discard it"
+            ),
             Error::Busy { .. } => {
                 "wait for that process to finish; if it was killed, run `shards prune`".to_string()
             }
@@ -334,6 +356,9 @@ impl Error {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
             Error::PartlyDone { cause, .. } => return cause.hint(),
+            Error::Interrupted { .. } => {
+                "nothing of it is left; if a second signal stopped the undo, `shards prune` reclaims the rest".to_string()
+            }
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
                 "check the command's name, or give its full path".to_string()
             }
@@ -368,6 +393,15 @@ pub fn clip_to(value: &str, chars: usize) -> Cow<'_, str> {
     match value.char_indices().nth(chars) {
         None => Cow::Borrowed(value),
         Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &value[..end], value.len())),
+    }
+}
+
+/// Returns the conventional name of the signals a create catches.
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "a signal",
     }
 }
 

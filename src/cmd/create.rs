@@ -19,9 +19,10 @@ use crate::shard::build::{self, CreateRequest, Names};
 /// Makes a git worktree for NAME on its own branch (NAME unless --branch),
 /// reserves the lowest free block of ports that no shard holds and nothing on
 /// this host listens on, and writes the block into the worktree's env file.
-/// Prints the worktree path on stdout. If any step fails, everything this
-/// create made is undone. With `-- CMD...`, then runs CMD in the new shard
-/// as `shards run` does.
+/// Prints the worktree path on stdout. If any step fails, or Ctrl-C
+/// (SIGINT) or SIGTERM comes before the shard is ready, everything this
+/// create made is undone (exit 130 or 143). With `-- CMD...`, then runs CMD
+/// in the new shard as `shards run` does.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Shard name: letters, digits, `.`, `_`, `-`, `/` (like a branch name)

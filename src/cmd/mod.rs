@@ -24,6 +24,7 @@ use clap::Subcommand;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::host;
 use crate::output::{self, Format, Render};
 
 // The help of each command is the doc comment of its Args struct, next to
@@ -56,7 +57,11 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
     let format = ctx.format();
     match command {
         Command::Create(args) => {
+            // Caught only around the create, so it undoes itself on Ctrl-C;
+            // dropped before the exec (see `host::interrupt`).
+            let interrupts = host::interrupt::catch();
             emit(ctx, &create::run(ctx, args)?, format, ())?;
+            drop(interrupts);
             match args.command.is_empty() {
                 true => Ok(()),
                 false => Err(run::exec_in_shard(ctx, &args.name, &args.command)),

@@ -5,7 +5,8 @@
 //! and so in what their undo removes; [`establish`] owns the sequence: the
 //! row and block in one transaction, the build, the env file, then
 //! `active`. If any step fails, the build's own undo runs and the row goes,
-//! so a failed create leaves what was there before; a killed one leaves a
+//! so a failed create leaves what was there before, and so does one that
+//! SIGINT or SIGTERM stops (`halt`, between steps); a killed one leaves a
 //! `creating` row that `prune` reclaims.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
@@ -175,6 +176,7 @@ pub fn create(
     // path is ours and the undo must leave it alone.
     let started = std::cell::Cell::new(false);
     let build = |site: &mut Site<'_>, row: &ShardRow| -> Result<()> {
+        halt(row)?;
         if std::fs::symlink_metadata(&row.path).is_ok() {
             return Err(Error::PathTaken {
                 path: row.path.clone(),
@@ -185,9 +187,10 @@ pub fn create(
             repo.create_branch(&row.branch, plan.base)?;
         }
         site.crash_point("create:branch");
+        halt(row)?;
         let filters = repo.filters_may_apply(plan.base, attribute_files)?;
         crate::fsutil::create_worktree_parent(site.home, &row.path)?;
-        repo.add_worktree(
+        let checked_out = repo.add_worktree(
             &row.wt_name,
             &row.path,
             &row.branch,
@@ -198,7 +201,11 @@ pub fn create(
                 }
                 progress(done, total)
             },
-        )
+        );
+        // libgit2 cannot stop a checkout once it writes files: a signal
+        // that came meanwhile is answered here, before what it says.
+        halt(row)?;
+        checked_out
     };
     // Undoes the folder and git's record of it, and the branch if this
     // create made it and nobody committed on it. Returns whether the row
@@ -221,6 +228,18 @@ pub fn create(
     warnings.append(&mut made.warnings);
     made.warnings = warnings;
     Ok(made)
+}
+
+/// Fails with [`Error::Interrupted`] once SIGINT or SIGTERM came while
+/// they are caught (`host::interrupt`), so the undo runs.
+fn halt(row: &ShardRow) -> Result<()> {
+    match host::interrupt::caught() {
+        Some(signal) => Err(Error::Interrupted {
+            signal,
+            name: row.name.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// An existing worktree checked to become a shard.
@@ -350,6 +369,7 @@ fn establish(
         site.crash_point(&format!("{op}:worktree"));
         let warnings = env::sync(site.ledger, site.home, &row, config)?;
         site.crash_point(&format!("{op}:env"));
+        halt(&row)?;
         site.ledger.set_state(row.id, ShardState::Active, None)?;
         Ok(warnings)
     });

@@ -53,6 +53,9 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, config: &Config, force: bool) 
     if row.destroy_checked || !row.path.exists() {
         return Ok(true);
     }
+    if !check_submodules(row, force)? {
+        return Ok(false);
+    }
     let summary = match worktree::dirty_summary(&row.path) {
         Ok(None) => env_work(&row.path, config)?,
         Ok(Some(summary)) => Some(summary),
@@ -90,6 +93,23 @@ fn env_work(worktree: &Path, config: &Config) -> Result<Option<String>> {
         "{} that shards did not write",
         parts.join(" and ")
     )))
+}
+
+/// Refuses (unless `force`) a worktree whose submodule clones, which go
+/// with it, hold commits found nowhere else. Returns false when such work
+/// is there and `force` discards it.
+fn check_submodules(row: &ShardRow, force: bool) -> Result<bool> {
+    let summary = match worktree::submodule_work(&row.path) {
+        Ok(None) => return Ok(true),
+        _ if force => return Ok(false),
+        Ok(Some(summary)) => summary,
+        Err(e) => format!("its submodules cannot be read: {e}"),
+    };
+    Err(Error::SubmoduleWork {
+        name: row.name.clone(),
+        path: row.path.clone(),
+        summary,
+    })
 }
 
 /// Destroys a checked shard (see [`check_destroy`], whose answer is

@@ -1,6 +1,7 @@
 //! git through git2: find the repository and name its commits; the
 //! submodules resolve refs (`refs`), add and remove worktrees (`add`),
-//! and read a worktree's state (`status`).
+//! read a worktree's state (`status`), and find commits that live only in
+//! its submodule clones (`submodules`).
 //!
 //! A linked worktree is written in git's own on-disk layout
 //! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
@@ -16,6 +17,7 @@
 mod add;
 mod refs;
 mod status;
+mod submodules;
 
 use std::fmt;
 use std::fs;
@@ -26,6 +28,7 @@ use git2::{Oid, Repository};
 use crate::error::{Error, Result};
 
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
+pub use submodules::submodule_work;
 
 /// A commit of the repository, as [`Repo::resolve_base`] found it.
 ///
