@@ -38,7 +38,9 @@ pub fn change(
     if write_file {
         // Refuse before the ledger changes if the env file cannot take the
         // section (a symlink, damaged markers), so the two never disagree.
-        env::prepare(&row.path, config, &env::vars(row, config, &before))?;
+        if let Err(e) = env::prepare(&row.path, config, &env::vars(row, config, &before)) {
+            return Err(explain(site, row, e));
+        }
     }
     let gone = || Error::ShardNotFound {
         name: row.name.clone(),
@@ -81,12 +83,22 @@ pub fn change(
                 .collect();
             let _ = site.ledger.release_services(row.id, &added);
             let _ = site.ledger.restore_services(row.id, &released);
-            // A shard destroyed meanwhile is reported as such, not as a missing file.
-            Err(match site.ledger.find(&row.repo.git_dir, &row.name)? {
-                None => gone(),
-                Some(now) if now.state != ShardState::Active => lookup::busy(&now),
-                Some(_) => e,
-            })
+            Err(explain(site, row, e))
         }
+    }
+}
+
+/// Returns the error to report for a failure to write the shard's env
+/// file: a shard destroyed meanwhile is reported as such (gone, or being
+/// destroyed), not as git's or the file system's complaint about its
+/// vanishing worktree.
+fn explain(site: &Site<'_>, row: &ShardRow, e: Error) -> Error {
+    match site.ledger.find(&row.repo.git_dir, &row.name) {
+        Ok(None) => Error::ShardNotFound {
+            name: row.name.clone(),
+            repo: row.repo.root.clone(),
+        },
+        Ok(Some(now)) if now.state != ShardState::Active => lookup::busy(&now),
+        _ => e,
     }
 }
