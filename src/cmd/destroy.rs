@@ -16,11 +16,14 @@ use crate::shard::{lookup, teardown};
 
 /// Destroy shards and free their ports
 ///
-/// Refuses a worktree with uncommitted or untracked changes unless --force.
-/// Removes the worktree, deletes the branch only when this shard made it and
-/// every commit on it is on another branch or tag (otherwise keeps it and
-/// says so), and frees the port block. All names are checked before anything
-/// is removed.
+/// Refuses a worktree holding work unless --force: uncommitted or untracked
+/// changes, lines of the env file or .envrc that shards did not write,
+/// commits of its submodules found nowhere else, a detached HEAD no branch
+/// contains. Removes the worktree, deletes the branch only when this shard
+/// made it and every commit on it is on another branch or tag (otherwise
+/// keeps it and says so), and frees the port block. All names are checked
+/// before anything is removed. A destroy killed after its check passed is
+/// finished by `prune` or by destroying again.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Shards to destroy
