@@ -1,6 +1,7 @@
 //! git through git2: find the repository and name its commits; the
 //! submodules resolve refs (`refs`), add and remove worktrees (`add`),
-//! and read a worktree's state (`status`).
+//! read a worktree's state (`status`) and the links between a worktree
+//! folder and its repository (`link`).
 //!
 //! A linked worktree is written in git's own on-disk layout
 //! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
@@ -14,6 +15,7 @@
 //! imports git2.
 
 mod add;
+mod link;
 mod refs;
 mod status;
 
@@ -25,6 +27,7 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
+pub use link::{Link, exists, link_of, names_folder};
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 
 /// A commit of the repository, as [`Repo::resolve_base`] found it.
