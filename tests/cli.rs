@@ -16,6 +16,7 @@ mod hostile;
 mod ledger;
 mod list;
 mod mcp;
+mod moved;
 mod nothing_lost;
 mod port;
 mod ports;

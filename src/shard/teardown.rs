@@ -105,6 +105,9 @@ pub enum Diagnosis {
 
 /// Tells whether a shard is debris that prune should reclaim.
 pub fn diagnose(row: &ShardRow) -> Diagnosis {
+    if let Some(found) = super::relocate::precheck(row) {
+        return found;
+    }
     let debris = |reason: &str| Diagnosis::Debris {
         reason: reason.to_string(),
         reclaimable: true,
