@@ -87,6 +87,9 @@ fn new_place(shards: &[ShardRow], here: Option<&Repo>) -> Option<Repo> {
 /// Tells whether the folder of an active shard is still its worktree, as
 /// either link says; `Err` (why) when that cannot be checked.
 fn still_ours(row: &ShardRow) -> std::result::Result<bool, String> {
+    if worktree::linked_as_written(&row.path, &row.repo.git_dir, &row.wt_name) {
+        return Ok(true);
+    }
     match worktree::link_of(&row.path) {
         Link::Worktree { git_dir, wt_name } => {
             Ok(git_dir == row.repo.git_dir && wt_name == row.wt_name)
@@ -102,12 +105,17 @@ fn still_ours(row: &ShardRow) -> std::result::Result<bool, String> {
 /// its repository. A folder that cannot be checked, or whose repository is
 /// gone, is taken as it was recorded.
 pub fn status(row: &ShardRow) -> ShardStatus {
+    if row.state == ShardState::Active
+        && worktree::linked_as_written(&row.path, &row.repo.git_dir, &row.wt_name)
+    {
+        return ShardStatus::Active;
+    }
     let exists = !matches!(worktree::exists(&row.path), Ok(false));
     match ShardStatus::of(row.state, exists) {
         // Without its repository, nothing can say whose the folder is.
         ShardStatus::Active
-            if matches!(worktree::exists(&row.repo.git_dir), Ok(true))
-                && still_ours(row) == Ok(false) =>
+            if still_ours(row) == Ok(false)
+                && matches!(worktree::exists(&row.repo.git_dir), Ok(true)) =>
         {
             ShardStatus::Replaced
         }
@@ -140,7 +148,10 @@ pub fn precheck(row: &ShardRow) -> Option<Diagnosis> {
         Ok(found) => found,
         Err(e) => return keep("its worktree", &row.path, &e),
     };
-    if row.state != ShardState::Active || !folder_exists {
+    if row.state != ShardState::Active
+        || !folder_exists
+        || worktree::linked_as_written(&row.path, &row.repo.git_dir, &row.wt_name)
+    {
         return None;
     }
     match worktree::link_of(&row.path) {

@@ -47,10 +47,13 @@ pub fn exists(path: &Path) -> io::Result<bool> {
 /// `X`), resolved against `base` when relative. `Ok(None)` when the file
 /// does not exist or holds no such line.
 fn pointer(file: &Path, prefix: Option<&str>, base: &Path) -> io::Result<Option<PathBuf>> {
-    let text = match fs::read_to_string(file) {
+    let text = match read_small(file) {
         Ok(t) => t,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
+    };
+    let Ok(text) = std::str::from_utf8(&text) else {
+        return Ok(None);
     };
     let line = text.trim();
     let target = match prefix {
@@ -61,6 +64,20 @@ fn pointer(file: &Path, prefix: Option<&str>, base: &Path) -> io::Result<Option<
         None => line,
     };
     Ok((!target.is_empty()).then(|| base.join(target)))
+}
+
+/// Reads a small file: one `read` when it fits in a page (a pointer file
+/// always does), so `list` pays three system calls per link.
+fn read_small(file: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(file)?;
+    let mut buf = vec![0; 4096];
+    let n = f.read(&mut buf)?;
+    buf.truncate(n);
+    if n == 4096 {
+        f.read_to_end(&mut buf)?;
+    }
+    Ok(buf)
 }
 
 /// Canonicalizes `path`; `Ok(None)` when it does not exist.
@@ -121,6 +138,16 @@ fn try_link_of(folder: &Path) -> io::Result<Option<Link>> {
     }))
 }
 
+/// Returns true when the `.git` file of `folder` names git's record of
+/// worktree `wt_name` of the repository at `git_dir`, exactly as written
+/// (as shards and `git worktree repair` write it; the test
+/// `Repo::owns_folder` makes): one small read, no path resolution, so
+/// `list` stays instant. False says nothing: [`link_of`] then decides.
+pub fn linked_as_written(folder: &Path, git_dir: &Path, wt_name: &str) -> bool {
+    let admin = git_dir.join("worktrees").join(wt_name);
+    matches!(pointer(&folder.join(".git"), Some("gitdir:"), folder), Ok(Some(p)) if p == admin)
+}
+
 /// Returns true when git's record of worktree `wt_name` in the repository
 /// at `git_dir` names the folder at `folder` (whose `.git` exists), whatever
 /// that folder's own `.git` file says: a repository moved without
@@ -162,6 +189,8 @@ mod tests {
             }
         );
         assert!(names_folder(&git_dir, "w", &folder).unwrap());
+        assert!(linked_as_written(&folder, &git_dir, "w"));
+        assert!(!linked_as_written(&folder, &git_dir, "v"));
         // A record that names another folder is not this one's.
         fs::write(admin.join("gitdir"), "/elsewhere/.git\n").unwrap();
         assert_eq!(link_of(&folder), Link::Other);

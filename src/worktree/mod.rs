@@ -27,7 +27,7 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
-pub use link::{Link, exists, link_of, names_folder};
+pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 
 /// A commit of the repository, as [`Repo::resolve_base`] found it.
