@@ -15,7 +15,7 @@ use crate::ledger::Ledger;
 use crate::output::{Format, RenderCtx, Style};
 use crate::paths::Env;
 use crate::progress::Progress;
-use crate::shard::Site;
+use crate::shard::{Site, relocate};
 use crate::worktree::Repo;
 
 /// Flags every command takes.
@@ -158,10 +158,23 @@ impl Ctx {
             fsutil::touch_home_file(&path, sharing).map_err(unwritable)?;
             let timeout = self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT);
             *slot = Some(Ledger::open(&path, timeout)?);
+            if let Some(ledger) = slot.as_mut() {
+                self.follow_moved_repos(ledger);
+            }
         }
         RefMut::filter_map(slot, Option::as_mut).map_err(|_| Error::LedgerLocked {
             path: self.env.ledger_path(),
         })
+    }
+
+    /// Follows repositories that moved (see `shard::relocate`) as the
+    /// ledger opens, so every command sees a moved repository's shards.
+    fn follow_moved_repos(&self, ledger: &mut Ledger) {
+        let here = self.repo_if_any().ok().flatten();
+        // Following a move is a repair the command can do without: if it
+        // fails, the command goes on and reports its own ledger errors,
+        // and prune still keeps every folder that is a live worktree.
+        let _ = relocate::follow_moved_repos(ledger, here);
     }
 
     /// Runs one lifecycle operation on the ledger (opened if needed),

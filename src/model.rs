@@ -175,7 +175,8 @@ impl fmt::Display for ShardState {
 }
 
 /// What `list` and reports say a shard is: its ledger state, except that an
-/// active shard whose worktree folder is gone is `missing`.
+/// active shard whose worktree folder is gone is `missing`, and one whose
+/// folder is no longer its git worktree is `replaced`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShardStatus {
@@ -183,6 +184,9 @@ pub enum ShardStatus {
     Active,
     /// Active in the ledger, but its worktree folder is gone.
     Missing,
+    /// Active in the ledger, but its folder is no longer its git worktree
+    /// (replaced by a plain folder, or by another worktree).
+    Replaced,
     /// Being made (or its create was killed).
     Creating,
     /// Being removed (or its destroy was killed).
@@ -206,6 +210,7 @@ impl ShardStatus {
         match self {
             ShardStatus::Active => "active",
             ShardStatus::Missing => "missing",
+            ShardStatus::Replaced => "replaced",
             ShardStatus::Creating => "creating",
             ShardStatus::Destroying => "destroying",
         }

@@ -18,6 +18,7 @@ mod ledger;
 mod list;
 mod mcp;
 mod mcp_wire;
+mod moved;
 mod nothing_lost;
 mod port;
 mod ports;

@@ -1,5 +1,6 @@
 //! `shards list`: the shards of this repository (or all), read from the
-//! ledger; the only thing checked on disk is whether each worktree exists.
+//! ledger; the only things checked on disk are whether each worktree exists
+//! and is still the shard's.
 
 use std::io::{self, Write};
 
@@ -14,9 +15,11 @@ use crate::output::{Render, RenderCtx, Table};
 
 /// List shards with their ports and state
 ///
-/// Reads the ledger and checks only that each worktree folder exists, so it
-/// stays instant with hundreds of shards. STATUS is active, missing (the
-/// worktree folder is gone), creating or destroying.
+/// Reads the ledger and checks only that each worktree folder exists and is
+/// still the shard's git worktree, so it stays instant with hundreds of
+/// shards. STATUS is active, missing (the worktree folder is gone),
+/// replaced (the folder is no longer the shard's git worktree; `shards
+/// prune` frees its block and leaves the folder), creating or destroying.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List the shards of every repository, not just this one
@@ -95,7 +98,7 @@ impl Render<bool> for ListReport {
             notes.push("No shards yet: `shards create NAME` makes one.".to_string());
         } else if missing > 0 {
             notes.push(format!(
-                "{missing} shard(s) are not active; `shards prune` reclaims those whose worktree or creator is gone."
+                "{missing} shard(s) are not active; `shards prune` reclaims those whose worktree or creator is gone, or whose folder was replaced."
             ));
         }
         notes

@@ -18,9 +18,12 @@ use crate::shard::teardown::{self, Diagnosis};
 /// Reclaim shards whose worktree or creator is gone
 ///
 /// Frees the block of every shard whose worktree folder or repository was
-/// deleted, and finishes shards whose create or destroy was killed half-way
-/// (their process is gone). A worktree that still holds uncommitted or
-/// untracked work is never removed. Acts on this repository; --all (or
+/// deleted, or whose folder was replaced by one that is not its git
+/// worktree (the folder stays), and finishes shards whose create or destroy
+/// was killed half-way (their process is gone). A worktree that still holds
+/// uncommitted or untracked work is never removed; a folder that is a live
+/// worktree, and a repository or folder that cannot be read, keep their
+/// block. A repository moved with `mv` keeps its shards. Acts on this repository; --all (or
 /// running outside any repository) acts on every repository in the ledger.
 #[derive(Debug, Args)]
 pub struct PruneArgs {

@@ -2,7 +2,8 @@
 //! `destroy`, `prune`, `status` and the MCP tools. Plain data built from
 //! ledger rows.
 //!
-//! Command layer: knows ledger rows and the model, nothing of git or SQLite.
+//! Command layer: knows ledger rows and the model, nothing of git or SQLite
+//! (a shard's status comes from the lifecycle's `relocate::status`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::ledger::ShardRow;
 use crate::model::{PortBlock, ShardStatus};
+use crate::shard::relocate;
 
 /// A port block as printed in JSON.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -44,7 +46,8 @@ pub struct ShardView {
     pub branch: String,
     /// Port block.
     pub ports: PortsView,
-    /// `active`, `missing` (worktree gone), `creating` or `destroying`.
+    /// `active`, `missing` (worktree gone), `replaced` (its folder is no
+    /// longer its git worktree), `creating` or `destroying`.
     pub status: ShardStatus,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
@@ -53,7 +56,8 @@ pub struct ShardView {
 }
 
 impl ShardView {
-    /// Builds the view of a ledger row, checking only whether the worktree exists.
+    /// Builds the view of a ledger row, checking only whether the worktree
+    /// exists and is still the shard's (its `.git` link).
     pub fn of(row: &ShardRow) -> ShardView {
         let created =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created_at.max(0) as u64);
@@ -62,7 +66,7 @@ impl ShardView {
             repo: row.repo.root.clone(),
             branch: row.branch.clone(),
             ports: PortsView::of(row.block),
-            status: ShardStatus::of(row.state, row.path.exists()),
+            status: relocate::status(row),
             created_at: humantime::format_rfc3339_seconds(created).to_string(),
             path: row.path.clone(),
         }

@@ -19,6 +19,7 @@
 //! path templates.
 
 pub mod migrate;
+mod repos;
 mod rows;
 pub mod services;
 mod shards;

@@ -10,6 +10,8 @@
 //!   together.
 //! - [`lookup`]: find a shard by name or working directory, follow a moved
 //!   worktree, tell a live owner from a dead one.
+//! - [`relocate`]: follow a moved repository, tell a replaced folder, and
+//!   never take a path that cannot be checked for gone.
 //!
 //! Lifecycle layer: may use the core and the adapters; knows nothing of
 //! clap, of output formats, or of the command modules.
@@ -18,6 +20,7 @@ pub mod build;
 pub mod env;
 pub mod lookup;
 pub mod ports;
+pub mod relocate;
 pub mod teardown;
 
 use std::path::Path;

@@ -153,16 +153,21 @@ pub enum Diagnosis {
 
 /// Tells whether a shard is debris that prune should reclaim.
 pub fn diagnose(row: &ShardRow) -> Diagnosis {
-    let debris = |reason: &str| Diagnosis::Debris {
-        reason: reason.to_string(),
-        reclaimable: true,
-    };
+    // A path this user may not read is kept, naming who may prune it; other
+    // paths that cannot be checked, and folders that live on, next.
     if let Some(reason) = unverifiable(row) {
         return Diagnosis::Debris {
             reason,
             reclaimable: false,
         };
     }
+    if let Some(found) = super::relocate::precheck(row) {
+        return found;
+    }
+    let debris = |reason: &str| Diagnosis::Debris {
+        reason: reason.to_string(),
+        reclaimable: true,
+    };
     let repo_gone = !row.repo.git_dir.exists();
     let wt_gone = !row.path.exists();
     match row.state {
@@ -208,7 +213,7 @@ fn unverifiable(row: &ShardRow) -> Option<String> {
         _ => "a user who may read it".to_string(),
     };
     Some(format!(
-        "this user may not read its {what} {}, so shards cannot tell whether it is gone; run `shards prune` as {owner}",
+        "its {what} {} cannot be read (this user may not read its {what}), so shards cannot tell whether it is gone; kept: run `shards prune` as {owner}",
         path.display()
     ))
 }

@@ -1,7 +1,8 @@
 //! git through git2: find the repository and name its commits; the
 //! submodules resolve refs (`refs`), add and remove worktrees (`add`),
-//! read a worktree's state (`status`), and find commits that live only in
-//! its submodule clones (`submodules`).
+//! read a worktree's state (`status`), the links between a worktree folder
+//! and its repository (`link`), and find commits that live only in its
+//! submodule clones (`submodules`).
 //!
 //! A linked worktree is written in git's own on-disk layout
 //! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
@@ -15,6 +16,7 @@
 //! imports git2.
 
 mod add;
+mod link;
 mod refs;
 mod status;
 mod submodules;
@@ -27,6 +29,7 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
+pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 pub use submodules::submodule_work;
 
