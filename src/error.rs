@@ -5,10 +5,10 @@
 //! next step a user should take lives in [`Error::hint`]. This module knows
 //! nothing of how errors are printed.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::model::ShardState;
+use crate::quote::clip;
 use crate::template::TemplateError;
 
 /// Everything that can go wrong in shards.
@@ -375,24 +375,6 @@ impl Error {
             // name, and a child's failure is the child's to explain.
             Error::Sqlite(_) | Error::Git(_) | Error::Child { .. } => return None,
         })
-    }
-}
-
-/// How many characters of a user's value an error quotes.
-pub const QUOTE_CHARS: usize = 80;
-
-/// A user's value as an error quotes it: whole up to [`QUOTE_CHARS`]
-/// characters, else those and its size (`abc… (10485760 bytes)`), so a
-/// 10 MB argument never makes a 10 MB message.
-pub fn clip(value: &str) -> Cow<'_, str> {
-    clip_to(value, QUOTE_CHARS)
-}
-
-/// [`clip`] to `chars` characters.
-pub fn clip_to(value: &str, chars: usize) -> Cow<'_, str> {
-    match value.char_indices().nth(chars) {
-        None => Cow::Borrowed(value),
-        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &value[..end], value.len())),
     }
 }
 

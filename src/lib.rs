@@ -3,7 +3,7 @@
 //!
 //! The library holds everything; the `shards` binary only parses the
 //! command line and calls [`run`]. Layers, from the bottom: the pure core
-//! (`model`, `alloc`, `envfile`, `template`, `config::parse`), the
+//! (`model`, `alloc`, `envfile`, `template`, `quote`, `config::parse`), the
 //! adapters (`ledger`, `worktree`, `host`, `fsutil`, `paths`), the
 //! lifecycle (`shard`), the command layer (`cmd`, `context`, `output`,
 //! `progress`), and the entry (`cli`). ARCHITECTURE.md maps them.
@@ -22,6 +22,7 @@ pub mod model;
 pub mod output;
 pub mod paths;
 pub mod progress;
+pub mod quote;
 pub mod shard;
 pub mod template;
 pub mod worktree;

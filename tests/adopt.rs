@@ -5,11 +5,7 @@ use crate::common::{TestEnv, env_value, ports, read};
 #[test]
 fn adopts_a_linked_worktree_and_keeps_its_files() {
     let env = TestEnv::new();
-    let wt = env.root.join("old-work");
-    env.git(
-        &env.repo,
-        &["worktree", "add", "-q", "-b", "old", wt.to_str().unwrap()],
-    );
+    let wt = env.git_worktree("old-work", "old");
     std::fs::write(wt.join("wip.txt"), "work in progress").unwrap();
     let r = env.shards(&["adopt", "../old-work", "--json"]).ok().json();
     assert_eq!(r["shard"]["name"], "old-work");

@@ -2,24 +2,35 @@
 //! take the user's work or a live block. Each test checks files, refs, rows
 //! and blocks before and after.
 
+use std::path::PathBuf;
+
+use serde_json::Value;
+
 use crate::common::{TestEnv, shard_path};
 
 /// A killed destroy that had found the worktree clean, and had deleted part
 /// of it when it died, is finished by `prune`: the missing files are the
 /// destroy's own doing, not work. (Before: prune kept it, "holds work (N
 /// changed)".)
-#[test]
-fn issue_10_a_destroy_killed_mid_removal_is_finished_by_prune() {
-    let mut env = TestEnv::new();
+/// Creates shard `x` and kills a plain destroy of it once it has claimed
+/// the shard, then deletes what such a destroy deletes first, as if it had
+/// died half-way through. Returns the create's report and the worktree.
+fn destroy_killed_mid_removal(env: &mut TestEnv) -> (Value, PathBuf) {
     let r = env.create("x");
     let wt = shard_path(&r);
     env.set("SHARDS_TEST_CRASH_AT", "destroy:marked");
     assert_eq!(env.shards(&["destroy", "x"]).code, -1, "not killed");
-    // What the killed destroy had already removed when it died.
+    env.set("SHARDS_TEST_CRASH_AT", "");
     std::fs::remove_file(wt.join("README.md")).unwrap();
     std::fs::remove_dir_all(wt.join("src")).unwrap();
-    env.set("SHARDS_TEST_CRASH_AT", "");
     assert_eq!(env.list()[0]["status"], "destroying");
+    (r, wt)
+}
+
+#[test]
+fn issue_10_a_destroy_killed_mid_removal_is_finished_by_prune() {
+    let mut env = TestEnv::new();
+    let (r, wt) = destroy_killed_mid_removal(&mut env);
     let out = env.shards(&["prune", "--json"]).ok().json();
     assert_eq!(out["shards"][0]["reclaimed"], true, "{out}");
     assert!(env.list().is_empty());
@@ -34,12 +45,7 @@ fn issue_10_a_destroy_killed_mid_removal_is_finished_by_prune() {
 #[test]
 fn issue_10_a_destroy_killed_mid_removal_is_finished_by_destroying_again() {
     let mut env = TestEnv::new();
-    let r = env.create("x");
-    let wt = shard_path(&r);
-    env.set("SHARDS_TEST_CRASH_AT", "destroy:marked");
-    assert_eq!(env.shards(&["destroy", "x"]).code, -1, "not killed");
-    std::fs::remove_file(wt.join("README.md")).unwrap();
-    env.set("SHARDS_TEST_CRASH_AT", "");
+    let (_, wt) = destroy_killed_mid_removal(&mut env);
     env.shards(&["destroy", "x"]).ok();
     assert!(env.list().is_empty());
     assert!(!wt.exists());
@@ -85,18 +91,18 @@ fn state(env: &TestEnv) -> (Vec<serde_json::Value>, Vec<String>, String) {
 #[test]
 fn issue_10_user_lines_in_env_and_envrc_stop_a_plain_destroy() {
     let env = TestEnv::new();
-    let r = env
-        .shards(&["create", "r2", "--direnv", "--json"])
-        .ok()
-        .json();
-    let wt = shard_path(&r);
+    let with_direnv = |name| {
+        shard_path(
+            &env.shards(&["create", name, "--direnv", "--json"])
+                .ok()
+                .json(),
+        )
+    };
     // A shard's own files are not work: a fresh shard with --direnv goes.
-    let fresh = env
-        .shards(&["create", "fresh", "--direnv", "--json"])
-        .ok()
-        .json();
+    let fresh = with_direnv("fresh");
     env.shards(&["destroy", "fresh"]).ok();
-    assert!(!shard_path(&fresh).exists());
+    assert!(!fresh.exists());
+    let wt = with_direnv("r2");
     for (file, line) in [
         (".env", "STRIPE_KEY=sk_live\n"),
         (".envrc", "export TOKEN=x\n"),
@@ -125,11 +131,7 @@ fn issue_10_user_lines_in_env_and_envrc_stop_a_plain_destroy() {
 #[test]
 fn issue_10_an_adopted_worktrees_own_env_file_stops_a_plain_destroy() {
     let env = TestEnv::new();
-    let wt = env.root.join("old-work");
-    env.git(
-        &env.repo,
-        &["worktree", "add", "-q", "-b", "old", wt.to_str().unwrap()],
-    );
+    let wt = env.git_worktree("old-work", "old");
     std::fs::write(wt.join(".env"), "DATABASE_URL=postgres://secret\n").unwrap();
     // The repository ignores .env, as most do, so git status never shows it.
     std::fs::write(env.repo.join(".git/info/exclude"), ".env\n").unwrap();

@@ -88,40 +88,22 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::alloc::Pool;
-    use crate::ledger::NewShard;
+    use crate::ledger::tests::shard_at;
 
     #[test]
     fn a_moved_repository_keeps_its_shards_and_folder_name() {
         let mut l = Ledger::open_in_memory().unwrap();
         let pool = Pool::new(3000, 3299, 100).unwrap();
-        let services = BTreeMap::new();
         let old = Path::new("/src/app/.git");
-        let shard = |name: &'static str, path: &'static str| NewShard {
-            git_dir: old,
-            root: Path::new("/src/app"),
-            dir_name: "app",
-            name,
-            branch: name,
-            path_for: Box::leak(Box::new(move |_: &str| Ok(PathBuf::from(path)))),
-            wt_name: name,
-            made_branch: true,
-            owner_uid: 1000,
-            pid: (1, 1),
-            now: 0,
-            services: &services,
-        };
+        let shard = |name, path| shard_at("/src/app/.git", name, path);
         let a = l.reserve(&shard("a", "/wt/a"), &pool, |_| false).unwrap();
         let b = l.reserve(&shard("b", "/wt/b"), &pool, |_| false).unwrap();
         // The new place is known already (a shard made and destroyed there)
         // before the move was seen.
         let new = Path::new("/moved/app/.git");
-        let mut there = shard("c", "/wt/c");
-        there.git_dir = new;
-        there.root = Path::new("/moved/app");
+        let there = shard_at("/moved/app/.git", "c", "/wt/c");
         let c = l.reserve(&there, &pool, |_| false).unwrap();
         l.remove(c.id).unwrap();
         assert_eq!(l.repos().unwrap().len(), 2);
@@ -162,25 +144,10 @@ mod tests {
     fn a_move_onto_a_repository_with_shards_changes_nothing() {
         let mut l = Ledger::open_in_memory().unwrap();
         let pool = Pool::new(3000, 3299, 100).unwrap();
-        let services = BTreeMap::new();
-        let shard = |git_dir: &'static str, name: &'static str, path: &'static str| NewShard {
-            git_dir: Path::new(git_dir),
-            root: Path::new(git_dir).parent().unwrap(),
-            dir_name: name,
-            name,
-            branch: name,
-            path_for: Box::leak(Box::new(move |_: &str| Ok(PathBuf::from(path)))),
-            wt_name: name,
-            made_branch: true,
-            owner_uid: 1000,
-            pid: (1, 1),
-            now: 0,
-            services: &services,
-        };
         let a = l
-            .reserve(&shard("/one/.git", "a", "/wt/a"), &pool, |_| false)
+            .reserve(&shard_at("/one/.git", "a", "/wt/a"), &pool, |_| false)
             .unwrap();
-        l.reserve(&shard("/two/.git", "b", "/wt/b"), &pool, |_| false)
+        l.reserve(&shard_at("/two/.git", "b", "/wt/b"), &pool, |_| false)
             .unwrap();
         let before = l.repos().unwrap();
         assert!(

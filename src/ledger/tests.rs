@@ -25,6 +25,22 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
     }
 }
 
+/// A shard of the repository at `git_dir` (its root is the parent folder,
+/// named after it) whose worktree goes to `path`.
+pub(super) fn shard_at(
+    git_dir: &'static str,
+    name: &'static str,
+    path: &'static str,
+) -> NewShard<'static> {
+    let git_dir = Path::new(git_dir);
+    let root = git_dir.parent().unwrap();
+    let mut n = new(git_dir, name);
+    n.root = root;
+    n.dir_name = root.file_name().unwrap().to_str().unwrap();
+    n.path_for = Box::leak(Box::new(move |_: &str| Ok(PathBuf::from(path))));
+    n
+}
+
 #[test]
 fn reserve_list_release() {
     let mut l = Ledger::open_in_memory().unwrap();

@@ -337,6 +337,17 @@ impl TestEnv {
         shard_path(&self.create(name))
     }
 
+    /// Makes a linked worktree `root/<folder>` on a new branch with git
+    /// itself (not a shard), and returns its folder.
+    pub fn git_worktree(&self, folder: &str, branch: &str) -> PathBuf {
+        let wt = self.root.join(folder);
+        self.git(
+            &self.repo,
+            &["worktree", "add", "-q", "-b", branch, wt.to_str().unwrap()],
+        );
+        wt
+    }
+
     /// Returns `list --json` shards of the repository.
     #[track_caller]
     pub fn list(&self) -> Vec<Value> {

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::error::{QUOTE_CHARS, clip, clip_to};
+use crate::quote::{QUOTE_CHARS, clip, clip_to};
 
 /// The longest text an error carries after its quoted values are clipped.
 const MAX_TEXT: usize = 4096;
