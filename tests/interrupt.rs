@@ -43,11 +43,7 @@ fn grow(env: &TestEnv) {
 /// The ledger's rows, git's refs and worktrees, git's worktree records and
 /// the shards' folders, as one text to compare.
 fn state(env: &TestEnv) -> String {
-    let rows: Vec<String> = env
-        .list()
-        .iter()
-        .map(|s| format!("{} {} {}", s["name"], s["status"], s["ports"]))
-        .collect();
+    let rows = env.shard_rows();
     let records: Vec<String> = std::fs::read_dir(env.repo.join(".git/worktrees"))
         .map(|d| {
             d.flatten()
@@ -56,13 +52,9 @@ fn state(env: &TestEnv) -> String {
         })
         .unwrap_or_default();
     format!(
-        "rows: {rows:?}\nrecords: {records:?}\nfolders: {:?}\n{}{}",
+        "rows: {rows:?}\nrecords: {records:?}\nfolders: {:?}\n{}",
         env.worktree_folders(),
-        env.git(
-            &env.repo,
-            &["for-each-ref", "--format=%(refname) %(objectname)"]
-        ),
-        env.git(&env.repo, &["worktree", "list", "--porcelain"])
+        env.git_records()
     )
 }
 

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, ports};
+use crate::common::{TestEnv, init_repo, ports, run_ok, shard_path};
 
 /// The ledger as text: repositories, then shards (name, path, state, block).
 fn ledger(env: &TestEnv) -> (Vec<String>, Vec<String>) {
@@ -41,18 +41,46 @@ fn ledger(env: &TestEnv) -> (Vec<String>, Vec<String>) {
     )
 }
 
-/// Runs a real command and asserts it succeeded.
+/// Runs a real command in `dir` and asserts it succeeded.
 fn run(program: &str, args: &[&str], dir: &Path) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(Command::new(program).args(args).current_dir(dir));
+}
+
+/// A test world whose port pool is 5 blocks of 10.
+fn pooled_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.small_pool(27600, 10, 5);
+    env
+}
+
+/// Moves `from` to `to` with `mv`, as a user would.
+fn mv(env: &TestEnv, from: &Path, to: &Path) {
+    run(
+        "mv",
+        &[from.to_str().unwrap(), to.to_str().unwrap()],
+        &env.root,
     );
+}
+
+/// Moves the test's repository to `<root>/name`; returns the new path.
+fn move_repo(env: &TestEnv, name: &str) -> PathBuf {
+    let moved = env.root.join(name);
+    mv(env, &env.repo, &moved);
+    moved
+}
+
+/// Makes a repository `<root>/folder/repo`; returns the folder and the
+/// repository.
+fn repo_in_folder(env: &TestEnv, folder: &str) -> (PathBuf, PathBuf) {
+    let folder = env.root.join(folder);
+    let repo = folder.join("repo");
+    init_repo(&repo);
+    (folder, repo)
+}
+
+/// The ledger's `repos` row (`git_dir|root`) of a repository at `repo`.
+fn repo_row(repo: &Path) -> String {
+    format!("{}|{}", repo.join(".git").display(), repo.display())
 }
 
 /// Creates shards `a` (clean) and `b` (uncommitted and untracked work) in
@@ -60,23 +88,36 @@ fn run(program: &str, args: &[&str], dir: &Path) {
 fn two_shards(env: &TestEnv, repo: &Path) -> (PathBuf, PathBuf) {
     let a = env.shards_in(repo, &["create", "a", "--json"]).ok().json();
     let b = env.shards_in(repo, &["create", "b", "--json"]).ok().json();
-    let path = |v: &Value| PathBuf::from(v["shard"]["path"].as_str().unwrap());
-    let (a, b) = (path(&a), path(&b));
+    let (a, b) = (shard_path(&a), shard_path(&b));
     std::fs::write(b.join("README.md"), "hello\nmy unsaved change\n").unwrap();
     std::fs::write(b.join("notes.txt"), "only copy of my notes\n").unwrap();
     (a, b)
 }
 
-fn list_in(env: &TestEnv, dir: &Path, all: bool) -> Vec<Value> {
-    let args: &[&str] = if all {
-        &["list", "--all", "--json"]
-    } else {
-        &["list", "--json"]
-    };
-    env.shards_in(dir, args).ok().json()["shards"]
+/// Runs `command [--all] --json` in `dir` (a command whose report is a
+/// list of shards) and returns that list.
+fn shards_json(env: &TestEnv, dir: &Path, command: &str, all: bool) -> Vec<Value> {
+    let mut args = vec![command];
+    if all {
+        args.push("--all");
+    }
+    args.push("--json");
+    env.shards_in(dir, &args).ok().json()["shards"]
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// A [`pooled_env`] with [`two_shards`] in its repository; returns it and
+/// the shards' worktree folders.
+fn pooled_env_with_two_shards() -> (TestEnv, PathBuf, PathBuf) {
+    let env = pooled_env();
+    let (a, b) = two_shards(&env, &env.repo);
+    (env, a, b)
+}
+
+fn list_in(env: &TestEnv, dir: &Path, all: bool) -> Vec<Value> {
+    shards_json(env, dir, "list", all)
 }
 
 /// Asserts that shard `b`'s work is exactly where it was and git still sees it.
@@ -97,33 +138,18 @@ fn assert_work_kept(env: &TestEnv, b: &Path) {
 }
 
 fn prune_json(env: &TestEnv, dir: &Path, all: bool) -> Vec<Value> {
-    let args: &[&str] = if all {
-        &["prune", "--all", "--json"]
-    } else {
-        &["prune", "--json"]
-    };
-    env.shards_in(dir, args).ok().json()["shards"]
-        .as_array()
-        .unwrap()
-        .clone()
+    shards_json(env, dir, "prune", all)
 }
 
 #[test]
 fn issue_10_moved_repository_keeps_its_shards_after_worktree_repair() {
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let (a, b) = two_shards(&env, &env.repo);
+    let (env, a, b) = pooled_env_with_two_shards();
     let (repos, shards) = ledger(&env);
     assert_eq!(repos.len(), 1);
     assert_eq!(shards.len(), 2);
     let blocks: Vec<_> = list_in(&env, &env.repo, false).iter().map(ports).collect();
 
-    let moved = env.root.join("repo-renamed");
-    run(
-        "mv",
-        &[env.repo.to_str().unwrap(), moved.to_str().unwrap()],
-        &env.root,
-    );
+    let moved = move_repo(&env, "repo-renamed");
     run("git", &["worktree", "repair"], &moved);
 
     // `list` in the new place shows both shards, active, in the new place.
@@ -136,14 +162,7 @@ fn issue_10_moved_repository_keeps_its_shards_after_worktree_repair() {
     assert_eq!(listed.iter().map(ports).collect::<Vec<_>>(), blocks);
     // The ledger follows the repository: its git dir and root, same shards.
     let (repos_after, shards_after) = ledger(&env);
-    assert_eq!(
-        repos_after,
-        vec![format!(
-            "{}|{}",
-            moved.join(".git").display(),
-            moved.display()
-        )]
-    );
+    assert_eq!(repos_after, vec![repo_row(&moved)]);
     assert_eq!(shards_after, shards);
 
     // prune (here and everywhere) keeps both; the work stays.
@@ -166,17 +185,10 @@ fn issue_10_moved_repository_keeps_its_shards_after_worktree_repair() {
 
 #[test]
 fn issue_10_prune_elsewhere_follows_a_moved_repository() {
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let (_a, b) = two_shards(&env, &env.repo);
+    let (env, _a, b) = pooled_env_with_two_shards();
     let (_, shards) = ledger(&env);
 
-    let moved = env.root.join("elsewhere");
-    run(
-        "mv",
-        &[env.repo.to_str().unwrap(), moved.to_str().unwrap()],
-        &env.root,
-    );
+    let moved = move_repo(&env, "elsewhere");
     run("git", &["worktree", "repair"], &moved);
 
     // Nothing has run in the new place yet: prune --all from outside any
@@ -184,14 +196,7 @@ fn issue_10_prune_elsewhere_follows_a_moved_repository() {
     let pruned = prune_json(&env, &env.home, true);
     assert!(pruned.iter().all(|p| p["reclaimed"] == false), "{pruned:?}");
     assert_eq!(ledger(&env).1, shards);
-    assert_eq!(
-        ledger(&env).0,
-        vec![format!(
-            "{}|{}",
-            moved.join(".git").display(),
-            moved.display()
-        )]
-    );
+    assert_eq!(ledger(&env).0, vec![repo_row(&moved)]);
     assert_work_kept(&env, &b);
     let listed = list_in(&env, &env.home, true);
     assert!(listed.iter().all(|s| s["status"] == "active"), "{listed:?}");
@@ -199,17 +204,10 @@ fn issue_10_prune_elsewhere_follows_a_moved_repository() {
 
 #[test]
 fn issue_10_moved_repository_is_recognised_before_worktree_repair() {
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let (_a, b) = two_shards(&env, &env.repo);
+    let (env, _a, b) = pooled_env_with_two_shards();
     let (_, shards) = ledger(&env);
 
-    let moved = env.root.join("repo-renamed");
-    run(
-        "mv",
-        &[env.repo.to_str().unwrap(), moved.to_str().unwrap()],
-        &env.root,
-    );
+    let moved = move_repo(&env, "repo-renamed");
     // git's records in the moved repository still point at the shards:
     // that is enough to know them, before `git worktree repair`.
     let listed = list_in(&env, &moved, false);
@@ -231,11 +229,8 @@ fn issue_10_moved_repository_is_recognised_before_worktree_repair() {
 fn issue_10_moved_worktrees_follow_their_repository() {
     // Worktrees that moved with the repository (both under one folder)
     // follow it: the ledger records their new folders.
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let proj = env.root.join("proj");
-    let repo = proj.join("repo");
-    crate::common::init_repo(&repo);
+    let env = pooled_env();
+    let (proj, repo) = repo_in_folder(&env, "proj");
     env.write_config(&format!(
         "[worktree]\nroot = \"{}/wt/{{name}}\"\n",
         proj.display()
@@ -245,11 +240,7 @@ fn issue_10_moved_worktrees_follow_their_repository() {
     let (_, shards) = ledger(&env);
 
     let proj2 = env.root.join("proj2");
-    run(
-        "mv",
-        &[proj.to_str().unwrap(), proj2.to_str().unwrap()],
-        &env.root,
-    );
+    mv(&env, &proj, &proj2);
     let repo2 = proj2.join("repo");
     run("git", &["worktree", "repair", "../wt/a", "../wt/b"], &repo2);
 
@@ -305,11 +296,8 @@ fn without_read_override(cmd: Command) -> Option<Command> {
 
 #[test]
 fn issue_10_unreadable_repository_is_not_gone() {
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let private = env.root.join("private");
-    let repo = private.join("repo");
-    crate::common::init_repo(&repo);
+    let env = pooled_env();
+    let (private, repo) = repo_in_folder(&env, "private");
     let (_a, b) = two_shards(&env, &repo);
     let before = ledger(&env);
 
@@ -358,9 +346,7 @@ fn issue_10_unreadable_repository_is_not_gone() {
 
 #[test]
 fn issue_10_replaced_folder_shows_replaced_and_prune_leaves_it() {
-    let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
-    let (a, b) = two_shards(&env, &env.repo);
+    let (env, a, b) = pooled_env_with_two_shards();
     let (_, shards) = ledger(&env);
     let a_block = ports(&list_in(&env, &env.repo, false)[0]);
 

@@ -11,30 +11,50 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Peer, TestEnv, env_value, peer, ports, shard_path};
+use serde_json::Value;
 
-/// Lets the other user into the test's folder (a temp dir is 0700).
-fn open_root(env: &TestEnv) {
+use crate::common::{Peer, TestEnv, env_value, peer, ports, run_ok, shard_path};
+
+/// Returns the second user and a test world it may enter (a temp dir is
+/// 0700: its folder is opened to others).
+fn world() -> (Peer, TestEnv) {
+    let peer = peer();
+    let env = TestEnv::new();
     fs::set_permissions(&env.root, fs::Permissions::from_mode(0o755)).unwrap();
+    (peer, env)
 }
 
-/// What the admin does once: the shards home belongs to the group, setgid.
-fn share_home(env: &TestEnv, gid: u32) {
+/// [`world`] with what the admin does once: the shards home belongs to the
+/// second user's group, setgid.
+fn shared_world() -> (Peer, TestEnv) {
+    let (peer, env) = world();
     fs::create_dir(&env.shards_home).unwrap();
-    std::os::unix::fs::chown(&env.shards_home, Some(0), Some(gid)).unwrap();
+    std::os::unix::fs::chown(&env.shards_home, Some(0), Some(peer.gid)).unwrap();
     fs::set_permissions(&env.shards_home, fs::Permissions::from_mode(0o2770)).unwrap();
+    (peer, env)
 }
 
 /// A repository of the other user's own, next to root's.
 fn peer_repo(env: &TestEnv, peer: &Peer, name: &str) -> PathBuf {
     let repo = env.new_repo(name);
     let owner = format!("{}:{}", peer.uid, peer.gid);
-    let ok = Command::new("chown")
-        .args(["-R", &owner, repo.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    run_ok(Command::new("chown").args(["-R", &owner, repo.to_str().unwrap()]));
     repo
+}
+
+/// The second user creates shard `name` of its repository `repo`; returns
+/// the `create --json` report.
+fn peer_creates(env: &TestEnv, peer: &Peer, repo: &Path, name: &str) -> Value {
+    env.shards_as(peer, repo, &["create", name, "--json"])
+        .ok()
+        .json()
+}
+
+/// The second user names port `web` in its shard at `path`; asserts that
+/// the shard's env file then holds `WEB_PORT`.
+fn peer_names_port(env: &TestEnv, peer: &Peer, path: &Path) {
+    env.shards_as(peer, path, &["port", "web"]).ok();
+    assert!(env_value(&path.join(".env"), "WEB_PORT").is_some());
 }
 
 /// Returns a file's permission bits (setgid included) and group.
@@ -75,6 +95,15 @@ fn branches(env: &TestEnv, repo: &Path) -> Vec<String> {
     out.lines().map(str::to_string).collect()
 }
 
+/// Returns the ledger's WAL and shared-memory files that exist.
+fn ledger_side_files(env: &TestEnv) -> Vec<PathBuf> {
+    ["shards.db-wal", "shards.db-shm"]
+        .into_iter()
+        .map(|f| env.shards_home.join(f))
+        .filter(|path| path.exists())
+        .collect()
+}
+
 /// Returns the names in the shards home.
 fn home_entries(env: &TestEnv) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(&env.shards_home)
@@ -88,10 +117,7 @@ fn home_entries(env: &TestEnv) -> Vec<String> {
 #[test]
 #[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_10_a_shared_home_serves_a_second_user() {
-    let peer = peer();
-    let env = TestEnv::new();
-    open_root(&env);
-    share_home(&env, peer.gid);
+    let (peer, env) = shared_world();
     let a = env.create("a");
     let home = &env.shards_home;
     // What shards made in the home is the group's, read/write.
@@ -107,14 +133,10 @@ fn issue_10_a_shared_home_serves_a_second_user() {
     // The other user creates a shard of its own repository, names a port
     // (the env file is written under a lock file), and root writes after it.
     let theirs = peer_repo(&env, &peer, "theirs");
-    let p = env
-        .shards_as(&peer, &theirs, &["create", "p", "--json"])
-        .ok()
-        .json();
+    let p = peer_creates(&env, &peer, &theirs, "p");
     let p_path = shard_path(&p);
     assert_eq!(fs::metadata(&p_path).unwrap().uid(), peer.uid);
-    env.shards_as(&peer, &p_path, &["port", "web"]).ok();
-    assert!(env_value(&p_path.join(".env"), "WEB_PORT").is_some());
+    peer_names_port(&env, &peer, &p_path);
     assert_eq!(
         mode_group(&home.join("locks/shard-2.lock")),
         (0o660, peer.gid)
@@ -125,10 +147,8 @@ fn issue_10_a_shared_home_serves_a_second_user() {
     );
     env.shards_in(&shard_path(&a), &["port", "api"]).ok();
     let b = env.create("b");
-    for f in ["shards.db-wal", "shards.db-shm"] {
-        if home.join(f).exists() {
-            assert_eq!(mode_group(&home.join(f)), (0o660, peer.gid), "{f}");
-        }
+    for path in ledger_side_files(&env) {
+        assert_eq!(mode_group(&path), (0o660, peer.gid), "{}", path.display());
     }
 
     // Each row records its owner; the three blocks are disjoint.
@@ -167,9 +187,7 @@ fn issue_10_a_shared_home_serves_a_second_user() {
 #[test]
 #[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_10_a_private_home_refuses_another_user_with_exit_3() {
-    let peer = peer();
-    let env = TestEnv::new();
-    open_root(&env);
+    let (peer, env) = world();
     env.create("a");
     assert_eq!(mode_group(&env.shards_home).0, 0o700);
     assert_eq!(mode_group(&env.ledger()).0, 0o600);
@@ -177,10 +195,11 @@ fn issue_10_a_private_home_refuses_another_user_with_exit_3() {
     let entries = home_entries(&env);
     let theirs = peer_repo(&env, &peer, "theirs");
     for args in [&["list"][..], &["create", "p"], &["prune", "--all"]] {
-        let out = env.shards_as(&peer, &theirs, args).code(3);
-        assert!(out.stderr.contains("cannot be written"), "{args:?}: {out}");
-        assert!(out.stderr.contains("Permission denied"), "{args:?}: {out}");
-        assert!(out.stderr.contains("chmod 2770"), "{args:?}: {out}");
+        env.shards_as(&peer, &theirs, args).code(3).says(&[
+            "cannot be written",
+            "Permission denied",
+            "chmod 2770",
+        ]);
     }
     let json = env
         .shards_as(&peer, &theirs, &["list", "--json"])
@@ -196,10 +215,7 @@ fn issue_10_a_private_home_refuses_another_user_with_exit_3() {
 #[test]
 #[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_10_a_lock_file_left_by_another_user_does_not_block() {
-    let peer = peer();
-    let env = TestEnv::new();
-    open_root(&env);
-    share_home(&env, peer.gid);
+    let (peer, env) = shared_world();
     env.create("a");
     // As an older shards left it: root's own, 0644. The row id (and so the
     // lock file's name) is free again once `a` is destroyed.
@@ -211,13 +227,9 @@ fn issue_10_a_lock_file_left_by_another_user_does_not_block() {
     assert!(lock.exists());
 
     let theirs = peer_repo(&env, &peer, "theirs");
-    let p = env
-        .shards_as(&peer, &theirs, &["create", "p", "--json"])
-        .ok()
-        .json();
+    let p = peer_creates(&env, &peer, &theirs, "p");
     let p_path = shard_path(&p);
-    env.shards_as(&peer, &p_path, &["port", "web"]).ok();
-    assert!(env_value(&p_path.join(".env"), "WEB_PORT").is_some());
+    peer_names_port(&env, &peer, &p_path);
     let got = rows(&env);
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].0, got[0].2), (1, Some(peer.uid)), "{got:?}");
@@ -229,19 +241,13 @@ fn issue_10_a_lock_file_left_by_another_user_does_not_block() {
 #[test]
 #[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_10_prune_keeps_a_shard_of_another_user_it_cannot_read() {
-    let peer = peer();
-    let env = TestEnv::new();
-    open_root(&env);
-    share_home(&env, peer.gid);
+    let (peer, env) = shared_world();
     let a = env.create("a");
     let a_path = shard_path(&a);
     // Root's repository is root's alone.
     fs::set_permissions(&env.repo, fs::Permissions::from_mode(0o700)).unwrap();
     let theirs = peer_repo(&env, &peer, "theirs");
-    let p = env
-        .shards_as(&peer, &theirs, &["create", "p", "--json"])
-        .ok()
-        .json();
+    let p = peer_creates(&env, &peer, &theirs, "p");
     // The other user's own debris: its worktree folder deleted by hand.
     fs::remove_dir_all(shard_path(&p)).unwrap();
     let before = rows(&env);
@@ -284,9 +290,7 @@ fn issue_10_prune_keeps_a_shard_of_another_user_it_cannot_read() {
 #[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_10_a_read_only_list_leaves_no_files_that_block_writes() {
     // As a user who is not root (root ignores file modes), in its own home.
-    let peer = peer();
-    let env = TestEnv::new();
-    open_root(&env);
+    let (peer, env) = world();
     fs::create_dir(&env.shards_home).unwrap();
     std::os::unix::fs::chown(&env.shards_home, Some(peer.uid), Some(peer.gid)).unwrap();
     let theirs = peer_repo(&env, &peer, "theirs");
@@ -306,11 +310,8 @@ fn issue_10_a_read_only_list_leaves_no_files_that_block_writes() {
     // Writable again: whatever that `list` left must not refuse writes.
     fs::set_permissions(&db, fs::Permissions::from_mode(0o600)).unwrap();
     env.shards_as(&peer, &theirs, &["create", "p2"]).ok();
-    for f in ["shards.db-wal", "shards.db-shm"] {
-        let path = env.shards_home.join(f);
-        if path.exists() {
-            assert_eq!(mode_group(&path).0, 0o600, "{f}");
-        }
+    for path in ledger_side_files(&env) {
+        assert_eq!(mode_group(&path).0, 0o600, "{}", path.display());
     }
     let names: Vec<(String, Option<u32>)> = rows(&env).into_iter().map(|r| (r.1, r.2)).collect();
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{TestEnv, init_repo, shard_path};
+use crate::common::{TestEnv, init_repo};
 
 /// A superproject whose `lib` is a submodule cloned from a local repository
 /// `lib-origin`; returns the origin's path.
@@ -45,20 +45,33 @@ fn init_submodule(env: &TestEnv, wt: &Path) {
 
 /// The ledger's rows, git's refs and worktrees, as one text to compare.
 fn state(env: &TestEnv) -> String {
-    let rows: Vec<String> = env
-        .list()
-        .iter()
-        .map(|s| format!("{} {} {}", s["name"], s["status"], s["ports"]))
-        .collect();
-    format!(
-        "{}\n{}{}",
-        rows.join("\n"),
-        env.git(
-            &env.repo,
-            &["for-each-ref", "--format=%(refname) %(objectname)"]
-        ),
-        env.git(&env.repo, &["worktree", "list", "--porcelain"])
-    )
+    format!("{}\n{}", env.shard_rows().join("\n"), env.git_records())
+}
+
+/// Creates shard `name` and initialises its submodule; returns the worktree.
+fn shard_with_submodule(env: &TestEnv, name: &str) -> PathBuf {
+    let wt = env.create_worktree(name);
+    init_submodule(env, &wt);
+    wt
+}
+
+/// Commits `work.txt` holding `content` in the shard's submodule `lib` on a
+/// new branch `feature`, as a user would; returns the submodule's folder
+/// and the commit's id.
+fn commit_in_submodule(env: &TestEnv, wt: &Path, content: &str) -> (PathBuf, String) {
+    let sub = wt.join("lib");
+    env.git(&sub, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(sub.join("work.txt"), content).unwrap();
+    env.git(&sub, &["add", "work.txt"]);
+    env.git(&sub, &["commit", "-q", "-m", "submodule work"]);
+    let commit = env.git(&sub, &["rev-parse", "HEAD"]).trim().to_string();
+    (sub, commit)
+}
+
+/// Commits the shard's new submodule pointer.
+fn bump_lib(env: &TestEnv, wt: &Path) {
+    env.git(wt, &["add", "lib"]);
+    env.git(wt, &["commit", "-q", "-m", "bump lib"]);
 }
 
 /// The steps of the issue: commit inside the shard's submodule on a new
@@ -69,17 +82,9 @@ fn state(env: &TestEnv) -> String {
 fn issue_10_destroy_keeps_commits_that_live_only_in_a_submodule() {
     let env = TestEnv::new();
     with_submodule(&env);
-    let r = env.create("x");
-    let wt = shard_path(&r);
-    init_submodule(&env, &wt);
-    let sub = wt.join("lib");
-    env.git(&sub, &["checkout", "-q", "-b", "feature"]);
-    std::fs::write(sub.join("work.txt"), "precious\n").unwrap();
-    env.git(&sub, &["add", "work.txt"]);
-    env.git(&sub, &["commit", "-q", "-m", "submodule work"]);
-    let commit = env.git(&sub, &["rev-parse", "HEAD"]).trim().to_string();
-    env.git(&wt, &["add", "lib"]);
-    env.git(&wt, &["commit", "-q", "-m", "bump lib"]);
+    let wt = shard_with_submodule(&env, "x");
+    let (sub, commit) = commit_in_submodule(&env, &wt, "precious\n");
+    bump_lib(&env, &wt);
     let modules = env.repo.join(".git/worktrees/x/modules/lib");
     assert!(
         modules.is_dir(),
@@ -87,11 +92,12 @@ fn issue_10_destroy_keeps_commits_that_live_only_in_a_submodule() {
     );
     let before = state(&env);
 
-    let out = env.shards(&["destroy", "x"]).code(1);
-    assert!(out.stderr.contains("submodule `lib`"), "{out}");
-    assert!(out.stderr.contains(&commit[..10]), "{out}");
-    assert!(out.stderr.contains("branch `feature`"), "{out}");
-    assert!(out.stderr.contains("--force"), "{out}");
+    env.shards(&["destroy", "x"]).code(1).says(&[
+        "submodule `lib`",
+        &commit[..10],
+        "branch `feature`",
+        "--force",
+    ]);
     let json = env.shards(&["destroy", "x", "--json"]).code(1).json();
     assert_eq!(json["error"]["kind"], "submodule_work", "{json}");
 
@@ -107,8 +113,9 @@ fn issue_10_destroy_keeps_commits_that_live_only_in_a_submodule() {
 
     // Once pushed to the submodule's origin, the commit is safe elsewhere.
     // (Checked on a second shard below; here the user discards it.)
-    let out = env.shards(&["destroy", "--force", "x"]).ok();
-    assert!(out.stderr.contains("freed ports"), "{out}");
+    env.shards(&["destroy", "--force", "x"])
+        .ok()
+        .says(&["freed ports"]);
     assert!(env.list().is_empty());
     assert!(!wt.exists());
     assert!(!modules.exists());
@@ -123,9 +130,7 @@ fn issue_10_destroy_keeps_commits_that_live_only_in_a_submodule() {
 fn issue_10_destroy_removes_a_shard_with_a_clean_or_pushed_submodule() {
     let env = TestEnv::new();
     let origin = with_submodule(&env);
-    let r = env.create("clean");
-    let wt = shard_path(&r);
-    init_submodule(&env, &wt);
+    let wt = shard_with_submodule(&env, "clean");
     env.shards(&["destroy", "clean"]).ok();
     assert!(env.list().is_empty());
     assert!(!wt.exists());
@@ -133,20 +138,12 @@ fn issue_10_destroy_removes_a_shard_with_a_clean_or_pushed_submodule() {
     assert_eq!(env.branches(&env.repo), vec!["main"]);
 
     // Work committed in the submodule and pushed to its origin is not lost.
-    let r = env.create("pushed");
-    let wt = shard_path(&r);
-    init_submodule(&env, &wt);
-    let sub = wt.join("lib");
-    env.git(&sub, &["checkout", "-q", "-b", "feature"]);
-    std::fs::write(sub.join("work.txt"), "shared\n").unwrap();
-    env.git(&sub, &["add", "work.txt"]);
-    env.git(&sub, &["commit", "-q", "-m", "submodule work"]);
-    let commit = env.git(&sub, &["rev-parse", "HEAD"]).trim().to_string();
+    let wt = shard_with_submodule(&env, "pushed");
+    let (sub, commit) = commit_in_submodule(&env, &wt, "shared\n");
     env.shards(&["destroy", "pushed"]).code(1);
     env.git(&sub, &["push", "-q", "origin", "feature"]);
     env.git(&sub, &["fetch", "-q", "origin"]);
-    env.git(&wt, &["add", "lib"]);
-    env.git(&wt, &["commit", "-q", "-m", "bump lib"]);
+    bump_lib(&env, &wt);
     env.shards(&["destroy", "pushed"]).ok();
     assert!(env.list().is_empty());
     assert!(!wt.exists());

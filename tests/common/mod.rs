@@ -167,21 +167,29 @@ impl TestEnv {
             .set("SHARDS_PORTS_BLOCK_SIZE", &size.to_string())
     }
 
-    /// Returns a `shards` command in `dir` with the scrubbed environment.
-    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shards"));
-        cmd.args(args)
-            .current_dir(dir)
+    /// Returns `program` to run in `dir` with nothing of the caller's
+    /// environment but `PATH`: `HOME` is the test's and git reads no
+    /// global or system config.
+    fn scrubbed(&self, program: &str, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &self.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        cmd
+    }
+
+    /// Returns a `shards` command in `dir` with the scrubbed environment.
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.scrubbed(env!("CARGO_BIN_EXE_shards"), dir);
+        cmd.args(args)
             .env("SHARDS_HOME", &self.shards_home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_CACHE_HOME", self.home.join(".cache"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_SYSTEM", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("COLUMNS", "100")
             .env("NO_COLOR", "1");
         for (k, v) in &self.vars {
@@ -232,26 +240,27 @@ impl TestEnv {
 
     /// Runs the real `git` in `dir` with the scrubbed environment.
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "T")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "T")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run_ok(
+            self.scrubbed("git", dir)
+                .args(args)
+                .env("GIT_AUTHOR_NAME", "T")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "T")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com"),
+        )
+    }
+
+    /// Returns git's refs (name and object) and `worktree list --porcelain`
+    /// of the repository, as one text to compare before and after.
+    pub fn git_records(&self) -> String {
+        format!(
+            "{}{}",
+            self.git(
+                &self.repo,
+                &["for-each-ref", "--format=%(refname) %(objectname)"]
+            ),
+            self.git(&self.repo, &["worktree", "list", "--porcelain"])
+        )
     }
 
     /// Creates another repository next to the first.
@@ -357,6 +366,16 @@ impl TestEnv {
             .clone()
     }
 
+    /// Returns the repository's shards from `list --json`, one
+    /// `"name" "status" {ports}` line each, to compare before and after.
+    #[track_caller]
+    pub fn shard_rows(&self) -> Vec<String> {
+        self.list()
+            .iter()
+            .map(|s| format!("{} {} {}", s["name"], s["status"], s["ports"]))
+            .collect()
+    }
+
     /// Runs `prune --json` and asserts that it kept the first shard it names,
     /// for a reason that contains `reason`.
     #[track_caller]
@@ -428,6 +447,23 @@ pub fn services<T>(list: &Value, value: impl Fn(&Value) -> Option<T>) -> Vec<(St
             (name, v)
         })
         .collect()
+}
+
+/// Runs a real command (not `shards`: see [`TestEnv::shards`]), asserts
+/// that it exited 0, showing its stderr if not, and returns its stdout.
+#[track_caller]
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_program()));
+    let args: Vec<_> = cmd.get_args().collect();
+    assert!(
+        out.status.success(),
+        "{:?} {args:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Reads a text file.
