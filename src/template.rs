@@ -206,8 +206,8 @@ mod tests {
             );
         }
         // A dotted path that climbs back into the repository is refused too,
-        // also when `{repo}` is what leads back (it is filled in before the
-        // check; before shards 0.1's lifecycle module it was filled after).
+        // also when `{repo}` is what leads back: it is filled in before the
+        // check.
         assert!(path("../app/wt").is_err());
         assert!(path("../{repo}").is_err());
     }
