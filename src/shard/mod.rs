@@ -43,8 +43,9 @@ impl Site<'_> {
     /// process kills itself with SIGKILL right here, as a power cut or
     /// `kill -9` would, so tests can prove that `list` and `prune` recover
     /// from every step. Steps, in order: `create:reserved` (row written),
-    /// `create:branch` (branch made), `create:checkout` (worktree recorded,
-    /// checkout starting), `create:worktree` (checked out), `create:env`
+    /// `create:branch` (path found free, git about to make the branch and
+    /// worktree), `create:checkout` (git killed at its first progress line:
+    /// branch made, worktree recorded, checkout under way), `create:worktree` (checked out), `create:env`
     /// (env file written); `destroy:marked` (row claimed),
     /// `destroy:removed` (worktree and branch gone, row still there).
     /// `adopt` and `prune` have the same steps under their own names

@@ -65,11 +65,8 @@ impl Repo {
         watch: &mut dyn FnMut(Option<(usize, usize)>) -> bool,
     ) -> Result<Outcome> {
         let mut cmd = Command::new("git");
-        // git's parallel checkout, unless the user chose a number of workers.
-        let config = self.repo.config()?;
-        if config.get_entry("checkout.workers").is_err() {
-            cmd.args(["-c", "checkout.workers=0"]);
-        }
+        // git's own config decides, `checkout.workers` included: on 2 cores
+        // git's parallel checkout was slower than its default (BENCHMARKS.md).
         cmd.args(["worktree", "add"]);
         let path_arg = path.as_os_str();
         match start {
