@@ -36,9 +36,6 @@ pub struct Env {
     pub no_color: bool,
     /// The test-only crash point, if switched on.
     pub crash_at: Option<String>,
-    /// git attribute files outside any repository (global, system): when
-    /// one exists, checkouts keep git's filters on.
-    pub git_attribute_files: Vec<PathBuf>,
     /// How long to wait for another process's ledger lock, when a test sets it.
     pub busy_timeout: Option<std::time::Duration>,
 }
@@ -89,12 +86,7 @@ impl Env {
                 overrides.values.push((name.to_string(), key, value));
             }
         }
-        let xdg_config =
-            var_path("XDG_CONFIG_HOME").or_else(|| user_home.as_ref().map(|h| h.join(".config")));
-        let mut git_attribute_files = vec![PathBuf::from("/etc/gitattributes")];
-        git_attribute_files.extend(xdg_config.map(|d| d.join("git/attributes")));
         Ok(Env {
-            git_attribute_files,
             home,
             user_home,
             config_file,

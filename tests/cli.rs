@@ -20,6 +20,7 @@ mod mcp;
 mod mcp_wire;
 mod moved;
 mod nothing_lost;
+mod parity;
 mod port;
 mod ports;
 mod props;

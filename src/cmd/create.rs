@@ -117,14 +117,9 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     let branch_created = plan.makes_branch();
     let mut progress = ctx.progress("Checking out");
     let made = ctx.with_site(|site| {
-        build::create(
-            site,
-            repo,
-            plan,
-            &config,
-            &ctx.env.git_attribute_files,
-            &mut |done, total| progress.update(done, total),
-        )
+        build::create(site, repo, plan, &config, &mut |done, total| {
+            progress.update(done, total)
+        })
     })?;
     progress.finish();
     Ok(CreateReport {

@@ -16,7 +16,9 @@ use crate::shard::{lookup, teardown};
 
 /// Destroy shards and free their ports
 ///
-/// Refuses a worktree holding work unless --force: uncommitted or untracked
+/// Refuses a worktree locked with `git worktree lock` (naming its reason)
+/// unless --force is given twice, as git does. Refuses a worktree holding
+/// work unless --force: uncommitted or untracked
 /// changes, lines of the env file or .envrc that shards did not write,
 /// commits of its submodules found nowhere else, a detached HEAD no branch
 /// contains. Removes the worktree, deletes the branch only when this shard
@@ -30,9 +32,10 @@ pub struct DestroyArgs {
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
 
-    /// Destroy even when the worktree has uncommitted or untracked changes
-    #[arg(long, short)]
-    pub force: bool,
+    /// Destroy even when the worktree has uncommitted or untracked changes;
+    /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub force: u8,
 }
 
 /// One destroyed shard.
@@ -72,7 +75,8 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let mut ledger = ctx.ledger()?;
         let row = lookup::require(&ledger, repo, name)?;
         let row = lookup::follow_move(&mut ledger, row)?;
-        let checked = teardown::check_destroy(repo, &row, &config, args.force)?;
+        teardown::check_unlocked(repo, &row, args.force >= 2)?;
+        let checked = teardown::check_destroy(repo, &row, &config, args.force > 0)?;
         rows.push((row, checked));
     }
     let mut destroyed: Vec<Destroyed> = Vec::new();

@@ -192,6 +192,18 @@ impl Ledger {
         })
     }
 
+    /// Records the name git gave a shard's worktree record, when it is not
+    /// the one planned.
+    pub fn set_wt_name(&mut self, id: i64, wt_name: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE shards SET wt_name = ?2 WHERE id = ?1",
+                params![id, wt_name],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Deletes a shard's row, which frees its block.
     pub fn remove(&mut self, id: i64) -> Result<()> {
         self.write(|tx| {

@@ -11,6 +11,8 @@
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
+pub use super::adopt::{AdoptPlan, adopt, plan_adopt};
+
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -19,7 +21,7 @@ use crate::host;
 use crate::ledger::{Ledger, NewShard, ShardRow};
 use crate::model::{ShardName, ShardState};
 use crate::template;
-use crate::worktree::{self, CommitId, Repo};
+use crate::worktree::{CommitId, Outcome, Repo, Start};
 
 use super::{Site, env, lookup, now};
 
@@ -64,20 +66,25 @@ pub struct CreateRequest<'a> {
 type PathFor = Box<dyn Fn(&str) -> Result<PathBuf>>;
 
 /// What a shard will be, whatever builds it.
-struct Spec {
-    name: ShardName,
-    branch: String,
+pub(super) struct Spec {
+    pub(super) name: ShardName,
+    pub(super) branch: String,
     /// git's name for its worktree.
-    wt_name: String,
-    path_for: PathFor,
+    pub(super) wt_name: String,
+    pub(super) path_for: PathFor,
     /// Whether this shard makes (and so may delete) its branch.
-    made_branch: bool,
+    pub(super) made_branch: bool,
 }
 
 /// A validated create, before anything is written.
 pub struct CreatePlan {
     spec: Spec,
+    /// The commit the branch starts at (for the undo: a branch this create
+    /// made is deleted only while it is still there).
     base: CommitId,
+    /// What `git worktree add` is given: a new branch from the user's base
+    /// (so git sets its upstream as it would), or the branch as it is.
+    from: Option<Option<String>>,
     warnings: Vec<String>,
 }
 
@@ -88,7 +95,7 @@ impl CreatePlan {
     }
 }
 
-fn invalid(name: &str, reason: String) -> Error {
+pub(super) fn invalid(name: &str, reason: String) -> Error {
     Error::InvalidName {
         name: name.to_string(),
         reason,
@@ -112,6 +119,11 @@ pub fn plan_create(
     }
     let mut warnings = Vec::new();
     let make_branch = !repo.branch_exists(&branch);
+    // Found only on one remote: git makes it from there and tracks it.
+    let remote = match (make_branch, req.base) {
+        (true, None) => repo.only_remote_with(&branch),
+        _ => None,
+    };
     if make_branch && repo.is_remote_tracking(&branch) {
         let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
         return Err(invalid(
@@ -121,7 +133,9 @@ pub fn plan_create(
             ),
         ));
     }
-    let base = if make_branch {
+    let base = if let Some(remote) = &remote {
+        repo.resolve_base(Some(&format!("refs/remotes/{remote}")))?
+    } else if make_branch {
         repo.resolve_base(req.base)?
     } else {
         if let Some(at) = repo.checked_out_at(&branch)? {
@@ -148,33 +162,40 @@ pub fn plan_create(
             &root,
         )?)
     });
-    path_for(&ledger.repo_dir_name(&repo.git_dir, &repo.root, &repo.name)?)?;
+    let path = path_for(&ledger.repo_dir_name(&repo.git_dir, &repo.root, &repo.name)?)?;
+    let folder = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .map(str::to_string);
+    let from = (make_branch && remote.is_none()).then(|| req.base.map(str::to_string));
     Ok(CreatePlan {
         spec: Spec {
-            wt_name: repo.free_worktree_name(&name.folder()),
+            wt_name: repo.free_worktree_name(&folder.unwrap_or_else(|| name.folder())),
             name,
             branch,
             path_for,
             made_branch: make_branch,
         },
         base,
+        from,
         warnings,
     })
 }
 
-/// Creates a planned shard: block, branch, worktree, env file.
-/// `progress` hears (done, total) as the checkout goes.
+/// Creates a planned shard: block, then branch and worktree by the user's
+/// `git worktree add`, then the env file. `progress` hears (done, total) as
+/// the checkout goes.
 pub fn create(
     site: &mut Site<'_>,
     repo: &Repo,
     plan: CreatePlan,
     config: &Config,
-    attribute_files: &[PathBuf],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Made> {
     // Set once the path is known to be free: before that, nothing at the
     // path is ours and the undo must leave it alone.
     let started = std::cell::Cell::new(false);
+    let said = std::cell::RefCell::new(Vec::new());
     let build = |site: &mut Site<'_>, row: &ShardRow| -> Result<()> {
         halt(row)?;
         if std::fs::symlink_metadata(&row.path).is_ok() {
@@ -183,50 +204,71 @@ pub fn create(
             });
         }
         started.set(true);
-        if row.made_branch {
-            repo.create_branch(&row.branch, plan.base)?;
-        }
         site.crash_point("create:branch");
         halt(row)?;
-        let filters = repo.filters_may_apply(plan.base, attribute_files)?;
         crate::fsutil::create_worktree_parent(site.home, &row.path)?;
-        let checked_out = repo.add_worktree(
-            &row.wt_name,
-            &row.path,
-            &row.branch,
-            filters,
-            &mut |done, total| {
-                if done == 0 {
-                    site.crash_point("create:checkout");
-                }
-                progress(done, total)
-            },
-        );
-        // libgit2 cannot stop a checkout once it writes files: a signal
-        // that came meanwhile is answered here, before what it says.
+        let start = match &plan.from {
+            Some(base) => Start::New(base.as_deref()),
+            None => Start::Existing,
+        };
+        // A crash point mid-checkout kills git first, as a power cut would.
+        let crash = site.crash_at == Some("create:checkout");
+        let mut checking = false;
+        let lock = super::worktree_lock(site.home, row.repo.id)?;
+        let outcome = repo.add_worktree(&row.path, &row.branch, start, &mut |p| {
+            if let Some((done, total)) = p {
+                checking = true;
+                progress(done, total);
+            }
+            !(crash && checking) && host::interrupt::caught().is_none()
+        });
+        drop(lock);
+        let outcome = outcome?;
+        site.crash_point("create:checkout");
         halt(row)?;
-        checked_out
+        let Outcome::Added(added) = outcome else {
+            return Err(Error::GitFailed {
+                command: "git worktree add".into(),
+                code: None,
+                output: "it was stopped".into(),
+            });
+        };
+        if added.wt_name != row.wt_name {
+            site.ledger.set_wt_name(row.id, &added.wt_name)?;
+        }
+        *said.borrow_mut() = added.said;
+        Ok(())
     };
     // Undoes the folder and git's record of it, and the branch if this
     // create made it and nobody committed on it. Returns whether the row
     // may go: it stays only if our own worktree folder could not be
     // removed, for `prune` to retry. Anything else at the path was never ours.
+    let home = site.home;
     let undo = |row: &ShardRow| -> bool {
         if !started.get() {
             return true;
         }
+        let _lock = super::worktree_lock(home, row.repo.id);
+        // git's name for the record, which may differ from the one planned.
+        let wt_name = repo
+            .worktree_name_at(&row.path)
+            .unwrap_or_else(|| row.wt_name.clone());
         // Each step is tried on its own, so one that fails does not keep
         // the others from undoing their part.
-        let folder = repo.remove_worktree(&row.wt_name, &row.path);
+        let folder = repo.remove_worktree(&wt_name, &row.path);
         if row.made_branch {
             let _ = repo.delete_branch_if_at(&row.branch, plan.base);
         }
-        !(folder.is_err() && repo.owns_folder(&row.wt_name, &row.path))
+        !(folder.is_err() && repo.owns_folder(&wt_name, &row.path))
     };
     let mut made = establish(site, "create", repo, &plan.spec, config, build, undo)?;
     let mut warnings = plan.warnings;
+    warnings.extend(said.take().into_iter().map(|l| format!("git: {l}")));
     warnings.append(&mut made.warnings);
     made.warnings = warnings;
+    if let Some(name) = repo.worktree_name_at(&made.row.path) {
+        made.row.wt_name = name;
+    }
     Ok(made)
 }
 
@@ -242,103 +284,11 @@ fn halt(row: &ShardRow) -> Result<()> {
     }
 }
 
-/// An existing worktree checked to become a shard.
-pub struct AdoptPlan {
-    /// The path as given, for messages.
-    given: PathBuf,
-    /// The worktree's canonical folder.
-    target: PathBuf,
-    spec: Spec,
-}
-
-/// Checks that `target` is a linked worktree of `repo` on a branch, and
-/// names it (`name`, else the folder's name).
-pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<AdoptPlan> {
-    let given = target;
-    let cannot = |reason: &str| Error::CannotAdopt {
-        path: given.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let target = std::fs::canonicalize(target).map_err(|e| Error::io(target, e))?;
-    let info = worktree::inspect(&target).map_err(|_| cannot("it is not a git worktree"))?;
-    if info.git_dir != repo.git_dir {
-        return Err(cannot("it belongs to another repository"));
-    }
-    if info.root.as_deref() != Some(target.as_path()) {
-        return Err(cannot("it is not the top folder of a worktree"));
-    }
-    let (true, Some(wt_name)) = (info.linked, info.wt_name) else {
-        return Err(cannot(
-            "it is the repository's main worktree, not a linked one",
-        ));
-    };
-    let branch = info
-        .branch
-        .ok_or_else(|| cannot("its HEAD is detached; check out a branch first"))?;
-    let raw = match name {
-        Some(n) => n.to_string(),
-        None => target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let name_given = name.is_some();
-    let name = ShardName::parse(&raw).map_err(|reason| {
-        let reason = match name_given {
-            true => reason,
-            false => format!("{reason} (name the shard with --name)"),
-        };
-        invalid(&raw, reason)
-    })?;
-    Ok(AdoptPlan {
-        given: given.to_path_buf(),
-        target: target.clone(),
-        spec: Spec {
-            name,
-            branch,
-            wt_name,
-            path_for: Box::new(move |_: &str| Ok(target.clone())),
-            made_branch: false,
-        },
-    })
-}
-
-/// Registers a checked worktree that is not a shard yet: block and env
-/// file. Its files and branch were the user's before, so an undo removes
-/// only the row.
-pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config) -> Result<Made> {
-    let target = &plan.target;
-    let already = site
-        .ledger
-        .list(Some(&repo.git_dir))?
-        .into_iter()
-        .find(|r| {
-            r.wt_name == plan.spec.wt_name
-                || std::fs::canonicalize(&r.path).is_ok_and(|p| &p == target)
-        });
-    if let Some(existing) = already {
-        return Err(Error::CannotAdopt {
-            path: plan.given,
-            reason: format!("it is already shard `{}`", existing.name),
-        });
-    }
-    establish(
-        site,
-        "adopt",
-        repo,
-        &plan.spec,
-        config,
-        |_, _| Ok(()),
-        |_| true,
-    )
-}
-
 /// Reserves the row and block for operation `op` (which names the crash
 /// points), runs `build`, writes the env file and marks
 /// the shard `active`. On any failure runs `undo` (which says whether the
 /// row may go) and removes the row.
-fn establish(
+pub(super) fn establish(
     site: &mut Site<'_>,
     op: &str,
     repo: &Repo,

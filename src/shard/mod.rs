@@ -16,6 +16,7 @@
 //! Lifecycle layer: may use the core and the adapters; knows nothing of
 //! clap, of output formats, or of the command modules.
 
+mod adopt;
 pub mod build;
 pub mod env;
 pub mod lookup;
@@ -42,8 +43,9 @@ impl Site<'_> {
     /// process kills itself with SIGKILL right here, as a power cut or
     /// `kill -9` would, so tests can prove that `list` and `prune` recover
     /// from every step. Steps, in order: `create:reserved` (row written),
-    /// `create:branch` (branch made), `create:checkout` (worktree recorded,
-    /// checkout starting), `create:worktree` (checked out), `create:env`
+    /// `create:branch` (path found free, git about to make the branch and
+    /// worktree), `create:checkout` (git killed at its first progress line:
+    /// branch made, worktree recorded, checkout under way), `create:worktree` (checked out), `create:env`
     /// (env file written); `destroy:marked` (row claimed),
     /// `destroy:removed` (worktree and branch gone, row still there).
     /// `adopt` and `prune` have the same steps under their own names
@@ -56,6 +58,20 @@ impl Site<'_> {
             }
         }
     }
+}
+
+/// Takes the lock that lets one shards process at a time add or remove a
+/// worktree of repository `repo_id` (released when the file is dropped):
+/// git reads every worktree record while it adds one, and dies on one that
+/// another process is writing or removing at that moment.
+pub(crate) fn worktree_lock(home: &Path, repo_id: i64) -> crate::error::Result<std::fs::File> {
+    let locks = home.join("locks");
+    let sharing = crate::fsutil::Sharing::of(home);
+    crate::fsutil::create_home_dir(&locks, sharing)?;
+    let path = locks.join(format!("repo-{repo_id}.lock"));
+    let lock = crate::fsutil::open_lock(&path, sharing)?;
+    lock.lock().map_err(|e| crate::error::Error::io(&path, e))?;
+    Ok(lock)
 }
 
 /// Returns the seconds since the Unix epoch.

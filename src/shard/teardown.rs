@@ -74,6 +74,20 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, config: &Config, force: bool) 
     })
 }
 
+/// Refuses a shard whose worktree is locked (`git worktree lock`), naming
+/// the lock's reason, unless `unlock` (`--force` twice, as `git worktree
+/// remove -f -f`).
+pub fn check_unlocked(repo: &Repo, row: &ShardRow, unlock: bool) -> Result<()> {
+    match repo.lock_reason(&row.wt_name) {
+        Some(reason) if !unlock => Err(Error::WorktreeLocked {
+            name: row.name.clone(),
+            path: row.path.clone(),
+            reason,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Describes the lines of the env file and `.envrc` that shards did not
 /// write, if any (git status cannot see them: shards hides both files).
 fn env_work(worktree: &Path, config: &Config) -> Result<Option<String>> {
@@ -127,7 +141,9 @@ pub fn destroy(
         }
         Ok(true)
     };
+    let home = site.home;
     dismantle(site, "destroy", row.id, checked, decide, |row| {
+        let _lock = super::worktree_lock(home, row.repo.id)?;
         take_apart(repo, row)
     })?
     .ok_or_else(|| Error::ShardNotFound {
@@ -231,8 +247,10 @@ pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> 
             }
         ))
     };
+    let home = site.home;
     dismantle(site, "prune", row.id, false, decide, |row| {
         if row.repo.git_dir.exists() {
+            let _lock = super::worktree_lock(home, row.repo.id)?;
             return take_apart(&Repo::discover(&row.repo.git_dir)?, row);
         }
         let mut notes = Vec::new();

@@ -1,14 +1,13 @@
 //! git through git2: find the repository and name its commits; the
-//! submodules resolve refs (`refs`), add and remove worktrees (`add`),
+//! submodules resolve refs (`refs`), add worktrees with the user's git
+//! (`checkout`), tell and remove them (`add`),
 //! read a worktree's state (`status`), the links between a worktree folder
 //! and its repository (`link`), and find commits that live only in its
 //! submodule clones (`submodules`).
 //!
-//! A linked worktree is written in git's own on-disk layout
-//! (`<common>/worktrees/<name>/{gitdir,commondir,HEAD}` and a `.git` file in
-//! the folder), then checked out through libgit2 with a progress callback;
-//! `git worktree list`, `git status` and `git worktree remove` treat it like
-//! one made by `git worktree add`.
+//! A linked worktree is made by the user's own `git worktree add` (a child
+//! process whose progress is read back), so it is exactly what git makes;
+//! every read (refs, status, links) goes through git2.
 //!
 //! Adapter: knows git, nothing of ports, SQLite or the command line. No git2
 //! type crosses this module's public API: callers get [`Repo`] methods,
@@ -16,6 +15,7 @@
 //! imports git2.
 
 mod add;
+mod checkout;
 mod link;
 mod refs;
 mod status;
@@ -29,6 +29,7 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
+pub use checkout::{Added, Outcome, Start};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 pub use submodules::submodule_work;
@@ -121,16 +122,26 @@ impl Repo {
         self.git_dir.join("worktrees").join(wt_name)
     }
 
-    /// Returns `wanted`, or `wanted-2`, `wanted-3`, … : the first worktree
-    /// name git does not already use.
+    /// Returns the name `git worktree add` gives a worktree whose folder is
+    /// called `wanted`: `wanted`, or `wanted1`, `wanted2`, … , the first
+    /// that git does not already use.
     pub fn free_worktree_name(&self, wanted: &str) -> String {
         let mut name = wanted.to_string();
-        let mut n = 1;
+        let mut n = 0;
         while self.admin_dir(&name).exists() {
             n += 1;
-            name = format!("{wanted}-{n}");
+            name = format!("{wanted}{n}");
         }
         name
+    }
+
+    /// Returns the name of the worktree record that the `.git` file in
+    /// `folder` points to, when it is one of this repository's.
+    pub fn worktree_name_at(&self, folder: &std::path::Path) -> Option<String> {
+        let text = fs::read_to_string(folder.join(".git")).ok()?;
+        let admin = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+        let name = admin.file_name()?.to_str()?.to_string();
+        (self.admin_dir(&name) == admin).then_some(name)
     }
 }
 

@@ -67,6 +67,21 @@ impl Repo {
             .is_ok()
     }
 
+    /// Returns `<remote>/<branch>` when exactly one remote has a
+    /// remote-tracking branch `branch`: the one `git worktree add <path>
+    /// <branch>` makes the new local branch from, and tracks.
+    pub fn only_remote_with(&self, branch: &str) -> Option<String> {
+        let mut found = Vec::new();
+        let remotes = self.repo.remotes().ok()?;
+        for remote in remotes.iter().flatten().flatten() {
+            let name = format!("{remote}/{branch}");
+            if self.is_remote_tracking(&name) {
+                found.push(name);
+            }
+        }
+        (found.len() == 1).then(|| found.remove(0))
+    }
+
     /// Returns the worktree folder where `branch` is checked out, if any.
     pub fn checked_out_at(&self, branch: &str) -> Result<Option<PathBuf>> {
         let full = format!("refs/heads/{branch}");

@@ -197,7 +197,7 @@ impl ShardsServer {
                 ctx,
                 &destroy::DestroyArgs {
                     names: vec![input.name],
-                    force: input.force,
+                    force: u8::from(input.force),
                 },
             )
         })

@@ -1,0 +1,106 @@
+"""Times `shards create`/`destroy` against git, interleaved, on a fresh file system.
+
+    python3 bench/interleave.py KIND FS REPO_SRC RUNS OUT.json
+
+KIND is `create-small`, `create-large` or `destroy`; FS is `ext4` (a new
+loop-mounted image, as root) or `tmpfs` (memory only: the CPU-only view).
+Every case gets a new file system, made before and thrown away after the
+timed runs. Each timed run makes a new worktree next to the earlier ones:
+nothing is deleted between runs (a mass delete slows the next writes on
+ext4 and would be measured as if it were the command's). `sync` runs before
+each timed command, outside its time; the commands take turns (shards, git,
+git with parallel checkout, rotated each round), so a slow phase of the
+machine hits all of them. Writes medians in hyperfine's JSON shape.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+kind, fs, src, runs, out = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+BIN = os.environ["BIN"]
+MNT = f"/tmp/shards-bench-mnt-{os.getpid()}"
+IMG = f"/tmp/shards-bench-{os.getpid()}.img"
+
+
+def sh(*args, **kw):
+    subprocess.run(args, check=True, **kw)
+
+
+def mount():
+    os.makedirs(MNT, exist_ok=True)
+    if fs == "ext4":
+        sh("truncate", "-s", "4G", IMG)
+        sh("mkfs.ext4", "-q", "-F", "-N", "1500000", IMG)
+        sh("mount", "-o", "loop", IMG, MNT)
+    else:
+        sh("mount", "-t", "tmpfs", "-o", "size=3G", "tmpfs", MNT)
+
+
+def unmount():
+    subprocess.run(["umount", MNT])
+    shutil.rmtree(MNT, ignore_errors=True)
+    if os.path.exists(IMG):
+        os.remove(IMG)
+
+
+def run(argv, cwd):
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+mount()
+try:
+    repo = f"{MNT}/repo"
+    sh("cp", "-a", src, repo)
+    env = os.environ
+    env["SHARDS_HOME"] = f"{MNT}/shards"
+    wt = f"{MNT}/wt"
+    os.makedirs(wt)
+    git_add = lambda i: ["git", "worktree", "add", "-q", "-b", f"g{i}", f"{wt}/g{i}"]
+    git_add_w0 = lambda i: ["git", "-c", "checkout.workers=0", "worktree", "add", "-q", "-b", f"p{i}", f"{wt}/p{i}"]
+    if kind.startswith("create"):
+        names = ["shards create", "git worktree add -b", "git -c checkout.workers=0 worktree add -b"]
+        commands = [
+            lambda i: [[BIN, "create", "-q", f"s{i}"]],
+            lambda i: [git_add(i)],
+            lambda i: [git_add_w0(i)],
+        ]
+    else:
+        names = ["shards destroy", "git worktree remove + git branch -d"]
+        commands = [
+            lambda i: [[BIN, "destroy", "-q", f"s{i}"]],
+            lambda i: [["git", "worktree", "remove", f"{wt}/g{i}"], ["git", "branch", "-q", "-d", f"g{i}"]],
+        ]
+        # What each destroy removes is made first, outside the timed runs.
+        for i in range(runs + 1):
+            run([BIN, "create", "-q", f"s{i}"], repo)
+            run(git_add(i), repo)
+    times = [[] for _ in commands]
+    # Round 0 is the warm-up, not counted.
+    for i in range(runs + 1):
+        order = list(range(len(commands)))
+        order = order[i % len(order):] + order[: i % len(order)]
+        for c in order:
+            os.sync()
+            start = time.perf_counter()
+            for argv in commands[c](i):
+                run(argv, repo)
+            took = time.perf_counter() - start
+            if i > 0:
+                times[c].append(took)
+    doc = {
+        "results": [
+            {"command": n, "median": statistics.median(t), "times": t}
+            for n, t in zip(names, times)
+        ]
+    }
+    json.dump(doc, open(out, "w"))
+    for n, t in zip(names, times):
+        print(f"  {fs} {kind}: {n}: median {statistics.median(t) * 1000:.1f} ms", file=sys.stderr)
+finally:
+    os.chdir("/")
+    unmount()
