@@ -165,3 +165,32 @@ fn issue_10_destroy_says_when_the_branch_was_already_gone() {
     assert!(!wt.exists());
     assert_eq!(env.branches(&env.repo), vec!["main", "other"]);
 }
+
+/// A create killed while `git worktree add` was writing its record leaves a
+/// record still locked "initializing" and a folder holding only an empty
+/// `.git` file, which no link names yet. The create's own undo (found by the
+/// SIGTERM test) and `prune` both remove them: the path was free before.
+#[test]
+fn issue_10_what_a_killed_git_worktree_add_left_is_reclaimed() {
+    let mut env = TestEnv::new();
+    env.set("SHARDS_TEST_CRASH_AT", "create:reserved");
+    assert_eq!(env.shards(&["create", "x"]).code, -1, "not killed");
+    env.set("SHARDS_TEST_CRASH_AT", "");
+    let wt = env.shards_home.join("worktrees/repo/x");
+    let record = env.repo.join(".git/worktrees/x");
+    std::fs::create_dir_all(&wt).unwrap();
+    std::fs::write(wt.join(".git"), "").unwrap();
+    std::fs::create_dir_all(&record).unwrap();
+    std::fs::write(
+        record.join("gitdir"),
+        format!("{}\n", wt.join(".git").display()),
+    )
+    .unwrap();
+    std::fs::write(record.join("locked"), "initializing\n").unwrap();
+    let out = env.shards(&["prune", "--json"]).ok().json();
+    assert_eq!(out["shards"][0]["reclaimed"], true, "{out}");
+    assert!(!wt.exists() && !record.exists());
+    assert!(env.list().is_empty());
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+}

@@ -256,6 +256,9 @@ pub fn create(
         // Each step is tried on its own, so one that fails does not keep
         // the others from undoing their part.
         let folder = repo.remove_worktree(&wt_name, &row.path);
+        // git killed part-way can leave a record and a folder holding only
+        // an unfinished `.git` file, which no `.git` link names yet.
+        let _ = repo.remove_unfinished(&row.path);
         if row.made_branch {
             let _ = repo.delete_branch_if_at(&row.branch, plan.base);
         }

@@ -305,6 +305,11 @@ fn dismantle(
 /// branch was deleted, and notes on what was kept. Does not touch the ledger.
 fn take_apart(repo: &Repo, row: &ShardRow) -> Result<(bool, Vec<String>)> {
     let mut notes = Vec::new();
+    if row.state == ShardState::Creating {
+        // A create killed while git was adding the worktree: its path was
+        // free before, so what git left there unfinished is the create's.
+        repo.remove_unfinished(&row.path)?;
+    }
     if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
         notes.push(format!(
             "left {} in place: it is not this shard's git worktree",

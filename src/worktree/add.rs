@@ -68,6 +68,40 @@ impl Repo {
         }
         Ok(left)
     }
+
+    /// Removes what a `git worktree add` killed part-way left at `path`,
+    /// which no `.git` link names yet: git's records still locked
+    /// "initializing" whose `gitdir` names `path/.git`, and the folder when
+    /// it holds nothing but an unfinished
+    /// (empty or partial) `.git` file. Only for a path that was free before
+    /// the create that made it, so whatever is there is that create's.
+    pub fn remove_unfinished(&self, path: &Path) -> Result<()> {
+        let dot_git = path.join(".git");
+        let records = fs::read_dir(self.git_dir.join("worktrees"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for record in records {
+            let gitdir = fs::read_to_string(record.path().join("gitdir")).unwrap_or_default();
+            // git locks a record "initializing" while it adds the worktree
+            // and unlocks it when done: a finished worktree is never taken.
+            let adding = fs::read_to_string(record.path().join("locked"))
+                .is_ok_and(|reason| reason.trim() == "initializing");
+            if adding && Path::new(gitdir.trim()) == dot_git {
+                fs::remove_dir_all(record.path()).map_err(|e| Error::io(record.path(), e))?;
+            }
+        }
+        let only_git = fs::read_dir(path)
+            .map(|d| d.flatten().all(|e| e.file_name() == ".git"))
+            .unwrap_or(false);
+        if only_git && fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
+            fs::remove_file(&dot_git).map_err(|e| Error::io(&dot_git, e))?;
+        }
+        if only_git {
+            fs::remove_dir(path).map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes a worktree folder, its `.git` file last: a removal cut short
