@@ -185,6 +185,7 @@ impl Ctx {
             ledger: &mut ledger,
             home: &self.env.home,
             crash_at: self.env.crash_at.as_deref(),
+            held_lock: self.env.held_repo_lock.as_deref(),
         };
         f(&mut site)
     }

@@ -14,6 +14,10 @@ pub const SHARDS_HOME: &str = "SHARDS_HOME";
 pub const SHARDS_CONFIG: &str = "SHARDS_CONFIG";
 /// Test-only: makes `create`/`destroy` kill themselves at a named step.
 pub const SHARDS_TEST_CRASH_AT: &str = "SHARDS_TEST_CRASH_AT";
+/// Set by shards for the `git worktree add` it runs: the repository lock it
+/// holds meanwhile, so a `shards` started by git's hooks (a post-checkout
+/// hook that creates another shard) does not wait for it forever.
+pub const SHARDS_HELD_REPO_LOCK: &str = "SHARDS_HELD_REPO_LOCK";
 /// Test-only: the ledger's busy timeout in milliseconds, so a test of a
 /// ledger locked "for longer than the timeout" need not wait 30 seconds.
 pub const SHARDS_TEST_BUSY_TIMEOUT_MS: &str = "SHARDS_TEST_BUSY_TIMEOUT_MS";
@@ -36,6 +40,8 @@ pub struct Env {
     pub no_color: bool,
     /// The test-only crash point, if switched on.
     pub crash_at: Option<String>,
+    /// The repository lock a parent shards holds (see [`SHARDS_HELD_REPO_LOCK`]).
+    pub held_repo_lock: Option<PathBuf>,
     /// How long to wait for another process's ledger lock, when a test sets it.
     pub busy_timeout: Option<std::time::Duration>,
 }
@@ -94,6 +100,7 @@ impl Env {
             overrides,
             no_color: var("NO_COLOR").is_some(),
             crash_at: var(SHARDS_TEST_CRASH_AT),
+            held_repo_lock: var_path(SHARDS_HELD_REPO_LOCK),
             busy_timeout: var(SHARDS_TEST_BUSY_TIMEOUT_MS)
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis),

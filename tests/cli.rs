@@ -12,6 +12,7 @@ mod destroy;
 mod disk;
 mod docs;
 mod env;
+mod git_child;
 mod hostile;
 mod interrupt;
 mod ledger;

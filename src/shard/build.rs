@@ -192,17 +192,27 @@ pub fn create(
     config: &Config,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Made> {
-    // Set once the path is known to be free: before that, nothing at the
-    // path is ours and the undo must leave it alone.
+    // Set once the path is known to be free, under the repository's
+    // worktree lock: before that, nothing at the path is ours and the undo
+    // must leave it alone. With it, what git may add is told apart from
+    // what was there: the worktree records, and whether the branch existed.
     let started = std::cell::Cell::new(false);
+    let records_before = std::cell::RefCell::new(std::collections::HashSet::new());
+    let branch_was_there = std::cell::Cell::new(true);
     let said = std::cell::RefCell::new(Vec::new());
     let build = |site: &mut Site<'_>, row: &ShardRow| -> Result<()> {
         halt(row)?;
+        // Taken before the path and branch are checked, so no other shards
+        // process adds a worktree there between the check and git's run;
+        // a Ctrl-C while another create holds it ends the wait.
+        let lock = super::worktree_lock(site.home, site.held_lock, row.repo.id, &|| halt(row))?;
         if std::fs::symlink_metadata(&row.path).is_ok() {
             return Err(Error::PathTaken {
                 path: row.path.clone(),
             });
         }
+        *records_before.borrow_mut() = repo.worktree_records();
+        branch_was_there.set(repo.branch_exists(&row.branch));
         started.set(true);
         site.crash_point("create:branch");
         halt(row)?;
@@ -214,8 +224,13 @@ pub fn create(
         // A crash point mid-checkout kills git first, as a power cut would.
         let crash = site.crash_at == Some("create:checkout");
         let mut checking = false;
-        let lock = super::worktree_lock(site.home, row.repo.id)?;
-        let outcome = repo.add_worktree(&row.path, &row.branch, start, &mut |p| {
+        // A shards that git's hooks start must not wait for this lock.
+        let held = lock.as_ref().map(|(_, path)| path.as_os_str());
+        let env: Vec<(&str, &std::ffi::OsStr)> = held
+            .map(|p| (crate::paths::SHARDS_HELD_REPO_LOCK, p))
+            .into_iter()
+            .collect();
+        let outcome = repo.add_worktree(&row.path, &row.branch, start, &env, &mut |p| {
             if let Some((done, total)) = p {
                 checking = true;
                 progress(done, total);
@@ -239,30 +254,35 @@ pub fn create(
         *said.borrow_mut() = added.said;
         Ok(())
     };
-    // Undoes the folder and git's record of it, and the branch if this
-    // create made it and nobody committed on it. Returns whether the row
-    // may go: it stays only if our own worktree folder could not be
-    // removed, for `prune` to retry. Anything else at the path was never ours.
-    let home = site.home;
+    // Undoes what this create's git made: the folder and git's record of
+    // it (only a record that was not there before), and the branch if git
+    // made it and nobody committed on it. Returns whether the row may go:
+    // it stays only if our own worktree folder could not be removed, for
+    // `prune` to retry.
+    let (home, held) = (site.home, site.held_lock);
     let undo = |row: &ShardRow| -> bool {
         if !started.get() {
             return true;
         }
-        let _lock = super::worktree_lock(home, row.repo.id);
+        let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()));
+        let before = records_before.borrow();
         // git's name for the record, which may differ from the one planned.
-        let wt_name = repo
+        let ours = repo
             .worktree_name_at(&row.path)
-            .unwrap_or_else(|| row.wt_name.clone());
+            .filter(|name| !before.contains(name));
         // Each step is tried on its own, so one that fails does not keep
         // the others from undoing their part.
-        let folder = repo.remove_worktree(&wt_name, &row.path);
+        let folder = match &ours {
+            Some(name) => repo.remove_worktree(name, &row.path).map(|_| ()),
+            None => Ok(()),
+        };
         // git killed part-way can leave a record and a folder holding only
         // an unfinished `.git` file, which no `.git` link names yet.
-        let _ = repo.remove_unfinished(&row.path);
-        if row.made_branch {
+        let _ = repo.remove_unfinished(&row.path, &before);
+        if row.made_branch && !branch_was_there.get() {
             let _ = repo.delete_branch_if_at(&row.branch, plan.base);
         }
-        !(folder.is_err() && repo.owns_folder(&wt_name, &row.path))
+        !(folder.is_err() && ours.is_some_and(|name| repo.owns_folder(&name, &row.path)))
     };
     let mut made = establish(site, "create", repo, &plan.spec, config, build, undo)?;
     let mut warnings = plan.warnings;

@@ -36,6 +36,8 @@ pub struct Site<'a> {
     pub home: &'a Path,
     /// Test-only: the step at which to die (`SHARDS_TEST_CRASH_AT`).
     pub crash_at: Option<&'a str>,
+    /// The repository lock a parent shards holds (`SHARDS_HELD_REPO_LOCK`).
+    pub held_lock: Option<&'a Path>,
 }
 
 impl Site<'_> {
@@ -60,18 +62,39 @@ impl Site<'_> {
     }
 }
 
-/// Takes the lock that lets one shards process at a time add or remove a
-/// worktree of repository `repo_id` (released when the file is dropped):
-/// git reads every worktree record while it adds one, and dies on one that
-/// another process is writing or removing at that moment.
-pub(crate) fn worktree_lock(home: &Path, repo_id: i64) -> crate::error::Result<std::fs::File> {
+/// Takes the repository's worktree lock (`<home>/locks/repo-<id>.lock`),
+/// which every `git worktree add` or removal by shards holds: git dies
+/// reading a worktree record another git is writing or removing. Returns
+/// `None` when this process runs under a shards that holds it already (a
+/// hook of its git): that git has written its record, and waiting for it
+/// would never end. While it waits, `keep_waiting` is asked every 10 ms and
+/// its error ends the wait (a SIGINT must not wait for another create).
+pub(crate) fn worktree_lock(
+    home: &Path,
+    held: Option<&Path>,
+    repo_id: i64,
+    keep_waiting: &dyn Fn() -> crate::error::Result<()>,
+) -> crate::error::Result<Option<(std::fs::File, std::path::PathBuf)>> {
     let locks = home.join("locks");
     let sharing = crate::fsutil::Sharing::of(home);
     crate::fsutil::create_home_dir(&locks, sharing)?;
     let path = locks.join(format!("repo-{repo_id}.lock"));
+    if held == Some(path.as_path()) {
+        return Ok(None);
+    }
     let lock = crate::fsutil::open_lock(&path, sharing)?;
-    lock.lock().map_err(|e| crate::error::Error::io(&path, e))?;
-    Ok(lock)
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(Some((lock, path))),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                keep_waiting()?;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(crate::error::Error::io(&path, e));
+            }
+        }
+    }
 }
 
 /// Returns the seconds since the Unix epoch.

@@ -141,9 +141,9 @@ pub fn destroy(
         }
         Ok(true)
     };
-    let home = site.home;
+    let (home, held) = (site.home, site.held_lock);
     dismantle(site, "destroy", row.id, checked, decide, |row| {
-        let _lock = super::worktree_lock(home, row.repo.id)?;
+        let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
         take_apart(repo, row)
     })?
     .ok_or_else(|| Error::ShardNotFound {
@@ -247,10 +247,10 @@ pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> 
             }
         ))
     };
-    let home = site.home;
+    let (home, held) = (site.home, site.held_lock);
     dismantle(site, "prune", row.id, false, decide, |row| {
         if row.repo.git_dir.exists() {
-            let _lock = super::worktree_lock(home, row.repo.id)?;
+            let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
             return take_apart(&Repo::discover(&row.repo.git_dir)?, row);
         }
         let mut notes = Vec::new();
@@ -308,7 +308,7 @@ fn take_apart(repo: &Repo, row: &ShardRow) -> Result<(bool, Vec<String>)> {
     if row.state == ShardState::Creating {
         // A create killed while git was adding the worktree: its path was
         // free before, so what git left there unfinished is the create's.
-        repo.remove_unfinished(&row.path)?;
+        repo.remove_unfinished(&row.path, &Default::default())?;
     }
     if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
         notes.push(format!(

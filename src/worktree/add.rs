@@ -23,15 +23,7 @@ impl Repo {
     /// Returns true when the folder at `path` is worktree `wt_name` of this
     /// repository: its `.git` file points at git's record of that worktree.
     pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
-        let admin = self.admin_dir(wt_name);
-        fs::read_to_string(path.join(".git"))
-            .ok()
-            .and_then(|t| {
-                t.trim()
-                    .strip_prefix("gitdir:")
-                    .map(|g| PathBuf::from(g.trim()))
-            })
-            .is_some_and(|g| g == admin)
+        self.worktree_name_at(path).as_deref() == Some(wt_name)
     }
 
     /// Removes a worktree folder and git's record of it.
@@ -70,34 +62,47 @@ impl Repo {
     }
 
     /// Removes what a `git worktree add` killed part-way left at `path`,
-    /// which no `.git` link names yet: git's records still locked
-    /// "initializing" whose `gitdir` names `path/.git`, and the folder when
-    /// it holds nothing but an unfinished
-    /// (empty or partial) `.git` file. Only for a path that was free before
-    /// the create that made it, so whatever is there is that create's.
-    pub fn remove_unfinished(&self, path: &Path) -> Result<()> {
+    /// which no `.git` link names yet: when the folder is gone or holds
+    /// nothing but an unfinished (empty or partial) `.git` file, the folder
+    /// and git's records that are still locked (git locks a record while it
+    /// adds the worktree, whatever the language of its reason) and name
+    /// `path/.git`, except the records in `keep` (those that were there
+    /// before). Only for a path that was free before the create that made
+    /// it, so whatever is there is that create's.
+    pub fn remove_unfinished(
+        &self,
+        path: &Path,
+        keep: &std::collections::HashSet<String>,
+    ) -> Result<()> {
+        let entries: Option<Vec<_>> = fs::read_dir(path)
+            .ok()
+            .map(|d| d.flatten().map(|e| e.file_name()).collect());
+        let only_git = match &entries {
+            None => fs::symlink_metadata(path).is_err(),
+            Some(names) => names.iter().all(|n| n == ".git"),
+        };
+        if !only_git {
+            return Ok(());
+        }
         let dot_git = path.join(".git");
-        let records = fs::read_dir(self.git_dir.join("worktrees"))
-            .into_iter()
-            .flatten()
-            .flatten();
-        for record in records {
-            let gitdir = fs::read_to_string(record.path().join("gitdir")).unwrap_or_default();
-            // git locks a record "initializing" while it adds the worktree
-            // and unlocks it when done: a finished worktree is never taken.
-            let adding = fs::read_to_string(record.path().join("locked"))
-                .is_ok_and(|reason| reason.trim() == "initializing");
-            if adding && Path::new(gitdir.trim()) == dot_git {
-                fs::remove_dir_all(record.path()).map_err(|e| Error::io(record.path(), e))?;
+        let names_here = |gitdir: &str| {
+            let named = Path::new(gitdir.trim());
+            named == dot_git
+                || (named.parent().and_then(|p| fs::canonicalize(p).ok())
+                    == fs::canonicalize(path).ok()
+                    && named.file_name() == Some(std::ffi::OsStr::new(".git")))
+        };
+        for name in self.worktree_records().difference(keep) {
+            let record = self.admin_dir(name);
+            let gitdir = fs::read_to_string(record.join("gitdir")).unwrap_or_default();
+            if record.join("locked").exists() && names_here(&gitdir) {
+                fs::remove_dir_all(&record).map_err(|e| Error::io(&record, e))?;
             }
         }
-        let only_git = fs::read_dir(path)
-            .map(|d| d.flatten().all(|e| e.file_name() == ".git"))
-            .unwrap_or(false);
-        if only_git && fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
-            fs::remove_file(&dot_git).map_err(|e| Error::io(&dot_git, e))?;
-        }
-        if only_git {
+        if entries.is_some() {
+            if fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
+                fs::remove_file(&dot_git).map_err(|e| Error::io(&dot_git, e))?;
+            }
             fs::remove_dir(path).map_err(|e| Error::io(path, e))?;
         }
         Ok(())

@@ -62,9 +62,30 @@ impl Repo {
         path: &Path,
         branch: &str,
         start: Start<'_>,
+        env: &[(&str, &std::ffi::OsStr)],
         watch: &mut dyn FnMut(Option<(usize, usize)>) -> bool,
     ) -> Result<Outcome> {
         let mut cmd = Command::new("git");
+        // git must act on the repository shards found, not on one a parent
+        // git names in its environment (shards run from a hook), as git
+        // itself clears these for the submodules it runs in.
+        for var in [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_IMPLICIT_WORK_TREE",
+            "GIT_INDEX_FILE",
+            "GIT_OBJECT_DIRECTORY",
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            "GIT_COMMON_DIR",
+            "GIT_PREFIX",
+            "GIT_GRAFT_FILE",
+            "GIT_SHALLOW_FILE",
+            "GIT_NO_REPLACE_OBJECTS",
+            "GIT_REPLACE_REF_BASE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
         // git's own config decides, `checkout.workers` included: on 2 cores
         // git's parallel checkout was slower than its default (BENCHMARKS.md).
         cmd.args(["worktree", "add"]);

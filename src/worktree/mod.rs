@@ -136,12 +136,29 @@ impl Repo {
     }
 
     /// Returns the name of the worktree record that the `.git` file in
-    /// `folder` points to, when it is one of this repository's.
+    /// `folder` points to, when it is one of this repository's. A relative
+    /// link (`worktree.useRelativePaths`, git 2.48) is read from the folder.
     pub fn worktree_name_at(&self, folder: &std::path::Path) -> Option<String> {
         let text = fs::read_to_string(folder.join(".git")).ok()?;
-        let admin = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+        let admin = folder.join(text.trim().strip_prefix("gitdir:")?.trim());
         let name = admin.file_name()?.to_str()?.to_string();
-        (self.admin_dir(&name) == admin).then_some(name)
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b
+                || fs::canonicalize(a)
+                    .ok()
+                    .is_some_and(|a| Some(a) == fs::canonicalize(b).ok())
+        };
+        same(&self.admin_dir(&name), &admin).then_some(name)
+    }
+
+    /// Returns the names of the worktree records the repository has now.
+    pub fn worktree_records(&self) -> std::collections::HashSet<String> {
+        fs::read_dir(self.git_dir.join("worktrees"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect()
     }
 }
 
