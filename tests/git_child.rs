@@ -74,6 +74,21 @@ fn issue_11_a_hook_that_creates_a_shard_does_not_hang() {
     assert!(env.list().iter().all(|s| s["status"] == "active"));
 }
 
+/// Holds the repository's worktree lock, as another create would, and
+/// starts `create NAME`, which waits for it; returns both.
+fn create_behind_the_lock(env: &TestEnv, name: &str) -> (File, std::process::Child) {
+    let lock = File::open(env.shards_home.join("locks/repo-1.lock")).unwrap();
+    lock.lock().unwrap();
+    let child = env
+        .command_in(&env.repo, &["create", name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    (lock, child)
+}
+
 /// A branch of the shard's name made while the create waits for the
 /// repository's worktree lock makes git refuse; the undo must leave that
 /// branch, which the create did not make. (Before: the undo deleted it,
@@ -82,16 +97,7 @@ fn issue_11_a_hook_that_creates_a_shard_does_not_hang() {
 fn issue_11_a_branch_made_while_a_create_waits_is_never_deleted() {
     let env = TestEnv::new();
     env.create("first");
-    let locks = env.shards_home.join("locks");
-    let lock = File::open(locks.join("repo-1.lock")).unwrap();
-    lock.lock().unwrap();
-    let child = env
-        .command_in(&env.repo, &["create", "feat"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let (lock, child) = create_behind_the_lock(&env, "feat");
     env.git(&env.repo, &["branch", "feat"]);
     lock.unlock().unwrap();
     let out = child.wait_with_output().unwrap();
@@ -107,15 +113,7 @@ fn issue_11_a_branch_made_while_a_create_waits_is_never_deleted() {
 fn issue_11_a_folder_made_while_a_create_waits_is_left_alone() {
     let env = TestEnv::new();
     env.create("first");
-    let lock = File::open(env.shards_home.join("locks/repo-1.lock")).unwrap();
-    lock.lock().unwrap();
-    let child = env
-        .command_in(&env.repo, &["create", "victim"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let (lock, child) = create_behind_the_lock(&env, "victim");
     let wt = env.shards_home.join("worktrees/repo/victim");
     env.git(
         &env.repo,

@@ -441,18 +441,7 @@ fn issue_11_a_locked_shard_is_refused_by_destroy_with_its_reason() {
 fn issue_11_submodules_modes_symlinks_and_reflog_as_git() {
     let env = TestEnv::new();
     let sub = env.new_repo("lib");
-    env.git(
-        &env.repo,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            sub.to_str().unwrap(),
-            "vendor/lib",
-        ],
-    );
+    env.add_submodule(&sub, "vendor/lib");
     write(&env.repo.join("run.sh"), "#!/bin/sh\necho hi\n");
     std::fs::set_permissions(
         env.repo.join("run.sh"),

@@ -11,19 +11,7 @@ use crate::common::{TestEnv, init_repo};
 fn with_submodule(env: &TestEnv) -> PathBuf {
     let origin = env.root.join("lib-origin");
     init_repo(&origin);
-    let url = origin.to_str().unwrap();
-    env.git(
-        &env.repo,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            url,
-            "lib",
-        ],
-    );
+    env.add_submodule(&origin, "lib");
     env.git(&env.repo, &["commit", "-q", "-m", "add lib"]);
     origin
 }

@@ -346,6 +346,22 @@ impl TestEnv {
         shard_path(&self.create(name))
     }
 
+    /// Adds the repository at `url` as a submodule at `at` with git itself
+    /// (a local clone, which git allows only when told to).
+    pub fn add_submodule(&self, url: &Path, at: &str) {
+        let url = url.to_str().unwrap();
+        let args = [
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            url,
+            at,
+        ];
+        self.git(&self.repo, &args);
+    }
+
     /// Makes a linked worktree `root/<folder>` on a new branch with git
     /// itself (not a shard), and returns its folder.
     pub fn git_worktree(&self, folder: &str, branch: &str) -> PathBuf {
