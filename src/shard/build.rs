@@ -278,7 +278,7 @@ pub fn create(
         };
         // git killed part-way can leave a record and a folder holding only
         // an unfinished `.git` file, which no `.git` link names yet.
-        let _ = repo.remove_unfinished(&row.path, &before);
+        let _ = repo.remove_unfinished(&row.path, &before, true);
         if row.made_branch && !branch_was_there.get() {
             let _ = repo.delete_branch_if_at(&row.branch, plan.base);
         }

@@ -308,7 +308,7 @@ fn take_apart(repo: &Repo, row: &ShardRow) -> Result<(bool, Vec<String>)> {
     if row.state == ShardState::Creating {
         // A create killed while git was adding the worktree: its path was
         // free before, so what git left there unfinished is the create's.
-        repo.remove_unfinished(&row.path, &Default::default())?;
+        repo.remove_unfinished(&row.path, &Default::default(), false)?;
     }
     if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
         notes.push(format!(

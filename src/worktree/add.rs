@@ -67,12 +67,16 @@ impl Repo {
     /// and git's records that are still locked (git locks a record while it
     /// adds the worktree, whatever the language of its reason) and name
     /// `path/.git`, except the records in `keep` (those that were there
-    /// before). Only for a path that was free before the create that made
-    /// it, so whatever is there is that create's.
+    /// before). With `nameless`, also locked records that name no folder
+    /// yet (git was killed before or while writing their `gitdir`): only for the
+    /// undo of the create whose git it was, which holds the repository's
+    /// worktree lock and knows `keep`. Only for a path that was free before
+    /// the create that made it, so whatever is there is that create's.
     pub fn remove_unfinished(
         &self,
         path: &Path,
         keep: &std::collections::HashSet<String>,
+        nameless: bool,
     ) -> Result<()> {
         let entries: Option<Vec<_>> = fs::read_dir(path)
             .ok()
@@ -87,15 +91,27 @@ impl Repo {
         let dot_git = path.join(".git");
         let names_here = |gitdir: &str| {
             let named = Path::new(gitdir.trim());
+            let canonical = |p: &Path| fs::canonicalize(p).ok();
             named == dot_git
-                || (named.parent().and_then(|p| fs::canonicalize(p).ok())
-                    == fs::canonicalize(path).ok()
-                    && named.file_name() == Some(std::ffi::OsStr::new(".git")))
+                || (named.file_name() == Some(std::ffi::OsStr::new(".git"))
+                    && canonical(path).is_some()
+                    && named.parent().and_then(canonical) == canonical(path))
         };
         for name in self.worktree_records().difference(keep) {
             let record = self.admin_dir(name);
-            let gitdir = fs::read_to_string(record.join("gitdir")).unwrap_or_default();
-            if record.join("locked").exists() && names_here(&gitdir) {
+            // An empty `gitdir`: git was killed while writing it.
+            let gitdir = fs::read_to_string(record.join("gitdir"))
+                .ok()
+                .filter(|g| !g.trim().is_empty());
+            let ours = match &gitdir {
+                Some(gitdir) => names_here(gitdir),
+                None => nameless,
+            };
+            // git writes `locked` right after making the record's folder;
+            // killed in between, the folder is empty.
+            let started = record.join("locked").exists()
+                || fs::read_dir(&record).is_ok_and(|mut d| d.next().is_none());
+            if started && ours {
                 fs::remove_dir_all(&record).map_err(|e| Error::io(&record, e))?;
             }
         }
