@@ -177,9 +177,12 @@ after it are kept). `create` and `destroy`: medians of {os.environ.get('RUNS', '
 20,000-file repository) after a warm-up round, on a new file system per case
 (a loop-mounted ext4 image, and tmpfs as the CPU-only view), shards and git
 taking turns, `sync` before each timed run and no deletion between runs
-(`bench/interleave.py`). The rest: medians of hyperfine runs. git runs in the
-same script on the same repositories, so the ratio is what counts on a
-noisy machine. In-process costs: `cargo bench --bench inprocess`.
+(`bench/interleave.py`). The rest (`list`, `status`, allocations, memory):
+medians of hyperfine runs on the work folder's file system with a warm
+cache, each side in a block of runs, not interleaved and not on a fresh
+file system: they read and write no worktree files, so they are CPU
+figures, and `list` against `git worktree list` is a ratio of two blocks
+taken one after the other. In-process costs: `cargo bench --bench inprocess`.
 
 {marker}
 Measured {datetime.date.today()} on {machine}.

@@ -170,7 +170,7 @@ impl Ctx {
     /// Follows repositories that moved (see `shard::relocate`) as the
     /// ledger opens, so every command sees a moved repository's shards.
     fn follow_moved_repos(&self, ledger: &mut Ledger) {
-        let here = self.repo_if_any().ok().flatten();
+        let here = || self.repo_if_any().ok().flatten();
         // Following a move is a repair the command can do without: if it
         // fails, the command goes on and reports its own ledger errors,
         // and prune still keeps every folder that is a live worktree.

@@ -66,6 +66,15 @@ pub fn owner_alive(row: &ShardRow) -> bool {
         .is_some_and(|(pid, start)| host::process_alive(pid, start))
 }
 
+/// The error for a shard whose row went while this process worked on it
+/// (another process destroyed it): as if it had never been there.
+pub fn gone(row: &ShardRow) -> Error {
+    Error::ShardNotFound {
+        name: row.name.clone(),
+        repo: row.repo.root.clone(),
+    }
+}
+
 /// The error for a shard another live process is creating or destroying.
 pub fn busy(row: &ShardRow) -> Error {
     Error::Busy {

@@ -42,10 +42,6 @@ pub fn change(
             return Err(explain(site, row, e));
         }
     }
-    let gone = || Error::ShardNotFound {
-        name: row.name.clone(),
-        repo: row.repo.root.clone(),
-    };
     let (all, released) = if release {
         let released = site.ledger.release_services(row.id, services)?;
         (site.ledger.services(row.id)?, released)
@@ -56,7 +52,7 @@ pub fn change(
             .ledger
             .allocate_services(row.id, services, &config.services)
         {
-            Err(Error::ShardGone { .. }) => return Err(gone()),
+            Err(Error::ShardGone { .. }) => return Err(lookup::gone(row)),
             other => other?,
         };
         (all, Vec::new())
@@ -94,10 +90,7 @@ pub fn change(
 /// vanishing worktree.
 fn explain(site: &Site<'_>, row: &ShardRow, e: Error) -> Error {
     match site.ledger.find(&row.repo.git_dir, &row.name) {
-        Ok(None) => Error::ShardNotFound {
-            name: row.name.clone(),
-            repo: row.repo.root.clone(),
-        },
+        Ok(None) => lookup::gone(row),
         Ok(Some(now)) if now.state != ShardState::Active => lookup::busy(&now),
         _ => e,
     }

@@ -17,6 +17,7 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+use crate::host;
 use crate::ledger::{Ledger, RepoRow, ShardRow};
 use crate::model::{ShardState, ShardStatus};
 use crate::worktree::{self, Link, Repo};
@@ -26,8 +27,12 @@ use super::teardown::Diagnosis;
 
 /// Follows every repository of the ledger whose git dir is gone and which
 /// moved, as git's links show (see the module doc), to its new place;
-/// `here` is the repository shards runs in, if any. Returns how many moved.
-pub fn follow_moved_repos(ledger: &mut Ledger, here: Option<&Repo>) -> Result<usize> {
+/// `here` gives the repository shards runs in, if any (asked only when a
+/// repository is gone). Returns how many moved.
+pub fn follow_moved_repos<'r>(
+    ledger: &mut Ledger,
+    here: impl FnOnce() -> Option<&'r Repo>,
+) -> Result<usize> {
     let repos = ledger.repos()?;
     let gone: Vec<&RepoRow> = repos
         .iter()
@@ -36,7 +41,8 @@ pub fn follow_moved_repos(ledger: &mut Ledger, here: Option<&Repo>) -> Result<us
     if gone.is_empty() {
         return Ok(0);
     }
-    let here = here.filter(|h| !repos.iter().any(|r| r.git_dir == h.git_dir));
+    // Only now, with a repository gone, is the one shards runs in looked up.
+    let here = here().filter(|h| !repos.iter().any(|r| r.git_dir == h.git_dir));
     let mut moved = 0;
     for old in gone {
         let shards = ledger.list(Some(&old.git_dir))?;
@@ -131,10 +137,20 @@ pub fn precheck(row: &ShardRow) -> Option<Diagnosis> {
     if row.state != ShardState::Active && lookup::owner_alive(row) {
         return None;
     }
+    // A path that cannot be checked is kept, and the reason says who may
+    // check it (in a shared home, a shard's owner may read what others may not).
+    let why = |what: &str, e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => format!("this user may not read its {what}"),
+        _ => e.to_string(),
+    };
     let keep = |what: &str, path: &Path, why: &dyn Display| {
+        let owner = match row.owner_uid {
+            Some(uid) if uid != host::current_uid() => format!("its owner (uid {uid})"),
+            _ => "a user who may read it".to_string(),
+        };
         Some(Diagnosis::Debris {
             reason: format!(
-                "{what} {} cannot be read ({why}), so shards cannot tell whether it is gone; kept",
+                "its {what} {} cannot be read ({why}), so shards cannot tell whether it is gone; kept: run `shards prune` as {owner}",
                 path.display()
             ),
             reclaimable: false,
@@ -142,11 +158,11 @@ pub fn precheck(row: &ShardRow) -> Option<Diagnosis> {
     };
     let repo_exists = match worktree::exists(&row.repo.git_dir) {
         Ok(found) => found,
-        Err(e) => return keep("its repository", &row.repo.git_dir, &e),
+        Err(e) => return keep("repository", &row.repo.git_dir, &why("repository", e)),
     };
     let folder_exists = match worktree::exists(&row.path) {
         Ok(found) => found,
-        Err(e) => return keep("its worktree", &row.path, &e),
+        Err(e) => return keep("worktree", &row.path, &why("worktree", e)),
     };
     if row.state != ShardState::Active
         || !folder_exists
@@ -168,7 +184,7 @@ pub fn precheck(row: &ShardRow) -> Option<Diagnosis> {
             ),
             reclaimable: false,
         }),
-        Link::Unreadable(why) => keep("its worktree", &row.path, &why),
+        Link::Unreadable(text) => keep("worktree", &row.path, &text),
         // The repository is gone: the folder stays, the block goes.
         Link::Other if !repo_exists => None,
         Link::Other => match worktree::names_folder(&row.repo.git_dir, &row.wt_name, &row.path) {
@@ -177,7 +193,7 @@ pub fn precheck(row: &ShardRow) -> Option<Diagnosis> {
                 reason: "its folder was replaced by one that is not its git worktree".into(),
                 reclaimable: true,
             }),
-            Err(e) => keep("its worktree", &row.path, &e),
+            Err(e) => keep("worktree", &row.path, &why("worktree", e)),
         },
     }
 }

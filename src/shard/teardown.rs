@@ -169,14 +169,8 @@ pub enum Diagnosis {
 
 /// Tells whether a shard is debris that prune should reclaim.
 pub fn diagnose(row: &ShardRow) -> Diagnosis {
-    // A path this user may not read is kept, naming who may prune it; other
-    // paths that cannot be checked, and folders that live on, next.
-    if let Some(reason) = unverifiable(row) {
-        return Diagnosis::Debris {
-            reason,
-            reclaimable: false,
-        };
-    }
+    // A path that cannot be checked is kept, naming who may prune it; a
+    // folder that lives on as another worktree is kept too.
     if let Some(found) = super::relocate::precheck(row) {
         return found;
     }
@@ -214,24 +208,6 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
             debris("its destroy was interrupted")
         }
     }
-}
-
-/// Says why prune cannot judge `row`: this user may not read its repository
-/// or worktree (another user's shard in a shared home), and "cannot read"
-/// is not "gone".
-fn unverifiable(row: &ShardRow) -> Option<String> {
-    let denied = |p: &std::path::Path| matches!(p.try_exists(), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied);
-    let (what, path) = [("repository", &row.repo.git_dir), ("worktree", &row.path)]
-        .into_iter()
-        .find(|(_, p)| denied(p))?;
-    let owner = match row.owner_uid {
-        Some(uid) if uid != host::current_uid() => format!("its owner (uid {uid})"),
-        _ => "a user who may read it".to_string(),
-    };
-    Some(format!(
-        "its {what} {} cannot be read (this user may not read its {what}), so shards cannot tell whether it is gone; kept: run `shards prune` as {owner}",
-        path.display()
-    ))
 }
 
 /// Reclaims a shard [`diagnose`] called reclaimable debris, if it still is
