@@ -26,6 +26,7 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod reap;
 mod shared_home;
 mod snapshots;
 mod status;

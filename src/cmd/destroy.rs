@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
@@ -11,8 +12,9 @@ use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::ledger::ShardRow;
 use crate::output::{Render, RenderCtx};
-use crate::shard::{lookup, teardown};
+use crate::shard::{lookup, reap, teardown};
 
 /// Destroy shards and free their ports
 ///
@@ -26,6 +28,12 @@ use crate::shard::{lookup, teardown};
 /// keeps it and says so), and frees the port block. All names are checked
 /// before anything is removed. A destroy killed after its check passed is
 /// finished by `prune` or by destroying again.
+///
+/// Refuses while processes run from the worktree (working directory or
+/// executable inside it), listing them; --force does not change that.
+/// --reap stops them first: SIGTERM, then SIGKILL to what is left after
+/// --grace seconds. Listeners in the block that run from elsewhere, and
+/// shards' own ancestors (the shell it was typed in), are never touched.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Shards to destroy
@@ -36,6 +44,14 @@ pub struct DestroyArgs {
     /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub force: u8,
+
+    /// Stop the shard's processes first: SIGTERM, then SIGKILL after --grace
+    #[arg(long)]
+    pub reap: bool,
+
+    /// Seconds --reap waits after SIGTERM before SIGKILL
+    #[arg(long, value_name = "SECS", requires = "reap", default_value_t = reap::DEFAULT_GRACE_SECS)]
+    pub grace: u64,
 }
 
 /// One destroyed shard.
@@ -51,6 +67,8 @@ pub struct Destroyed {
     pub branch_deleted: bool,
     /// What was kept and why (a branch with commits found nowhere else, …).
     pub notes: Vec<String>,
+    /// Processes `--reap` stopped, and how.
+    pub reaped: Vec<reap::Stopped>,
 }
 
 /// What `shards destroy` removed.
@@ -79,15 +97,21 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let checked = teardown::check_destroy(repo, &row, &config, args.force > 0)?;
         rows.push((row, checked));
     }
+    let mut reaped = stop_processes(&rows, args)?.into_iter();
     let mut destroyed: Vec<Destroyed> = Vec::new();
     for (row, checked) in rows {
+        let (stopped, mut notes) = reaped.next().unwrap_or_default();
         match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked)) {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,
                 path: t.row.path,
                 branch_deleted: t.branch_deleted,
-                notes: t.notes,
+                notes: {
+                    notes.extend(t.notes);
+                    notes
+                },
+                reaped: stopped,
             }),
             Err(e) if destroyed.is_empty() => return Err(e),
             // Say what was already destroyed: the error alone would hide it.
@@ -101,6 +125,31 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         }
     }
     Ok(DestroyReport { destroyed })
+}
+
+/// Refuses shards whose processes still run, unless `--reap`, which stops
+/// them (all shards' at once, one grace period); returns, per shard, what
+/// was stopped and notes on listeners left alone.
+fn stop_processes(
+    rows: &[(ShardRow, bool)],
+    args: &DestroyArgs,
+) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
+    let found = reap::find(&rows.iter().map(|(r, _)| r).collect::<Vec<_>>());
+    let procs: Vec<&[reap::Running]> = found.iter().map(|f| f.procs.as_slice()).collect();
+    if !args.reap {
+        let named: Vec<(&str, &[reap::Running])> = rows
+            .iter()
+            .zip(&procs)
+            .map(|((r, _), p)| (r.name.as_str(), *p))
+            .collect();
+        reap::refuse(&named)?;
+    }
+    let stopped = reap::stop(&procs, Duration::from_secs(args.grace))?;
+    Ok(stopped
+        .into_iter()
+        .zip(found)
+        .map(|(s, f)| (s, f.notes))
+        .collect())
 }
 
 impl Render for DestroyReport {
@@ -117,8 +166,27 @@ impl Render for DestroyReport {
                     parts.insert(0, "deleted its branch".to_string());
                 }
                 let branch = parts.join(", ");
+                let stopped: Vec<String> = d
+                    .reaped
+                    .iter()
+                    .map(|p| match reap::listens(&p.ports) {
+                        Some(ports) => {
+                            format!(
+                                "pid {} `{}` ({}, {ports})",
+                                p.pid,
+                                p.command,
+                                p.signal.word()
+                            )
+                        }
+                        None => format!("pid {} `{}` ({})", p.pid, p.command, p.signal.word()),
+                    })
+                    .collect();
+                let reaped = match stopped.len() {
+                    0 => String::new(),
+                    _ => format!("stopped {}, ", stopped.join(", ")),
+                };
                 format!(
-                    "Destroyed shard `{}`: removed {}, freed ports {}-{}, {branch}.",
+                    "Destroyed shard `{}`: {reaped}removed {}, freed ports {}-{}, {branch}.",
                     d.name,
                     d.path.display(),
                     d.ports.start,

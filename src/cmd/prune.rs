@@ -13,6 +13,7 @@ use crate::context::Ctx;
 use crate::error::Result;
 use crate::ledger::ShardRow;
 use crate::output::{Render, RenderCtx, Table};
+use crate::shard::reap;
 use crate::shard::teardown::{self, Diagnosis};
 
 /// Reclaim shards whose worktree or creator is gone
@@ -23,7 +24,9 @@ use crate::shard::teardown::{self, Diagnosis};
 /// was killed half-way (their process is gone). A worktree that still holds
 /// uncommitted or untracked work is never removed; a folder that is a live
 /// worktree, and a repository or folder that cannot be read, keep their
-/// block. A repository moved with `mv` keeps its shards. Acts on this repository; --all (or
+/// block. A shard whose worktree processes still run from is kept: prune
+/// never stops processes (`shards destroy --reap` does). A repository moved
+/// with `mv` keeps its shards. Acts on this repository; --all (or
 /// running outside any repository) acts on every repository in the ledger.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -100,7 +103,8 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             Diagnosis::Debris {
                 reason,
                 reclaimable,
-            } => (reason, reclaimable),
+            } if reclaimable => still_running(row, &reason).unwrap_or((reason, true)),
+            Diagnosis::Debris { reason, .. } => (reason, false),
         };
         if !reclaimable || args.dry_run {
             shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
@@ -120,6 +124,21 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
         dry_run: args.dry_run,
         shards,
     })
+}
+
+/// Keeps a shard whose worktree processes still run from (prune never
+/// stops processes), with the reason; `None` when none do.
+fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
+    let found = reap::find(&[row]).pop()?;
+    if found.procs.is_empty() {
+        return None;
+    }
+    let reason = format!(
+        "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
+        reap::describe(&found.procs),
+        row.name
+    );
+    Some((reason, false))
 }
 
 /// Reclaims one shard; `None` when another process got to it first.

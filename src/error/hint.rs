@@ -45,6 +45,12 @@ impl Error {
             Error::Busy { .. } => {
                 "wait for that process to finish; if it was killed, run `shards prune`".to_string()
             }
+            Error::ProcessesRunning { names, .. } => format!(
+                "stop them, or run `shards destroy --reap {names}`: SIGTERM, then SIGKILL to what is left after the grace (`--grace SECS`, default 5); --force does not stop processes"
+            ),
+            Error::ReapFailed { stopped, .. } => format!(
+                "{stopped} other process(es) were stopped; one in state D waits on the kernel (a hung disk or network mount): wait for it or stop it by hand, then destroy again"
+            ),
             Error::PortsExhausted { .. } => {
                 "run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`".to_string()
             }

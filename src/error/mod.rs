@@ -83,6 +83,14 @@ pub enum Error {
         pid: i64,
     },
 
+    /// Processes still run from the worktree of shards being destroyed.
+    #[error("processes still run from the worktree: {list}")]
+    ProcessesRunning { names: String, list: String },
+
+    /// `--reap` could not stop every process; nothing was removed.
+    #[error("could not stop every process, so nothing was removed: {list}")]
+    ReapFailed { list: String, stopped: usize },
+
     /// Every block of the pool is held or busy.
     #[error(
         "no free port block: the pool {base}-{max} has {total} blocks of {block_size}, {held} held by shards and {busy} with ports in use on this host"
@@ -242,6 +250,8 @@ impl Error {
             Error::WorktreeDirty { .. } => "worktree_dirty",
             Error::SubmoduleWork { .. } => "submodule_work",
             Error::Busy { .. } => "busy",
+            Error::ProcessesRunning { .. } => "processes_running",
+            Error::ReapFailed { .. } => "reap_failed",
             Error::PortsExhausted { .. } => "ports_exhausted",
             Error::ServicePorts { .. } => "service_ports",
             Error::InvalidService { .. } => "invalid_service",
@@ -280,6 +290,8 @@ impl Error {
             | Error::WorktreeDirty { .. }
             | Error::SubmoduleWork { .. }
             | Error::Busy { .. }
+            | Error::ProcessesRunning { .. }
+            | Error::ReapFailed { .. }
             | Error::PortsExhausted { .. }
             | Error::ServicePorts { .. }
             | Error::InvalidService { .. }

@@ -173,6 +173,7 @@ pub fn process_cwds() -> Vec<ProcInfo> {
 
 mod diag;
 pub mod interrupt;
+pub mod procs;
 
 /// Listening TCP sockets (IPv4 and IPv6) from sock_diag, or `None` when the
 /// kernel does not answer it.

@@ -21,6 +21,7 @@ pub mod build;
 pub mod env;
 pub mod lookup;
 pub mod ports;
+pub mod reap;
 pub mod relocate;
 pub mod teardown;
 

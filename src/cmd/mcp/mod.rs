@@ -68,6 +68,10 @@ pub struct DestroyInput {
     /// Destroy even with uncommitted or untracked work in the worktree.
     #[serde(default)]
     pub force: bool,
+    /// Stop the processes running from the worktree first (SIGTERM, then
+    /// SIGKILL after 5 seconds); without it, running processes refuse.
+    #[serde(default)]
+    pub reap: bool,
     /// The repository; default: the server's working directory.
     pub repo: Option<PathBuf>,
 }
@@ -186,7 +190,7 @@ impl ShardsServer {
     }
 
     #[tool(
-        description = "Destroy a shard and free its ports. Refuses a worktree with uncommitted or untracked work unless force is true; keeps the branch when it has commits found nowhere else."
+        description = "Destroy a shard and free its ports. Refuses a worktree with uncommitted or untracked work unless force is true, and processes still running from it (listed) unless reap is true, which stops them (SIGTERM, SIGKILL after 5 s); keeps the branch when it has commits found nowhere else."
     )]
     async fn destroy_shard(
         &self,
@@ -198,6 +202,8 @@ impl ShardsServer {
                 &destroy::DestroyArgs {
                     names: vec![input.name],
                     force: u8::from(input.force),
+                    reap: input.reap,
+                    grace: crate::shard::reap::DEFAULT_GRACE_SECS,
                 },
             )
         })

@@ -1,0 +1,322 @@
+//! Reaping: which processes a shard leaves running, and stopping them
+//! before its worktree goes.
+//!
+//! A shard's processes are those whose working directory or executable
+//! lies inside its worktree (its canonical folder, or the folder it was
+//! when it has been deleted under them). Never counted: shards itself and
+//! its ancestors (the shell `shards destroy` was typed in often sits in
+//! the worktree), and listeners in the block that run from elsewhere
+//! (foreign) or that this user may not inspect: those are only mentioned.
+//! [`stop`] sends SIGTERM, waits the grace period, then SIGKILLs what is
+//! left, each signal through a pidfd so a reused pid is never hit.
+//!
+//! Lifecycle layer: uses the host adapter; knows nothing of clap, output
+//! formats or the command modules, and never touches the ledger.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::host::{self, procs};
+use crate::ledger::ShardRow;
+use crate::quote::clip_to;
+
+/// The grace period `--reap` gives a process between SIGTERM and SIGKILL,
+/// in seconds, unless told otherwise.
+pub const DEFAULT_GRACE_SECS: u64 = 5;
+
+/// How long a SIGKILLed process may take to go before it counts as stuck.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// How many characters of a command line a message shows.
+const COMMAND_CHARS: usize = 80;
+
+/// How many processes one message lists before it says "and N more".
+const LISTED: usize = 10;
+
+/// A process running from a shard's worktree.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Running {
+    /// Process id.
+    pub pid: i32,
+    /// Its command line (clipped).
+    pub command: String,
+    /// The ports of the shard's block it listens on.
+    pub ports: Vec<u16>,
+    /// Its start time, which with `pid` names it.
+    #[serde(skip)]
+    start: u64,
+}
+
+/// What runs from one shard's worktree.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The shard's processes, by pid.
+    pub procs: Vec<Running>,
+    /// Listeners in its block that are not its own (left alone), said in words.
+    pub notes: Vec<String>,
+}
+
+/// Finds the processes of each shard of `rows` (one [`Found`] each, in
+/// order), sparing shards and its ancestors.
+pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
+    let dirs: Vec<PathBuf> = rows
+        .iter()
+        .map(|r| std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone()))
+        .collect();
+    let spared = procs::lineage();
+    let mut found: Vec<Found> = rows.iter().map(|_| Found::default()).collect();
+    let mut ours: HashMap<i32, (usize, usize)> = HashMap::new();
+    for (at, p) in procs::processes_under(&dirs) {
+        if spared.contains(&p.pid) {
+            continue;
+        }
+        ours.insert(p.pid, (at, found[at].procs.len()));
+        found[at].procs.push(Running {
+            pid: p.pid,
+            command: clip_to(&p.command, COMMAND_CHARS).into_owned(),
+            ports: Vec::new(),
+            start: p.start,
+        });
+    }
+    let sockets: Vec<(usize, host::Socket)> = host::sockets()
+        .into_iter()
+        .filter_map(|s| {
+            let at = rows.iter().position(|r| r.block.contains(s.addr.port()))?;
+            Some((at, s))
+        })
+        .collect();
+    if sockets.is_empty() {
+        return found;
+    }
+    let owners = host::socket_owners(&sockets.iter().map(|(_, s)| s.inode).collect());
+    let mut said = HashSet::new();
+    for (at, s) in sockets {
+        let port = s.addr.port();
+        let note = match owners.get(&s.inode) {
+            Some(o) if spared.contains(&o.pid) => continue,
+            Some(o) => match ours.get(&o.pid) {
+                Some(&(a, i)) => {
+                    let ports = &mut found[a].procs[i].ports;
+                    if !ports.contains(&port) {
+                        ports.push(port);
+                    }
+                    continue;
+                }
+                None => format!(
+                    "port {port} stays with pid {} (`{}`), which runs outside the worktree",
+                    o.pid, o.command
+                ),
+            },
+            None => format!(
+                "port {port} is held by a process shards may not inspect (another user's); left running"
+            ),
+        };
+        if said.insert((at, port)) {
+            found[at].notes.push(note);
+        }
+    }
+    found
+}
+
+/// Lists processes as messages show them: `pid 123 `cmd``, the first ten.
+pub fn describe(procs: &[Running]) -> String {
+    let mut parts: Vec<String> = procs
+        .iter()
+        .take(LISTED)
+        .map(|p| match listens(&p.ports) {
+            Some(ports) => format!("pid {} `{}` ({ports})", p.pid, p.command),
+            None => format!("pid {} `{}`", p.pid, p.command),
+        })
+        .collect();
+    if procs.len() > LISTED {
+        parts.push(format!("and {} more", procs.len() - LISTED));
+    }
+    parts.join(", ")
+}
+
+/// Says which ports of the block a process listens on, if any.
+pub fn listens(ports: &[u16]) -> Option<String> {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match ports.len() {
+        0 => None,
+        _ => Some(format!("listening on {}", ports.join(", "))),
+    }
+}
+
+/// Refuses shards (name and what runs there) that still have processes.
+pub fn refuse(found: &[(&str, &[Running])]) -> Result<()> {
+    let busy: Vec<_> = found.iter().filter(|(_, p)| !p.is_empty()).collect();
+    if busy.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = busy.iter().map(|(n, _)| *n).collect();
+    let list: Vec<String> = busy
+        .iter()
+        .map(|(n, p)| format!("`{n}`: {}", describe(p)))
+        .collect();
+    Err(Error::ProcessesRunning {
+        names: names.join(" "),
+        list: list.join("; "),
+    })
+}
+
+/// How a process was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub enum Signal {
+    /// It went after SIGTERM, within the grace period.
+    #[serde(rename = "SIGTERM")]
+    Term,
+    /// It was still there after the grace period and was SIGKILLed.
+    #[serde(rename = "SIGKILL")]
+    Kill,
+    /// It had ended by itself before shards signalled it.
+    #[serde(rename = "exited")]
+    Exited,
+}
+
+impl Signal {
+    /// Says how, as a status line does: `SIGTERM`, `SIGKILL`, `exited`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Signal::Term => "SIGTERM",
+            Signal::Kill => "SIGKILL",
+            Signal::Exited => "exited",
+        }
+    }
+}
+
+/// A process [`stop`] stopped.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Stopped {
+    /// Process id.
+    pub pid: i32,
+    /// Its command line (clipped).
+    pub command: String,
+    /// The ports of the shard's block it listened on.
+    pub ports: Vec<u16>,
+    /// How it was stopped.
+    pub signal: Signal,
+}
+
+/// Stops every process of `groups` (one list per shard): SIGTERM to all,
+/// up to `grace` for them to go, then SIGKILL to those left. Returns what
+/// each group's processes got, in order; fails, naming them, when some
+/// cannot be signalled or outlive SIGKILL (a process waiting in the
+/// kernel, state D), after doing what it could for the others.
+pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>> {
+    let all: Vec<(usize, &Running)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, procs)| procs.iter().map(move |p| (g, p)))
+        .collect();
+    let mut how: Vec<Option<Signal>> = vec![None; all.len()];
+    let mut failed: Vec<String> = Vec::new();
+    let mut pending = Vec::new();
+    for (i, (_, p)) in all.iter().enumerate() {
+        match procs::signal(p.pid, p.start, libc::SIGTERM) {
+            Ok(procs::Sent::Delivered) => pending.push(i),
+            Ok(procs::Sent::Gone) => how[i] = Some(Signal::Exited),
+            Err(e) => failed.push(format!("pid {} `{}` ({e})", p.pid, p.command)),
+        }
+    }
+    let left = wait(&all, &pending, grace);
+    for &i in &pending {
+        if !left.contains(&i) {
+            how[i] = Some(Signal::Term);
+        }
+    }
+    let mut killed = Vec::new();
+    for &i in &left {
+        let p = all[i].1;
+        match procs::signal(p.pid, p.start, libc::SIGKILL) {
+            Ok(procs::Sent::Delivered) => killed.push(i),
+            Ok(procs::Sent::Gone) => how[i] = Some(Signal::Term),
+            Err(e) => failed.push(format!("pid {} `{}` ({e})", p.pid, p.command)),
+        }
+    }
+    let stuck = wait(&all, &killed, KILL_WAIT);
+    for &i in &killed {
+        let p = all[i].1;
+        if stuck.contains(&i) {
+            let state = procs::state(p.pid).unwrap_or('?');
+            failed.push(format!(
+                "pid {} `{}` (still running after SIGKILL, state {state})",
+                p.pid, p.command
+            ));
+        } else {
+            how[i] = Some(Signal::Kill);
+        }
+    }
+    if !failed.is_empty() {
+        let stopped = how.iter().filter(|h| h.is_some()).count();
+        return Err(Error::ReapFailed {
+            list: failed.join(", "),
+            stopped,
+        });
+    }
+    let mut out: Vec<Vec<Stopped>> = groups.iter().map(|_| Vec::new()).collect();
+    for (i, (g, p)) in all.iter().enumerate() {
+        out[*g].push(Stopped {
+            pid: p.pid,
+            command: p.command.clone(),
+            ports: p.ports.clone(),
+            signal: how[i].unwrap_or(Signal::Exited),
+        });
+    }
+    Ok(out)
+}
+
+/// Waits up to `limit` for the processes `which` (indexes into `all`) to
+/// go; returns those still running.
+fn wait(all: &[(usize, &Running)], which: &[usize], limit: Duration) -> Vec<usize> {
+    let deadline = Instant::now() + limit;
+    let mut left: Vec<usize> = which.to_vec();
+    loop {
+        left.retain(|&i| procs::alive(all[i].1.pid, all[i].1.start));
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(pid: i32) -> Running {
+        Running {
+            pid,
+            command: format!("cmd{pid}"),
+            ports: Vec::new(),
+            start: 0,
+        }
+    }
+
+    #[test]
+    fn lists_ten_processes_then_counts_the_rest() {
+        let procs: Vec<Running> = (1..=12).map(running).collect();
+        let mut procs = procs;
+        procs[1].ports = vec![3000, 3001];
+        let text = describe(&procs);
+        assert!(
+            text.starts_with("pid 1 `cmd1`, pid 2 `cmd2` (listening on 3000, 3001), pid 3"),
+            "{text}"
+        );
+        assert!(text.ends_with("pid 10 `cmd10`, and 2 more"), "{text}");
+    }
+
+    #[test]
+    fn refuses_only_shards_with_processes() {
+        let none: Vec<Running> = Vec::new();
+        let some = vec![running(7)];
+        assert!(refuse(&[("a", &none)]).is_ok());
+        let err = refuse(&[("a", &none), ("b", &some)]).unwrap_err();
+        assert!(err.to_string().contains("`b`: pid 7 `cmd7`"), "{err}");
+        assert!(err.hint().unwrap().contains("shards destroy --reap b"));
+    }
+}
