@@ -7,7 +7,7 @@
 //! milliseconds even when nothing listens, while the netlink dump of the
 //! listen table costs microseconds. `/proc/net` (through the procfs crate)
 //! is the fallback, and a bind test the last resort. Processes come from
-//! `/proc`. Adapter: knows nothing of shards, git or SQLite.
+//! `/proc`; `procs` finds those running from a folder and signals them. Adapter: knows nothing of shards, git or SQLite.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};

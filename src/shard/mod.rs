@@ -10,6 +10,8 @@
 //!   together.
 //! - [`lookup`]: find a shard by name or working directory, follow a moved
 //!   worktree, tell a live owner from a dead one.
+//! - [`reap`]: the processes running from a shard's worktree, refused or
+//!   stopped (SIGTERM, grace, SIGKILL) before a destroy.
 //! - [`relocate`]: follow a moved repository, tell a replaced folder, and
 //!   never take a path that cannot be checked for gone.
 //!
