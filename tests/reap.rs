@@ -402,3 +402,82 @@ fn mcp_destroy_refuses_running_processes_unless_reap() {
     assert_eq!(server.ended().unwrap().signal(), Some(libc::SIGTERM));
     assert!(!wt.exists());
 }
+
+#[test]
+fn a_stopped_process_is_continued_so_it_can_handle_sigterm() {
+    const CODE: &str = r#"
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("ready", flush=True)
+time.sleep(600)
+"#;
+    let mut env = TestEnv::new();
+    let (wt, _) = shard(&mut env, 28700, "a");
+    let mut handler = Running::start(&wt, "python3", &["-c", CODE]).ready();
+    // Stopped as by Ctrl-Z: it handles SIGTERM only once continued.
+    assert_eq!(unsafe { libc::kill(handler.pid as i32, libc::SIGSTOP) }, 0);
+    let out = env
+        .shards(&["destroy", "--reap", "--grace", "10", "--json", "a"])
+        .ok();
+    assert_eq!(
+        reaped(&out.json()),
+        vec![(handler.pid as u64, "SIGTERM".into(), json!([]))]
+    );
+    assert_eq!(
+        handler.ended().unwrap().code(),
+        Some(0),
+        "its handler did not run"
+    );
+}
+
+#[test]
+fn a_process_started_while_the_others_stop_is_stopped_too() {
+    // On SIGTERM it starts a new process in the worktree, in its own
+    // session (so nothing ties it to this one), writes its pid, and exits.
+    const CODE: &str = r#"
+import signal, subprocess, sys, time
+def respawn(*_):
+    child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    open(sys.argv[1], "w").write(str(child.pid))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, respawn)
+print("ready", flush=True)
+time.sleep(600)
+"#;
+    let mut env = TestEnv::new();
+    let (wt, _) = shard(&mut env, 28800, "a");
+    let pid_file = env.root.join("respawned.pid");
+    let mut first =
+        Running::start(&wt, "python3", &["-c", CODE, pid_file.to_str().unwrap()]).ready();
+    /// Kills the respawned process if the test fails before shards does.
+    struct Respawned(PathBuf);
+    impl Drop for Respawned {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _respawned = Respawned(pid_file.clone());
+    let out = env.shards(&["destroy", "--reap", "--json", "a"]).ok();
+    let respawned: u64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let got = reaped(&out.json());
+    assert_eq!(
+        got,
+        vec![
+            (first.pid as u64, "SIGTERM".into(), json!([])),
+            (respawned, "SIGTERM".into(), json!([]))
+        ],
+        "{out}"
+    );
+    assert!(first.ended().is_some());
+    let stat = std::fs::read_to_string(format!("/proc/{respawned}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the respawned process still runs: {stat}"
+    );
+    assert!(!wt.exists());
+}

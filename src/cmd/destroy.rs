@@ -134,17 +134,17 @@ fn stop_processes(
     rows: &[(ShardRow, bool)],
     args: &DestroyArgs,
 ) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
-    let found = reap::find(&rows.iter().map(|(r, _)| r).collect::<Vec<_>>());
-    let procs: Vec<&[reap::Running]> = found.iter().map(|f| f.procs.as_slice()).collect();
+    let rows: Vec<&ShardRow> = rows.iter().map(|(r, _)| r).collect();
+    let found = reap::find(&rows);
     if !args.reap {
         let named: Vec<(&str, &[reap::Running])> = rows
             .iter()
-            .zip(&procs)
-            .map(|((r, _), p)| (r.name.as_str(), *p))
+            .zip(&found)
+            .map(|(r, f)| (r.name.as_str(), f.procs.as_slice()))
             .collect();
         reap::refuse(&named)?;
     }
-    let stopped = reap::stop(&procs, Duration::from_secs(args.grace))?;
+    let stopped = reap::stop_all(&rows, &found, Duration::from_secs(args.grace))?;
     Ok(stopped
         .into_iter()
         .zip(found)

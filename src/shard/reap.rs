@@ -14,7 +14,7 @@
 //! formats or the command modules, and never touches the ledger.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -33,6 +33,10 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// How many characters of a command line a message shows.
 const COMMAND_CHARS: usize = 80;
+
+/// How many times [`stop_all`] looks again for processes started while
+/// the others were being stopped.
+const ROUNDS: usize = 2;
 
 /// How many processes one message lists before it says "and N more".
 const LISTED: usize = 10;
@@ -63,10 +67,7 @@ pub struct Found {
 /// Finds the processes of each shard of `rows` (one [`Found`] each, in
 /// order), sparing shards and its ancestors.
 pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
-    let dirs: Vec<PathBuf> = rows
-        .iter()
-        .map(|r| std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone()))
-        .collect();
+    let dirs: Vec<PathBuf> = rows.iter().map(|r| canonical(&r.path)).collect();
     let spared = procs::lineage();
     let mut found: Vec<Found> = rows.iter().map(|_| Found::default()).collect();
     let mut ours: HashMap<i32, (usize, usize)> = HashMap::new();
@@ -107,12 +108,13 @@ pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
                     continue;
                 }
                 None => format!(
-                    "port {port} stays with pid {} (`{}`), which runs outside the worktree",
-                    o.pid, o.command
+                    "{} port {port} stays with pid {} (`{}`), which runs outside the worktree",
+                    s.proto, o.pid, o.command
                 ),
             },
             None => format!(
-                "port {port} is held by a process shards may not inspect (another user's); left running"
+                "{} port {port} is held by a process shards may not inspect (another user's); left running",
+                s.proto
             ),
         };
         if said.insert((at, port)) {
@@ -120,6 +122,18 @@ pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
         }
     }
     found
+}
+
+/// Returns `path` as the kernel names it: canonical, or for a folder
+/// deleted already, its canonical parent joined with its name.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    match (path.parent().map(std::fs::canonicalize), path.file_name()) {
+        (Some(Ok(parent)), Some(name)) => parent.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Lists processes as messages show them: `pid 123 `cmd``, the first ten.
@@ -218,7 +232,12 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
     let mut pending = Vec::new();
     for (i, (_, p)) in all.iter().enumerate() {
         match procs::signal(p.pid, p.start, libc::SIGTERM) {
-            Ok(procs::Sent::Delivered) => pending.push(i),
+            Ok(procs::Sent::Delivered) => {
+                // A stopped process (Ctrl-Z, a debugger) acts on SIGTERM
+                // only once continued, as `systemd` and shells do it.
+                let _ = procs::signal(p.pid, p.start, libc::SIGCONT);
+                pending.push(i);
+            }
             Ok(procs::Sent::Gone) => how[i] = Some(Signal::Exited),
             Err(e) => failed.push(format!("pid {} `{}` ({e})", p.pid, p.command)),
         }
@@ -270,14 +289,48 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
     Ok(out)
 }
 
+/// [`stop`]s the processes `found` for `rows` (one [`Found`] each), then
+/// looks again, since a process may start another while it ends, and
+/// stops what it finds, a few rounds at most. Returns, per shard, every
+/// process stopped; fails when processes still run after the last round.
+pub fn stop_all(rows: &[&ShardRow], found: &[Found], grace: Duration) -> Result<Vec<Vec<Stopped>>> {
+    let groups: Vec<&[Running]> = found.iter().map(|f| f.procs.as_slice()).collect();
+    let mut out = stop(&groups, grace)?;
+    for round in 0..=ROUNDS {
+        if out.iter().all(Vec::is_empty) {
+            break;
+        }
+        let again = find(rows);
+        if again.iter().all(|f| f.procs.is_empty()) {
+            break;
+        }
+        if round == ROUNDS {
+            let left: Vec<&[Running]> = again.iter().map(|f| f.procs.as_slice()).collect();
+            return Err(Error::ReapFailed {
+                list: format!(
+                    "{} (started again while the others were stopped)",
+                    describe(&left.concat())
+                ),
+                stopped: out.iter().map(Vec::len).sum(),
+            });
+        }
+        let groups: Vec<&[Running]> = again.iter().map(|f| f.procs.as_slice()).collect();
+        for (all, more) in out.iter_mut().zip(stop(&groups, grace)?) {
+            all.extend(more);
+        }
+    }
+    Ok(out)
+}
+
 /// Waits up to `limit` for the processes `which` (indexes into `all`) to
 /// go; returns those still running.
 fn wait(all: &[(usize, &Running)], which: &[usize], limit: Duration) -> Vec<usize> {
-    let deadline = Instant::now() + limit;
+    // A grace too long for the clock is no deadline at all.
+    let deadline = Instant::now().checked_add(limit);
     let mut left: Vec<usize> = which.to_vec();
     loop {
         left.retain(|&i| procs::alive(all[i].1.pid, all[i].1.start));
-        if left.is_empty() || Instant::now() >= deadline {
+        if left.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
             return left;
         }
         std::thread::sleep(Duration::from_millis(20));
