@@ -481,3 +481,64 @@ time.sleep(600)
     );
     assert!(!wt.exists());
 }
+
+#[test]
+#[ignore = "needs root and useradd (.ci/run runs it)"]
+fn a_listener_of_another_user_is_mentioned_not_guessed_at() {
+    use std::os::unix::fs::PermissionsExt;
+    let peer = crate::common::peer();
+    let mut env = TestEnv::new();
+    env.small_pool(28900, 10, 10);
+    std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(&env.shards_home).unwrap();
+    std::os::unix::fs::chown(&env.shards_home, Some(peer.uid), Some(peer.gid)).unwrap();
+    let repo = env.new_repo("theirs");
+    let owner = format!("{}:{}", peer.uid, peer.gid);
+    crate::common::run_ok(Command::new("chown").args(["-R", &owner, repo.to_str().unwrap()]));
+    let report = env
+        .shards_as(&peer, &repo, &["create", "a", "--json"])
+        .ok()
+        .json();
+    let (wt, port) = (
+        shard_path(&report),
+        report["shard"]["ports"]["start"].as_u64().unwrap() as u16,
+    );
+    // Root's server in the other user's worktree: that user may not read
+    // where it runs, so shards does not guess that it is the shard's.
+    let mut server = http_server(&wt, port);
+    let out = env
+        .shards_as(&peer, &repo, &["destroy", "--json", "a"])
+        .ok();
+    let notes = out.json()["destroyed"][0]["notes"].to_string();
+    let said = format!("tcp port {port} is held by a process shards may not inspect");
+    assert!(notes.contains(&said), "{notes}");
+    assert!(
+        server.runs() && answers(port),
+        "another user's process was stopped"
+    );
+}
+
+#[test]
+fn with_several_names_nothing_is_removed_while_one_has_processes() {
+    let mut env = TestEnv::new();
+    let (wt_a, _) = shard(&mut env, 29000, "a");
+    let wt_b = shard_path(&env.create("b"));
+    let mut in_b = Running::start(&wt_b, "sleep", &["600"]);
+    let before = env.shard_rows();
+    env.shards(&["destroy", "a", "b"])
+        .code(1)
+        .says(&[&format!("`b`: pid {} `sleep 600`", in_b.pid), "--reap a b"]);
+    assert_eq!(
+        env.shard_rows(),
+        before,
+        "a clean shard went before the refusal"
+    );
+    assert!(wt_a.exists() && in_b.runs());
+    let out = env
+        .shards(&["destroy", "--reap", "--json", "a", "b"])
+        .ok()
+        .json();
+    assert_eq!(out["destroyed"][0]["reaped"], json!([]));
+    assert_eq!(out["destroyed"][1]["reaped"][0]["pid"], in_b.pid, "{out}");
+    assert!(in_b.ended().is_some() && !wt_a.exists() && !wt_b.exists());
+}

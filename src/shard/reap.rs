@@ -161,13 +161,15 @@ pub fn listens(ports: &[u16]) -> Option<String> {
     }
 }
 
-/// Refuses shards (name and what runs there) that still have processes.
+/// Refuses shards (name and what runs there) that still have processes,
+/// naming every shard of the command in the hint.
 pub fn refuse(found: &[(&str, &[Running])]) -> Result<()> {
     let busy: Vec<_> = found.iter().filter(|(_, p)| !p.is_empty()).collect();
     if busy.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = busy.iter().map(|(n, _)| *n).collect();
+    // The hint repeats every name, so the same command with --reap works.
+    let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
     let list: Vec<String> = busy
         .iter()
         .map(|(n, p)| format!("`{n}`: {}", describe(p)))
@@ -370,6 +372,6 @@ mod tests {
         assert!(refuse(&[("a", &none)]).is_ok());
         let err = refuse(&[("a", &none), ("b", &some)]).unwrap_err();
         assert!(err.to_string().contains("`b`: pid 7 `cmd7`"), "{err}");
-        assert!(err.hint().unwrap().contains("shards destroy --reap b"));
+        assert!(err.hint().unwrap().contains("shards destroy --reap a b"));
     }
 }
