@@ -166,21 +166,7 @@ impl Render for DestroyReport {
                     parts.insert(0, "deleted its branch".to_string());
                 }
                 let branch = parts.join(", ");
-                let stopped: Vec<String> = d
-                    .reaped
-                    .iter()
-                    .map(|p| match reap::listens(&p.ports) {
-                        Some(ports) => {
-                            format!(
-                                "pid {} `{}` ({}, {ports})",
-                                p.pid,
-                                p.command,
-                                p.signal.word()
-                            )
-                        }
-                        None => format!("pid {} `{}` ({})", p.pid, p.command, p.signal.word()),
-                    })
-                    .collect();
+                let stopped: Vec<String> = d.reaped.iter().map(reap::Stopped::said).collect();
                 let reaped = match stopped.len() {
                     0 => String::new(),
                     _ => format!("stopped {}, ", stopped.join(", ")),

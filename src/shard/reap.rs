@@ -100,9 +100,11 @@ pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
         let note = match owners.get(&s.inode) {
             Some(o) if spared.contains(&o.pid) => continue,
             Some(o) => match ours.get(&o.pid) {
+                // One of the shards' own processes (of this shard, or
+                // of another destroyed at once): stopped, not noted.
                 Some(&(a, i)) => {
                     let ports = &mut found[a].procs[i].ports;
-                    if !ports.contains(&port) {
+                    if a == at && !ports.contains(&port) {
                         ports.push(port);
                     }
                     continue;
@@ -289,6 +291,26 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
         });
     }
     Ok(out)
+}
+
+impl Stopped {
+    /// Says what was stopped and how: ``pid 12 `cmd` (SIGTERM, listening on 3000)``.
+    pub fn said(&self) -> String {
+        match listens(&self.ports) {
+            Some(ports) => format!(
+                "pid {} `{}` ({}, {ports})",
+                self.pid,
+                self.command,
+                self.signal.word()
+            ),
+            None => format!(
+                "pid {} `{}` ({})",
+                self.pid,
+                self.command,
+                self.signal.word()
+            ),
+        }
+    }
 }
 
 /// [`stop`]s the processes `found` for `rows` (one [`Found`] each), then
