@@ -542,3 +542,68 @@ fn with_several_names_nothing_is_removed_while_one_has_processes() {
     assert_eq!(out["destroyed"][1]["reaped"][0]["pid"], in_b.pid, "{out}");
     assert!(in_b.ended().is_some() && !wt_a.exists() && !wt_b.exists());
 }
+
+#[test]
+fn processes_that_keep_coming_back_stop_the_destroy_and_nothing_is_removed() {
+    // Each one, on SIGTERM, starts its successor in the worktree (in a new
+    // session), waits until it is ready, and exits: a supervisor that
+    // never gives up.
+    const CODE: &str = r#"
+import signal, subprocess, sys, time
+def respawn(*_):
+    child = subprocess.Popen([sys.executable] + sys.argv, start_new_session=True,
+                             stdout=subprocess.PIPE)
+    child.stdout.readline()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, respawn)
+open(sys.argv[1], "w").write(str(__import__("os").getpid()))
+print("ready", flush=True)
+time.sleep(600)
+"#;
+    let mut env = TestEnv::new();
+    let (wt, _) = shard(&mut env, 29100, "a");
+    let script = env.root.join("supervisor.py");
+    std::fs::write(&script, CODE).unwrap();
+    let pid_file = env.root.join("latest.pid");
+    /// Kills the latest generation, whatever happens to the test.
+    struct Latest(PathBuf);
+    impl Drop for Latest {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let latest = Latest(pid_file.clone());
+    let args = [script.to_str().unwrap(), pid_file.to_str().unwrap()];
+    let _first = Running::start(&wt, "python3", &args).ready();
+    let before = (env.shard_rows(), env.git_records());
+    let out = env.shards(&["destroy", "--reap", "--json", "a"]).code(1);
+    let error = &out.json()["error"];
+    assert_eq!(error["kind"], "reap_failed", "{out}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("started again") && message.contains("nothing was removed"),
+        "{message}"
+    );
+    assert_eq!(
+        (env.shard_rows(), env.git_records()),
+        before,
+        "a failed reap removed something"
+    );
+    assert!(wt.join(".git").exists());
+    drop(latest);
+    // Once the last one is gone, the destroy goes through.
+    let deadline = Instant::now() + PATIENCE;
+    while env.shards(&["destroy", "--reap", "a"]).code != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the shard could not be destroyed after"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!wt.exists());
+}
