@@ -21,8 +21,6 @@ pub struct Proc {
     pub pid: i32,
     /// Start time in clock ticks since boot: with `pid`, names the process.
     pub start: u64,
-    /// Parent's pid.
-    pub ppid: i32,
     /// The command line, arguments joined by spaces (the command name in
     /// brackets when it has none, as `ps` shows kernel threads).
     pub command: String,
@@ -70,7 +68,6 @@ pub fn processes_under(dirs: &[PathBuf]) -> Vec<(usize, Proc)> {
             let proc = Proc {
                 pid: p.pid,
                 start: stat.starttime,
-                ppid: stat.ppid,
                 command,
                 cwd,
                 exe,
