@@ -35,25 +35,35 @@ pub struct Proc {
 /// the index of its folder. Only the `/proc` entries this user may read
 /// are looked at; the links are read first, and the rest only of a match.
 pub fn processes_under(dirs: &[PathBuf]) -> Vec<(usize, Proc)> {
-    let Ok(all) = procfs::process::all_processes() else {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     let place = |path: &Option<PathBuf>| {
         let path = path.as_ref()?;
         dirs.iter().position(|d| path.starts_with(d))
     };
-    all.flatten()
-        .filter_map(|p| {
-            let cwd = p.cwd().ok().map(|c| undeleted(&c));
+    // One readlink per link and process: on a busy host this loop is the
+    // cost of every destroy, so the rest is read only for a match.
+    let link = |pid: i32, name: &str| {
+        std::fs::read_link(format!("/proc/{pid}/{name}"))
+            .ok()
+            .map(|l| undeleted(&l))
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cwd = link(pid, "cwd");
             let mut exe = None;
             let at = match place(&cwd) {
                 Some(at) => at,
                 None => {
-                    exe = p.exe().ok().map(|e| undeleted(&e));
+                    exe = link(pid, "exe");
                     place(&exe)?
                 }
             };
-            let exe = exe.or_else(|| p.exe().ok().map(|e| undeleted(&e)));
+            let exe = exe.or_else(|| link(pid, "exe"));
+            let p = procfs::process::Process::new(pid).ok()?;
             let stat = p.stat().ok()?;
             // A zombie has finished; it only waits for its parent.
             if stat.state == 'Z' {
@@ -66,7 +76,7 @@ pub fn processes_under(dirs: &[PathBuf]) -> Vec<(usize, Proc)> {
                 args.join(" ")
             };
             let proc = Proc {
-                pid: p.pid,
+                pid,
                 start: stat.starttime,
                 command,
                 cwd,

@@ -68,11 +68,13 @@ pub struct Found {
 /// order), sparing shards and its ancestors.
 pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
     let dirs: Vec<PathBuf> = rows.iter().map(|r| canonical(&r.path)).collect();
-    let spared = procs::lineage();
+    // Shards' own lineage is read only when something is found at all.
+    let lineage = std::cell::OnceCell::new();
+    let spared = || lineage.get_or_init(procs::lineage);
     let mut found: Vec<Found> = rows.iter().map(|_| Found::default()).collect();
     let mut ours: HashMap<i32, (usize, usize)> = HashMap::new();
     for (at, p) in procs::processes_under(&dirs) {
-        if spared.contains(&p.pid) {
+        if spared().contains(&p.pid) {
             continue;
         }
         ours.insert(p.pid, (at, found[at].procs.len()));
@@ -98,7 +100,7 @@ pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
     for (at, s) in sockets {
         let port = s.addr.port();
         let note = match owners.get(&s.inode) {
-            Some(o) if spared.contains(&o.pid) => continue,
+            Some(o) if spared().contains(&o.pid) => continue,
             Some(o) => match ours.get(&o.pid) {
                 // One of the shards' own processes (of this shard, or
                 // of another destroyed at once): stopped, not noted.
