@@ -24,8 +24,8 @@ use crate::shard::teardown::{self, Diagnosis};
 /// was killed half-way (their process is gone). A worktree that still holds
 /// uncommitted or untracked work is never removed; a folder that is a live
 /// worktree, and a repository or folder that cannot be read, keep their
-/// block. A shard whose worktree processes still run from is kept: prune
-/// never stops processes (`shards destroy --reap` does). A repository moved
+/// block. A shard with processes still running from its worktree is kept:
+/// prune never stops processes (`shards destroy --reap` does). A repository moved
 /// with `mv` keeps its shards. Acts on this repository; --all (or
 /// running outside any repository) acts on every repository in the ledger.
 #[derive(Debug, Args)]
@@ -126,8 +126,8 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     })
 }
 
-/// Keeps a shard whose worktree processes still run from (prune never
-/// stops processes), with the reason; `None` when none do.
+/// Keeps a shard with processes still running from its worktree (prune
+/// never stops processes), with the reason; `None` when none run.
 fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
     let found = reap::find(&[row]).pop()?;
     if found.procs.is_empty() {
