@@ -11,8 +11,8 @@ use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::output::{Render, RenderCtx};
-use crate::shard::{lookup, teardown};
+use crate::output::{self, Render, RenderCtx};
+use crate::shard::{hooks, lookup, teardown};
 
 /// Destroy shards and free their ports
 ///
@@ -26,6 +26,11 @@ use crate::shard::{lookup, teardown};
 /// keeps it and says so), and frees the port block. All names are checked
 /// before anything is removed. A destroy killed after its check passed is
 /// finished by `prune` or by destroying again.
+///
+/// The `teardown` hook runs first, in the worktree with the shard's
+/// variables, while its ports are still held; if it fails, nothing is
+/// removed (--force goes on with a warning). A repository's teardown hook
+/// that is not trusted as it is now (`shards trust`) is skipped with a warning.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Shards to destroy
@@ -33,9 +38,14 @@ pub struct DestroyArgs {
     pub names: Vec<String>,
 
     /// Destroy even when the worktree has uncommitted or untracked changes;
-    /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`
+    /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`;
+    /// a failing teardown hook is then a warning
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub force: u8,
+
+    /// Run no teardown hook
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// One destroyed shard.
@@ -51,6 +61,9 @@ pub struct Destroyed {
     pub branch_deleted: bool,
     /// What was kept and why (a branch with commits found nowhere else, …).
     pub notes: Vec<String>,
+    /// A teardown hook that failed under --force, or was skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What `shards destroy` removed.
@@ -79,15 +92,29 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let checked = teardown::check_destroy(repo, &row, &config, args.force > 0)?;
         rows.push((row, checked));
     }
+    let (hook, skipped) =
+        hooks::teardown_allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
+    let say = |line: &str| {
+        if !ctx.global.quiet {
+            output::note(line);
+        }
+    };
+    let teardown_hook = teardown::TeardownHook {
+        hook,
+        config: &config,
+        strict: args.force == 0,
+        say: &say,
+    };
     let mut destroyed: Vec<Destroyed> = Vec::new();
     for (row, checked) in rows {
-        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked)) {
+        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook)) {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,
                 path: t.row.path,
                 branch_deleted: t.branch_deleted,
                 notes: t.notes,
+                warnings: skipped.iter().cloned().chain(t.warnings).collect(),
             }),
             Err(e) if destroyed.is_empty() => return Err(e),
             // Say what was already destroyed: the error alone would hide it.
@@ -106,6 +133,13 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
 impl Render for DestroyReport {
     fn render(&self, _: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         Ok(())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.destroyed
+            .iter()
+            .flat_map(|d| d.warnings.clone())
+            .collect()
     }
 
     fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {

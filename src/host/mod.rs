@@ -172,6 +172,7 @@ pub fn process_cwds() -> Vec<ProcInfo> {
 }
 
 mod diag;
+pub mod hook;
 pub mod interrupt;
 
 /// Listening TCP sockets (IPv4 and IPv6) from sock_diag, or `None` when the
@@ -241,7 +242,7 @@ pub fn current_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn start_time(pid: i64) -> Option<i64> {
+pub(crate) fn start_time(pid: i64) -> Option<i64> {
     let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
         .ok()?
         .stat()

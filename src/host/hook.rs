@@ -1,0 +1,160 @@
+//! Hook commands as child processes: one step run with `sh -c` in a folder
+//! with the given variables, waited for in its own process group (killed
+//! with the group when the caller says stop, and with shards if shards is
+//! killed outright: `PR_SET_PDEATHSIG`), or started in the background in a
+//! session of its own with its output appended to a log file.
+//!
+//! A step's stdout and stderr both go to shards' stderr, as it writes them:
+//! shards' stdout is the answer (and the protocol channel under `mcp`), and
+//! stdin is `/dev/null` for the same reason.
+//!
+//! Part of the `host` adapter; knows nothing of shards, config files, git
+//! or SQLite.
+
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEnd {
+    /// It exited with this code (0 is success).
+    Exited(i32),
+    /// A signal ended it.
+    Signaled(i32),
+    /// The caller asked it to stop; its process group was killed.
+    Stopped,
+}
+
+/// Builds `sh -c command` in `dir` with `vars` added to shards' own
+/// environment and stdin from `/dev/null`.
+fn shell(command: &str, dir: &Path, vars: &[(String, String)]) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs one step to its end, its output on shards' stderr. `keep_going` is
+/// asked about every 20 ms (sooner at first); when it says no, the step's
+/// process group is killed and waited for.
+pub fn run_step(
+    command: &str,
+    dir: &Path,
+    vars: &[(String, String)],
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<StepEnd> {
+    let err = std::io::stderr();
+    let out = err
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("stderr", e))?;
+    let mut cmd = shell(command, dir, vars);
+    cmd.stdout(Stdio::from(out)).process_group(0);
+    // SAFETY: prctl is async-signal-safe; it only sets a flag of the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::CannotRun {
+        program: "sh".into(),
+        err: e,
+    })?;
+    let group = child.id() as i32;
+    // Short sleeps first: most steps of a fast hook end within a few ms.
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return Ok(match (status.code(), status.signal()) {
+                    (Some(code), _) => StepEnd::Exited(code),
+                    (None, Some(sig)) => StepEnd::Signaled(sig),
+                    (None, None) => StepEnd::Exited(1),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Error::CannotRun {
+                    program: "sh".into(),
+                    err: e,
+                });
+            }
+        }
+        if !keep_going() {
+            // SAFETY: kill sends a signal to the child's own process group.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            wait_group_gone(group);
+            return Ok(StepEnd::Stopped);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Starts `sh -c script` in the background: its own session (so no
+/// terminal signal reaches it and it outlives shards), its stdout and
+/// stderr appended to `log` (created private to the user). Returns its pid
+/// and start time (clock ticks since boot, 0 when unknown).
+pub fn spawn_background(
+    script: &str,
+    dir: &Path,
+    vars: &[(String, String)],
+    log: &Path,
+) -> Result<(i64, i64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(log)
+        .map_err(|e| Error::io(log, e))?;
+    let file2 = file.try_clone().map_err(|e| Error::io(log, e))?;
+    let mut cmd = shell(script, dir, vars);
+    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
+    // SAFETY: setsid is async-signal-safe and only changes the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::CannotRun {
+        program: "sh".into(),
+        err: e,
+    })?;
+    let pid = i64::from(child.id());
+    // Read before anything reaps it: a child that ended already is a
+    // zombie until then, and still has its start time.
+    let start = super::start_time(pid).unwrap_or(0);
+    // A long-running shards (`mcp`) reaps it when it ends, so no zombie
+    // stays; a short one exits first and init takes it over.
+    std::thread::spawn(move || child.wait());
+    Ok((pid, start))
+}
+
+/// Waits, up to a second, until no process of the killed group `group` is
+/// left, so nothing writes into the folder while it is undone.
+fn wait_group_gone(group: i32) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        // SAFETY: signal 0 only checks whether the group still exists.
+        if unsafe { libc::kill(-group, 0) } != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
