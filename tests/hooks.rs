@@ -60,6 +60,16 @@ fn kill_group(pid: i64) {
     }
 }
 
+/// Kills a start hook's group when the test ends, even by a panic, so no
+/// server outlives it.
+struct Reap(i64);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
 #[test]
 fn the_setup_hook_sees_the_shards_variables_and_runs_in_its_worktree() {
     let env = TestEnv::new();
@@ -296,7 +306,9 @@ fn an_untrusted_teardown_is_skipped_with_a_warning() {
 
 #[test]
 fn start_runs_in_the_background_logged_and_status_shows_its_process() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    // Away from the 3000s that other tests' shards get.
+    env.small_pool(31500, 10, 5);
     project_hooks(
         &env,
         r#"start = "echo starting on $PORT; exec python3 -u -m http.server $PORT --bind 127.0.0.1""#,
@@ -310,6 +322,7 @@ fn start_runs_in_the_background_logged_and_status_shows_its_process() {
     );
     let report = out.json();
     let pid = report["start"]["pid"].as_i64().unwrap();
+    let _reap = Reap(pid);
     let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
     assert!(log.starts_with(&env.shards_home), "{}", log.display());
     let port = report["shard"]["ports"]["start"].as_u64().unwrap();
