@@ -411,7 +411,12 @@ fn sigint_during_setup_kills_the_hook_and_undoes_the_create() {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
+    let signalled = Instant::now();
     let status = child.wait().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "the create waited for the hook instead of killing it"
+    );
     assert_eq!(status.code(), Some(130));
     assert!(!alive(hook), "the setup hook still runs");
     assert_eq!(state(&env), before);
