@@ -223,6 +223,41 @@ mod tests {
     }
 
     #[test]
+    fn later_layers_win_per_hook_and_each_keeps_its_file() {
+        use crate::config::{Overrides, parse, resolve};
+        let user = parse(
+            "/home/u/config.toml",
+            "[hooks]\nsetup = \"make\"\nteardown = \"docker compose down\"\n",
+        )
+        .unwrap();
+        let project = parse("/r/.shards.toml", "\n[hooks]\nsetup = [\"npm ci\"]\n")
+            .unwrap()
+            .into_project();
+        let config = resolve(32767, &[user, project], &Overrides::default()).unwrap();
+        let setup = config.hooks.setup.as_ref().unwrap();
+        assert_eq!(
+            (setup.steps[0].run.as_str(), setup.project),
+            ("npm ci", true)
+        );
+        assert_eq!(setup.origin, "/r/.shards.toml:3");
+        let teardown = config.hooks.teardown.as_ref().unwrap();
+        assert_eq!(
+            (teardown.project, teardown.origin.as_str()),
+            (false, "/home/u/config.toml:3")
+        );
+        assert_eq!(config.hooks.start, None);
+        assert_eq!(config.hooks.project().len(), 1);
+        // An unknown hook is an unknown key, with its file and line.
+        let err = parse("/r/.shards.toml", "[hooks]\nbuild = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/r/.shards.toml:2") && err.contains("`build`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_hash_follows_the_project_commands_only() {
         let a = hooks(r#""npm ci""#, true);
         assert_eq!(
