@@ -473,3 +473,43 @@ fn mcp_create_shard_refuses_untrusted_hooks_and_never_approves() {
     assert!(child.wait().unwrap().success());
     assert_eq!(env.list().len(), 1);
 }
+
+#[test]
+fn trust_shows_the_hooks_approves_once_and_says_when_there_are_none() {
+    let env = TestEnv::new();
+    env.shards(&["trust"])
+        .ok()
+        .says(&["sets no hooks: nothing to trust"]);
+    // The user's own hooks are not the repository's: nothing to trust.
+    env.write_config("[hooks]\nsetup = \"true\"\n");
+    let none = env.shards(&["trust", "--json"]).ok().json();
+    assert_eq!(none["hooks"], Value::Array(vec![]), "{none}");
+    assert_eq!(none["hash"], Value::Null);
+    project_hooks(
+        &env,
+        "setup = [\"npm ci\", { run = \"make seed\", optional = true }]\nteardown = \"docker compose down\"",
+    );
+    let first = env.shards(&["trust", "--json"]).ok().json();
+    assert_eq!(first["approved_now"], true, "{first}");
+    assert_eq!(first["hooks"][0]["hook"], "setup");
+    assert_eq!(first["hooks"][0]["steps"][1]["optional"], true);
+    assert_eq!(first["hooks"][1]["hook"], "teardown");
+    assert!(
+        first["hooks"][1]["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with(".shards.toml:3")
+    );
+    assert_eq!(first["hash"].as_str().unwrap().len(), 64);
+    let again = env.shards(&["trust", "--json"]).ok().json();
+    assert_eq!(again["approved_now"], false);
+    assert_eq!(again["hash"], first["hash"]);
+    let human = env.shards(&["trust"]).ok().says(&["were trusted already"]);
+    assert_eq!(
+        human.stdout,
+        format!(
+            "setup ({0}:2):\n  npm ci\n  make seed  (optional)\nteardown ({0}:3):\n  docker compose down\n",
+            env.repo.join(".shards.toml").display()
+        )
+    );
+}
