@@ -513,3 +513,21 @@ fn trust_shows_the_hooks_approves_once_and_says_when_there_are_none() {
         )
     );
 }
+
+#[test]
+fn the_start_hook_is_not_a_child_of_the_command_create_becomes() {
+    let env = TestEnv::new();
+    env.write_config("[hooks]\nstart = \"exec sleep 30\"\n");
+    // `create -- CMD` becomes CMD: a start hook that were its child would
+    // be a zombie of a program that never waits for it.
+    let probe = "import os; p = os.getpid(); print('children:', open(f'/proc/{p}/task/{p}/children').read().split())";
+    let out = env
+        .shards(&["create", "web", "--json", "--", "python3", "-c", probe])
+        .ok();
+    let report: Value =
+        serde_json::from_str(out.stdout.split("children:").next().unwrap()).unwrap();
+    let pid = report["start"]["pid"].as_i64().unwrap();
+    let _reap = Reap(pid);
+    assert!(alive(pid));
+    assert!(out.stdout.contains("children: []"), "{out}");
+}

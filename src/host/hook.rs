@@ -11,7 +11,8 @@
 //! Part of the `host` adapter; knows nothing of shards, config files, git
 //! or SQLite.
 
-use std::os::fd::AsFd;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -104,7 +105,8 @@ pub fn run_step(
 }
 
 /// Starts `sh -c script` in the background: its own session (so no
-/// terminal signal reaches it and it outlives shards), its stdout and
+/// terminal signal reaches it and it outlives shards), not a child of
+/// shards, its stdout and
 /// stderr appended to `log` (created private to the user). Returns its pid
 /// and start time (clock ticks since boot, 0 when unknown).
 pub fn spawn_background(
@@ -123,27 +125,56 @@ pub fn spawn_background(
     let file2 = file.try_clone().map_err(|e| Error::io(log, e))?;
     let mut cmd = shell(script, dir, vars);
     cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
-    // SAFETY: setsid is async-signal-safe and only changes the child.
+    // Forked twice, so the hook is nobody's child: not shards' (which may
+    // become the user's command with `create -- CMD` and never wait for
+    // it) and not a zombie of it. The middle process tells the hook's pid
+    // through a pipe and exits at once.
+    let (reader, writer) = pipe()?;
+    let w = writer.as_raw_fd();
+    // SAFETY: fork, setsid, write and _exit are async-signal-safe; the
+    // middle process touches nothing but its own pipe end before _exit.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            match libc::fork() {
+                -1 => return Err(std::io::Error::last_os_error()),
+                0 => {}
+                pid => {
+                    let bytes = pid.to_ne_bytes();
+                    libc::write(w, bytes.as_ptr().cast(), bytes.len());
+                    libc::_exit(0);
+                }
+            }
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| Error::CannotRun {
+    let spawned = cmd.spawn();
+    drop(cmd);
+    drop(writer);
+    let mut middle = spawned.map_err(|e| Error::CannotRun {
         program: "sh".into(),
         err: e,
     })?;
-    let pid = i64::from(child.id());
-    // Read before anything reaps it: a child that ended already is a
-    // zombie until then, and still has its start time.
-    let start = super::start_time(pid).unwrap_or(0);
-    // A long-running shards (`mcp`) reaps it when it ends, so no zombie
-    // stays; a short one exits first and init takes it over.
-    std::thread::spawn(move || child.wait());
-    Ok((pid, start))
+    let _ = middle.wait();
+    let mut bytes = [0u8; 4];
+    std::fs::File::from(reader)
+        .read_exact(&mut bytes)
+        .map_err(|e| Error::io("the start hook's pid", e))?;
+    let pid = i64::from(i32::from_ne_bytes(bytes));
+    Ok((pid, super::start_time(pid).unwrap_or(0)))
+}
+
+/// Makes a pipe whose ends are closed in child processes when they exec.
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::io("pipe", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just made and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Waits, up to a second, until no process of the killed group `group` is
