@@ -67,6 +67,10 @@ struct Reap(i64);
 impl Drop for Reap {
     fn drop(&mut self) {
         kill_group(self.0);
+        // SAFETY: only signals the test's own process (not always a group leader).
+        unsafe {
+            libc::kill(self.0 as i32, libc::SIGKILL);
+        }
     }
 }
 
@@ -121,9 +125,13 @@ fn the_setup_hook_sees_the_shards_variables_and_runs_in_its_worktree() {
 fn a_failing_setup_step_undoes_the_create() {
     let env = TestEnv::new();
     env.create("first");
+    let bg = env.root.join("bg.pid");
     project_hooks(
         &env,
-        r#"setup = ["touch made-by-hook", "echo to-stdout; exit 7", "touch never"]"#,
+        &format!(
+            r#"setup = ["touch made-by-hook; sleep 300 >/dev/null 2>&1 & echo $! > {}", "echo to-stdout; exit 7", "touch never"]"#,
+            bg.display()
+        ),
     );
     env.shards(&["trust"]).ok();
     let before = state(&env);
@@ -134,6 +142,13 @@ fn a_failing_setup_step_undoes_the_create() {
         "setup hook step 2/3 `echo to-stdout; exit 7` failed (exit code 7) in shard `api`; undid the create",
     ]);
     assert!(!out.stderr.contains("setup 3/3"), "{out}");
+    // What a step left running in the background went with the create.
+    let left: i64 = read(&bg).trim().parse().unwrap();
+    let _reap = Reap(left);
+    assert!(
+        !alive(left),
+        "the setup's background process {left} still runs"
+    );
     assert_eq!(out.stdout, "", "a hook's stdout goes to stderr");
     assert_eq!(state(&env), before);
     assert!(!env.shards_home.join("worktrees/repo/api").exists());

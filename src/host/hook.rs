@@ -20,6 +20,16 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// How a step ended, and its process group (which processes the step
+/// left in the background are still in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// How the step itself ended.
+    pub end: StepEnd,
+    /// Its process group id (the step's pid).
+    pub group: i32,
+}
+
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepEnd {
@@ -51,7 +61,7 @@ pub fn run_step(
     dir: &Path,
     vars: &[(String, String)],
     keep_going: &mut dyn FnMut() -> bool,
-) -> Result<StepEnd> {
+) -> Result<Ended> {
     let err = std::io::stderr();
     let out = err
         .as_fd()
@@ -76,11 +86,12 @@ pub fn run_step(
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
-                return Ok(match (status.code(), status.signal()) {
+                let end = match (status.code(), status.signal()) {
                     (Some(code), _) => StepEnd::Exited(code),
                     (None, Some(sig)) => StepEnd::Signaled(sig),
                     (None, None) => StepEnd::Exited(1),
-                });
+                };
+                return Ok(Ended { end, group });
             }
             Ok(None) => {}
             Err(e) => {
@@ -97,7 +108,10 @@ pub fn run_step(
             }
             let _ = child.wait();
             wait_group_gone(group);
-            return Ok(StepEnd::Stopped);
+            return Ok(Ended {
+                end: StepEnd::Stopped,
+                group,
+            });
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
@@ -175,6 +189,22 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just made and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Kills what is left of the process groups of finished steps (what they
+/// started in the background), and waits for each to go. A group that is
+/// gone is skipped: its number is not signalled.
+pub fn kill_groups(groups: &[i32]) {
+    for &group in groups {
+        // SAFETY: signal 0 only checks; the group is one a step of ours
+        // led, and a group's id is not reused while any member lives.
+        if unsafe { libc::kill(-group, 0) } == 0 {
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+            wait_group_gone(group);
+        }
+    }
 }
 
 /// Waits, up to a second, until no process of the killed group `group` is

@@ -102,7 +102,8 @@ pub fn vars(ledger: &Ledger, row: &ShardRow, config: &Config) -> Result<Vec<(Str
 /// each through `say`. A failing step fails the hook ([`Error::HookFailed`]),
 /// unless it is optional: then it is a warning, returned. `stop` is asked
 /// while a step runs; its error kills the step's process group and is
-/// returned.
+/// returned. When the hook fails, what its steps left running in the
+/// background is killed too, so a failed create leaves no process behind.
 pub fn run(
     name: &str,
     hook: &Hook,
@@ -111,13 +112,32 @@ pub fn run(
     say: Say<'_>,
     stop: &dyn Fn() -> Result<()>,
 ) -> Result<Vec<String>> {
+    let mut groups = Vec::new();
+    let ran = steps(name, hook, row, vars, say, stop, &mut groups);
+    if ran.is_err() {
+        host::hook::kill_groups(&groups);
+    }
+    ran
+}
+
+/// Runs the steps for [`run`], noting each step's process group.
+fn steps(
+    name: &str,
+    hook: &Hook,
+    row: &ShardRow,
+    vars: &[(String, String)],
+    say: Say<'_>,
+    stop: &dyn Fn() -> Result<()>,
+    groups: &mut Vec<i32>,
+) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     let n = hook.steps.len();
     for (i, step) in hook.steps.iter().enumerate() {
         stop()?;
         say(&format!("{name} {}/{n}: {}", i + 1, step.run));
-        let end = host::hook::run_step(&step.run, &row.path, vars, &mut || stop().is_ok())?;
-        let code = match end {
+        let ended = host::hook::run_step(&step.run, &row.path, vars, &mut || stop().is_ok())?;
+        groups.push(ended.group);
+        let code = match ended.end {
             StepEnd::Exited(0) => continue,
             StepEnd::Exited(code) => Some(code),
             StepEnd::Signaled(_) => None,
