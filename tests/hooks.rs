@@ -546,3 +546,39 @@ fn the_start_hook_is_not_a_child_of_the_command_create_becomes() {
     assert!(alive(pid));
     assert!(out.stdout.contains("children: []"), "{out}");
 }
+
+#[test]
+fn adopt_runs_no_hook_and_a_failed_setup_is_hook_failed_in_json() {
+    let env = TestEnv::new();
+    env.write_config("[hooks]\nsetup = \"touch by-setup; exit 3\"\nstart = \"touch by-start\"\n");
+    let wt = env.git_worktree("old-work", "old");
+    env.shards(&["adopt", "../old-work"]).ok();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!wt.join("by-setup").exists() && !wt.join("by-start").exists());
+    let out = env.shards(&["create", "api", "--json"]).code(1);
+    let err = &out.json()["error"];
+    assert_eq!(err["kind"], "hook_failed", "{err}");
+    assert!(
+        err["hint"].as_str().unwrap().contains("--no-hooks"),
+        "{err}"
+    );
+}
+
+#[test]
+fn prune_goes_on_when_the_repository_file_no_longer_loads() {
+    let env = TestEnv::new();
+    let out = env
+        .command_in(&env.repo, &["create", "b"])
+        .env("SHARDS_TEST_CRASH_AT", "create:env")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    std::fs::write(env.repo.join(".shards.toml"), "[hooks]\nsetup = 3\n").unwrap();
+    // Run from outside the repository, so only the shard's repository file is read.
+    env.shards_in(&env.root, &["prune", "--all"]).ok().says(&[
+        "its repository's hooks were not run",
+        "`hooks.setup`",
+        "Reclaimed 1 shard(s).",
+    ]);
+    assert!(env.worktree_folders().is_empty());
+}
