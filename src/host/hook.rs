@@ -120,9 +120,9 @@ pub fn run_step(
 
 /// Starts `sh -c script` in the background: its own session (so no
 /// terminal signal reaches it and it outlives shards), not a child of
-/// shards, its stdout and
-/// stderr appended to `log` (created private to the user). Returns its pid
-/// and start time (clock ticks since boot, 0 when unknown).
+/// shards, its stdout and stderr appended to `log` (created private to the
+/// user). Returns its pid and start time (clock ticks since boot, 0 when
+/// unknown).
 pub fn spawn_background(
     script: &str,
     dir: &Path,
