@@ -112,6 +112,13 @@ impl Ctx {
     /// Loads the configuration: user file, project file of the current
     /// worktree (if in a repository), `SHARDS_*` variables, then `flags`.
     pub fn config(&self, flags: &Overrides) -> Result<Config> {
+        let root = self.repo_if_any()?.and_then(|r| r.workdir.clone());
+        self.config_in(root.as_deref(), flags)
+    }
+
+    /// Loads the configuration as [`Ctx::config`] does, with the project
+    /// file of the worktree at `root` (another repository's, for `prune`).
+    pub fn config_in(&self, root: Option<&std::path::Path>, flags: &Overrides) -> Result<Config> {
         let mut sources = Vec::new();
         match config::load(&self.env.config_file)? {
             Some(src) => sources.push(src),
@@ -123,7 +130,7 @@ impl Ctx {
             }
             None => {}
         }
-        if let Some(root) = self.repo_if_any()?.and_then(|r| r.workdir.as_ref())
+        if let Some(root) = root
             && let Some(src) = config::load(&root.join(".shards.toml"))?
         {
             sources.push(src.into_project());

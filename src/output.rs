@@ -116,6 +116,11 @@ pub fn print_json<T: Serialize>(value: &T) -> io::Result<()> {
     )
 }
 
+/// Prints one status line on stderr (a hook step being run).
+pub fn note(line: &str) {
+    eprintln!("{line}");
+}
+
 /// Prints a report: data to stdout, notes and warnings to stderr.
 pub fn emit<O, R: Render<O>>(
     report: &R,

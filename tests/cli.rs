@@ -13,6 +13,7 @@ mod disk;
 mod docs;
 mod env;
 mod git_child;
+mod hooks;
 mod hostile;
 mod interrupt;
 mod ledger;

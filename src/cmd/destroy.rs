@@ -13,8 +13,8 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::ledger::ShardRow;
-use crate::output::{Render, RenderCtx};
-use crate::shard::{lookup, reap, teardown};
+use crate::output::{self, Render, RenderCtx};
+use crate::shard::{hooks, lookup, reap, teardown};
 
 /// Destroy shards and free their ports
 ///
@@ -34,6 +34,12 @@ use crate::shard::{lookup, reap, teardown};
 /// --reap stops them first: SIGTERM, then SIGKILL to what is left after
 /// --grace seconds. Listeners in the block that run from elsewhere, and
 /// shards' own ancestors (the shell it was typed in), are never touched.
+/// A `start` hook's server is such a process: stop it, or use --reap.
+///
+/// The `teardown` hook then runs, before anything is removed, in the worktree with the shard's
+/// variables, while its ports are still held; if it fails, nothing is
+/// removed (--force goes on with a warning). A repository's teardown hook
+/// that is not trusted as it is now (`shards trust`) is skipped with a warning.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Shards to destroy
@@ -41,7 +47,8 @@ pub struct DestroyArgs {
     pub names: Vec<String>,
 
     /// Destroy even when the worktree has uncommitted or untracked changes;
-    /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`
+    /// twice (`-f -f`, as git) also a worktree locked with `git worktree lock`;
+    /// a failing teardown hook is then a warning
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub force: u8,
 
@@ -52,6 +59,10 @@ pub struct DestroyArgs {
     /// Seconds --reap waits after SIGTERM before SIGKILL
     #[arg(long, value_name = "SECS", requires = "reap", default_value_t = reap::DEFAULT_GRACE_SECS)]
     pub grace: u64,
+
+    /// Run no teardown hook
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// One destroyed shard.
@@ -69,6 +80,9 @@ pub struct Destroyed {
     pub notes: Vec<String>,
     /// Processes `--reap` stopped, and how.
     pub reaped: Vec<reap::Stopped>,
+    /// A teardown hook that failed under --force, or was skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What `shards destroy` removed.
@@ -97,11 +111,24 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let checked = teardown::check_destroy(repo, &row, &config, args.force > 0)?;
         rows.push((row, checked));
     }
+    let (hook, skipped) =
+        hooks::teardown_allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
+    let say = |line: &str| {
+        if !ctx.global.quiet {
+            output::note(line);
+        }
+    };
+    let teardown_hook = teardown::TeardownHook {
+        hook,
+        config: &config,
+        strict: args.force == 0,
+        say: &say,
+    };
     let mut reaped = stop_processes(&rows, args)?.into_iter();
     let mut destroyed: Vec<Destroyed> = Vec::new();
     for (row, checked) in rows {
         let (stopped, mut notes) = reaped.next().unwrap_or_default();
-        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked)) {
+        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook)) {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,
@@ -112,6 +139,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
                     notes
                 },
                 reaped: stopped,
+                warnings: skipped.iter().cloned().chain(t.warnings).collect(),
             }),
             Err(e) if destroyed.is_empty() => return Err(e),
             // Say what was already destroyed: the error alone would hide it.
@@ -155,6 +183,13 @@ fn stop_processes(
 impl Render for DestroyReport {
     fn render(&self, _: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         Ok(())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.destroyed
+            .iter()
+            .flat_map(|d| d.warnings.clone())
+            .collect()
     }
 
     fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {

@@ -17,6 +17,7 @@ pub mod port;
 pub mod prune;
 pub mod run;
 pub mod status;
+pub mod trust;
 pub mod view;
 pub mod who;
 
@@ -42,6 +43,7 @@ pub enum Command {
     Run(run::RunArgs),
     Path(path::PathArgs),
     Adopt(adopt::AdoptArgs),
+    Trust(trust::TrustArgs),
     Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
 }
@@ -85,6 +87,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Run(args) => run::run(ctx, args),
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
+        Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),
         Command::Completions(args) => emit(ctx, &completions::run(args, root())?, format, ()),

@@ -9,11 +9,12 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cmd::view::PortsView;
+use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::ledger::ShardRow;
-use crate::output::{Render, RenderCtx, Table};
-use crate::shard::reap;
+use crate::output::{self, Render, RenderCtx, Table};
+use crate::shard::{hooks, reap};
 use crate::shard::teardown::{self, Diagnosis};
 
 /// Reclaim shards whose worktree or creator is gone
@@ -141,10 +142,41 @@ fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
     Some((reason, false))
 }
 
-/// Reclaims one shard; `None` when another process got to it first.
+/// Reclaims one shard, running its repository's teardown hook (a failure
+/// is a warning: prune goes on); `None` when another process got to it
+/// first.
 fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<String>>> {
-    let done = ctx.with_site(|site| teardown::reclaim(site, row))?;
-    Ok(done.map(|t| t.notes))
+    let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
+    // A repository file that no longer loads must not keep its debris:
+    // prune goes on with the user's config and says so.
+    let (config, unread) = match ctx.config_in(root, &Overrides::default()) {
+        Ok(config) => (config, None),
+        Err(e) => (
+            ctx.config_in(None, &Overrides::default())?,
+            Some(format!("its repository's hooks were not run: {e}")),
+        ),
+    };
+    let (hook, skipped) =
+        hooks::teardown_allowed(&*ctx.ledger()?, &row.repo.git_dir, &config.hooks, false)?;
+    let skipped = unread.into_iter().chain(skipped);
+    let say = |line: &str| {
+        if !ctx.global.quiet {
+            output::note(line);
+        }
+    };
+    let hook = teardown::TeardownHook {
+        hook,
+        config: &config,
+        strict: false,
+        say: &say,
+    };
+    let done = ctx.with_site(|site| teardown::reclaim(site, row, &hook))?;
+    Ok(done.map(|t| {
+        let warn = skipped.into_iter().chain(t.warnings);
+        warn.map(|w| format!("warning: {w}"))
+            .chain(t.notes)
+            .collect()
+    }))
 }
 
 impl Render for PruneReport {

@@ -8,6 +8,7 @@
 //! came from (file and line, variable, or flag) and the key, and stops the
 //! command: there is never a silent fallback to a default.
 
+pub mod hooks;
 mod parse;
 mod resolve;
 
@@ -42,6 +43,8 @@ pub struct Config {
     pub direnv: bool,
     /// Also write `COMPOSE_PROJECT_NAME`.
     pub compose: bool,
+    /// `[hooks]`: setup, start, teardown, each with the file it came from.
+    pub hooks: hooks::Hooks,
 }
 
 /// Reads and parses a configuration file; a missing file is `None`.

@@ -21,6 +21,17 @@ pub struct Layer {
     pub(super) worktree: WorktreeLayer,
     #[serde(default)]
     pub(super) env: EnvLayer,
+    #[serde(default)]
+    pub(super) hooks: HooksLayer,
+}
+
+/// `[hooks]`: each checked by `config::hooks::hook_from` as it is layered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HooksLayer {
+    pub(super) setup: Option<Spanned<toml::Value>>,
+    pub(super) start: Option<Spanned<toml::Value>>,
+    pub(super) teardown: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::hooks::{Hooks, hook_from};
 use super::parse::{Source, line_of};
 use super::{Config, DEFAULT_BASE, DEFAULT_BLOCK_SIZE, DEFAULT_ENV_FILE};
 use crate::alloc::Pool;
@@ -42,6 +43,7 @@ struct Builder {
     env_file: (String, String),
     direnv: bool,
     compose: bool,
+    hooks: Hooks,
 }
 
 fn parse_value<T: std::str::FromStr>(origin: &str, key: &str, raw: &str, want: &str) -> Result<T> {
@@ -98,6 +100,17 @@ impl Builder {
         }
         if let Some(v) = &l.env.compose {
             self.compose = *v.get_ref();
+        }
+        // Later layers win per hook; each remembers its file (trust).
+        let h = &l.hooks;
+        for (slot, value, name) in [
+            (&mut self.hooks.setup, &h.setup, "setup"),
+            (&mut self.hooks.start, &h.start, "start"),
+            (&mut self.hooks.teardown, &h.teardown, "teardown"),
+        ] {
+            if let Some(v) = value {
+                *slot = Some(hook_from(name, v.get_ref(), &at(v.span()), src.project)?);
+            }
         }
         Ok(())
     }
@@ -209,6 +222,7 @@ impl Builder {
             env_file: self.env_file.0,
             direnv: self.direnv,
             compose: self.compose,
+            hooks: self.hooks,
         })
     }
 }
@@ -229,6 +243,7 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         env_file: (DEFAULT_ENV_FILE.to_string(), builtin),
         direnv: false,
         compose: true,
+        hooks: Hooks::default(),
     };
     for src in sources {
         b.add_source(src)?;

@@ -93,6 +93,15 @@ impl Error {
             Error::Interrupted { .. } => {
                 "nothing of it is left; if a second signal stopped the undo, `shards prune` reclaims the rest".to_string()
             }
+            Error::HooksUntrusted { .. } => {
+                "review them and run `shards trust` to approve them, or pass `--no-hooks` to create without them".to_string()
+            }
+            Error::HookFailed { hook, .. } if hook == "setup" => {
+                "its output is above; fix the step (or mark it `optional = true`) and create again, or create with `--no-hooks`".to_string()
+            }
+            Error::HookFailed { name, .. } => format!(
+                "its output is above; nothing was removed. Fix the hook, or run `shards destroy --force {name}` to go on without it"
+            ),
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
                 "check the command's name, or give its full path".to_string()
             }

@@ -206,6 +206,25 @@ pub enum Error {
     #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
     Interrupted { signal: i32, name: String },
 
+    /// A repository's hooks have not been approved (`shards trust`) as they are now.
+    #[error("the hooks in {origin} are not trusted{}: {}", if *.changed { " (they changed since you approved them)" } else { "" }, .hooks.join(", "))]
+    HooksUntrusted {
+        origin: String,
+        hooks: Vec<String>,
+        changed: bool,
+    },
+
+    /// A hook step failed (a `setup` undoes the create; a `teardown` stops the destroy).
+    #[error("{hook} hook step {step}/{steps} `{}` failed ({}) in shard `{name}`{}", clip(.command), match .code { Some(c) => format!("exit code {c}"), None => "killed by a signal".to_string() }, if .hook == "setup" { "; undid the create" } else { "" })]
+    HookFailed {
+        hook: String,
+        name: String,
+        step: usize,
+        steps: usize,
+        command: String,
+        code: Option<i32>,
+    },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
@@ -269,6 +288,8 @@ impl Error {
             Error::WorktreeLocked { .. } => "worktree_locked",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
+            Error::HooksUntrusted { .. } => "hooks_untrusted",
+            Error::HookFailed { .. } => "hook_failed",
             Error::Interrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::PartlyDone { cause, .. } => cause.kind(),
@@ -302,6 +323,8 @@ impl Error {
             | Error::Git(_)
             | Error::GitFailed { .. }
             | Error::WorktreeLocked { .. }
+            | Error::HooksUntrusted { .. }
+            | Error::HookFailed { .. }
             | Error::Io { .. } => 1,
             Error::Config { .. } => 2,
             Error::LedgerCorrupt { .. }

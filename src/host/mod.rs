@@ -172,6 +172,7 @@ pub fn process_cwds() -> Vec<ProcInfo> {
 }
 
 mod diag;
+pub mod hook;
 pub mod interrupt;
 pub mod procs;
 
@@ -242,7 +243,7 @@ pub fn current_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn start_time(pid: i64) -> Option<i64> {
+pub(crate) fn start_time(pid: i64) -> Option<i64> {
     let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
         .ok()?
         .stat()

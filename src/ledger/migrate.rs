@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0002_add_service_ports.sql"),
     include_str!("sql/0003_add_unique_branch.sql"),
     include_str!("sql/0004_add_owner_and_checked_destroy.sql"),
+    include_str!("sql/0005_add_hook_approvals_and_starts.sql"),
 ];
 
 /// The newest schema version this binary knows.

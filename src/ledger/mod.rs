@@ -12,12 +12,14 @@
 //! This file opens the ledger (refusing foreign, damaged or newer files),
 //! owns the write transaction and the reads; `shards` registers
 //! repositories and reserves, claims and moves shards; `services` keeps
-//! named ports; `rows` maps rows and sorts SQLite failures; `migrate` owns
+//! named ports; `hooks` keeps approvals of project hooks and the start
+//! hooks' processes; `rows` maps rows and sorts SQLite failures; `migrate` owns
 //! the schema.
 //!
 //! Adapter: knows SQLite and the allocator, nothing of git, worktrees or
 //! path templates.
 
+pub mod hooks;
 pub mod migrate;
 mod repos;
 mod rows;

@@ -103,6 +103,8 @@ pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config)
         &plan.spec,
         config,
         |_, _| Ok(()),
+        // A worktree made by hand is set up already: `adopt` runs no hooks.
+        |_, _| Ok(Vec::new()),
         |_| true,
     )
 }

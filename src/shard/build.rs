@@ -16,6 +16,7 @@ pub use super::adopt::{AdoptPlan, adopt, plan_adopt};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::config::hooks::Hooks;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::{Ledger, NewShard, ShardRow};
@@ -183,13 +184,16 @@ pub fn plan_create(
 }
 
 /// Creates a planned shard: block, then branch and worktree by the user's
-/// `git worktree add`, then the env file. `progress` hears (done, total) as
-/// the checkout goes.
+/// `git worktree add`, then the env file, then the `setup` hook of `hooks`
+/// (those [`super::hooks::allowed`] let run; its steps announced through
+/// `say`). `progress` hears (done, total) as the checkout goes.
 pub fn create(
     site: &mut Site<'_>,
     repo: &Repo,
     plan: CreatePlan,
     config: &Config,
+    hooks: &Hooks,
+    say: super::hooks::Say<'_>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Made> {
     // Set once the path is known to be free, under the repository's
@@ -284,7 +288,16 @@ pub fn create(
         }
         !(folder.is_err() && ours.is_some_and(|name| repo.owns_folder(&name, &row.path)))
     };
-    let mut made = establish(site, "create", repo, &plan.spec, config, build, undo)?;
+    // The setup hook runs in the checked-out worktree with its env file;
+    // a failing step (or a signal) fails the create, whose undo runs.
+    let setup = |site: &mut Site<'_>, row: &ShardRow| -> Result<Vec<String>> {
+        let Some(hook) = &hooks.setup else {
+            return Ok(Vec::new());
+        };
+        let vars = super::hooks::vars(site.ledger, row, config)?;
+        super::hooks::run("setup", hook, row, &vars, say, &|| halt(row))
+    };
+    let mut made = establish(site, "create", repo, &plan.spec, config, build, setup, undo)?;
     let mut warnings = plan.warnings;
     warnings.extend(said.take().into_iter().map(|l| format!("git: {l}")));
     warnings.append(&mut made.warnings);
@@ -308,9 +321,10 @@ fn halt(row: &ShardRow) -> Result<()> {
 }
 
 /// Reserves the row and block for operation `op` (which names the crash
-/// points), runs `build`, writes the env file and marks
-/// the shard `active`. On any failure runs `undo` (which says whether the
-/// row may go) and removes the row.
+/// points), runs `build`, writes the env file, runs `setup` (which returns
+/// warnings) and marks the shard `active`. On any failure runs `undo`
+/// (which says whether the row may go) and removes the row.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn establish(
     site: &mut Site<'_>,
     op: &str,
@@ -318,6 +332,7 @@ pub(super) fn establish(
     spec: &Spec,
     config: &Config,
     build: impl FnOnce(&mut Site<'_>, &ShardRow) -> Result<()>,
+    setup: impl FnOnce(&mut Site<'_>, &ShardRow) -> Result<Vec<String>>,
     undo: impl FnOnce(&ShardRow) -> bool,
 ) -> Result<Made> {
     let new = NewShard {
@@ -340,8 +355,10 @@ pub(super) fn establish(
     site.crash_point(&format!("{op}:reserved"));
     let built = build(site, &row).and_then(|()| {
         site.crash_point(&format!("{op}:worktree"));
-        let warnings = env::sync(site.ledger, site.home, &row, config)?;
+        let mut warnings = env::sync(site.ledger, site.home, &row, config)?;
         site.crash_point(&format!("{op}:env"));
+        halt(&row)?;
+        warnings.extend(setup(site, &row)?);
         halt(&row)?;
         site.ledger.set_state(row.id, ShardState::Active, None)?;
         Ok(warnings)

@@ -6,6 +6,8 @@
 //!   and `adopt`).
 //! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
 //! - [`env`]: the env file in step with the ledger: prepare, lock, commit.
+//! - [`hooks`]: which hooks may run (trust), and running setup, start
+//!   and teardown with the shard's variables.
 //! - [`ports`]: named service ports changed in the ledger and the env file
 //!   together.
 //! - [`lookup`]: find a shard by name or working directory, follow a moved
@@ -21,6 +23,7 @@
 mod adopt;
 pub mod build;
 pub mod env;
+pub mod hooks;
 pub mod lookup;
 pub mod ports;
 pub mod reap;

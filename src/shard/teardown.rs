@@ -13,13 +13,29 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::config::hooks::Hook;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::worktree::{self, Repo};
 
-use super::{Site, env, lookup};
+use super::hooks::Say;
+use super::{Site, env, hooks, lookup};
+
+/// The `teardown` hook a destroy or prune runs after its claim, before the
+/// worktree goes, and how a failure is taken.
+pub struct TeardownHook<'a> {
+    /// The hook, when one may run (see `hooks::teardown_allowed`).
+    pub hook: Option<Hook>,
+    /// The configuration the shard's variables are made with.
+    pub config: &'a Config,
+    /// True for a destroy without `--force`: a failing step stops it and
+    /// the shard is handed back; otherwise it is a warning and it goes on.
+    pub strict: bool,
+    /// Where step announcements go.
+    pub say: Say<'a>,
+}
 
 /// What taking a shard apart did.
 pub struct Teardown {
@@ -29,6 +45,8 @@ pub struct Teardown {
     pub branch_deleted: bool,
     /// What was kept or left in place, and why.
     pub notes: Vec<String>,
+    /// A teardown hook that failed and was gone past, or was not run.
+    pub warnings: Vec<String>,
 }
 
 /// Refuses to destroy a shard another live process is working on, a folder
@@ -134,6 +152,7 @@ pub fn destroy(
     repo: &Repo,
     row: &ShardRow,
     checked: bool,
+    hook: &TeardownHook<'_>,
 ) -> Result<Teardown> {
     let decide = |fresh: &ShardRow| {
         if fresh.state != ShardState::Active && lookup::owner_alive(fresh) {
@@ -142,7 +161,7 @@ pub fn destroy(
         Ok(true)
     };
     let (home, held) = (site.home, site.held_lock);
-    dismantle(site, "destroy", row.id, checked, decide, |row| {
+    dismantle(site, "destroy", row.id, checked, hook, decide, |row| {
         let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
         take_apart(repo, row)
     })?
@@ -213,7 +232,11 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
 /// Reclaims a shard [`diagnose`] called reclaimable debris, if it still is
 /// when claimed; `Ok(None)` when another process got to it first or it
 /// recovered.
-pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> {
+pub fn reclaim(
+    site: &mut Site<'_>,
+    row: &ShardRow,
+    hook: &TeardownHook<'_>,
+) -> Result<Option<Teardown>> {
     let decide = |fresh: &ShardRow| {
         Ok(matches!(
             diagnose(fresh),
@@ -224,7 +247,7 @@ pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> 
         ))
     };
     let (home, held) = (site.home, site.held_lock);
-    dismantle(site, "prune", row.id, false, decide, |row| {
+    dismantle(site, "prune", row.id, false, hook, decide, |row| {
         if row.repo.git_dir.exists() {
             let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
             return take_apart(&Repo::discover(&row.repo.git_dir)?, row);
@@ -240,14 +263,17 @@ pub fn reclaim(site: &mut Site<'_>, row: &ShardRow) -> Result<Option<Teardown>> 
     })
 }
 
-/// Claims row `id` for operation `op` (which names its crash points) if `decide` agrees on the row as it is now, takes it
-/// apart with `apart` (which says whether the branch went, and notes), then
-/// deletes the row. If `apart` fails, the row is handed back as it was.
+/// Claims row `id` for operation `op` (which names its crash points) if
+/// `decide` agrees on the row as it is now, runs the teardown `hook` while
+/// the block is still held, takes it apart with `apart` (which says
+/// whether the branch went, and notes), then deletes the row. If the hook
+/// fails (when strict) or `apart` fails, the row is handed back as it was.
 fn dismantle(
     site: &mut Site<'_>,
     op: &str,
     id: i64,
     checked: bool,
+    hook: &TeardownHook<'_>,
     decide: impl FnOnce(&ShardRow) -> Result<bool>,
     apart: impl FnOnce(&ShardRow) -> Result<(bool, Vec<String>)>,
 ) -> Result<Option<Teardown>> {
@@ -258,6 +284,20 @@ fn dismantle(
         return Ok(None);
     };
     site.crash_point(&format!("{op}:marked"));
+    let mut warnings = Vec::new();
+    if let Some(h) = &hook.hook {
+        let ran = hooks::vars(site.ledger, &row, hook.config)
+            .and_then(|vars| hooks::teardown(h, &row, &vars, hook.say));
+        match ran {
+            Ok(w) => warnings.extend(w),
+            Err(e) if hook.strict => {
+                // Nothing was removed: hand the shard back as it was.
+                let _ = site.ledger.set_state(row.id, row.state, row.pid);
+                return Err(e);
+            }
+            Err(e) => warnings.push(format!("{e}; went on without it")),
+        }
+    }
     let (branch_deleted, notes) = match apart(&row) {
         Ok(done) => done,
         Err(e) => {
@@ -273,6 +313,7 @@ fn dismantle(
         row,
         branch_deleted,
         notes,
+        warnings,
     }))
 }
 

@@ -48,6 +48,9 @@ pub struct CreateInput {
     pub branch: Option<String>,
     /// The repository (any folder inside it); default: the server's working directory.
     pub repo: Option<PathBuf>,
+    /// Run no hooks. A repository's hooks run only once its user approved them with `shards trust`; this tool never approves.
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 /// Input of `list_shards` and `port_status`.
@@ -169,6 +172,7 @@ impl ShardsServer {
                 branch: input.branch,
                 block_size: None,
                 direnv: false,
+                no_hooks: input.no_hooks,
                 command: Vec::new(),
             };
             create::run(ctx, &args)
@@ -204,6 +208,7 @@ impl ShardsServer {
                     force: u8::from(input.force),
                     reap: input.reap,
                     grace: crate::shard::reap::DEFAULT_GRACE_SECS,
+                    no_hooks: false,
                 },
             )
         })

@@ -9,7 +9,9 @@ use clap::Args;
 
 mod report;
 
-pub use report::{Place, PoolView, ServiceState, ShardAudit, SocketView, StatusReport};
+pub use report::{
+    Place, PoolView, ServiceState, ShardAudit, SocketView, StartProcess, StatusReport,
+};
 
 use crate::alloc::Pool;
 use crate::cmd::view::ShardView;
@@ -24,7 +26,8 @@ use crate::host::{self, ProcInfo, Proto, Socket};
 /// processes where this user may see them. For each shard: sockets inside
 /// its block and their processes (`foreign` when the process does not run
 /// inside the shard's worktree), the shard's processes listening outside
-/// its block, and named ports nothing listens on. Then the pool's figures.
+/// its block, named ports nothing listens on, and the process its `start`
+/// hook started (alive or not, and its log). Then the pool's figures.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Audit the shards of every repository, not just this one
@@ -72,6 +75,12 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
     let ledger = ctx.ledger()?;
     let all_rows = ledger.list(None)?;
     let services = ledger.all_services()?;
+    let mut starts = HashMap::new();
+    for row in &all_rows {
+        if let Some(start) = ledger.start_of(row.id)? {
+            starts.insert(row.id, start);
+        }
+    }
     drop(ledger);
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
@@ -146,6 +155,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             listening,
             outside,
             services: svc,
+            start: starts.remove(&row.id).map(|s| StartProcess {
+                pid: s.pid.0,
+                alive: host::process_alive(s.pid.0, s.pid.1),
+                log: s.log,
+            }),
         });
     }
     let held: Vec<_> = all_rows.iter().map(|r| r.block).collect();

@@ -75,6 +75,20 @@ pub struct ShardAudit {
     pub outside: Vec<SocketView>,
     /// Named ports and whether they are listening.
     pub services: Vec<ServiceState>,
+    /// The process its `start` hook started, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartProcess>,
+}
+
+/// The process a shard's `start` hook started.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StartProcess {
+    /// Its process id (the leader of its own session).
+    pub pid: i64,
+    /// True while it runs.
+    pub alive: bool,
+    /// The file its stdout and stderr go to.
+    pub log: PathBuf,
 }
 
 /// The pool's figures.
@@ -182,6 +196,15 @@ impl Render for StatusReport {
                 .collect();
             if !idle.is_empty() {
                 writeln!(w, "  named ports not listening: {}", idle.join(", "))?;
+            }
+            if let Some(p) = &s.start {
+                let state = if p.alive { "running" } else { "exited" };
+                writeln!(
+                    w,
+                    "  start hook: pid {} {state}, log {}",
+                    p.pid,
+                    cx.path(&p.log)
+                )?;
             }
         }
         Ok(())
