@@ -582,3 +582,39 @@ fn prune_goes_on_when_the_repository_file_no_longer_loads() {
     ]);
     assert!(env.worktree_folders().is_empty());
 }
+
+#[test]
+fn a_start_hooks_server_stops_a_plain_destroy_and_reap_stops_it() {
+    let mut env = TestEnv::new();
+    env.small_pool(31600, 10, 5);
+    env.write_config(
+        "[hooks]\nstart = \"exec python3 -u -m http.server $PORT --bind 127.0.0.1\"\n",
+    );
+    let report = env.shards(&["create", "web", "--json"]).ok().json();
+    let pid = report["start"]["pid"].as_i64().unwrap();
+    let _reap = Reap(pid);
+    let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
+    wait_for("the server's log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Serving HTTP"))
+    });
+    // The start hook's server runs from the worktree like any process of
+    // the shard: a plain destroy refuses, naming it, and removes nothing.
+    let refused = env.shards(&["destroy", "web"]).code(1);
+    assert!(refused.stderr.contains(&pid.to_string()), "{refused}");
+    assert!(refused.stderr.contains("--reap"), "{refused}");
+    assert!(alive(pid));
+    assert!(
+        env.shards(&["path", "web"])
+            .ok()
+            .stdout
+            .trim()
+            .ends_with("web")
+    );
+    env.shards(&["destroy", "--reap", "--grace", "2", "web"])
+        .ok();
+    wait_for("the server to end", || !alive(pid));
+    assert_eq!(
+        env.shards(&["list", "--json"]).ok().json()["shards"],
+        serde_json::json!([])
+    );
+}

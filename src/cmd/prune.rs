@@ -14,8 +14,8 @@ use crate::context::Ctx;
 use crate::error::Result;
 use crate::ledger::ShardRow;
 use crate::output::{self, Render, RenderCtx, Table};
-use crate::shard::{hooks, reap};
 use crate::shard::teardown::{self, Diagnosis};
+use crate::shard::{hooks, reap};
 
 /// Reclaim shards whose worktree or creator is gone
 ///
