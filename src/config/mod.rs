@@ -42,6 +42,9 @@ pub struct Config {
     pub direnv: bool,
     /// Also write `COMPOSE_PROJECT_NAME`.
     pub compose: bool,
+    /// `copy.symlink`: gitignore patterns of ignored paths linked to the
+    /// main worktree instead of copied, each with where it was set.
+    pub copy_symlink: Vec<(String, String)>,
 }
 
 /// Reads and parses a configuration file; a missing file is `None`.

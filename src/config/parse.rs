@@ -21,6 +21,8 @@ pub struct Layer {
     pub(super) worktree: WorktreeLayer,
     #[serde(default)]
     pub(super) env: EnvLayer,
+    #[serde(default)]
+    pub(super) copy: CopyLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +47,12 @@ pub(super) struct EnvLayer {
     pub(super) file: Option<Spanned<String>>,
     pub(super) direnv: Option<Spanned<bool>>,
     pub(super) compose: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CopyLayer {
+    pub(super) symlink: Option<Vec<Spanned<String>>>,
 }
 
 /// A parsed layer together with the name of its source and its text, so

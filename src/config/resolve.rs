@@ -42,6 +42,7 @@ struct Builder {
     env_file: (String, String),
     direnv: bool,
     compose: bool,
+    copy_symlink: Vec<(String, String)>,
 }
 
 fn parse_value<T: std::str::FromStr>(origin: &str, key: &str, raw: &str, want: &str) -> Result<T> {
@@ -98,6 +99,12 @@ impl Builder {
         }
         if let Some(v) = &l.env.compose {
             self.compose = *v.get_ref();
+        }
+        if let Some(list) = &l.copy.symlink {
+            self.copy_symlink = list
+                .iter()
+                .map(|v| (v.get_ref().clone(), at(v.span())))
+                .collect();
         }
         Ok(())
     }
@@ -202,6 +209,17 @@ impl Builder {
         {
             return Err(bad(origin, "`worktree.root`: must not be empty".into()));
         }
+        for (pattern, origin) in &self.copy_symlink {
+            let body = pattern.trim().trim_start_matches('!');
+            if body.is_empty() || body.starts_with('#') || body.split('/').any(|p| p == "..") {
+                return Err(bad(
+                    origin,
+                    format!(
+                        "`copy.symlink`: {pattern:?} must be a path or pattern relative to the repository root, without `..`"
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             pool,
             services,
@@ -209,6 +227,7 @@ impl Builder {
             env_file: self.env_file.0,
             direnv: self.direnv,
             compose: self.compose,
+            copy_symlink: self.copy_symlink,
         })
     }
 }
@@ -229,6 +248,7 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         env_file: (DEFAULT_ENV_FILE.to_string(), builtin),
         direnv: false,
         compose: true,
+        copy_symlink: Vec::new(),
     };
     for src in sources {
         b.add_source(src)?;

@@ -178,6 +178,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file could not be brought into a new worktree (`.worktreeinclude`).
+    #[error("cannot bring {} into the new worktree: {err}", clip(&path.to_string_lossy()))]
+    Copy { path: PathBuf, err: std::io::Error },
+
     /// A file operation failed. The OS error is part of the message (not a
     /// separate cause), so it is printed once.
     #[error("{}: {err}", clip(&path.to_string_lossy()))]
@@ -257,6 +261,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::GitFailed { .. } => "git_failed",
             Error::WorktreeLocked { .. } => "worktree_locked",
+            Error::Copy { .. } => "copy",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
             Error::Interrupted { .. } => "interrupted",
@@ -290,6 +295,7 @@ impl Error {
             | Error::Git(_)
             | Error::GitFailed { .. }
             | Error::WorktreeLocked { .. }
+            | Error::Copy { .. }
             | Error::Io { .. } => 1,
             Error::Config { .. } => 2,
             Error::LedgerCorrupt { .. }

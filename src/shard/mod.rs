@@ -5,6 +5,8 @@
 //! - [`build`]: reserve → build → activate, with one undo path (`create`
 //!   and `adopt`).
 //! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
+//! - [`copy`]: gitignored files `.worktreeinclude` names, brought from
+//!   the main worktree into a new one.
 //! - [`env`]: the env file in step with the ledger: prepare, lock, commit.
 //! - [`ports`]: named service ports changed in the ledger and the env file
 //!   together.
@@ -18,6 +20,7 @@
 
 mod adopt;
 pub mod build;
+pub mod copy;
 pub mod env;
 pub mod lookup;
 pub mod ports;
