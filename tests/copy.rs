@@ -337,3 +337,71 @@ fn compose_reads_the_shards_ports_from_a_copied_env() {
     assert!(!text.contains("3000"), "{text}");
     assert!(text.contains("PROJECT: repo-a"), "{text}");
 }
+
+/// A loop-mounted XFS image with reflink, unmounted when dropped.
+struct Xfs {
+    mnt: PathBuf,
+}
+
+impl Xfs {
+    fn mount(dir: &Path) -> Xfs {
+        let img = dir.join("xfs.img");
+        let mnt = dir.join("xfs");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let run = |program: &str, args: &[&str]| {
+            let out = Command::new(program)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("{program}: {e} (.ci/run installs xfsprogs)"));
+            assert!(
+                out.status.success(),
+                "{program} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let (img_s, mnt_s) = (img.to_str().unwrap(), mnt.to_str().unwrap());
+        run("truncate", &["-s", "400M", img_s]);
+        run("mkfs.xfs", &["-q", "-m", "reflink=1", img_s]);
+        run("mount", &["-o", "loop", img_s, mnt_s]);
+        Xfs { mnt }
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root, loop devices and xfsprogs (.ci/run installs xfsprogs)"]
+fn on_xfs_the_copy_shares_extents_with_the_main_worktree() {
+    let mut env = TestEnv::new();
+    let xfs = Xfs::mount(&env.root);
+    let repo_dir = xfs.mnt.join("repo");
+    let repo = crate::common::init_repo(&repo_dir);
+    commit(&repo, &[(".gitignore", "target/\n")], "ignore");
+    std::fs::create_dir_all(repo_dir.join("target/debug")).unwrap();
+    let big: Vec<u8> = (0..32 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(repo_dir.join("target/debug/app"), &big).unwrap();
+    std::fs::write(repo_dir.join(".worktreeinclude"), "target/\n").unwrap();
+    let root = format!("{}/wt/{{name}}", xfs.mnt.display());
+    env.set("SHARDS_WORKTREE_ROOT", &root);
+    let report = env
+        .shards_in(&repo_dir, &["create", "a", "--json"])
+        .ok()
+        .json();
+    let wt = shard_path(&report);
+    assert!(wt.starts_with(&xfs.mnt));
+    let copy = wt.join("target/debug/app");
+    assert_eq!(std::fs::read(&copy).unwrap(), big);
+    assert_eq!(report["copied"]["cloned"], 1, "{report}");
+    let out = Command::new("filefrag")
+        .arg("-v")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let extents = String::from_utf8_lossy(&out.stdout);
+    assert!(extents.contains("shared"), "{extents}");
+    env.shards_in(&repo_dir, &["destroy", "a"]).ok();
+}
