@@ -405,3 +405,50 @@ fn on_xfs_the_copy_shares_extents_with_the_main_worktree() {
     assert!(extents.contains("shared"), "{extents}");
     env.shards_in(&repo_dir, &["destroy", "a"]).ok();
 }
+
+#[test]
+fn ctrl_c_during_the_copy_undoes_the_create() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = project();
+    include(&env, "node_modules/\n");
+    for d in 0..40 {
+        let dir = env.repo.join(format!("node_modules/m{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..250 {
+            std::fs::write(dir.join(format!("f{f:03}.js")), "x\n").unwrap();
+        }
+    }
+    let before = env.git_records();
+    let mut child = env
+        .command_in(&env.repo, &["create", "a"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The copy has begun once the first copied folder is there.
+    let started = std::time::Instant::now();
+    let copying = loop {
+        let found = env
+            .worktree_folders()
+            .iter()
+            .any(|wt| wt.join("node_modules/m00").exists());
+        if found || started.elapsed() > std::time::Duration::from_secs(30) {
+            break found;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    assert!(copying, "the copy never began");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(out.status.signal().is_none());
+    assert!(stderr.contains("undid the create"), "{stderr}");
+    assert!(env.worktree_folders().is_empty(), "{stderr}");
+    assert_eq!(env.git_records(), before);
+    assert!(env.shard_rows().is_empty());
+}
