@@ -452,3 +452,14 @@ fn ctrl_c_during_the_copy_undoes_the_create() {
     assert_eq!(env.git_records(), before);
     assert!(env.shard_rows().is_empty());
 }
+
+#[test]
+fn a_create_run_inside_a_shard_copies_from_the_main_worktree() {
+    let env = project();
+    include(&env, "secret.txt\n");
+    let a = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    std::fs::write(a.join("secret.txt"), "changed in shard a\n").unwrap();
+    std::fs::write(env.repo.join("secret.txt"), "main\n").unwrap();
+    let b = shard_path(&env.shards_in(&a, &["create", "b", "--json"]).ok().json());
+    assert_eq!(read(&b.join("secret.txt")), "main\n");
+}
