@@ -12,12 +12,15 @@
 #    and `cp -a` of the tree. Before each: `sync` and dropped caches (cold
 #    reads, as after a reboot or a big build); after each, outside the timed
 #    window, what it made is removed (`shards destroy`, `rm -rf`) and synced.
-#    The copy step's time is the create with the include minus the median
-#    create without it (the checkout, ledger and env file it also does);
-#    the target is copy step <= 0.8x cp -a.
+#    The copy step's time is shown two ways: the create with the include
+#    minus the median create without it (the checkout, ledger and env file
+#    it also does), and the create's own timing of the step
+#    (`copied.elapsed_ms` of `create --json`: finding what git ignores,
+#    copying, the env file's keys). The target is copy step <= 0.8x cp -a.
 # 2. XFS with reflink (a new loop-mounted image): one 1 GiB file, the
 #    create with and without the include naming it, `cp --reflink=always`
-#    for reference; target: copy step <= 50 ms.
+#    for reference; target: copy step <= 50 ms, judged on the create's own
+#    timing (the difference of two creates is below this machine's noise).
 #
 # Prints the medians and ratios. Needs git, python3, mkfs.ext4, mkfs.xfs
 # (xfsprogs, installed from Debian's packages when missing).
@@ -42,7 +45,7 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NA
 mkdir -p "$HOME" "$MNT"
 
 python3 - "$WORK" "$MNT" "$RUNS" <<'EOF'
-import os, random, shutil, statistics, subprocess, sys, time
+import json, os, random, shutil, statistics, subprocess, sys, time
 
 work, mnt, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 BIN = os.environ["BIN"]
@@ -109,8 +112,13 @@ def node_modules(repo):
 def timed(argv, cwd):
     drop_caches()
     start = time.perf_counter()
-    quiet(argv, cwd)
-    return time.perf_counter() - start
+    out = subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    took = time.perf_counter() - start
+    # A create with --json says how long its own copy step took.
+    inner = None
+    if b'"copied"' in out.stdout:
+        inner = json.loads(out.stdout)["copied"]["elapsed_ms"] / 1000
+    return took, inner
 
 
 def include(repo, text):
@@ -126,19 +134,22 @@ def include(repo, text):
 def interleave(repo, cases, runs):
     """cases: name -> (prepare, argv_of(i), cleanup_of(i)); returns medians."""
     times = {name: [] for name in cases}
+    inner = []
     names = list(cases)
     for i in range(runs + 1):  # round 0 is the warm-up
         order = names[i % len(names):] + names[: i % len(names)]
         for name in order:
             prepare, argv_of, cleanup_of = cases[name]
             prepare()
-            took = timed(argv_of(i), repo)
+            took, step = timed(argv_of(i), repo)
             for argv in cleanup_of(i):
                 quiet(argv, repo)
             os.sync()
             if i > 0:
                 times[name].append(took)
-    return {n: statistics.median(t) for n, t in times.items()}, times
+                if step is not None:
+                    inner.append(step)
+    return {n: statistics.median(t) for n, t in times.items()}, times, statistics.median(inner)
 
 
 os.environ["SHARDS_HOME"] = f"{mnt}/shards"
@@ -155,7 +166,7 @@ try:
     cases = {
         "shards create (with .worktreeinclude)": (
             lambda: include(repo, "node_modules/\n"),
-            lambda i: [BIN, "create", "-q", f"c{i}"],
+            lambda i: [BIN, "create", "-q", "--json", f"c{i}"],
             lambda i: [[BIN, "destroy", "-q", "--force", f"c{i}"]],
         ),
         "shards create (no .worktreeinclude)": (
@@ -170,13 +181,13 @@ try:
         ),
     }
     print(f"case: ext4, {nfiles} files, {runs} runs, interleaved, caches dropped", file=sys.stderr)
-    med, times = interleave(repo, cases, runs)
+    med, times, inner = interleave(repo, cases, runs)
     with_inc, without, cp = med.values()
     step = with_inc - without
     for name, m in med.items():
         print(f"  {name}: median {m * 1000:.0f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in times[name])})")
-    print(f"  copy step (with minus without): {step * 1000:.0f} ms")
-    print(f"  ratio copy step / cp -a: {step / cp:.2f}x (target <= 0.8x: {'met' if step / cp <= 0.8 else 'NOT met'})")
+    print(f"  copy step (with minus without): {step * 1000:.0f} ms; as the create times it (copied.elapsed_ms): {inner * 1000:.0f} ms")
+    print(f"  ratio copy step / cp -a: {step / cp:.2f}x (target <= 0.8x: {'met' if step / cp <= 0.8 else 'NOT met'}); timed inside: {inner / cp:.2f}x")
     print(f"  ratio whole create / cp -a: {with_inc / cp:.2f}x")
 finally:
     os.chdir("/")
@@ -195,7 +206,7 @@ try:
     cases = {
         "shards create (with .worktreeinclude)": (
             lambda: include(repo, "big.bin\n"),
-            lambda i: [BIN, "create", "-q", f"c{i}"],
+            lambda i: [BIN, "create", "-q", "--json", f"c{i}"],
             lambda i: [[BIN, "destroy", "-q", "--force", f"c{i}"]],
         ),
         "shards create (no .worktreeinclude)": (
@@ -210,12 +221,12 @@ try:
         ),
     }
     print(f"case: XFS reflink, 1 GiB file, {runs} runs, interleaved, caches dropped", file=sys.stderr)
-    med, times = interleave(repo, cases, runs)
+    med, times, inner = interleave(repo, cases, runs)
     with_inc, without, cp = med.values()
     step = with_inc - without
     for name, m in med.items():
         print(f"  {name}: median {m * 1000:.1f} ms  (runs: {', '.join(f'{t * 1000:.1f}' for t in times[name])})")
-    print(f"  copy step (with minus without): {step * 1000:.1f} ms (target <= 50 ms: {'met' if step <= 0.05 else 'NOT met'})")
+    print(f"  copy step (with minus without): {step * 1000:.1f} ms; as the create times it (copied.elapsed_ms): {inner * 1000:.1f} ms (target <= 50 ms: {'met' if inner <= 0.05 else 'NOT met'})")
 finally:
     os.chdir("/")
     unmount()

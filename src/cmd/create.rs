@@ -84,6 +84,8 @@ pub struct CopiedView {
     /// Keys of the copied env file commented out because the shard sets
     /// them itself.
     pub disowned: Vec<String>,
+    /// Milliseconds the copy took (finding what to copy included).
+    pub elapsed_ms: f64,
 }
 
 impl CopiedView {
@@ -96,6 +98,7 @@ impl CopiedView {
             links: b.links,
             skipped: b.skipped,
             disowned: c.disowned.clone(),
+            elapsed_ms: (c.elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
         })
     }
 

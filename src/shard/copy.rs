@@ -33,6 +33,8 @@ pub struct Copied {
     /// Keys of the copied env file that the shard sets itself, commented
     /// out so the shard's values win.
     pub disowned: Vec<String>,
+    /// How long finding, copying and disowning took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Brings what `.worktreeinclude` and `copy.symlink` select from the main
@@ -57,6 +59,7 @@ pub fn bring_over(
     if include.is_none() && config.copy_symlink.is_empty() {
         return Ok(Some(Copied::default()));
     }
+    let started = std::time::Instant::now();
     let link = symlink_matcher(source, &config.copy_symlink)?;
     let selector = Selector {
         source,
@@ -86,6 +89,7 @@ pub fn bring_over(
         configured: true,
         brought,
         disowned,
+        elapsed: started.elapsed(),
     }))
 }
 
