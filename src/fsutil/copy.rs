@@ -363,3 +363,64 @@ fn set_times(path: &Path, meta: &Metadata, link: bool) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(rel: &str) -> Entry {
+        Entry {
+            rel: PathBuf::from(rel),
+            way: Way::Copy,
+        }
+    }
+
+    #[test]
+    fn never_writes_through_a_link_in_the_destination() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst, outside) = (
+            tmp.path().join("src"),
+            tmp.path().join("dst"),
+            tmp.path().join("outside"),
+        );
+        for d in [&src, &dst, &outside] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::create_dir_all(src.join("a")).unwrap();
+        fs::write(src.join("a/f"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, dst.join("a")).unwrap();
+        let err = bring(&src, &dst, &[entry("a/f")], &|| false, &mut |_, _| {}).unwrap_err();
+        assert!(matches!(err, Error::Copy { .. }), "{err}");
+        assert!(!outside.join("f").exists());
+    }
+
+    #[test]
+    fn keeps_what_stands_at_the_destination_and_stops_when_told() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+        fs::create_dir_all(src.join("d")).unwrap();
+        fs::create_dir_all(&dst).unwrap();
+        fs::write(src.join("d/f"), "new").unwrap();
+        fs::write(src.join("g"), "new").unwrap();
+        fs::write(dst.join("g"), "mine").unwrap();
+        let done = bring(
+            &src,
+            &dst,
+            &[entry("d"), entry("g")],
+            &|| false,
+            &mut |_, _| {},
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((done.files, done.skipped, done.dirs), (1, 1, 1));
+        assert_eq!(fs::read_to_string(dst.join("g")).unwrap(), "mine");
+        let stopped = bring(
+            &src,
+            &tmp.path().join("x"),
+            &[entry("g")],
+            &|| true,
+            &mut |_, _| {},
+        );
+        assert!(stopped.unwrap().is_none());
+    }
+}
