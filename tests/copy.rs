@@ -463,3 +463,26 @@ fn a_create_run_inside_a_shard_copies_from_the_main_worktree() {
     let b = shard_path(&env.shards_in(&a, &["create", "b", "--json"]).ok().json());
     assert_eq!(read(&b.join("secret.txt")), "main\n");
 }
+
+#[test]
+fn a_pattern_at_any_depth_does_not_reach_into_another_repository() {
+    let env = project();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(
+        &repo,
+        &[(
+            ".gitignore",
+            "node_modules/\n.env\n*.log\nsecret.txt\ntools/\n",
+        )],
+        "tools",
+    );
+    crate::common::init_repo(&env.repo.join("tools/other"));
+    std::fs::write(env.repo.join("tools/other/.env"), "OTHER=1\n").unwrap();
+    std::fs::write(env.repo.join("tools/app.env.d"), "").unwrap();
+    std::fs::create_dir_all(env.repo.join("tools/conf")).unwrap();
+    std::fs::write(env.repo.join("tools/conf/.env"), "CONF=1\n").unwrap();
+    include(&env, ".env\n");
+    let wt = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    assert_eq!(read(&wt.join("tools/conf/.env")), "CONF=1\n");
+    assert!(!wt.join("tools/other").exists());
+}

@@ -169,7 +169,10 @@ impl Selector<'_> {
             out.push(Entry { rel, way });
             return Ok(());
         }
-        if dir {
+        // Not into another repository or worktree (another shard's, when
+        // worktrees live inside the main one): git does not count its
+        // files as this repository's either.
+        if dir && std::fs::symlink_metadata(full.join(".git")).is_err() {
             let mut names = fsutil::copy::list_dir(&full)?;
             names.sort();
             for (name, is_dir) in names {
