@@ -486,3 +486,25 @@ fn a_pattern_at_any_depth_does_not_reach_into_another_repository() {
     assert_eq!(read(&wt.join("tools/conf/.env")), "CONF=1\n");
     assert!(!wt.join("tools/other").exists());
 }
+
+#[test]
+fn a_create_killed_after_the_copy_is_reclaimed_by_prune() {
+    let mut env = project();
+    include(&env, "node_modules/\n.env\n");
+    env.set("SHARDS_TEST_CRASH_AT", "create:copied");
+    let out = env.shards(&["create", "doomed"]);
+    assert_eq!(out.code, -1, "not killed by SIGKILL: {out}");
+    let folders = env.worktree_folders();
+    assert_eq!(folders.len(), 1);
+    assert!(folders[0].join("node_modules/pkg/index.js").exists());
+    assert_eq!(env.list()[0]["status"], "creating");
+    env.shards(&["prune"])
+        .ok()
+        .says(&["its create was interrupted"]);
+    assert!(env.list().is_empty());
+    assert!(env.worktree_folders().is_empty());
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    // The main worktree keeps everything.
+    assert!(env.repo.join("node_modules/pkg/index.js").exists());
+    assert_eq!(read(&env.repo.join(".env")), "SECRET=s3cret\nPORT=3000\n");
+}

@@ -50,7 +50,8 @@ impl Site<'_> {
     /// from every step. Steps, in order: `create:reserved` (row written),
     /// `create:branch` (path found free, git about to make the branch and
     /// worktree), `create:checkout` (git killed at its first progress line:
-    /// branch made, worktree recorded, checkout under way), `create:worktree` (checked out), `create:env`
+    /// branch made, worktree recorded, checkout under way), `create:copied`
+    /// (`.worktreeinclude`'s files copied), `create:worktree` (checked out), `create:env`
     /// (env file written); `destroy:marked` (row claimed),
     /// `destroy:removed` (worktree and branch gone, row still there).
     /// `adopt` and `prune` have the same steps under their own names
