@@ -134,6 +134,58 @@ pub fn user_lines(existing: &[u8]) -> usize {
         .count()
 }
 
+/// The prefix [`disown`] puts before a line whose key the shard sets itself.
+pub const DISOWNED: &str = "# shards: overridden by the shards section: ";
+
+/// Comments out (with the [`DISOWNED`] prefix) every line outside the
+/// managed section that sets one of `keys`, so that no loader can read a
+/// value other than the section's, whichever of two duplicates it keeps.
+/// Returns the new bytes and the keys it disowned; every other byte stays.
+pub fn disown(existing: &[u8], keys: &[&str]) -> (Vec<u8>, Vec<String>) {
+    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
+    let inside = match find_section(&lines) {
+        Ok(Some(s)) => s.begin..s.end + 1,
+        _ => 0..0,
+    };
+    let mut bytes = Vec::with_capacity(existing.len() + 64);
+    let mut disowned: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let key = key_of(line).filter(|k| !inside.contains(&i) && keys.contains(k));
+        if let Some(key) = key {
+            bytes.extend_from_slice(DISOWNED.as_bytes());
+            if !disowned.iter().any(|d| d == key) {
+                disowned.push(key.to_string());
+            }
+        }
+        bytes.extend_from_slice(line);
+    }
+    (bytes, disowned)
+}
+
+/// Returns how many lines [`user_lines`] counts in `existing` that `base`
+/// does not hold, as they are or as [`disown`] left them: the lines added
+/// since the file was copied from `base`.
+pub fn user_lines_beyond(existing: &[u8], base: &[u8]) -> usize {
+    let known: std::collections::HashSet<&[u8]> = base
+        .split_inclusive(|&b| b == b'\n')
+        .map(strip_eol)
+        .collect();
+    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
+    let inside = match find_section(&lines) {
+        Ok(Some(s)) => s.begin..s.end + 1,
+        _ => 0..0,
+    };
+    (0..lines.len())
+        .filter(|i| !inside.contains(i))
+        .filter(|&i| !lines[i].iter().all(u8::is_ascii_whitespace))
+        .filter(|&i| {
+            let line = strip_eol(lines[i]);
+            let original = line.strip_prefix(DISOWNED.as_bytes()).unwrap_or(line);
+            !known.contains(original)
+        })
+        .count()
+}
+
 /// Returns the `KEY=value` pairs inside the managed section, if there is one.
 pub fn read_section(existing: &[u8]) -> Option<Vec<(String, String)>> {
     let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
@@ -173,6 +225,24 @@ mod tests {
         assert_eq!(user_lines(user.as_bytes()), 3);
         // Damaged markers: nothing can be told apart, everything counts.
         assert_eq!(user_lines(format!("{BEGIN}\nPORT=1\n").as_bytes()), 2);
+    }
+
+    #[test]
+    fn disown_comments_out_only_the_shards_keys_outside_the_section() {
+        let section = render_section(&[("PORT".into(), "3100".into())], "\n");
+        let text = format!("A=1\nPORT=3000\r\nexport PORT = 1\n{section}PORTS=2\n");
+        let (bytes, keys) = disown(text.as_bytes(), &["PORT"]);
+        let out = String::from_utf8(bytes).unwrap();
+        assert_eq!(keys, vec!["PORT".to_string()]);
+        assert_eq!(
+            out,
+            format!("A=1\n{DISOWNED}PORT=3000\r\n{DISOWNED}export PORT = 1\n{section}PORTS=2\n")
+        );
+        assert_eq!(disown(out.as_bytes(), &["PORT"]).1, Vec::<String>::new());
+        // The lines of the copied file are not new; a line added is.
+        assert_eq!(user_lines_beyond(out.as_bytes(), text.as_bytes()), 0);
+        let added = format!("{out}NEW=1\n");
+        assert_eq!(user_lines_beyond(added.as_bytes(), text.as_bytes()), 1);
     }
 
     #[test]

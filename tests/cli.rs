@@ -7,6 +7,7 @@ mod common;
 mod adopt;
 mod concurrency;
 mod config;
+mod copy;
 mod create;
 mod destroy;
 mod disk;

@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::error::Result;
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::build::{self, CreateRequest, Names};
+use crate::shard::copy::Copied;
 use crate::shard::hooks;
 
 /// Create a shard: worktree, branch, port block and .env
@@ -75,6 +76,10 @@ pub struct CreateReport {
     /// The `start` hook's background process, when one was started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<StartView>,
+    /// What `.worktreeinclude` and `copy.symlink` brought over from the
+    /// main worktree; absent when neither is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copied: Option<CopiedView>,
 }
 
 /// A `start` hook's background process.
@@ -84,6 +89,85 @@ pub struct StartView {
     pub pid: i64,
     /// The file its stdout and stderr are appended to.
     pub log: PathBuf,
+}
+
+/// Gitignored files brought into the new shard from the main worktree.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CopiedView {
+    /// Regular files copied.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Of those files, how many were cloned (copy-on-write).
+    pub cloned: u64,
+    /// Symbolic links made (copied links, and `copy.symlink` links).
+    pub links: u64,
+    /// Entries left alone: something already there, or not a file, folder
+    /// or link.
+    pub skipped: u64,
+    /// Keys of the copied env file commented out because the shard sets
+    /// them itself.
+    pub disowned: Vec<String>,
+    /// Milliseconds the copy took (finding what to copy included).
+    pub elapsed_ms: f64,
+}
+
+impl CopiedView {
+    fn of(c: &Copied) -> Option<CopiedView> {
+        let b = &c.brought;
+        c.configured.then(|| CopiedView {
+            files: b.files,
+            bytes: b.bytes,
+            cloned: b.cloned,
+            links: b.links,
+            skipped: b.skipped,
+            disowned: c.disowned.clone(),
+            elapsed_ms: (c.elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
+        })
+    }
+
+    /// The stderr line, such as "Copied 1204 files (52.3 MB, cloned) and 3
+    /// links from the main worktree."
+    fn note(&self, env_file: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        let how = if self.files > 0 && self.cloned == self.files {
+            ", copy-on-write"
+        } else {
+            ""
+        };
+        notes.push(format!(
+            "Copied {} {} ({}{how}) and {} {} from the main worktree ({}).",
+            self.files,
+            if self.files == 1 { "file" } else { "files" },
+            human_bytes(self.bytes),
+            self.links,
+            if self.links == 1 { "link" } else { "links" },
+            crate::shard::copy::INCLUDE_FILE,
+        ));
+        if !self.disowned.is_empty() {
+            notes.push(format!(
+                "The copied {env_file} set {}: those lines are commented out, so the shard's values win.",
+                self.disowned.join(", ")
+            ));
+        }
+        notes
+    }
+}
+
+/// Formats a byte count as B, KiB, MiB or GiB with one decimal.
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < units.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[unit])
+    }
 }
 
 impl Render for CreateReport {
@@ -107,6 +191,10 @@ impl Render for CreateReport {
                 start.pid,
                 cx.path(&start.log)
             ));
+        }
+        if let Some(copied) = &self.copied {
+            let env_file = self.env_file.file_name().unwrap_or_default();
+            notes.extend(copied.note(&env_file.to_string_lossy()));
         }
         notes
     }
@@ -150,8 +238,10 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     let plan = build::plan_create(&*ctx.ledger()?, repo, names, &request)?;
     let branch_created = plan.makes_branch();
     let progress = RefCell::new(ctx.progress("Checking out"));
+    let copying = RefCell::new(ctx.progress("Copying ignored files"));
     let say = |line: &str| {
         progress.borrow_mut().finish();
+        copying.borrow_mut().finish();
         if !ctx.global.quiet {
             output::note(line);
         }
@@ -165,6 +255,11 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             &hooks,
             &say,
             &mut |done, total| progress.borrow_mut().update(done, total),
+            &mut |done, total| {
+                // The checkout's bar is done once the copy starts.
+                progress.borrow_mut().finish();
+                copying.borrow_mut().update(done, total)
+            },
         )?;
         // A start hook that cannot start is a warning: the shard is made.
         let start = match &hooks.start {
@@ -188,11 +283,13 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
         Ok((made, start))
     })?;
     progress.borrow_mut().finish();
+    copying.borrow_mut().finish();
     Ok(CreateReport {
         shard: ShardView::of(&made.row),
         branch_created,
         env_file: made.row.path.join(&config.env_file),
         warnings: made.warnings,
         start,
+        copied: CopiedView::of(&made.copied),
     })
 }

@@ -45,6 +45,9 @@ pub struct Config {
     pub compose: bool,
     /// `[hooks]`: setup, start, teardown, each with the file it came from.
     pub hooks: hooks::Hooks,
+    /// `copy.symlink`: gitignore patterns of ignored paths linked to the
+    /// main worktree instead of copied, each with where it was set.
+    pub copy_symlink: Vec<(String, String)>,
 }
 
 /// Reads and parses a configuration file; a missing file is `None`.

@@ -23,6 +23,8 @@ pub struct Layer {
     pub(super) env: EnvLayer,
     #[serde(default)]
     pub(super) hooks: HooksLayer,
+    #[serde(default)]
+    pub(super) copy: CopyLayer,
 }
 
 /// `[hooks]`: each checked by `config::hooks::hook_from` as it is layered.
@@ -56,6 +58,12 @@ pub(super) struct EnvLayer {
     pub(super) file: Option<Spanned<String>>,
     pub(super) direnv: Option<Spanned<bool>>,
     pub(super) compose: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CopyLayer {
+    pub(super) symlink: Option<Vec<Spanned<String>>>,
 }
 
 /// A parsed layer together with the name of its source and its text, so

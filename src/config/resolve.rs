@@ -44,6 +44,7 @@ struct Builder {
     direnv: bool,
     compose: bool,
     hooks: Hooks,
+    copy_symlink: Vec<(String, String)>,
 }
 
 fn parse_value<T: std::str::FromStr>(origin: &str, key: &str, raw: &str, want: &str) -> Result<T> {
@@ -111,6 +112,12 @@ impl Builder {
             if let Some(v) = value {
                 *slot = Some(hook_from(name, v.get_ref(), &at(v.span()), src.project)?);
             }
+        }
+        if let Some(list) = &l.copy.symlink {
+            self.copy_symlink = list
+                .iter()
+                .map(|v| (v.get_ref().clone(), at(v.span())))
+                .collect();
         }
         Ok(())
     }
@@ -215,6 +222,17 @@ impl Builder {
         {
             return Err(bad(origin, "`worktree.root`: must not be empty".into()));
         }
+        for (pattern, origin) in &self.copy_symlink {
+            let body = pattern.trim().trim_start_matches('!');
+            if body.is_empty() || body.starts_with('#') || body.split('/').any(|p| p == "..") {
+                return Err(bad(
+                    origin,
+                    format!(
+                        "`copy.symlink`: {pattern:?} must be a path or pattern relative to the repository root, without `..`"
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             pool,
             services,
@@ -223,6 +241,7 @@ impl Builder {
             direnv: self.direnv,
             compose: self.compose,
             hooks: self.hooks,
+            copy_symlink: self.copy_symlink,
         })
     }
 }
@@ -244,6 +263,7 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         direnv: false,
         compose: true,
         hooks: Hooks::default(),
+        copy_symlink: Vec::new(),
     };
     for src in sources {
         b.add_source(src)?;

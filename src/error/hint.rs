@@ -106,6 +106,12 @@ impl Error {
                 "check the command's name, or give its full path".to_string()
             }
             Error::CannotRun { .. } => "check that the file is an executable program".to_string(),
+            Error::Copy { err, .. } if err.kind() == std::io::ErrorKind::StorageFull => {
+                "shards undid the create; free some disk space, or link big folders instead of copying them (`[copy] symlink`), and create again".to_string()
+            }
+            Error::Copy { .. } => {
+                "shards undid the create; make the file readable (or leave it out of `.worktreeinclude`) and create again".to_string()
+            }
             Error::Io { err, .. } => match err.kind() {
                 std::io::ErrorKind::NotFound => "check that the path exists".to_string(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {

@@ -186,6 +186,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file could not be brought into a new worktree (`.worktreeinclude`).
+    #[error("cannot bring {} into the new worktree: {err}", clip(&path.to_string_lossy()))]
+    Copy { path: PathBuf, err: std::io::Error },
+
     /// A file operation failed. The OS error is part of the message (not a
     /// separate cause), so it is printed once.
     #[error("{}: {err}", clip(&path.to_string_lossy()))]
@@ -286,6 +290,7 @@ impl Error {
             Error::Git(_) => "git",
             Error::GitFailed { .. } => "git_failed",
             Error::WorktreeLocked { .. } => "worktree_locked",
+            Error::Copy { .. } => "copy",
             Error::Io { .. } => "io",
             Error::Child { .. } => "child",
             Error::HooksUntrusted { .. } => "hooks_untrusted",
@@ -325,6 +330,7 @@ impl Error {
             | Error::WorktreeLocked { .. }
             | Error::HooksUntrusted { .. }
             | Error::HookFailed { .. }
+            | Error::Copy { .. }
             | Error::Io { .. } => 1,
             Error::Config { .. } => 2,
             Error::LedgerCorrupt { .. }

@@ -24,6 +24,7 @@ use crate::model::{ShardName, ShardState};
 use crate::template;
 use crate::worktree::{CommitId, Outcome, Repo, Start};
 
+use super::copy::{Copied, bring_over};
 use super::{Site, env, lookup, now};
 
 /// A shard that was made.
@@ -32,6 +33,8 @@ pub struct Made {
     pub row: ShardRow,
     /// Warnings about the env file or the branch.
     pub warnings: Vec<String>,
+    /// What was brought over from the main worktree (`.worktreeinclude`).
+    pub copied: Copied,
 }
 
 /// A shard name and its branch, both checked.
@@ -184,9 +187,11 @@ pub fn plan_create(
 }
 
 /// Creates a planned shard: block, then branch and worktree by the user's
-/// `git worktree add`, then the env file, then the `setup` hook of `hooks`
+/// `git worktree add`, then the gitignored files `.worktreeinclude` names
+/// (`shard::copy`), then the env file, then the `setup` hook of `hooks`
 /// (those [`super::hooks::allowed`] let run; its steps announced through
-/// `say`). `progress` hears (done, total) as the checkout goes.
+/// `say`). `progress` hears (done, total) as the checkout goes, `copying`
+/// as the copy goes.
 pub fn create(
     site: &mut Site<'_>,
     repo: &Repo,
@@ -195,6 +200,7 @@ pub fn create(
     hooks: &Hooks,
     say: super::hooks::Say<'_>,
     progress: &mut dyn FnMut(usize, usize),
+    copying: &mut dyn FnMut(usize, usize),
 ) -> Result<Made> {
     // Set once the path is known to be free, under the repository's
     // worktree lock: before that, nothing at the path is ours and the undo
@@ -204,6 +210,7 @@ pub fn create(
     let records_before = std::cell::RefCell::new(std::collections::HashSet::new());
     let branch_was_there = std::cell::Cell::new(true);
     let said = std::cell::RefCell::new(Vec::new());
+    let copied = std::cell::RefCell::new(Copied::default());
     let build = |site: &mut Site<'_>, row: &ShardRow| -> Result<()> {
         halt(row)?;
         // Taken before the path and branch are checked, so no other shards
@@ -256,6 +263,15 @@ pub fn create(
             site.ledger.set_wt_name(row.id, &added.wt_name)?;
         }
         *said.borrow_mut() = added.said;
+        // Before the env file is written, so its section lands in a copied
+        // env file, whose lines setting the shard's keys are disowned.
+        let vars = env::current_vars(site.ledger, row, config)?;
+        let keys: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+        let stop = || host::interrupt::caught().is_some();
+        let brought = bring_over(repo, &row.path, config, &keys, &stop, copying)?;
+        site.crash_point("create:copied");
+        halt(row)?;
+        *copied.borrow_mut() = brought.unwrap_or_default();
         Ok(())
     };
     // Undoes what this create's git made: the folder and git's record of
@@ -302,6 +318,7 @@ pub fn create(
     warnings.extend(said.take().into_iter().map(|l| format!("git: {l}")));
     warnings.append(&mut made.warnings);
     made.warnings = warnings;
+    made.copied = copied.take();
     if let Some(name) = repo.worktree_name_at(&made.row.path) {
         made.row.wt_name = name;
     }
@@ -367,7 +384,11 @@ pub(super) fn establish(
         Ok(warnings) => {
             row.state = ShardState::Active;
             row.pid = None;
-            Ok(Made { row, warnings })
+            Ok(Made {
+                row,
+                warnings,
+                copied: Copied::default(),
+            })
         }
         Err(cause) => {
             // Errors of the undo are ignored on purpose: the first cause is

@@ -187,8 +187,14 @@ fn envrc_lines(env_file: &str) -> [String; 2] {
 /// there before), with how many. shards hides both files from `git
 /// status`, so a destroy must count this work itself. Tracked files are
 /// left out (git status sees them), and so are symbolic links (removing a
-/// link loses nothing).
-pub fn user_content(worktree: &Path, config: &Config) -> Result<Vec<(PathBuf, usize)>> {
+/// link loses nothing). Lines that the same file in the `main` worktree
+/// holds (as they are, or disowned by a copy) are not work either: they
+/// came from there (`.worktreeinclude`) and are still there.
+pub fn user_content(
+    worktree: &Path,
+    main: &Path,
+    config: &Config,
+) -> Result<Vec<(PathBuf, usize)>> {
     let mut found = Vec::new();
     for file in [config.env_file.as_str(), ".envrc"] {
         let path = worktree.join(file);
@@ -201,15 +207,23 @@ pub fn user_content(worktree: &Path, config: &Config) -> Result<Vec<(PathBuf, us
             continue;
         }
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        // The main worktree's own file, unless it is this one or cannot be
+        // read (then every line counts).
+        let base = (main != worktree)
+            .then(|| fsutil::read_editable(&main.join(file)).ok())
+            .flatten()
+            .unwrap_or_default();
         let n = if file == ".envrc" {
             let ours = envrc_lines(&config.env_file);
+            let base = String::from_utf8_lossy(&base).into_owned();
             String::from_utf8_lossy(&bytes)
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !ours.iter().any(|o| o == l))
+                .filter(|l| !base.lines().any(|b| b.trim() == *l))
                 .count()
         } else {
-            envfile::user_lines(&bytes)
+            envfile::user_lines_beyond(&bytes, &base)
         };
         if n > 0 {
             found.push((path, n));

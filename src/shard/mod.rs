@@ -5,6 +5,8 @@
 //! - [`build`]: reserve → build → activate, with one undo path (`create`
 //!   and `adopt`).
 //! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
+//! - [`copy`]: gitignored files `.worktreeinclude` names, brought from
+//!   the main worktree into a new one.
 //! - [`env`]: the env file in step with the ledger: prepare, lock, commit.
 //! - [`hooks`]: which hooks may run (trust), and running setup, start
 //!   and teardown with the shard's variables.
@@ -22,6 +24,7 @@
 
 mod adopt;
 pub mod build;
+pub mod copy;
 pub mod env;
 pub mod hooks;
 pub mod lookup;
@@ -53,7 +56,8 @@ impl Site<'_> {
     /// from every step. Steps, in order: `create:reserved` (row written),
     /// `create:branch` (path found free, git about to make the branch and
     /// worktree), `create:checkout` (git killed at its first progress line:
-    /// branch made, worktree recorded, checkout under way), `create:worktree` (checked out), `create:env`
+    /// branch made, worktree recorded, checkout under way), `create:copied`
+    /// (`.worktreeinclude`'s files copied), `create:worktree` (checked out), `create:env`
     /// (env file written); `destroy:marked` (row claimed),
     /// `destroy:removed` (worktree and branch gone, row still there).
     /// `adopt` and `prune` have the same steps under their own names

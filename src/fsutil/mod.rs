@@ -1,5 +1,6 @@
 //! File writing: the one place that writes user-visible files, always
-//! atomically (a sibling temp file, then a rename over the target).
+//! atomically (a sibling temp file, then a rename over the target); and
+//! (`copy`) files brought into a new worktree from the main one.
 //!
 //! Adapter: knows files, nothing of git, SQLite or the command line.
 
@@ -9,6 +10,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+pub mod copy;
 
 /// Reads a file that shards may edit; a missing file reads as empty.
 ///
