@@ -27,6 +27,12 @@ use crate::shard::hooks;
 /// create made is undone (exit 130 or 143). With `-- CMD...`, then runs CMD
 /// in the new shard as `shards run` does.
 ///
+/// Gitignored files that the main worktree's .worktreeinclude names
+/// (gitignore patterns: node_modules/, .venv/, .env.local) are copied in
+/// after the checkout, copy-on-write where the file system can; `copy.symlink`
+/// links them instead. A copied env file keeps its keys, but the shard's own
+/// (PORT, PORT_RANGE_*, …) win.
+///
 /// Hooks (`[hooks]` in your config or the repository's .shards.toml): the
 /// `setup` steps run in the new worktree with its variables before the
 /// shard is ready (a failing step undoes the create), then `start` runs in
