@@ -259,12 +259,14 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             plan,
             &config,
             &hooks,
-            &say,
-            &mut |done, total| progress.borrow_mut().update(done, total),
-            &mut |done, total| {
-                // The checkout's bar is done once the copy starts.
-                progress.borrow_mut().finish();
-                copying.borrow_mut().update(done, total)
+            build::Tell {
+                say: &say,
+                checkout: &mut |done, total| progress.borrow_mut().update(done, total),
+                copying: &mut |done, total| {
+                    // The checkout's bar is done once the copy starts.
+                    progress.borrow_mut().finish();
+                    copying.borrow_mut().update(done, total)
+                },
             },
         )?;
         // A start hook that cannot start is a warning: the shard is made.

@@ -186,22 +186,34 @@ pub fn plan_create(
     })
 }
 
+/// Where a create says how it goes.
+pub struct Tell<'a> {
+    /// Hears the hook steps' announcements.
+    pub say: super::hooks::Say<'a>,
+    /// Hears (done, total) as the checkout goes.
+    pub checkout: &'a mut dyn FnMut(usize, usize),
+    /// Hears (done, total) as the copy goes.
+    pub copying: &'a mut dyn FnMut(usize, usize),
+}
+
 /// Creates a planned shard: block, then branch and worktree by the user's
 /// `git worktree add`, then the gitignored files `.worktreeinclude` names
 /// (`shard::copy`), then the env file, then the `setup` hook of `hooks`
 /// (those [`super::hooks::allowed`] let run; its steps announced through
-/// `say`). `progress` hears (done, total) as the checkout goes, `copying`
-/// as the copy goes.
+/// `tell.say`).
 pub fn create(
     site: &mut Site<'_>,
     repo: &Repo,
     plan: CreatePlan,
     config: &Config,
     hooks: &Hooks,
-    say: super::hooks::Say<'_>,
-    progress: &mut dyn FnMut(usize, usize),
-    copying: &mut dyn FnMut(usize, usize),
+    tell: Tell<'_>,
 ) -> Result<Made> {
+    let Tell {
+        say,
+        checkout: progress,
+        copying,
+    } = tell;
     // Set once the path is known to be free, under the repository's
     // worktree lock: before that, nothing at the path is ours and the undo
     // must leave it alone. With it, what git may add is told apart from
