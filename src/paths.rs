@@ -22,6 +22,11 @@ pub const SHARDS_HELD_REPO_LOCK: &str = "SHARDS_HELD_REPO_LOCK";
 /// ledger locked "for longer than the timeout" need not wait 30 seconds.
 pub const SHARDS_TEST_BUSY_TIMEOUT_MS: &str = "SHARDS_TEST_BUSY_TIMEOUT_MS";
 
+/// Set by the shell function of `shards init` for the runs it handles
+/// (`shards cd`, `create --cd`): the shell will change its directory to the
+/// path printed on stdout.
+pub const SHARDS_SHELL_FUNCTION: &str = "SHARDS_SHELL_FUNCTION";
+
 /// What the process environment says about locations and settings.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -44,6 +49,9 @@ pub struct Env {
     pub held_repo_lock: Option<PathBuf>,
     /// How long to wait for another process's ledger lock, when a test sets it.
     pub busy_timeout: Option<std::time::Duration>,
+    /// The shell function of `shards init` runs this process (see
+    /// [`SHARDS_SHELL_FUNCTION`]).
+    pub shell_function: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -104,6 +112,7 @@ impl Env {
             busy_timeout: var(SHARDS_TEST_BUSY_TIMEOUT_MS)
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis),
+            shell_function: var(SHARDS_SHELL_FUNCTION).is_some(),
         })
     }
 

@@ -25,7 +25,9 @@ use crate::shard::hooks;
 /// Prints the worktree path on stdout. If any step fails, or Ctrl-C
 /// (SIGINT) or SIGTERM comes before the shard is ready, everything this
 /// create made is undone (exit 130 or 143). With `-- CMD...`, then runs CMD
-/// in the new shard as `shards run` does.
+/// in the new shard as `shards run` does. With --cd, the shell function
+/// of `shards init` then changes to it; without the function, the shard is
+/// made and a warning says how to load it.
 ///
 /// Gitignored files that the main worktree's .worktreeinclude names
 /// (gitignore patterns: node_modules/, .venv/, .env.local) are copied in
@@ -62,6 +64,11 @@ pub struct CreateArgs {
     /// Run no hooks (setup, start), neither yours nor the repository's
     #[arg(long)]
     pub no_hooks: bool,
+
+    /// Then change the shell's directory to the new shard (needs the shell
+    /// function of `shards init`)
+    #[arg(long, conflicts_with_all = ["command", "json"])]
+    pub cd: bool,
 
     /// Then run this command in the new shard, as `shards run` does (after `--`)
     #[arg(last = true, value_name = "CMD")]
@@ -292,11 +299,18 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     })?;
     progress.borrow_mut().finish();
     copying.borrow_mut().finish();
+    let mut warnings = made.warnings;
+    if args.cd && !ctx.env.shell_function {
+        warnings.push(format!(
+            "could not change the directory: that takes the shell function, not loaded in this shell; add `eval \"$(shards init bash)\"` to ~/.bashrc (zsh: `eval \"$(shards init zsh)\"` in ~/.zshrc; fish: `shards init fish | source` in config.fish), or now: cd {}",
+            crate::envfile::sh_quote(&made.row.path.to_string_lossy())
+        ));
+    }
     Ok(CreateReport {
         shard: ShardView::of(&made.row),
         branch_created,
         env_file: made.row.path.join(&config.env_file),
-        warnings: made.warnings,
+        warnings,
         start,
         copied: CopiedView::of(&made.copied),
     })

@@ -6,10 +6,13 @@
 //! and host for reports), and returns a report; only `output` writes stdout.
 
 pub mod adopt;
+pub mod cd;
 pub mod completions;
 pub mod create;
 pub mod destroy;
 pub mod env;
+pub mod hook;
+pub mod init;
 pub mod list;
 pub mod mcp;
 pub mod path;
@@ -42,8 +45,11 @@ pub enum Command {
     Env(env::EnvArgs),
     Run(run::RunArgs),
     Path(path::PathArgs),
+    Cd(cd::CdArgs),
     Adopt(adopt::AdoptArgs),
     Trust(trust::TrustArgs),
+    Init(init::InitArgs),
+    Hook(hook::HookArgs),
     Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
 }
@@ -86,6 +92,9 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         }
         Command::Run(args) => run::run(ctx, args),
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
+        Command::Cd(args) => emit(ctx, &cd::run(ctx, args)?, format, ()),
+        Command::Init(args) => emit(ctx, &init::run(args)?, format, ()),
+        Command::Hook(args) => emit(ctx, &hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.

@@ -120,6 +120,15 @@ impl Error {
                 std::io::ErrorKind::StorageFull => "free some disk space and try again".to_string(),
                 _ => return None,
             },
+            Error::NoShellFunction { name } => format!(
+                "load it in your shell's startup file: `eval \"$(shards init bash)\"` in ~/.bashrc, `eval \"$(shards init zsh)\"` in ~/.zshrc, or `shards init fish | source` in ~/.config/fish/config.fish; until then, `cd \"$(shards path {name})\"`"
+            ),
+            Error::HookPayload { .. } => {
+                "shards hook claude-code reads Claude Code's WorktreeCreate or WorktreeRemove hook input (JSON) on stdin; see the README's Claude Code section".to_string()
+            }
+            Error::NotAShard { .. } => {
+                "`shards list --all` shows every shard and its worktree; a worktree shards did not make is removed with `git worktree remove`".to_string()
+            }
             // libgit2's and SQLite's messages carry no next step we could
             // name, and a child's failure is the child's to explain.
             Error::Sqlite(_) | Error::Git(_) | Error::Child { .. } => return None,

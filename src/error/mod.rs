@@ -229,6 +229,20 @@ pub enum Error {
         code: Option<i32>,
     },
 
+    /// `shards cd` run without the shell function of `shards init`, which
+    /// alone can change the shell's directory.
+    #[error("`shards cd` needs the shell function: a program cannot change its shell's directory")]
+    NoShellFunction { name: String },
+
+    /// A hook payload (`shards hook claude-code`) that cannot be acted on:
+    /// not JSON, an unknown event, a missing field.
+    #[error("hook payload: {message}")]
+    HookPayload { message: String },
+
+    /// A path that is no shard's worktree (`WorktreeRemove`).
+    #[error("{} is not the worktree of a shard", clip(&.path.to_string_lossy()))]
+    NotAShard { path: PathBuf },
+
     /// A child process exited with a non-zero code (`run`, `create -- CMD`).
     #[error("command exited with code {code}")]
     Child { code: i32 },
@@ -297,6 +311,9 @@ impl Error {
             Error::HookFailed { .. } => "hook_failed",
             Error::Interrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
+            Error::NoShellFunction { .. } => "no_shell_function",
+            Error::HookPayload { .. } => "hook_payload",
+            Error::NotAShard { .. } => "not_a_shard",
             Error::PartlyDone { cause, .. } => cause.kind(),
         }
     }
@@ -331,8 +348,11 @@ impl Error {
             | Error::HooksUntrusted { .. }
             | Error::HookFailed { .. }
             | Error::Copy { .. }
+            | Error::HookPayload { .. }
+            | Error::NotAShard { .. }
             | Error::Io { .. } => 1,
-            Error::Config { .. } => 2,
+            // Fixed by editing input, as a usage error: the shell's startup file.
+            Error::Config { .. } | Error::NoShellFunction { .. } => 2,
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
             | Error::LedgerLocked { .. }

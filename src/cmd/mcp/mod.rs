@@ -173,6 +173,7 @@ impl ShardsServer {
                 block_size: None,
                 direnv: false,
                 no_hooks: input.no_hooks,
+                cd: false,
                 command: Vec::new(),
             };
             create::run(ctx, &args)
