@@ -30,6 +30,7 @@ mod props;
 mod prune;
 mod reap;
 mod shared_home;
+mod shell;
 mod snapshots;
 mod status;
 mod stress;

@@ -184,8 +184,29 @@ impl TestEnv {
     /// Returns a `shards` command in `dir` with the scrubbed environment.
     pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = self.scrubbed(env!("CARGO_BIN_EXE_shards"), dir);
-        cmd.args(args)
-            .env("SHARDS_HOME", &self.shards_home)
+        cmd.args(args);
+        self.shards_vars(&mut cmd);
+        cmd
+    }
+
+    /// Runs `shell` (bash, zsh, fish) with `args` in `dir`, with the
+    /// environment `shards` gets and the built `shards` first on `PATH`.
+    pub fn shell_in(&self, shell: &str, dir: &Path, args: &[&str]) -> Out {
+        let bin = Path::new(env!("CARGO_BIN_EXE_shards")).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = self.scrubbed(shell, dir);
+        cmd.args(args).env("PATH", path);
+        self.shards_vars(&mut cmd);
+        Out::from(args, cmd.output().unwrap())
+    }
+
+    /// Sets the variables every `shards` run of this test gets.
+    fn shards_vars(&self, cmd: &mut Command) {
+        cmd.env("SHARDS_HOME", &self.shards_home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_CACHE_HOME", self.home.join(".cache"))
@@ -195,7 +216,21 @@ impl TestEnv {
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
-        cmd
+    }
+
+    /// Runs `shards` in `dir` with `input` on its stdin.
+    pub fn shards_stdin(&self, dir: &Path, args: &[&str], input: &str) -> Out {
+        use std::io::Write;
+        let mut child = self
+            .command_in(dir, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A closed pipe (shards refused before reading) is no test failure.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        Out::from(args, child.wait_with_output().unwrap())
     }
 
     /// Runs `shards` in the repository.
