@@ -5,6 +5,7 @@
 mod common;
 
 mod adopt;
+mod claude_hook;
 mod concurrency;
 mod config;
 mod copy;
