@@ -36,7 +36,8 @@ Variables: SHARDS_PORTS_BASE, SHARDS_PORTS_MAX, SHARDS_PORTS_BLOCK_SIZE,
 Home: $SHARDS_HOME, else $XDG_DATA_HOME/shards, else ~/.local/share/shards.
 
 Exit codes: 0 success; 1 failure (not found, dirty worktree, no free block,
-name taken, git or file error); 2 usage error or invalid configuration;
+name taken, git or file error); 2 usage error or invalid configuration
+(also `shards cd` run without the shell function of `shards init`);
 3 ledger unusable (corrupt, newer schema, locked past the timeout, or on a
 disk that refuses writes); 130 (SIGINT, Ctrl-C) or 143 (SIGTERM): a create
 was interrupted and undid what it had made. `shards run` and `create -- CMD`

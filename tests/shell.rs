@@ -126,7 +126,7 @@ fn create_cd_refuses_json_and_a_command_before_making_anything() {
     let before = env.git_records();
     env.shards(&["create", "one", "--cd", "--json"])
         .code(2)
-        .says(&["'--cd' cannot be used with '--json'"]);
+        .says(&["`--cd` cannot be used with `--json`"]);
     env.shards(&["create", "one", "--cd", "--", "true"])
         .code(2)
         .says(&["'--cd' cannot be used with"]);

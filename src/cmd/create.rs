@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cmd::view::ShardView;
 use crate::config::Overrides;
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::build::{self, CreateRequest, Names};
 use crate::shard::copy::Copied;
@@ -67,7 +67,9 @@ pub struct CreateArgs {
 
     /// Then change the shell's directory to the new shard (needs the shell
     /// function of `shards init`)
-    #[arg(long, conflicts_with_all = ["command", "json"])]
+    // `--json` is checked in `run`: a subcommand alone (its man page) has
+    // no global `--json` for clap to name here.
+    #[arg(long, conflicts_with = "command")]
     pub cd: bool,
 
     /// Then run this command in the new shard, as `shards run` does (after `--`)
@@ -235,6 +237,13 @@ fn flags(args: &CreateArgs) -> Overrides {
 
 /// Creates a shard.
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
+    if args.cd && ctx.global.json {
+        return Err(Error::Usage {
+            message: "`--cd` cannot be used with `--json`".into(),
+            hint: "the shell function reads the path that create prints; use one or the other"
+                .into(),
+        });
+    }
     let repo = ctx.repo()?;
     let names = Names::parse(&args.name, args.branch.as_deref())?;
     let config = ctx.config(&flags(args))?;

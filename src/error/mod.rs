@@ -229,6 +229,11 @@ pub enum Error {
         code: Option<i32>,
     },
 
+    /// Flags that cannot go together, found past clap (which checks the
+    /// rest with its own message and exit code 2).
+    #[error("{message}")]
+    Usage { message: String, hint: String },
+
     /// `shards cd` run without the shell function of `shards init`, which
     /// alone can change the shell's directory.
     #[error("`shards cd` needs the shell function: a program cannot change its shell's directory")]
@@ -312,6 +317,7 @@ impl Error {
             Error::Interrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::NoShellFunction { .. } => "no_shell_function",
+            Error::Usage { .. } => "usage",
             Error::HookPayload { .. } => "hook_payload",
             Error::NotAShard { .. } => "not_a_shard",
             Error::PartlyDone { cause, .. } => cause.kind(),
@@ -352,7 +358,7 @@ impl Error {
             | Error::NotAShard { .. }
             | Error::Io { .. } => 1,
             // Fixed by editing input, as a usage error: the shell's startup file.
-            Error::Config { .. } | Error::NoShellFunction { .. } => 2,
+            Error::Config { .. } | Error::NoShellFunction { .. } | Error::Usage { .. } => 2,
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
             | Error::LedgerLocked { .. }
