@@ -228,3 +228,20 @@ fn bad_payloads_fail_with_a_clear_message_and_make_nothing() {
     assert_eq!(env.git_records(), before);
     assert!(env.list().is_empty());
 }
+
+#[test]
+fn remove_spares_the_agent_that_runs_the_hook_from_the_worktree() {
+    let env = TestEnv::new();
+    let path = only_path(&hook(&env, &env.root, &create_payload(&env, "a")).ok());
+    let payload = env.root.join("payload.json");
+    std::fs::write(&payload, remove_payload(&env, &path)).unwrap();
+    // Claude Code runs the hook through a shell; both sit in the worktree.
+    let script = format!(
+        "shards hook claude-code < '{}'; echo \"rc=$?\"",
+        payload.display()
+    );
+    let out = env.shell_in("bash", &path, &["-c", &script]).ok();
+    assert_eq!(out.stdout, "rc=0\n", "{out}");
+    assert!(!path.exists());
+    assert!(env.list().is_empty());
+}

@@ -43,6 +43,10 @@ echo "run rc={status}"
 shards run one -- printf '<%s>\n' 'a b' "it's"
 shards port web --shard 'no such'
 echo "port rc={status}"
+shards create one --cd 2> /dev/null
+echo "taken rc={status} $PWD"
+shards > /dev/null 2>&1
+echo "bare rc={status}"
 "#
     )
 }
@@ -52,7 +56,7 @@ fn check(shell: &str) {
     let out = env.shell_in(shell, &env.repo, &["-c", &script(shell)]).ok();
     let one = root.join("one");
     let want = format!(
-        "create={one}\nrepo={repo}\ncd={one}\nplain={one}\nmissing rc=1 {one}\nrun rc=7\n<a b>\n<it's>\nport rc=1\n",
+        "create={one}\nrepo={repo}\ncd={one}\nplain={one}\nmissing rc=1 {one}\nrun rc=7\n<a b>\n<it's>\nport rc=1\ntaken rc=1 {one}\nbare rc=2\n",
         one = one.display(),
         repo = env.repo.display()
     );
@@ -143,4 +147,12 @@ fn init_prints_a_function_for_each_shell() {
         assert_eq!(out.stderr, "");
     }
     env.shards(&["init", "tcsh"]).code(2);
+}
+
+#[test]
+fn bash_function_works_under_set_u() {
+    let (env, _) = world();
+    let s = r#"set -u; eval "$(shards init bash)"; shards > /dev/null 2>&1; echo "rc=$?""#;
+    let out = env.shell_in("bash", &env.repo, &["-c", s]).ok();
+    assert_eq!(out.stdout, "rc=2\n", "{out}");
 }

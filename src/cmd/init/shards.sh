@@ -3,11 +3,11 @@
 # command goes to the shards program unchanged. Load it from ~/.bashrc
 # (or ~/.zshrc) with: eval "$(shards init bash)"
 shards() {
-  if [ "$1" = cd ]; then
+  if [ "${1-}" = cd ]; then
     __shards_cd "$@"
     return
   fi
-  if [ "$1" = create ]; then
+  if [ "${1-}" = create ]; then
     local __shards_arg
     for __shards_arg in "$@"; do
       case "$__shards_arg" in
