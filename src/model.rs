@@ -64,6 +64,62 @@ impl ShardName {
         Ok(ShardName(raw.to_string()))
     }
 
+    /// Turns a name from elsewhere (an agent's worktree name) into a shard
+    /// name. A valid name is kept as it is. Otherwise characters other than
+    /// ASCII letters, digits, `.`, `_`, `-` and `/` become `-`, runs of `-`
+    /// and of `.` become one, each `/`-separated part loses leading and
+    /// trailing `.` and `-` and a `.lock` ending, empty parts are dropped,
+    /// and the name is cut to [`MAX_NAME_LEN`]. What is still no valid name
+    /// (empty, `HEAD`) is left for `create` to refuse.
+    pub fn sanitise(raw: &str) -> String {
+        if ShardName::parse(raw).is_ok() {
+            return raw.to_string();
+        }
+        let mapped: String = raw
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '/' => c,
+                _ => '-',
+            })
+            .collect();
+        let mut squeezed = String::with_capacity(mapped.len());
+        for c in mapped.chars() {
+            let repeat = matches!(c, '-' | '.') && squeezed.ends_with(c);
+            if !repeat {
+                squeezed.push(c);
+            }
+        }
+        let tidy = |part: &str| -> String {
+            let mut p = part.trim_start_matches(['.', '-']).to_string();
+            loop {
+                let before = p.len();
+                p = p.trim_end_matches(['.', '-']).to_string();
+                if let Some(s) = p.strip_suffix(".lock") {
+                    p = s.to_string();
+                }
+                if p.len() == before {
+                    return p;
+                }
+            }
+        };
+        let mut name: String = squeezed
+            .split('/')
+            .map(tidy)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/");
+        if name.len() > MAX_NAME_LEN {
+            name.truncate(MAX_NAME_LEN);
+            name = name
+                .split('/')
+                .map(tidy)
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("/");
+        }
+        name
+    }
+
     /// Returns the name as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -269,6 +325,43 @@ pub fn compose_project_name(repo: &str, shard: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitise_keeps_valid_names_and_mends_others() {
+        let s = ShardName::sanitise;
+        assert_eq!(s("feature-auth"), "feature-auth");
+        assert_eq!(s("agent-a1b2c3"), "agent-a1b2c3");
+        assert_eq!(s("feat/login"), "feat/login");
+        assert_eq!(s("a--b"), "a--b");
+        assert_eq!(s("Fix the bug!"), "Fix-the-bug");
+        assert_eq!(s("--x"), "x");
+        assert_eq!(s("a..b"), "a.b");
+        assert_eq!(s("/a//.b/"), "a/b");
+        assert_eq!(s("x.lock"), "x");
+        assert_eq!(s("naïve café"), "na-ve-caf");
+        assert_eq!(s("..."), "");
+        assert_eq!(s(&"a".repeat(300)).len(), MAX_NAME_LEN);
+        for raw in [
+            "Fix the bug! (#12)",
+            "a/../b",
+            "-.x.lock/",
+            "é-x",
+            "x.lock.lock",
+        ] {
+            assert!(ShardName::parse(&s(raw)).is_ok(), "{raw} -> {}", s(raw));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitise_gives_a_valid_name_or_nothing(raw in "\\PC{0,130}|[-./a-z@ ]{0,130}") {
+            let name = ShardName::sanitise(&raw);
+            proptest::prop_assert!(
+                name.is_empty() || name == "HEAD" || ShardName::parse(&name).is_ok(),
+                "{:?} -> {:?}", raw, name
+            );
+        }
+    }
 
     #[test]
     fn accepts_branch_like_names() {

@@ -19,7 +19,7 @@ use crate::cmd::destroy::{self, DestroyArgs, DestroyReport};
 use crate::context::{Ctx, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::host;
-use crate::model::{MAX_NAME_LEN, ShardName, ShardState};
+use crate::model::{ShardName, ShardState};
 use crate::output::{Render, RenderCtx};
 use crate::shard::reap;
 
@@ -135,7 +135,7 @@ fn claude_code(ctx: &Ctx, text: &str) -> Result<HookReport> {
                             .to_string(),
                     )
                 })?;
-            let name = sanitise(&raw);
+            let name = ShardName::sanitise(&raw);
             let base = field(obj, &["base_ref", "base_commit", "source_ref"]);
             let sub = at(ctx, cwd)?;
             worktree_create(&sub, &name, base)
@@ -233,59 +233,6 @@ fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<HookReport> {
     })
 }
 
-/// Turns an agent's worktree name into a shard name: characters other than
-/// ASCII letters, digits, `.`, `_`, `-` and `/` become `-`, runs of `-`
-/// one; each `/`-separated part loses leading and trailing `.` and `-`
-/// and a `.lock` ending, empty parts are dropped, `..` becomes `.`; cut to
-/// the name length limit. What still is no valid name (empty, `HEAD`) is
-/// left for `create` to refuse.
-pub fn sanitise(raw: &str) -> String {
-    let mapped: String = raw
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '/' => c,
-            _ => '-',
-        })
-        .collect();
-    let mut squeezed = String::with_capacity(mapped.len());
-    for c in mapped.chars() {
-        let repeat = matches!(c, '-' | '.') && squeezed.ends_with(c);
-        if !repeat {
-            squeezed.push(c);
-        }
-    }
-    let tidy = |part: &str| -> String {
-        let mut p = part.trim_start_matches(['.', '-']).to_string();
-        loop {
-            let before = p.len();
-            p = p.trim_end_matches(['.', '-']).to_string();
-            if let Some(s) = p.strip_suffix(".lock") {
-                p = s.to_string();
-            }
-            if p.len() == before {
-                return p;
-            }
-        }
-    };
-    let mut name: String = squeezed
-        .split('/')
-        .map(tidy)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("/");
-    if name.len() > MAX_NAME_LEN {
-        name.truncate(MAX_NAME_LEN);
-        name = name
-            .split('/')
-            .map(tidy)
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("/");
-    }
-    debug_assert!(name.is_empty() || name == "HEAD" || ShardName::parse(&name).is_ok());
-    name
-}
-
 impl Render for HookReport {
     fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         match self.event.as_str() {
@@ -321,25 +268,5 @@ impl Render for HookReport {
             warnings.extend(d.warnings());
         }
         warnings
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sanitise;
-
-    #[test]
-    fn sanitise_keeps_valid_names_and_mends_others() {
-        assert_eq!(sanitise("feature-auth"), "feature-auth");
-        assert_eq!(sanitise("agent-a1b2c3"), "agent-a1b2c3");
-        assert_eq!(sanitise("feat/login"), "feat/login");
-        assert_eq!(sanitise("Fix the bug!"), "Fix-the-bug");
-        assert_eq!(sanitise("--x"), "x");
-        assert_eq!(sanitise("a..b"), "a.b");
-        assert_eq!(sanitise("/a//.b/"), "a/b");
-        assert_eq!(sanitise("x.lock"), "x");
-        assert_eq!(sanitise("naïve café"), "na-ve-caf");
-        assert_eq!(sanitise("..."), "");
-        assert_eq!(sanitise(&"a".repeat(300)).len(), 100);
     }
 }
