@@ -77,6 +77,20 @@ fn create_with_name_and_cwd_prints_only_the_path() {
 }
 
 #[test]
+fn create_with_json_reports_the_shard() {
+    let env = TestEnv::new();
+    let out = env.shards_stdin(
+        &env.root,
+        &["hook", "claude-code", "--json"],
+        &create_payload(&env, "a"),
+    );
+    let json = out.ok().json();
+    assert_eq!(json["event"], "WorktreeCreate");
+    assert_eq!(json["created"]["shard"]["name"], "a");
+    assert_eq!(json["path"], json["created"]["shard"]["path"]);
+}
+
+#[test]
 fn create_with_worktree_name_and_source_ref_starts_there() {
     let env = TestEnv::new();
     env.git(&env.repo, &["branch", "dev"]);

@@ -147,6 +147,9 @@ fn init_prints_a_function_for_each_shell() {
         assert_eq!(out.stderr, "");
     }
     env.shards(&["init", "tcsh"]).code(2);
+    let json = env.shards(&["init", "fish", "--json"]).ok().json();
+    assert_eq!(json["shell"], "fish");
+    assert!(json["script"].as_str().unwrap().contains("function shards"));
 }
 
 #[test]

@@ -19,11 +19,11 @@ use crate::output::{Render, RenderCtx};
 /// change to it); every other command goes to the shards program
 /// unchanged, with its exit status. Load it from your shell's startup file:
 ///
-///   bash, in ~/.bashrc:                 eval "$(shards init bash)"
+/// - bash, in ~/.bashrc: `eval "$(shards init bash)"`
 ///
-///   zsh, in ~/.zshrc:                   eval "$(shards init zsh)"
+/// - zsh, in ~/.zshrc: `eval "$(shards init zsh)"`
 ///
-///   fish, in ~/.config/fish/config.fish: shards init fish | source
+/// - fish, in ~/.config/fish/config.fish: `shards init fish | source`
 ///
 /// The function runs the program as `command shards`, so the program must
 /// be on PATH under the name `shards`.
