@@ -47,6 +47,9 @@ shards create one --cd 2> /dev/null
 echo "taken rc={status} $PWD"
 shards > /dev/null 2>&1
 echo "bare rc={status}"
+cd /
+shards -q -C "$REPO" cd two
+echo "flags=$PWD"
 "#
     )
 }
@@ -56,9 +59,10 @@ fn check(shell: &str) {
     let out = env.shell_in(shell, &env.repo, &["-c", &script(shell)]).ok();
     let one = root.join("one");
     let want = format!(
-        "create={one}\nrepo={repo}\ncd={one}\nplain={one}\nmissing rc=1 {one}\nrun rc=7\n<a b>\n<it's>\nport rc=1\ntaken rc=1 {one}\nbare rc=2\n",
+        "create={one}\nrepo={repo}\ncd={one}\nplain={one}\nmissing rc=1 {one}\nrun rc=7\n<a b>\n<it's>\nport rc=1\ntaken rc=1 {one}\nbare rc=2\nflags={two}\n",
         one = one.display(),
-        repo = env.repo.display()
+        repo = env.repo.display(),
+        two = root.join("two").display()
     );
     assert_eq!(out.stdout, want, "{out}");
     assert!(out.stderr.contains("no shard named `nope`"), "{out}");

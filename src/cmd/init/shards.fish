@@ -3,20 +3,38 @@
 # command goes to the shards program unchanged. Load it from
 # ~/.config/fish/config.fish with: shards init fish | source
 function shards --wraps shards --description 'shards, with `shards cd` and `shards create --cd`'
-    if test "$argv[1]" = cd
-        __shards_cd $argv
-        return
-    end
-    if test "$argv[1]" = create
-        for arg in $argv
-            switch $arg
-                case --
-                    break
-                case --cd
-                    __shards_cd $argv
-                    return
-            end
+    # The command: the first argument that is no flag (-C takes a value).
+    set -l cmd
+    set -l skip 0
+    for arg in $argv
+        if test $skip -eq 1
+            set skip 0
+            continue
         end
+        switch $arg
+            case -C
+                set skip 1
+            case '-*'
+                continue
+            case '*'
+                set cmd $arg
+                break
+        end
+    end
+    switch "$cmd"
+        case cd
+            __shards_cd $argv
+            return
+        case create
+            for arg in $argv
+                switch $arg
+                    case --
+                        break
+                    case --cd
+                        __shards_cd $argv
+                        return
+                end
+            end
     end
     command shards $argv
 end

@@ -3,22 +3,39 @@
 # command goes to the shards program unchanged. Load it from ~/.bashrc
 # (or ~/.zshrc) with: eval "$(shards init bash)"
 shards() {
-  if [ "${1-}" = cd ]; then
-    __shards_cd "$@"
-    return
-  fi
-  if [ "${1-}" = create ]; then
-    local __shards_arg
-    for __shards_arg in "$@"; do
-      case "$__shards_arg" in
-        --) break ;;
-        --cd)
-          __shards_cd "$@"
-          return
-          ;;
-      esac
-    done
-  fi
+  # The command: the first argument that is no flag (-C takes a value).
+  local __shards_cmd= __shards_skip= __shards_arg
+  for __shards_arg in "$@"; do
+    if [ -n "$__shards_skip" ]; then
+      __shards_skip=
+      continue
+    fi
+    case "$__shards_arg" in
+      -C) __shards_skip=1 ;;
+      -*) ;;
+      *)
+        __shards_cmd="$__shards_arg"
+        break
+        ;;
+    esac
+  done
+  case "$__shards_cmd" in
+    cd)
+      __shards_cd "$@"
+      return
+      ;;
+    create)
+      for __shards_arg in "$@"; do
+        case "$__shards_arg" in
+          --) break ;;
+          --cd)
+            __shards_cd "$@"
+            return
+            ;;
+        esac
+      done
+      ;;
+  esac
   command shards "$@"
 }
 
