@@ -28,6 +28,7 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod prune_merged;
 mod reap;
 mod shared_home;
 mod snapshots;
