@@ -19,6 +19,7 @@ mod hostile;
 mod interrupt;
 mod ledger;
 mod list;
+mod list_full;
 mod mcp;
 mod mcp_wire;
 mod moved;

@@ -27,10 +27,11 @@ use crate::shard::survey::{self, Survey};
 /// prune` frees its block and leaves the folder), creating or destroying.
 ///
 /// With --full, also reads each worktree (in parallel): DIRTY (M modified
-/// and ? untracked files, or clean), AHEAD/BEHIND its repository's default
-/// branch (origin/HEAD, else main, else master, else the main worktree's
-/// HEAD; named on stderr), LAST (age of the last commit) and SERVICES (each
-/// named port, `up` when something listens on it, else `down`).
+/// and ? untracked files, or clean), +/- (commits ahead of and behind its
+/// repository's default branch: origin/HEAD, else main, else master, else
+/// the main worktree's HEAD; named on stderr), LAST (age of the last
+/// commit) and SERVICES (each named port, `*` when something listens on
+/// it), in place of PORTS, AGE and PATH (all in --json).
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List the shards of every repository, not just this one
@@ -211,38 +212,31 @@ fn services(f: &FullView) -> String {
         .services
         .iter()
         .map(|s| {
-            let state = match s.listening {
-                Some(true) => "up",
-                Some(false) => "down",
+            let mark = match s.listening {
+                Some(true) => "*",
+                Some(false) => "",
                 None => "?",
             };
-            format!("{}:{} {state}", s.service, s.port)
+            format!("{}:{}{mark}", s.service, s.port)
         })
         .collect();
     if words.is_empty() {
         "-".to_string()
     } else {
-        words.join(", ")
+        words.join(" ")
     }
 }
 
 /// Renders with a REPO column when `opts` (`--all`) is set; with `--full`
-/// (shards that carry their state), DIRTY, AHEAD/BEHIND, LAST and SERVICES
-/// replace AGE and PATH, so the table stays readable in 100 columns.
+/// (shards that carry their state), DIRTY, +/-, LAST and SERVICES replace
+/// PORTS, AGE and PATH, so the table stays readable in 100 columns.
 impl Render<bool> for ListReport {
     fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_, bool>) -> io::Result<()> {
         let all = cx.opts;
         let full = self.shards.iter().any(|s| s.full.is_some());
         let mut headers = if full {
             vec![
-                "NAME",
-                "BRANCH",
-                "PORTS",
-                "STATUS",
-                "DIRTY",
-                "AHEAD/BEHIND",
-                "LAST",
-                "SERVICES",
+                "NAME", "BRANCH", "STATUS", "DIRTY", "+/-", "LAST", "SERVICES",
             ]
         } else {
             vec!["NAME", "BRANCH", "PORTS", "STATUS", "AGE", "PATH"]
@@ -258,12 +252,11 @@ impl Render<bool> for ListReport {
                 ShardStatus::Active => s.status.to_string(),
                 other => cx.style.paint("33", other.as_str()),
             };
-            let mut row = vec![
-                s.name.clone(),
-                s.branch.clone(),
-                format!("{}-{}", s.ports.start, s.ports.end),
-                status,
-            ];
+            let mut row = vec![s.name.clone(), s.branch.clone()];
+            if listed.full.is_none() {
+                row.push(format!("{}-{}", s.ports.start, s.ports.end));
+            }
+            row.push(status);
             match &listed.full {
                 Some(f) => {
                     let vs = match (f.ahead, f.behind) {
@@ -310,9 +303,12 @@ impl Render<bool> for ListReport {
                 let repo = listed.shard.repo.display();
                 if said.insert(format!("{repo}{base}")) {
                     notes.push(format!(
-                        "Ahead/behind count against `{base}` ({how}) in {repo}."
+                        "+/-: commits ahead of/behind `{base}` ({how}) in {repo}."
                     ));
                 }
+            }
+            if !f.services.is_empty() && said.insert(String::new()) {
+                notes.push("SERVICES: `*` after a port: something listens on it.".to_string());
             }
             if let Some(e) = &f.worktree_error
                 && listed.shard.status == ShardStatus::Active
