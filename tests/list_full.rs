@@ -113,6 +113,17 @@ fn a_missing_worktree_is_shown_and_the_others_are_read() {
     let out = env.shards(&["list", "--full"]).ok();
     let row = out.stdout.lines().find(|l| l.starts_with("gone ")).unwrap();
     assert!(row.contains("missing"), "{out}");
+    // A plain folder in its place is not read as if it were the worktree.
+    std::fs::create_dir(&gone).unwrap();
+    std::fs::write(gone.join("other.txt"), "x").unwrap();
+    let shards = full(&env);
+    let g = by_name(&shards, "gone");
+    assert_eq!(g["status"], "replaced");
+    assert_eq!(
+        g["worktree_error"],
+        "its folder is no longer its git worktree"
+    );
+    assert_eq!(g["untracked"], Value::Null);
 }
 
 #[test]

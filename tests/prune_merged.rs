@@ -210,3 +210,30 @@ fn min_age_needs_merged_and_a_duration() {
         .says(&["soon"]);
     assert!(Path::new(&env.repo).exists());
 }
+
+#[test]
+fn a_merged_shard_with_a_process_running_from_it_is_kept() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "busy", "b.txt");
+    squash_into_main(&env, "busy");
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .current_dir(&wt)
+        .spawn()
+        .unwrap();
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let b = entry(&doc, "busy");
+    assert_eq!(b["reclaimed"], false, "{doc:#}");
+    let reason = b["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("processes still run") && reason.contains("sleep"),
+        "{doc:#}"
+    );
+    assert!(wt.exists());
+    assert_eq!(names(&env), vec!["busy"]);
+}

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::ledger::services::OwnedServicePort;
+use crate::model::ShardStatus;
 use crate::worktree::{self, DefaultBranch, WorktreeState};
 
 /// A named port and whether something listens on it.
@@ -58,8 +59,16 @@ pub fn survey(
             .or_insert_with(|| worktree::default_branch(&row.repo.git_dir).ok().flatten());
     }
     let states = in_parallel(rows, |row| {
-        if !row.path.is_dir() {
-            return Err("its worktree is missing".to_string());
+        // Only a worktree that is still the shard's is read: a replaced
+        // folder's status would be another repository's.
+        match super::relocate::status(row) {
+            ShardStatus::Active => {}
+            ShardStatus::Missing => return Err("its worktree is missing".to_string()),
+            ShardStatus::Replaced => {
+                return Err("its folder is no longer its git worktree".to_string());
+            }
+            ShardStatus::Creating => return Err("it is being created".to_string()),
+            ShardStatus::Destroying => return Err("it is being destroyed".to_string()),
         }
         let base = bases[&row.repo.git_dir]
             .as_ref()
