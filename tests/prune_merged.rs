@@ -237,3 +237,24 @@ fn a_merged_shard_with_a_process_running_from_it_is_kept() {
     assert!(wt.exists());
     assert_eq!(names(&env), vec!["busy"]);
 }
+
+#[test]
+fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "secret", "s.txt");
+    squash_into_main(&env, "secret");
+    let dotenv = wt.join(".env");
+    let text = format!("API_TOKEN=abc\n{}", read(&dotenv));
+    std::fs::write(&dotenv, &text).unwrap();
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    let s = entry(&doc, "secret");
+    assert_eq!(s["reclaimed"], false, "{doc:#}");
+    assert!(
+        s["reason"].as_str().unwrap().contains("1 line in .env"),
+        "{doc:#}"
+    );
+    assert_eq!(read(&dotenv), text);
+}
