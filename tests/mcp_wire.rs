@@ -354,3 +354,27 @@ fn issue_10_mcp_a_batch_under_2025_03_26_is_answered_with_an_array() {
     assert_eq!(branches, ["batched", "main"]);
     assert_eq!(folders.len(), 1);
 }
+
+#[test]
+fn issue_13_mcp_list_shards_with_full_reads_each_worktree() {
+    let env = TestEnv::new();
+    let a = crate::common::shard_path(&env.create("a"));
+    std::fs::write(a.join("wip.txt"), "x").unwrap();
+    env.git(&a, &["commit", "-q", "--allow-empty", "-m", "a1"]);
+    env.shards(&["port", "web", "--shard", "a"]).ok();
+    let mut wire = Wire::start(&env, "2025-06-18");
+    let plain: Value = serde_json::from_str(&wire.call(1, "list_shards", json!({}))).unwrap();
+    let shard = &plain["result"]["structuredContent"]["shards"][0];
+    assert_eq!(shard["name"], "a", "{plain}");
+    assert!(shard.get("untracked").is_none(), "{plain}");
+    let full: Value =
+        serde_json::from_str(&wire.call(2, "list_shards", json!({"full": true}))).unwrap();
+    let shard = &full["result"]["structuredContent"]["shards"][0];
+    assert_eq!(shard["untracked"], 1, "{full}");
+    assert_eq!(shard["modified"], 0, "{full}");
+    assert_eq!((&shard["ahead"], &shard["behind"]), (&json!(1), &json!(0)));
+    assert_eq!(shard["base"], "main");
+    assert_eq!(shard["services"][0]["service"], "web", "{full}");
+    assert_eq!(shard["services"][0]["listening"], false, "{full}");
+    wire.finish();
+}

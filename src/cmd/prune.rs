@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
@@ -13,9 +14,11 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::ledger::ShardRow;
+use crate::model::ShardState;
 use crate::output::{self, Render, RenderCtx, Table};
-use crate::shard::teardown::{self, Diagnosis};
-use crate::shard::{hooks, reap};
+use crate::shard::teardown::{self, Diagnosis, TeardownHook};
+use crate::shard::{Site, hooks, reap};
+use crate::worktree::{self, MergeState, Merged, Repo};
 
 /// Reclaim shards whose worktree or creator is gone
 ///
@@ -29,6 +32,16 @@ use crate::shard::{hooks, reap};
 /// prune never stops processes (`shards destroy --reap` does). A repository moved
 /// with `mv` keeps its shards. Acts on this repository; --all (or
 /// running outside any repository) acts on every repository in the ledger.
+///
+/// With --merged, also reclaims active shards whose branch is merged into
+/// the repository's default branch (origin/HEAD, else main, else master,
+/// else the main worktree's HEAD): its tip is in the default branch's
+/// history, or merging it would change nothing (a squash merge, a rebase,
+/// cherry-picks). Only a shard whose worktree is clean (the env file holding
+/// nothing but shards' lines), with no process running from it, not locked,
+/// and older than --min-age; a branch that never had a commit is kept. A
+/// squash-merged branch is deleted too (its changes are in the default
+/// branch; the note names the commit it was at).
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Show what would be reclaimed without changing anything
@@ -38,6 +51,14 @@ pub struct PruneArgs {
     /// Prune every repository, not just this one
     #[arg(long)]
     pub all: bool,
+
+    /// Also reclaim clean shards whose branch is merged (squash included)
+    #[arg(long)]
+    pub merged: bool,
+
+    /// With --merged, keep shards younger than this (30m, 2h, 1d)
+    #[arg(long, value_name = "AGE", default_value = "1h", value_parser = humantime::parse_duration, requires = "merged")]
+    pub min_age: Duration,
 }
 
 /// One shard prune looked at.
@@ -88,6 +109,29 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             notes,
         };
         let (reason, reclaimable) = match teardown::diagnose(row) {
+            Diagnosis::Healthy if args.merged && row.state == ShardState::Active => {
+                let (reason, found) = match merged(ctx, row, args.min_age) {
+                    Ok(verdict) => verdict,
+                    Err(e) => (format!("its merge state cannot be read: {e}"), None),
+                };
+                let reclaimable = found.is_some();
+                let Some(found) = found.filter(|_| !args.dry_run) else {
+                    shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
+                    continue;
+                };
+                let (how, tip, base) = (found.0, found.1, found.2.as_str());
+                match reclaim(ctx, row, |site, hook| {
+                    teardown::retire(site, row, (how, tip, base), hook)
+                }) {
+                    Ok(None) => {}
+                    Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+                    Err(e) => {
+                        let reason = format!("{reason}, but reclaiming it failed: {e}");
+                        shards.push(pruned(row.path.clone(), reason, false, Vec::new()));
+                    }
+                }
+                continue;
+            }
             Diagnosis::Healthy => continue,
             // A worktree moved with `git worktree move` is followed, not reclaimed.
             Diagnosis::Moved(new) => {
@@ -111,7 +155,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
             continue;
         }
-        match reclaim(ctx, row) {
+        match reclaim(ctx, row, |site, hook| teardown::reclaim(site, row, hook)) {
             Ok(None) => {}
             Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
             // One shard that cannot be taken apart must not stop the others.
@@ -142,10 +186,80 @@ fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
     Some((reason, false))
 }
 
-/// Reclaims one shard, running its repository's teardown hook (a failure
-/// is a warning: prune goes on); `None` when another process got to it
-/// first.
-fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<String>>> {
+/// A merged shard's tip, how it merged and the default branch's name.
+type Found = (Merged, worktree::CommitId, String);
+
+/// Decides whether `prune --merged` reclaims an active shard: why, and
+/// what was found merged when it does (`None` when it is kept).
+fn merged(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<(String, Option<Found>)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let age = Duration::from_secs((now - row.created_at).max(0) as u64);
+    if age < min_age {
+        let keep = format!(
+            "it is younger than --min-age {} (created {} ago)",
+            humantime::format_duration(min_age),
+            humantime::format_duration(age)
+        );
+        return Ok((keep, None));
+    }
+    let Some(base) = worktree::default_branch(&row.repo.git_dir)? else {
+        return Ok(("its repository has no default branch".into(), None));
+    };
+    let name = base.short.clone();
+    if base.refname == format!("refs/heads/{}", row.branch) {
+        return Ok((format!("its branch is the default branch `{name}`"), None));
+    }
+    let (how, tip) = match worktree::merge_state(&row.repo.git_dir, &row.branch, &base.refname)? {
+        MergeState::Merged(how, tip) => (how, tip),
+        MergeState::Untouched => {
+            let keep = format!("no commit was made on its branch `{}` yet", row.branch);
+            return Ok((keep, None));
+        }
+        MergeState::Open => {
+            let keep = format!("its branch `{}` is not merged into `{name}`", row.branch);
+            return Ok((keep, None));
+        }
+        MergeState::Absent => {
+            let keep = format!("its branch `{}` does not exist", row.branch);
+            return Ok((keep, None));
+        }
+    };
+    let merged = match how {
+        Merged::Ancestor => format!("its branch `{}` is merged into `{name}`", row.branch),
+        Merged::Changes => {
+            format!("its branch's changes are in `{name}` (squash-merged or rebased)")
+        }
+    };
+    let repo = Repo::discover(&row.repo.git_dir)?;
+    let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
+    let config = ctx.config_in(root, &Overrides::default())?;
+    let checked = teardown::check_unlocked(&repo, row, false)
+        .and_then(|()| teardown::check_destroy(&repo, row, &config, false));
+    if let Err(e) = checked {
+        let why = match e {
+            crate::error::Error::WorktreeDirty { summary, .. } => {
+                format!("its worktree holds work ({summary})")
+            }
+            other => other.to_string(),
+        };
+        return Ok((format!("{merged}, but {why}"), None));
+    }
+    if let Some((reason, _)) = still_running(row, &merged) {
+        return Ok((reason, None));
+    }
+    Ok((merged, Some((how, tip, name))))
+}
+
+/// Reclaims one shard with `act` (`teardown::reclaim` or `retire`),
+/// running its repository's teardown hook (a failure is a warning: prune
+/// goes on); `None` when another process got to it first.
+fn reclaim(
+    ctx: &Ctx,
+    row: &ShardRow,
+    act: impl FnOnce(&mut Site<'_>, &TeardownHook<'_>) -> Result<Option<teardown::Teardown>>,
+) -> Result<Option<Vec<String>>> {
     let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
     // A repository file that no longer loads must not keep its debris:
     // prune goes on with the user's config and says so.
@@ -164,13 +278,13 @@ fn reclaim(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<String>>> {
             output::note(line);
         }
     };
-    let hook = teardown::TeardownHook {
+    let hook = TeardownHook {
         hook,
         config: &config,
         strict: false,
         say: &say,
     };
-    let done = ctx.with_site(|site| teardown::reclaim(site, row, &hook))?;
+    let done = ctx.with_site(|site| act(site, &hook))?;
     Ok(done.map(|t| {
         let warn = skipped.into_iter().chain(t.warnings);
         warn.map(|w| format!("warning: {w}"))

@@ -16,6 +16,8 @@
 //!   worktree, tell a live owner from a dead one.
 //! - [`reap`]: the processes running from a shard's worktree, refused or
 //!   stopped (SIGTERM, grace, SIGKILL) before a destroy.
+//! - [`survey`]: what each shard is doing (`list --full`): dirty files,
+//!   ahead/behind the default branch, last commit, named ports listening.
 //! - [`relocate`]: follow a moved repository, tell a replaced folder, and
 //!   never take a path that cannot be checked for gone.
 //!
@@ -31,6 +33,7 @@ pub mod lookup;
 pub mod ports;
 pub mod reap;
 pub mod relocate;
+pub mod survey;
 pub mod teardown;
 
 use std::path::Path;

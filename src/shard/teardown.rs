@@ -264,6 +264,54 @@ pub fn reclaim(
     })
 }
 
+/// Takes apart an active shard whose branch `prune --merged` found merged
+/// into `base` (and whose worktree [`check_destroy`] found clean), if it is
+/// still active and clean once claimed. The branch goes when the shard
+/// made it and, for a branch merged by its changes only (`squash`), while
+/// it is still at `tip`, the commit found merged: its changes are in `base`,
+/// and the note names the commit it was at. `Ok(None)` when another
+/// process got to it first.
+pub fn retire(
+    site: &mut Site<'_>,
+    row: &ShardRow,
+    merged: (worktree::Merged, worktree::CommitId, &str),
+    hook: &TeardownHook<'_>,
+) -> Result<Option<Teardown>> {
+    let decide = |fresh: &ShardRow| Ok(fresh.state == ShardState::Active);
+    let (home, held) = (site.home, site.held_lock);
+    dismantle(site, "prune", row.id, true, hook, decide, |row| {
+        // Work written since the check stops it, and the shard is handed back.
+        if let Some(summary) = worktree::dirty_summary(&row.path)? {
+            return Err(Error::WorktreeDirty {
+                name: row.name.clone(),
+                path: row.path.clone(),
+                summary,
+            });
+        }
+        let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+        let repo = Repo::discover(&row.repo.git_dir)?;
+        let (deleted, mut notes) = take_apart(&repo, row)?;
+        let (how, tip, base) = merged;
+        if deleted || !row.made_branch || how != worktree::Merged::Changes {
+            return Ok((deleted, notes));
+        }
+        notes.retain(|n| !n.starts_with("kept branch"));
+        let short = &tip.to_string()[..10];
+        if repo.delete_branch_if_at(&row.branch, tip)? {
+            notes.push(format!(
+                "deleted branch `{}` (was {short}): its changes are in `{base}`; `git branch {} {short}` brings it back",
+                row.branch, row.branch
+            ));
+            return Ok((true, notes));
+        }
+        notes.push(format!(
+            "kept branch `{}`: it moved after it was found merged",
+            row.branch
+        ));
+        Ok((false, notes))
+    })
+}
+
 /// Claims row `id` for operation `op` (which names its crash points) if
 /// `decide` agrees on the row as it is now, runs the teardown `hook` while
 /// the block is still held, takes it apart with `apart` (which says

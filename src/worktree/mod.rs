@@ -1,7 +1,8 @@
 //! git through git2: find the repository and name its commits; the
 //! submodules resolve refs (`refs`), add worktrees with the user's git
 //! (`checkout`), tell and remove them (`add`),
-//! read a worktree's state (`status`), list what git ignores (`ignored`), the links between a worktree folder
+//! read a worktree's state (`status`), what it is doing and whether its
+//! branch is merged into the default branch (`state`), list what git ignores (`ignored`), the links between a worktree folder
 //! and its repository (`link`), and find commits that live only in its
 //! submodule clones (`submodules`).
 //!
@@ -19,6 +20,7 @@ mod checkout;
 mod ignored;
 mod link;
 mod refs;
+mod state;
 mod status;
 mod submodules;
 
@@ -33,6 +35,9 @@ use crate::error::{Error, Result};
 pub use checkout::{Added, Outcome, Start};
 pub use ignored::{Ignored, ignored_entries};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
+pub use state::{
+    DefaultBranch, MergeState, Merged, WorktreeState, default_branch, merge_state, read_state,
+};
 pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 pub use submodules::submodule_work;
 

@@ -53,12 +53,27 @@ pub struct CreateInput {
     pub no_hooks: bool,
 }
 
-/// Input of `list_shards` and `port_status`.
+/// Input of `port_status`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ScopeInput {
     /// Every repository instead of one.
     #[serde(default)]
     pub all: bool,
+    /// The repository; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `list_shards`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListInput {
+    /// Every repository instead of one.
+    #[serde(default)]
+    pub all: bool,
+    /// Also read each worktree (in parallel): modified and untracked
+    /// counts, ahead/behind the default branch, last commit time, and
+    /// whether something listens on each named port.
+    #[serde(default)]
+    pub full: bool,
     /// The repository; default: the server's working directory.
     pub repo: Option<PathBuf>,
 }
@@ -182,14 +197,20 @@ impl ShardsServer {
     }
 
     #[tool(
-        description = "List shards with their branch, ports, status (active, missing, creating, destroying) and worktree path."
+        description = "List shards with their branch, ports, status (active, missing, creating, destroying) and worktree path. With full: also modified and untracked file counts, ahead/behind the default branch (base), last commit time, and each named port with whether something listens on it."
     )]
     async fn list_shards(
         &self,
-        Parameters(input): Parameters<ScopeInput>,
+        Parameters(input): Parameters<ListInput>,
     ) -> std::result::Result<Json<list::ListReport>, String> {
         call(input.repo, move |ctx| {
-            list::run(ctx, &list::ListArgs { all: input.all })
+            list::run(
+                ctx,
+                &list::ListArgs {
+                    all: input.all,
+                    full: input.full,
+                },
+            )
         })
         .await
     }

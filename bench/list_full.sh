@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmarks `shards list --full` on 100 shards of a small repository:
+#
+#   bash bench/list_full.sh            # 100 shards, 30 runs each
+#   SHARDS=200 RUNS=50 bash bench/list_full.sh
+#
+# The repository has 200 small files in 20 folders. Each shard is a real
+# `shards create`; a third get a commit of their own, a third an untracked
+# and a modified file, and every fifth a named port (`web`) with a listener
+# on every other one of those. hyperfine times, with warm-up runs:
+#
+#   1. `shards list --full` (reads every worktree in parallel, plus the
+#      listen table once);
+#   2. `git worktree list` (git's own list: reads no worktree's status);
+#   3. a loop of `git -C WT status --porcelain` over the worktrees (what a
+#      script would do to learn which ones are dirty);
+#   4. `shards list` (the plain list: the ledger and folder existence).
+#
+# Prints each median and the ratios; the target is `list --full` <= 150 ms
+# for 100 shards. Needs git, python3 and hyperfine (installed from Debian's
+# packages when missing, as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${SHARDS:-100}
+RUNS=${RUNS:-30}
+command -v hyperfine >/dev/null || { apt-get update && apt-get install -y hyperfine; }
+
+echo "building (release)..." >&2
+cargo build --release --quiet
+BIN=$ROOT/target/release/shards
+
+WORK=$(mktemp -d /tmp/shards-list-bench.XXXXXX)
+LISTENERS=()
+cleanup() {
+    for pid in "${LISTENERS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
+export SHARDS_HOME=$WORK/shards
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+mkdir -p "$HOME"
+# A pool wide enough for the shards, clear of ports in use on this host.
+export SHARDS_PORTS_BASE=${SHARDS_PORTS_BASE:-20000} SHARDS_PORTS_MAX=${SHARDS_PORTS_MAX:-32000} SHARDS_PORTS_BLOCK_SIZE=${SHARDS_PORTS_BLOCK_SIZE:-10}
+
+REPO=$WORK/repo
+git init -q -b main "$REPO"
+for d in $(seq 1 20); do
+    mkdir -p "$REPO/src/m$d"
+    for f in $(seq 1 10); do
+        printf 'module %s file %s\n' "$d" "$f" >"$REPO/src/m$d/f$f.txt"
+    done
+done
+git -C "$REPO" add -A
+git -C "$REPO" commit -q -m init
+
+echo "creating $N shards..." >&2
+WTS=()
+for i in $(seq 1 "$N"); do
+    wt=$(cd "$REPO" && "$BIN" create "s$i" 2>/dev/null)
+    WTS+=("$wt")
+    case $((i % 3)) in
+        0) echo "change $i" >"$wt/src/m1/f1.txt"; git -C "$wt" commit -q -am "s$i" ;;
+        1) echo "new" >"$wt/new.txt"; echo "edit" >>"$wt/src/m2/f2.txt" ;;
+    esac
+    if [ $((i % 5)) = 0 ]; then
+        port=$(cd "$REPO" && "$BIN" port web --shard "s$i" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][0]["port"])' 2>/dev/null || true)
+        if [ -n "$port" ] && [ $((i % 10)) = 0 ]; then
+            python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $port)); s.listen(); time.sleep(3600)" &
+            LISTENERS+=($!)
+        fi
+    fi
+done
+printf '%s\n' "${WTS[@]}" >"$WORK/worktrees.txt"
+cat >"$WORK/status-loop.sh" <<EOF
+while read -r wt; do git -C "\$wt" status --porcelain >/dev/null; done <"$WORK/worktrees.txt"
+EOF
+(cd "$REPO" && "$BIN" list --full | sed -n "1p;9,12p") >&2 || true
+
+cd "$REPO"
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/out.json" \
+    -n "shards list --full" "$BIN list --full" \
+    -n "git worktree list" "git worktree list" \
+    -n "git status loop" "bash $WORK/status-loop.sh" \
+    -n "shards list" "$BIN list" >&2
+
+python3 - "$WORK/out.json" "$N" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+n = sys.argv[2]
+med = {r["command"]: r["median"] * 1000 for r in doc["results"]}
+full = med["shards list --full"]
+print(f"list --full, {n} shards of a small repository (medians of hyperfine runs):")
+for name, ms in med.items():
+    print(f"  {name:<22} {ms:8.1f} ms")
+print(f"  list --full / git worktree list: {full / med['git worktree list']:.1f}x")
+print(f"  list --full / git status loop:   {full / med['git status loop']:.2f}x")
+verdict = "meets" if full <= 150 else "misses"
+print(f"  target <= 150 ms: {verdict} ({full:.1f} ms)")
+EOF

@@ -1,0 +1,260 @@
+//! `shards prune --merged`: shards whose branch is merged into the default
+//! branch (squash merges included) are reclaimed when clean and old enough;
+//! unmerged, dirty, young and never-committed ones are kept.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{TestEnv, read, shard_path as path};
+
+/// Makes shard `name` with one commit of its own adding `file`.
+fn shard_with_commit(env: &TestEnv, name: &str, file: &str) -> std::path::PathBuf {
+    let wt = path(&env.create(name));
+    std::fs::write(wt.join(file), format!("{name}\n")).unwrap();
+    env.git(&wt, &["add", file]);
+    env.git(&wt, &["commit", "-q", "-m", &format!("{name}: add {file}")]);
+    wt
+}
+
+fn squash_into_main(env: &TestEnv, branch: &str) {
+    env.git(&env.repo, &["merge", "-q", "--squash", branch]);
+    env.git(
+        &env.repo,
+        &["commit", "-q", "-m", &format!("squash {branch}")],
+    );
+}
+
+fn entry<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {doc:#}"))
+}
+
+fn names(env: &TestEnv) -> Vec<String> {
+    env.list()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
+    let env = TestEnv::new();
+    let squashed = shard_with_commit(&env, "squashed", "s.txt");
+    let open = shard_with_commit(&env, "open", "o.txt");
+    let dirty = shard_with_commit(&env, "dirty", "d.txt");
+    std::fs::write(dirty.join("wip.txt"), "not committed").unwrap();
+    squash_into_main(&env, "squashed");
+    squash_into_main(&env, "dirty");
+    // main moved on after the squash: still merged.
+    std::fs::write(env.repo.join("later.txt"), "later").unwrap();
+    env.git(&env.repo, &["add", "later.txt"]);
+    env.git(&env.repo, &["commit", "-q", "-m", "later"]);
+
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    let s = entry(&doc, "squashed");
+    assert_eq!(s["reclaimed"], true, "{doc:#}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changes are in `main`"),
+        "{doc:#}"
+    );
+    assert_eq!(entry(&doc, "open")["reclaimed"], false);
+    assert!(
+        entry(&doc, "open")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not merged into `main`"),
+        "{doc:#}"
+    );
+    let d = entry(&doc, "dirty");
+    assert_eq!(d["reclaimed"], false);
+    assert!(d["reason"].as_str().unwrap().contains("wip.txt"), "{doc:#}");
+
+    assert!(
+        !squashed.exists(),
+        "the squash-merged worktree is still there"
+    );
+    assert_eq!(names(&env), vec!["open", "dirty"]);
+    assert_eq!(read(&dirty.join("wip.txt")), "not committed");
+    assert_eq!(read(&open.join("o.txt")), "open\n");
+    // The squash-merged branch went (its changes are in main), the note says
+    // where it was; the others stay.
+    assert_eq!(env.branches(&env.repo), vec!["dirty", "main", "open"]);
+    let notes = s["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("deleted branch `squashed` (was ")),
+        "{doc:#}"
+    );
+    // Its port block is free again.
+    assert_eq!(
+        crate::common::ports(&env.create("next")["shard"]),
+        (3000, 3099)
+    );
+}
+
+#[test]
+fn a_regular_merge_is_reclaimed_with_its_branch() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "merged", "m.txt");
+    env.git(
+        &env.repo,
+        &["merge", "-q", "--no-ff", "-m", "merge", "merged"],
+    );
+    let out = env
+        .shards(&["prune", "--merged", "--min-age", "0s"])
+        .ok()
+        .says(&["Reclaimed 1 shard"]);
+    assert!(out.stdout.contains("is merged into `main`"), "{out}");
+    assert!(!wt.exists());
+    assert!(names(&env).is_empty());
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+}
+
+#[test]
+fn a_fast_forward_merge_is_reclaimed_but_a_branch_never_committed_on_is_kept() {
+    let env = TestEnv::new();
+    shard_with_commit(&env, "ff", "f.txt");
+    env.create("fresh");
+    env.git(&env.repo, &["merge", "-q", "--ff-only", "ff"]);
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    assert_eq!(entry(&doc, "ff")["reclaimed"], true, "{doc:#}");
+    let fresh = entry(&doc, "fresh");
+    assert_eq!(fresh["reclaimed"], false);
+    assert!(
+        fresh["reason"].as_str().unwrap().contains("no commit"),
+        "{doc:#}"
+    );
+    assert_eq!(names(&env), vec!["fresh"]);
+}
+
+#[test]
+fn a_shard_younger_than_min_age_is_kept() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "young", "y.txt");
+    squash_into_main(&env, "young");
+    // The default --min-age is 1h.
+    let doc = env.shards(&["prune", "--merged", "--json"]).ok().json();
+    let y = entry(&doc, "young");
+    assert_eq!(y["reclaimed"], false);
+    assert!(
+        y["reason"]
+            .as_str()
+            .unwrap()
+            .contains("younger than --min-age 1h"),
+        "{doc:#}"
+    );
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "2h", "--json"])
+        .ok()
+        .json();
+    assert!(
+        entry(&doc, "young")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2h")
+    );
+    assert!(wt.exists());
+    assert_eq!(names(&env), vec!["young"]);
+}
+
+#[test]
+fn dry_run_shows_each_shard_and_why_and_changes_nothing() {
+    let env = TestEnv::new();
+    shard_with_commit(&env, "done", "d.txt");
+    shard_with_commit(&env, "wip", "w.txt");
+    squash_into_main(&env, "done");
+    let before = env.git_records();
+    let out = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
+        .ok()
+        .says(&["Would reclaim 1 shard"]);
+    let line = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row: {out}"))
+            .to_string()
+    };
+    assert!(line("done").contains("would reclaim"), "{out}");
+    assert!(line("done").contains("changes are in `main`"), "{out}");
+    assert!(line("wip").contains("kept"), "{out}");
+    assert!(line("wip").contains("not merged"), "{out}");
+    assert_eq!(env.git_records(), before, "--dry-run changed git");
+    assert_eq!(names(&env), vec!["done", "wip"]);
+}
+
+#[test]
+fn min_age_needs_merged_and_a_duration() {
+    let env = TestEnv::new();
+    env.shards(&["prune", "--min-age", "1h"])
+        .code(2)
+        .says(&["--merged"]);
+    env.shards(&["prune", "--merged", "--min-age", "soon"])
+        .code(2)
+        .says(&["soon"]);
+    assert!(Path::new(&env.repo).exists());
+}
+
+#[test]
+fn a_merged_shard_with_a_process_running_from_it_is_kept() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "busy", "b.txt");
+    squash_into_main(&env, "busy");
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .current_dir(&wt)
+        .spawn()
+        .unwrap();
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let b = entry(&doc, "busy");
+    assert_eq!(b["reclaimed"], false, "{doc:#}");
+    let reason = b["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("processes still run") && reason.contains("sleep"),
+        "{doc:#}"
+    );
+    assert!(wt.exists());
+    assert_eq!(names(&env), vec!["busy"]);
+}
+
+#[test]
+fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
+    let env = TestEnv::new();
+    let wt = shard_with_commit(&env, "secret", "s.txt");
+    squash_into_main(&env, "secret");
+    let dotenv = wt.join(".env");
+    let text = format!("API_TOKEN=abc\n{}", read(&dotenv));
+    std::fs::write(&dotenv, &text).unwrap();
+    let doc = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+        .ok()
+        .json();
+    let s = entry(&doc, "secret");
+    assert_eq!(s["reclaimed"], false, "{doc:#}");
+    assert!(
+        s["reason"].as_str().unwrap().contains("1 line in .env"),
+        "{doc:#}"
+    );
+    assert_eq!(read(&dotenv), text);
+}
