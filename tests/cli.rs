@@ -8,6 +8,7 @@ mod adopt;
 mod concurrency;
 mod config;
 mod copy;
+mod copy_adversarial;
 mod create;
 mod destroy;
 mod disk;
