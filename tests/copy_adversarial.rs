@@ -84,3 +84,18 @@ fn a_failed_setup_undoes_a_create_that_copied_a_read_only_tree() {
     assert!(env.shard_rows().is_empty());
     chmod_tree(&env.repo.join("gopath"), true);
 }
+
+#[test]
+fn a_worktreeinclude_saved_with_a_byte_order_mark_still_copies_its_first_pattern() {
+    let env = project();
+    // Windows editors save UTF-8 with a BOM, and CRLF; git ignores both in
+    // its ignore files.
+    std::fs::write(
+        env.repo.join(".worktreeinclude"),
+        "\u{feff}secret.txt\r\nnode_modules/\r\n",
+    )
+    .unwrap();
+    let wt = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    assert_eq!(read(&wt.join("secret.txt")), "key\n");
+    assert!(wt.join("node_modules/pkg/index.js").exists());
+}

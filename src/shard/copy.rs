@@ -101,6 +101,9 @@ fn load_include(source: &Path) -> Result<Option<Gitignore>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),
     };
+    // A byte-order mark (Windows editors) is not part of the first
+    // pattern, as git skips it in its own ignore files.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut builder = GitignoreBuilder::new(source);
     for (i, line) in text.lines().enumerate() {
         builder
