@@ -99,3 +99,40 @@ fn a_worktreeinclude_saved_with_a_byte_order_mark_still_copies_its_first_pattern
     assert_eq!(read(&wt.join("secret.txt")), "key\n");
     assert!(wt.join("node_modules/pkg/index.js").exists());
 }
+
+/// Returns the bytes a file takes on disk.
+fn allocated(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().blocks() * 512
+}
+
+#[test]
+fn a_sparse_file_stays_sparse_in_the_shard() {
+    let env = project();
+    // A disk image or a preallocated database: 256 MiB long, a few bytes
+    // of data at the start, in the middle and at the end.
+    let image = env.repo.join("node_modules/pkg/disk.img");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(&image).unwrap();
+        f.set_len(256 << 20).unwrap();
+        f.write_all_at(b"head", 0).unwrap();
+        f.write_all_at(b"middle", 100 << 20).unwrap();
+        f.write_all_at(b"tail", (256 << 20) - 4).unwrap();
+    }
+    assert!(
+        allocated(&image) < 1 << 20,
+        "this file system cannot make a sparse file"
+    );
+    include(&env, "node_modules/\n");
+    let wt = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    let copy = wt.join("node_modules/pkg/disk.img");
+    assert!(
+        allocated(&copy) < 1 << 20,
+        "the copy takes {} bytes on disk",
+        allocated(&copy)
+    );
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&image).unwrap()
+    );
+}

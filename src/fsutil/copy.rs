@@ -1,6 +1,7 @@
 //! Bringing files from one tree into another: a copy-on-write clone
 //! (`FICLONE`) where the file system can, else a copy by the kernel
-//! (`copy_file_range`), spread over threads; modes and times kept, symbolic
+//! (`copy_file_range`; only the data of a file with holes), spread over
+//! threads; modes and times kept, symbolic
 //! links made again with the same target (never followed), or a link to
 //! the source made in place of a copy.
 //!
@@ -309,6 +310,8 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
         .open(&job.dst)
         .map_err(|e| copy_error(&job.dst, e))?;
     let mut cloned = false;
+    // True once the data of a file with holes is copied.
+    let mut holes_kept = false;
     if job.meta.len() > 0 {
         if can_clone.load(Ordering::Relaxed) {
             // SAFETY: FICLONE reads one fd argument; both fds are open.
@@ -325,7 +328,14 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
                 }
             }
         }
-        if !cloned {
+        // A file with holes (a disk image, a preallocated database) keeps
+        // them: only its data is copied.
+        let sparse = job.meta.blocks() * 512 < job.meta.len();
+        if !cloned && sparse {
+            holes_kept =
+                copy_data(&from, &to, job.meta.len()).map_err(|e| copy_error(&job.src, e))?;
+        }
+        if !cloned && !holes_kept {
             // std's copy between two files uses copy_file_range.
             io::copy(&mut from, &mut to).map_err(|e| copy_error(&job.src, e))?;
         }
@@ -337,6 +347,53 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
         .set_modified(job.meta.modified().map_err(|e| copy_error(&job.src, e))?);
     to.set_times(times).map_err(|e| copy_error(&job.dst, e))?;
     Ok(cloned)
+}
+
+/// Copies only the data of `from` (`len` bytes long) into the empty `to`,
+/// found with `SEEK_DATA`/`SEEK_HOLE`, leaving its holes as holes. False,
+/// having written nothing, when the file system cannot tell where the
+/// holes are.
+fn copy_data(from: &File, to: &File, len: u64) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let fd = from.as_raw_fd();
+    let seek = |at: u64, whence: libc::c_int| -> io::Result<Option<u64>> {
+        // SAFETY: lseek on an open fd; only the offset changes, and the
+        // copy below reads at explicit offsets.
+        let r = unsafe { libc::lseek(fd, at as libc::off_t, whence) };
+        if r >= 0 {
+            return Ok(Some(r as u64));
+        }
+        let err = io::Error::last_os_error();
+        // No data at or after `at`.
+        if err.raw_os_error() == Some(libc::ENXIO) {
+            return Ok(None);
+        }
+        Err(err)
+    };
+    let mut at = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    while at < len {
+        let data = match seek(at, libc::SEEK_DATA) {
+            Ok(Some(data)) => data,
+            Ok(None) => break,
+            Err(e) if at == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let end = seek(data, libc::SEEK_HOLE)?.unwrap_or(len).min(len);
+        let mut pos = data;
+        while pos < end {
+            let want = buf.len().min((end - pos) as usize);
+            let n = from.read_at(&mut buf[..want], pos)?;
+            if n == 0 {
+                break;
+            }
+            to.write_all_at(&buf[..n], pos)?;
+            pos += n as u64;
+        }
+        at = end;
+    }
+    to.set_len(len)?;
+    Ok(true)
 }
 
 /// Sets `path`'s access and modification times to those of `meta`; on the
