@@ -136,3 +136,72 @@ fn a_sparse_file_stays_sparse_in_the_shard() {
         std::fs::read(&image).unwrap()
     );
 }
+
+#[test]
+fn an_env_file_linked_to_a_shared_secrets_file_is_copied_as_a_file_and_left_alone() {
+    let env = project();
+    // The main worktree's `.env` is a link to secrets kept outside it.
+    let secrets = env.root.join("secrets.env");
+    std::fs::write(&secrets, "SECRET=shared\nPORT=3000\n").unwrap();
+    std::fs::remove_file(env.repo.join(".env")).unwrap();
+    std::os::unix::fs::symlink(&secrets, env.repo.join(".env")).unwrap();
+    include(&env, ".env\n");
+    let wt = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    let copied = wt.join(".env");
+    assert!(std::fs::symlink_metadata(&copied).unwrap().is_file());
+    let text = read(&copied);
+    assert!(
+        text.starts_with("SECRET=shared\n# shards: overridden by the shards section: PORT=3000\n"),
+        "{text}"
+    );
+    // The shared file is the user's: never written.
+    assert_eq!(read(&secrets), "SECRET=shared\nPORT=3000\n");
+    // Its lines came from the main worktree: not work a destroy guards.
+    env.shards(&["destroy", "a"]).ok();
+    assert_eq!(read(&secrets), "SECRET=shared\nPORT=3000\n");
+}
+
+/// Runs `shards args` in the repository, killed after 20 s: a read of a
+/// named pipe would block forever.
+fn shards_within_20s(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let cmd = env.command_in(&env.repo, args);
+    let mut timed = Command::new("timeout");
+    timed.arg("20").arg(cmd.get_program()).args(cmd.get_args());
+    timed.env_clear().current_dir(&env.repo);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            timed.env(k, v);
+        }
+    }
+    timed.output().unwrap()
+}
+
+#[test]
+fn an_env_file_served_through_a_named_pipe_neither_blocks_nor_breaks_create_or_destroy() {
+    let env = project();
+    include(&env, ".env\n");
+    // Secrets tools serve `.env` as a named pipe, or a link to one.
+    let pipe = env.root.join("secrets.pipe");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    std::fs::remove_file(env.repo.join(".env")).unwrap();
+    for (name, linked) in [("a", true), ("b", false)] {
+        if linked {
+            std::os::unix::fs::symlink(&pipe, env.repo.join(".env")).unwrap();
+        } else {
+            std::fs::rename(&pipe, env.repo.join(".env")).unwrap();
+        }
+        let out = shards_within_20s(&env, &["create", name]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let wt = env.shards(&["path", name]).ok().stdout.trim().to_string();
+        let own = read(&Path::new(&wt).join(".env"));
+        assert!(own.starts_with("# >>> shards >>>"), "{own}");
+        let out = shards_within_20s(&env, &["destroy", name]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        if linked {
+            std::fs::remove_file(env.repo.join(".env")).unwrap();
+        }
+    }
+}

@@ -28,6 +28,10 @@ pub enum Way {
     Copy,
     /// A symbolic link to the source's absolute path.
     Link,
+    /// A copy of the regular file the source is or links to, made a file
+    /// of its own (for a file shards writes into, which must not be a
+    /// link); skipped when the source is neither.
+    Content,
 }
 
 /// One entry to bring over, relative to both roots.
@@ -125,6 +129,13 @@ pub fn bring(
                 done.links += 1;
             }
             Way::Copy => plan(&src, &dst, &mut jobs, &mut dirs, &mut done, stop)?,
+            Way::Content => match fs::metadata(&src) {
+                Ok(meta) if meta.is_file() => jobs.push(Job { src, dst, meta }),
+                // A link to nothing, to a folder or to a pipe.
+                Ok(_) => done.skipped += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => done.skipped += 1,
+                Err(e) => return Err(copy_error(&src, e)),
+            },
         }
     }
     let Some((files, bytes, cloned)) = copy_files(jobs, stop, progress)? else {

@@ -79,7 +79,7 @@ pub fn bring_over(
     };
     let copied_env = entries
         .iter()
-        .any(|e| e.way == Way::Copy && selector.env_file.starts_with(&e.rel));
+        .any(|e| e.way != Way::Link && selector.env_file.starts_with(&e.rel));
     let disowned = if copied_env {
         disown_in(&worktree.join(&config.env_file), keys)?
     } else {
@@ -164,7 +164,12 @@ impl Selector<'_> {
             .include
             .is_some_and(|m| m.matched_path_or_any_parents(&rel, dir).is_ignore());
         if !holds_target && (linked || included) {
-            let way = if linked && rel != self.env_file {
+            // The env file is shards' to write: a file of its own even
+            // when the main worktree's is a link (to secrets kept
+            // elsewhere, which must never be written through).
+            let way = if rel == self.env_file {
+                Way::Content
+            } else if linked {
                 Way::Link
             } else {
                 Way::Copy
