@@ -205,3 +205,36 @@ fn an_env_file_served_through_a_named_pipe_neither_blocks_nor_breaks_create_or_d
         }
     }
 }
+
+#[test]
+fn a_linked_folder_holding_the_env_file_links_the_rest_and_copies_the_env_file() {
+    let env = project();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(
+        &repo,
+        &[(".gitignore", "node_modules/\n.env\nconfig/\n")],
+        "config",
+    );
+    let config = env.repo.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join(".env"), "SECRET=1\nPORT=3000\n").unwrap();
+    std::fs::write(config.join("big.json"), "{}\n").unwrap();
+    env.write_config("[env]\nfile = \"config/.env\"\n[copy]\nsymlink = [\"config\"]\n");
+    let out = env.shards(&["create", "a", "--json"]).ok();
+    let wt = shard_path(&out.json());
+    // The folder's other files are linked, as asked.
+    assert_eq!(
+        std::fs::read_link(wt.join("config/big.json")).unwrap(),
+        config.join("big.json")
+    );
+    // The env file is the shard's own: a file, the user's keys kept, the
+    // shard's port in force; the main worktree's is untouched.
+    let own = wt.join("config/.env");
+    assert!(std::fs::symlink_metadata(&own).unwrap().is_file());
+    let text = read(&own);
+    assert!(text.starts_with("SECRET=1\n# shards: overridden"), "{text}");
+    assert_eq!(read(&config.join(".env")), "SECRET=1\nPORT=3000\n");
+    env.shards(&["destroy", "a"]).ok();
+    assert_eq!(read(&config.join(".env")), "SECRET=1\nPORT=3000\n");
+    assert_eq!(read(&config.join("big.json")), "{}\n");
+}

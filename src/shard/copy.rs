@@ -159,11 +159,16 @@ impl Selector<'_> {
         // A worktree root placed inside the main worktree is never copied
         // into itself: its folders are looked into instead.
         let holds_target = self.target.starts_with(&full);
+        // A folder holding the env file is never linked whole, or shards
+        // would write its section through the link into the main
+        // worktree's file; nor copied whole, where the env file may be a
+        // link: its entries are taken one by one, the env file as a file.
+        let holds_env = dir && self.env_file.starts_with(&rel);
         let linked = self.link.matched_path_or_any_parents(&rel, dir).is_ignore();
         let included = self
             .include
             .is_some_and(|m| m.matched_path_or_any_parents(&rel, dir).is_ignore());
-        if !holds_target && (linked || included) {
+        if !holds_target && !holds_env && (linked || included) {
             // The env file is shards' to write: a file of its own even
             // when the main worktree's is a link (to secrets kept
             // elsewhere, which must never be written through).
