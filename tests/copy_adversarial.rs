@@ -238,3 +238,25 @@ fn a_linked_folder_holding_the_env_file_links_the_rest_and_copies_the_env_file()
     assert_eq!(read(&config.join(".env")), "SECRET=1\nPORT=3000\n");
     assert_eq!(read(&config.join("big.json")), "{}\n");
 }
+
+#[test]
+fn prune_reclaims_a_create_killed_after_copying_a_read_only_tree() {
+    let mut env = read_only_cache();
+    env.set("SHARDS_TEST_CRASH_AT", "create:copied");
+    let out = env.shards(&["create", "doomed"]);
+    assert_eq!(out.code, -1, "not killed by SIGKILL: {out}");
+    let folders = env.worktree_folders();
+    assert_eq!(folders.len(), 1);
+    let copied = folders[0].join("gopath/pkg/mod/example.com/x@v1.0.0");
+    assert_eq!(std::fs::metadata(&copied).unwrap().mode() & 0o777, 0o555);
+    let mut prune = env.command_in(&env.repo, &["prune"]);
+    prune.env_remove("SHARDS_TEST_CRASH_AT");
+    let out = as_plain_user(prune);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(env.list().is_empty(), "{stdout}{stderr}");
+    assert!(env.worktree_folders().is_empty(), "{stdout}{stderr}");
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    chmod_tree(&env.repo.join("gopath"), true);
+}
