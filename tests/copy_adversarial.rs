@@ -260,3 +260,29 @@ fn prune_reclaims_a_create_killed_after_copying_a_read_only_tree() {
     assert_eq!(env.branches(&env.repo), vec!["main"]);
     chmod_tree(&env.repo.join("gopath"), true);
 }
+
+#[test]
+fn ignored_files_beside_a_tracked_file_in_an_ignored_folder_are_copied() {
+    let env = project();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    // `build/` is ignored, but one file in it was added with `git add -f`.
+    commit(
+        &repo,
+        &[
+            (".gitignore", "node_modules/\n.env\nbuild/\n"),
+            ("build/keep.txt", "committed\n"),
+        ],
+        "build",
+    );
+    let build = env.repo.join("build");
+    std::fs::write(build.join("keep.txt"), "changed in main\n").unwrap();
+    std::fs::write(build.join("app.o"), "object\n").unwrap();
+    std::fs::create_dir_all(build.join("sub")).unwrap();
+    std::fs::write(build.join("sub/lib.o"), "lib\n").unwrap();
+    include(&env, "build/\n");
+    let wt = shard_path(&env.shards(&["create", "a", "--json"]).ok().json());
+    assert_eq!(read(&wt.join("build/app.o")), "object\n");
+    assert_eq!(read(&wt.join("build/sub/lib.o")), "lib\n");
+    // The tracked file is the committed one, never the main worktree's.
+    assert_eq!(read(&wt.join("build/keep.txt")), "committed\n");
+}
