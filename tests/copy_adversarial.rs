@@ -286,3 +286,64 @@ fn ignored_files_beside_a_tracked_file_in_an_ignored_folder_are_copied() {
     // The tracked file is the committed one, never the main worktree's.
     assert_eq!(read(&wt.join("build/keep.txt")), "committed\n");
 }
+
+/// A shard whose copied `.env` sets `PORT` after an old shards section
+/// (which the shard's section replaces in place, so these lines come last)
+/// in the other spellings loaders read: `export` and a tab (all three),
+/// a quoted key (python-dotenv, compose), `KEY: value` (direnv).
+fn shard_with_oddly_spelled_ports(env: &TestEnv) -> std::path::PathBuf {
+    std::fs::write(
+        env.repo.join(".env"),
+        "SECRET=s3cret\n# >>> shards >>>\nPORT=9999\n# <<< shards <<<\nexport\tPORT=3001\n'PORT'=3002\nPORT: 3003\n",
+    )
+    .unwrap();
+    include(env, ".env\n");
+    env.write_config("[ports]\nbase = 4100\n");
+    shard_path(&env.shards(&["create", "a", "--json"]).ok().json())
+}
+
+#[test]
+fn a_copied_env_gives_up_the_shards_keys_however_they_are_spelled() {
+    let env = project();
+    let wt = shard_with_oddly_spelled_ports(&env);
+    let text = read(&wt.join(".env"));
+    for line in ["export\tPORT=3001", "'PORT'=3002", "PORT: 3003"] {
+        assert!(
+            text.contains(&format!(
+                "# shards: overridden by the shards section: {line}\n"
+            )),
+            "{line:?} still in force:\n{text}"
+        );
+    }
+    // Still the main worktree's lines: a destroy does not count them.
+    env.shards(&["destroy", "a"]).ok();
+}
+
+#[test]
+#[ignore = "needs python3-dotenv and direnv (.ci/run installs them)"]
+fn python_dotenv_and_direnv_read_the_shards_port_over_oddly_spelled_copies() {
+    let env = project();
+    let wt = shard_with_oddly_spelled_ports(&env);
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import dotenv; print(dotenv.dotenv_values('.env')['PORT'])",
+        ])
+        .current_dir(&wt)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "4100\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("direnv")
+        .args(["dotenv", "bash", ".env"])
+        .current_dir(&wt)
+        .env("HOME", &env.home)
+        .output()
+        .expect("direnv must be on PATH (.ci/run installs it)");
+    let exported = String::from_utf8_lossy(&out.stdout);
+    assert!(exported.contains("export PORT=4100;"), "{exported}");
+}
