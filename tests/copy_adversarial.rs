@@ -347,3 +347,17 @@ fn python_dotenv_and_direnv_read_the_shards_port_over_oddly_spelled_copies() {
     let exported = String::from_utf8_lossy(&out.stdout);
     assert!(exported.contains("export PORT=4100;"), "{exported}");
 }
+
+#[test]
+fn an_env_file_that_is_a_link_loop_or_leads_nowhere_does_not_stop_the_create() {
+    let env = project();
+    include(&env, ".env\n");
+    std::fs::remove_file(env.repo.join(".env")).unwrap();
+    for (name, target) in [("a", ".env"), ("b", "missing/.env"), ("c", "secret.txt/x")] {
+        std::os::unix::fs::symlink(target, env.repo.join(".env")).unwrap();
+        let wt = shard_path(&env.shards(&["create", name, "--json"]).ok().json());
+        let own = read(&wt.join(".env"));
+        assert!(own.starts_with("# >>> shards >>>"), "{name}: {own}");
+        std::fs::remove_file(env.repo.join(".env")).unwrap();
+    }
+}

@@ -131,9 +131,17 @@ pub fn bring(
             Way::Copy => plan(&src, &dst, &mut jobs, &mut dirs, &mut done, stop)?,
             Way::Content => match fs::metadata(&src) {
                 Ok(meta) if meta.is_file() => jobs.push(Job { src, dst, meta }),
-                // A link to nothing, to a folder or to a pipe.
+                // A link to a folder or to a pipe.
                 Ok(_) => done.skipped += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => done.skipped += 1,
+                // A link to nothing, or a loop of links.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
+                    done.skipped += 1
+                }
                 Err(e) => return Err(copy_error(&src, e)),
             },
         }
