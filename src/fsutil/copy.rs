@@ -321,7 +321,19 @@ fn copy_files(
 /// kernel's copy; then the source's mode and times. Returns true when it
 /// was cloned.
 fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
-    let mut from = File::open(&job.src).map_err(|e| copy_error(&job.src, e))?;
+    // Without blocking: a file replaced by a named pipe since it was
+    // listed would wait for a writer forever.
+    let mut from = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&job.src)
+        .map_err(|e| copy_error(&job.src, e))?;
+    if !from.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(copy_error(
+            &job.src,
+            io::Error::other("is no longer a regular file: it changed while the copy ran"),
+        ));
+    }
     let mut to = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -468,6 +480,33 @@ mod tests {
         let err = bring(&src, &dst, &[entry("a/f")], &|| false, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, Error::Copy { .. }), "{err}");
         assert!(!outside.join("f").exists());
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_named_pipe_while_copying_fails_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pipe, dst) = (tmp.path().join("f"), tmp.path().join("g"));
+        // Listed as a regular file, then replaced by a pipe.
+        fs::write(&pipe, "x").unwrap();
+        let meta = fs::metadata(&pipe).unwrap();
+        fs::remove_file(&pipe).unwrap();
+        let c = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let job = Job {
+            src: pipe,
+            dst,
+            meta,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = copy_one(&job, &AtomicBool::new(true));
+            tx.send(r.map_err(|e| e.to_string())).unwrap();
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("blocked on the pipe");
+        assert!(r.unwrap_err().contains("no longer a regular file"));
     }
 
     #[test]
