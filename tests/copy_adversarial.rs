@@ -1,6 +1,11 @@
 //! `.worktreeinclude` copying tried the way users break it: a read-only
-//! tree (Go's module cache), a file saved with a byte-order mark, a sparse
-//! file; each test names what the user sees.
+//! tree (Go's module cache) that destroy, prune and the create's undo must
+//! still remove for a user whom modes stop; a file saved with a byte-order
+//! mark; a sparse file; ignored files beside a tracked one in an ignored
+//! folder; an env file that is a link (to shared secrets, a named pipe, a
+//! loop, nothing) or sits in a folder `copy.symlink` links; and a copied
+//! `.env` setting the shard's keys in the other spellings loaders read.
+//! Each test names what the user sees.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
