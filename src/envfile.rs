@@ -51,12 +51,22 @@ fn find_section(lines: &[&[u8]]) -> Result<Option<Section>, String> {
     }
 }
 
-/// Returns the key a `KEY=value` or `export KEY=value` line sets, if any.
+/// Returns the key a line sets, if any, in every spelling one of the
+/// loaders reads: `KEY=value`, `export KEY=value` (any blanks after
+/// `export`), `'KEY'=value` (python-dotenv, compose) and `KEY: value`
+/// (direnv), with blanks around the key.
 fn key_of(line: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(strip_eol(line)).ok()?.trim_start();
-    let text = text.strip_prefix("export ").unwrap_or(text).trim_start();
-    let (key, _) = text.split_once('=')?;
-    let key = key.trim_end();
+    let text = match text.strip_prefix("export") {
+        Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
+        _ => text,
+    };
+    let end = text.find(['=', ':'])?;
+    let key = text[..end].trim_end();
+    let key = key
+        .strip_prefix('\'')
+        .and_then(|k| k.strip_suffix('\''))
+        .unwrap_or(key);
     let valid = !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !key.starts_with(|c: char| c.is_ascii_digit());

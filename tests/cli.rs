@@ -9,6 +9,7 @@ mod claude_hook;
 mod concurrency;
 mod config;
 mod copy;
+mod copy_adversarial;
 mod create;
 mod destroy;
 mod disk;

@@ -15,7 +15,7 @@ use crate::common::{TestEnv, commit, read, shard_path};
 /// and a build holds: ignored `node_modules/` (with a `.bin` link), a
 /// secret `.env`, a log, a tracked file the include also matches, and an
 /// untracked file nobody ignores.
-fn project() -> TestEnv {
+pub(crate) fn project() -> TestEnv {
     let env = TestEnv::new();
     let repo = git2::Repository::open(&env.repo).unwrap();
     commit(
@@ -52,7 +52,7 @@ fn set_mtime(path: &Path, secs: i64) {
     f.set_modified(t).unwrap();
 }
 
-fn include(env: &TestEnv, text: &str) {
+pub(crate) fn include(env: &TestEnv, text: &str) {
     std::fs::write(env.repo.join(".worktreeinclude"), text).unwrap();
 }
 
@@ -153,7 +153,7 @@ fn a_bad_include_pattern_names_the_file_and_line_and_makes_nothing() {
 
 /// Returns `cmd` run through `setpriv` without the capabilities that let
 /// root read anything; `None` when this host cannot drop them.
-fn without_read_override(cmd: Command) -> Option<Command> {
+pub(crate) fn without_read_override(cmd: Command) -> Option<Command> {
     let drop = "--bounding-set=-dac_override,-dac_read_search";
     let probe = Command::new("setpriv").args([drop, "--", "true"]).status();
     if !probe.is_ok_and(|s| s.success()) {

@@ -1,6 +1,7 @@
 //! Bringing files from one tree into another: a copy-on-write clone
 //! (`FICLONE`) where the file system can, else a copy by the kernel
-//! (`copy_file_range`), spread over threads; modes and times kept, symbolic
+//! (`copy_file_range`; only the data of a file with holes), spread over
+//! threads; modes and times kept, symbolic
 //! links made again with the same target (never followed), or a link to
 //! the source made in place of a copy.
 //!
@@ -27,6 +28,10 @@ pub enum Way {
     Copy,
     /// A symbolic link to the source's absolute path.
     Link,
+    /// A copy of the regular file the source is or links to, made a file
+    /// of its own (for a file shards writes into, which must not be a
+    /// link); skipped when the source is neither.
+    Content,
 }
 
 /// One entry to bring over, relative to both roots.
@@ -124,6 +129,21 @@ pub fn bring(
                 done.links += 1;
             }
             Way::Copy => plan(&src, &dst, &mut jobs, &mut dirs, &mut done, stop)?,
+            Way::Content => match fs::metadata(&src) {
+                Ok(meta) if meta.is_file() => jobs.push(Job { src, dst, meta }),
+                // A link to a folder or to a pipe.
+                Ok(_) => done.skipped += 1,
+                // A link to nothing, or a loop of links.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
+                    done.skipped += 1
+                }
+                Err(e) => return Err(copy_error(&src, e)),
+            },
         }
     }
     let Some((files, bytes, cloned)) = copy_files(jobs, stop, progress)? else {
@@ -301,7 +321,19 @@ fn copy_files(
 /// kernel's copy; then the source's mode and times. Returns true when it
 /// was cloned.
 fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
-    let mut from = File::open(&job.src).map_err(|e| copy_error(&job.src, e))?;
+    // Without blocking: a file replaced by a named pipe since it was
+    // listed would wait for a writer forever.
+    let mut from = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&job.src)
+        .map_err(|e| copy_error(&job.src, e))?;
+    if !from.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(copy_error(
+            &job.src,
+            io::Error::other("is no longer a regular file: it changed while the copy ran"),
+        ));
+    }
     let mut to = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -309,6 +341,8 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
         .open(&job.dst)
         .map_err(|e| copy_error(&job.dst, e))?;
     let mut cloned = false;
+    // True once the data of a file with holes is copied.
+    let mut holes_kept = false;
     if job.meta.len() > 0 {
         if can_clone.load(Ordering::Relaxed) {
             // SAFETY: FICLONE reads one fd argument; both fds are open.
@@ -325,7 +359,14 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
                 }
             }
         }
-        if !cloned {
+        // A file with holes (a disk image, a preallocated database) keeps
+        // them: only its data is copied.
+        let sparse = job.meta.blocks() * 512 < job.meta.len();
+        if !cloned && sparse {
+            holes_kept =
+                copy_data(&from, &to, job.meta.len()).map_err(|e| copy_error(&job.src, e))?;
+        }
+        if !cloned && !holes_kept {
             // std's copy between two files uses copy_file_range.
             io::copy(&mut from, &mut to).map_err(|e| copy_error(&job.src, e))?;
         }
@@ -337,6 +378,53 @@ fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
         .set_modified(job.meta.modified().map_err(|e| copy_error(&job.src, e))?);
     to.set_times(times).map_err(|e| copy_error(&job.dst, e))?;
     Ok(cloned)
+}
+
+/// Copies only the data of `from` (`len` bytes long) into the empty `to`,
+/// found with `SEEK_DATA`/`SEEK_HOLE`, leaving its holes as holes. False,
+/// having written nothing, when the file system cannot tell where the
+/// holes are.
+fn copy_data(from: &File, to: &File, len: u64) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let fd = from.as_raw_fd();
+    let seek = |at: u64, whence: libc::c_int| -> io::Result<Option<u64>> {
+        // SAFETY: lseek on an open fd; only the offset changes, and the
+        // copy below reads at explicit offsets.
+        let r = unsafe { libc::lseek(fd, at as libc::off_t, whence) };
+        if r >= 0 {
+            return Ok(Some(r as u64));
+        }
+        let err = io::Error::last_os_error();
+        // No data at or after `at`.
+        if err.raw_os_error() == Some(libc::ENXIO) {
+            return Ok(None);
+        }
+        Err(err)
+    };
+    let mut at = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    while at < len {
+        let data = match seek(at, libc::SEEK_DATA) {
+            Ok(Some(data)) => data,
+            Ok(None) => break,
+            Err(e) if at == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let end = seek(data, libc::SEEK_HOLE)?.unwrap_or(len).min(len);
+        let mut pos = data;
+        while pos < end {
+            let want = buf.len().min((end - pos) as usize);
+            let n = from.read_at(&mut buf[..want], pos)?;
+            if n == 0 {
+                break;
+            }
+            to.write_all_at(&buf[..n], pos)?;
+            pos += n as u64;
+        }
+        at = end;
+    }
+    to.set_len(len)?;
+    Ok(true)
 }
 
 /// Sets `path`'s access and modification times to those of `meta`; on the
@@ -392,6 +480,33 @@ mod tests {
         let err = bring(&src, &dst, &[entry("a/f")], &|| false, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, Error::Copy { .. }), "{err}");
         assert!(!outside.join("f").exists());
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_named_pipe_while_copying_fails_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pipe, dst) = (tmp.path().join("f"), tmp.path().join("g"));
+        // Listed as a regular file, then replaced by a pipe.
+        fs::write(&pipe, "x").unwrap();
+        let meta = fs::metadata(&pipe).unwrap();
+        fs::remove_file(&pipe).unwrap();
+        let c = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let job = Job {
+            src: pipe,
+            dst,
+            meta,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = copy_one(&job, &AtomicBool::new(true));
+            tx.send(r.map_err(|e| e.to_string())).unwrap();
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("blocked on the pipe");
+        assert!(r.unwrap_err().contains("no longer a regular file"));
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub fn bring_over(
     };
     let copied_env = entries
         .iter()
-        .any(|e| e.way == Way::Copy && selector.env_file.starts_with(&e.rel));
+        .any(|e| e.way != Way::Link && selector.env_file.starts_with(&e.rel));
     let disowned = if copied_env {
         disown_in(&worktree.join(&config.env_file), keys)?
     } else {
@@ -101,6 +101,9 @@ fn load_include(source: &Path) -> Result<Option<Gitignore>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),
     };
+    // A byte-order mark (Windows editors) is not part of the first
+    // pattern, as git skips it in its own ignore files.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut builder = GitignoreBuilder::new(source);
     for (i, line) in text.lines().enumerate() {
         builder
@@ -156,12 +159,22 @@ impl Selector<'_> {
         // A worktree root placed inside the main worktree is never copied
         // into itself: its folders are looked into instead.
         let holds_target = self.target.starts_with(&full);
+        // A folder holding the env file is never linked whole, or shards
+        // would write its section through the link into the main
+        // worktree's file; nor copied whole, where the env file may be a
+        // link: its entries are taken one by one, the env file as a file.
+        let holds_env = dir && self.env_file.starts_with(&rel);
         let linked = self.link.matched_path_or_any_parents(&rel, dir).is_ignore();
         let included = self
             .include
             .is_some_and(|m| m.matched_path_or_any_parents(&rel, dir).is_ignore());
-        if !holds_target && (linked || included) {
-            let way = if linked && rel != self.env_file {
+        if !holds_target && !holds_env && (linked || included) {
+            // The env file is shards' to write: a file of its own even
+            // when the main worktree's is a link (to secrets kept
+            // elsewhere, which must never be written through).
+            let way = if rel == self.env_file {
+                Way::Content
+            } else if linked {
                 Way::Link
             } else {
                 Way::Copy

@@ -208,9 +208,16 @@ pub fn user_content(
         }
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         // The main worktree's own file, unless it is this one or cannot be
-        // read (then every line counts).
+        // read (then every line counts). Only read: it may be a link to
+        // secrets kept elsewhere, which the copy took the content of.
         let base = (main != worktree)
-            .then(|| fsutil::read_editable(&main.join(file)).ok())
+            .then(|| {
+                // A regular file only: a named pipe (secrets tools serve
+                // one) would block the read.
+                let base = main.join(file);
+                let is_file = std::fs::metadata(&base).is_ok_and(|m| m.is_file());
+                is_file.then(|| std::fs::read(&base).ok()).flatten()
+            })
             .flatten()
             .unwrap_or_default();
         let n = if file == ".envrc" {

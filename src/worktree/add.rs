@@ -145,7 +145,15 @@ fn remove_tree(path: &Path) -> Result<()> {
                 continue;
             }
             let removed = match entry.file_type() {
-                Ok(t) if t.is_dir() => fs::remove_dir_all(&p),
+                Ok(t) if t.is_dir() => fs::remove_dir_all(&p).or_else(|e| {
+                    // A read-only folder (a copied Go module cache): the
+                    // shard's own, so it is made writable, then removed.
+                    if e.kind() != std::io::ErrorKind::PermissionDenied {
+                        return Err(e);
+                    }
+                    make_writable(&p)?;
+                    fs::remove_dir_all(&p)
+                }),
                 _ => fs::remove_file(&p),
             };
             match removed {
@@ -167,4 +175,28 @@ fn remove_tree(path: &Path) -> Result<()> {
             Err(e) => return Err(Error::io(path, e)),
         }
     }
+}
+
+/// Gives the owner read, write and search rights on folder `dir` and every
+/// folder under it, so that their entries can be removed. Never through a
+/// link: a link, or anything that is not a folder, is left as it is, and
+/// nothing outside `dir` is reached. Only for a folder about to be removed.
+fn make_writable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700))?;
+    }
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        // `file_type` does not follow links.
+        if entry.file_type()?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
 }
