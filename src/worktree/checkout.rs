@@ -233,21 +233,26 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     })
 }
 
-/// Kills every process of group `group` (git, its `reset`, a hook) and
-/// waits, up to a second, until none is left, so nothing writes into the
-/// folder while it is being undone.
+/// Stops every process of group `group` (git, its `reset`, a hook) and
+/// waits until none is left, so nothing writes into the folder while it is
+/// being undone. SIGTERM first: git then removes the lock files it holds
+/// (`refs/heads/BRANCH.lock`, `index.lock`), which a SIGKILL would leave
+/// behind to fail the user's next `git branch`; SIGKILL after half a second
+/// for what is left (a hook that ignores SIGTERM).
 fn kill_group(group: i32) {
-    // SAFETY: kill sends a signal to the child's own process group.
-    unsafe {
-        libc::kill(-group, libc::SIGKILL);
-    }
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(1) {
-        // SAFETY: signal 0 only checks whether the group still exists.
-        if unsafe { libc::kill(-group, 0) } != 0 {
-            return;
+    for (signal, wait) in [(libc::SIGTERM, 500), (libc::SIGKILL, 1000)] {
+        // SAFETY: kill sends a signal to the child's own process group.
+        unsafe {
+            libc::kill(-group, signal);
         }
-        std::thread::sleep(Duration::from_millis(1));
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(wait) {
+            // SAFETY: signal 0 only checks whether the group still exists.
+            if unsafe { libc::kill(-group, 0) } != 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
