@@ -28,6 +28,7 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod ready_adversarial;
 mod reap;
 mod shared_home;
 mod snapshots;

@@ -124,7 +124,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         strict: args.force == 0,
         say: &say,
     };
-    let mut reaped = stop_processes(&rows, args)?.into_iter();
+    let mut reaped = stop_processes(ctx, &rows, args)?.into_iter();
     let mut destroyed: Vec<Destroyed> = Vec::new();
     for (row, checked) in rows {
         let (stopped, mut notes) = reaped.next().unwrap_or_default();
@@ -159,11 +159,13 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
 /// them (all shards' at once, one grace period); returns, per shard, what
 /// was stopped and notes on listeners left alone.
 fn stop_processes(
+    ctx: &Ctx,
     rows: &[(ShardRow, bool)],
     args: &DestroyArgs,
 ) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
     let rows: Vec<&ShardRow> = rows.iter().map(|(r, _)| r).collect();
-    let found = reap::find(&rows);
+    let starts = reap_starts(ctx, &rows)?;
+    let found = reap::find(&rows, &starts);
     if !args.reap {
         let named: Vec<(&str, &[reap::Running])> = rows
             .iter()
@@ -172,12 +174,21 @@ fn stop_processes(
             .collect();
         reap::refuse(&named)?;
     }
-    let stopped = reap::stop_all(&rows, &found, Duration::from_secs(args.grace))?;
+    let stopped = reap::stop_all(&rows, &starts, &found, Duration::from_secs(args.grace))?;
     Ok(stopped
         .into_iter()
         .zip(found)
         .map(|(s, f)| (s, f.notes))
         .collect())
+}
+
+/// Returns each shard's `start` hook process as the ledger recorded it
+/// (pid, start time), for [`reap::find`].
+pub fn reap_starts(ctx: &Ctx, rows: &[&ShardRow]) -> Result<Vec<Option<(i64, i64)>>> {
+    let ledger = ctx.ledger()?;
+    rows.iter()
+        .map(|r| Ok(ledger.start_of(r.id)?.map(|s| s.pid)))
+        .collect()
 }
 
 impl Render for DestroyReport {

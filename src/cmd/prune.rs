@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             Diagnosis::Debris {
                 reason,
                 reclaimable,
-            } if reclaimable => still_running(row, &reason).unwrap_or((reason, true)),
+            } if reclaimable => still_running(ctx, row, &reason)?.unwrap_or((reason, true)),
             Diagnosis::Debris { reason, .. } => (reason, false),
         };
         if !reclaimable || args.dry_run {
@@ -129,17 +129,20 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
 
 /// Keeps a shard with processes still running from its worktree (prune
 /// never stops processes), with the reason; `None` when none run.
-fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
-    let found = reap::find(&[row]).pop()?;
+fn still_running(ctx: &Ctx, row: &ShardRow, reason: &str) -> Result<Option<(String, bool)>> {
+    let starts = super::destroy::reap_starts(ctx, &[row])?;
+    let Some(found) = reap::find(&[row], &starts).pop() else {
+        return Ok(None);
+    };
     if found.procs.is_empty() {
-        return None;
+        return Ok(None);
     }
     let reason = format!(
         "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
         reap::describe(&found.procs),
         row.name
     );
-    Some((reason, false))
+    Ok(Some((reason, false)))
 }
 
 /// Reclaims one shard, running its repository's teardown hook (a failure

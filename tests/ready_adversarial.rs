@@ -1,0 +1,106 @@
+//! Issue 12 under review: hooks, trust and reaping tried the way a user or
+//! an agent would break them. Each test is named after what the user sees.
+//! Real `sh`, real python3 servers, real signals.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::common::TestEnv;
+
+/// Waits up to 10 s for `done`.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True while `pid` runs (a zombie has ended).
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+/// True when something accepts a connection on 127.0.0.1:`port`.
+fn answers(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
+}
+
+/// Kills a session (the start hook's) when the test ends, even by a panic.
+struct KillSession(i64);
+
+impl Drop for KillSession {
+    fn drop(&mut self) {
+        // SAFETY: only signals the test's own background hook's group.
+        unsafe {
+            libc::kill(-(self.0 as i32), libc::SIGKILL);
+        }
+    }
+}
+
+/// The pids of the processes whose session is `sid`.
+fn session(sid: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        if fields[3].parse::<i64>() == Ok(sid) && !fields[0].starts_with('Z') {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it() {
+    let mut env = TestEnv::new();
+    env.small_pool(31700, 10, 5);
+    // A dev server that changes folder (`cd`, `npm --prefix`, a wrapper):
+    // its working directory and executable are outside the worktree, but
+    // shards started it for this shard.
+    env.write_config(
+        "[hooks]\nstart = \"cd / && python3 -u -m http.server $PORT --bind 127.0.0.1 & wait\"\n",
+    );
+    let report = env.shards(&["create", "web", "--json"]).ok().json();
+    let pid = report["start"]["pid"].as_i64().unwrap();
+    let _kill = KillSession(pid);
+    let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
+    wait_for("the server", || answers(port));
+    let members = session(pid);
+    assert!(members.len() >= 2, "sh and python3: {members:?}");
+    // A plain destroy refuses, naming the server, and removes nothing.
+    let refused = env.shards(&["destroy", "web"]).code(1);
+    for p in &members {
+        assert!(
+            refused.stderr.contains(&format!("pid {p} ")),
+            "{p}: {refused}"
+        );
+    }
+    assert!(refused.stderr.contains("--reap"), "{refused}");
+    assert!(Path::new(&report["shard"]["path"].as_str().unwrap()).is_dir());
+    // --reap stops the hook and its server: nothing is left running.
+    env.shards(&["destroy", "--reap", "--grace", "2", "web"])
+        .ok();
+    for p in members {
+        wait_for("the start hook's processes to end", || !alive(p));
+    }
+    assert!(!answers(port));
+}
