@@ -104,3 +104,61 @@ fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it()
     }
     assert!(!answers(port));
 }
+
+/// The pids of the processes whose working directory is inside `dir`.
+fn running_in(dir: &Path) -> Vec<i64> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
+        if cwd.is_ok_and(|c| c.starts_with(dir)) && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
+    let env = TestEnv::new();
+    env.write_config("[hooks]\nteardown = \"touch ../torn-$SHARD_NAME; sleep 300\"\n");
+    let report = env.create("web");
+    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
+    let before = env.shard_rows();
+    // Its stderr goes to a file: a pipe would stay open as long as
+    // anything the hook started lives.
+    let err_path = env.root.join("destroy.err");
+    let err_file = std::fs::File::create(&err_path).unwrap();
+    let mut destroy = env
+        .command_in(&env.repo, &["destroy", "web"])
+        .stderr(err_file)
+        .spawn()
+        .unwrap();
+    let started = wt.parent().unwrap().join("torn-web");
+    wait_for("the teardown hook", || started.exists());
+    // SAFETY: signals the test's own child, as Ctrl-C would.
+    unsafe {
+        libc::kill(destroy.id() as i32, libc::SIGINT);
+    }
+    let status = destroy.wait().unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("teardown"), "{stderr}");
+    assert!(stderr.contains("shards destroy"), "{stderr}");
+    // Nothing of the teardown is left running, and the shard is as it was.
+    let left = running_in(&wt);
+    for p in &left {
+        // SAFETY: only the test's own leftover `sleep`.
+        unsafe {
+            libc::kill(*p as i32, libc::SIGKILL);
+        }
+    }
+    assert_eq!(left, Vec::<i64>::new(), "the teardown's sleep still runs");
+    assert_eq!(env.shard_rows(), before);
+    assert!(wt.is_dir());
+    // It can be destroyed again, without the hook.
+    env.shards(&["destroy", "--no-hooks", "web"]).ok();
+    assert!(!wt.exists());
+}

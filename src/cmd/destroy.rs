@@ -12,6 +12,7 @@ use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::host;
 use crate::ledger::ShardRow;
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::{hooks, lookup, reap, teardown};
@@ -63,6 +64,12 @@ pub struct DestroyArgs {
     /// Run no teardown hook
     #[arg(long)]
     pub no_hooks: bool,
+
+    /// True on the command line: SIGINT and SIGTERM are caught while shards
+    /// are taken apart (see `run`). False under `mcp`, whose server must end
+    /// on them as it always does.
+    #[arg(skip = true)]
+    pub catch_signals: bool,
 }
 
 /// One destroyed shard.
@@ -126,9 +133,22 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     };
     let mut reaped = stop_processes(ctx, &rows, args)?.into_iter();
     let mut destroyed: Vec<Destroyed> = Vec::new();
+    // From here Ctrl-C stops the destroy between shards, and a teardown
+    // hook's steps with their process groups (the shard is handed back),
+    // rather than killing shards and leaving the hook's children running.
+    let _interrupts = args.catch_signals.then(host::interrupt::catch);
     for (row, checked) in rows {
         let (stopped, mut notes) = reaped.next().unwrap_or_default();
-        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook)) {
+        let done = match host::interrupt::caught() {
+            Some(signal) => Err(Error::DestroyInterrupted {
+                signal,
+                name: row.name.clone(),
+            }),
+            None => {
+                ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook))
+            }
+        };
+        match done {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,

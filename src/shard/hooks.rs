@@ -220,7 +220,9 @@ pub fn start(
 }
 
 /// Runs the `teardown` hook of a shard whose worktree is still there;
-/// nothing when it is gone. See [`run`].
+/// nothing when it is gone. See [`run`]. SIGINT or SIGTERM, when caught
+/// (`host::interrupt`), stops it: its steps' process groups are killed
+/// and [`Error::DestroyInterrupted`] returned.
 pub fn teardown(
     hook: &Hook,
     row: &ShardRow,
@@ -230,7 +232,14 @@ pub fn teardown(
     if !row.path.is_dir() {
         return Ok(Vec::new());
     }
-    run("teardown", hook, row, vars, say, &|| Ok(()))
+    let stop = || match host::interrupt::caught() {
+        Some(signal) => Err(Error::DestroyInterrupted {
+            signal,
+            name: row.name.clone(),
+        }),
+        None => Ok(()),
+    };
+    run("teardown", hook, row, vars, say, &stop)
 }
 
 #[cfg(test)]
