@@ -162,3 +162,32 @@ fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
     env.shards(&["destroy", "--no-hooks", "web"]).ok();
     assert!(!wt.exists());
 }
+
+#[test]
+fn a_daemon_a_failed_setup_started_does_not_outlive_the_undone_create() {
+    let env = TestEnv::new();
+    // `pg_ctl start` and the like leave a daemon in a session of its own,
+    // out of the step's process group, working in the worktree.
+    env.write_config(
+        r#"[hooks]
+setup = [
+  "setsid sh -c 'echo $$ > ../daemon.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &",
+  "while [ ! -s ../daemon.pid ]; do sleep 0.05; done; exit 3",
+]
+"#,
+    );
+    let before = env.shard_rows();
+    env.shards(&["create", "db"])
+        .code(1)
+        .says(&["setup hook step 2/2", "undid the create"]);
+    let pid_file = env.shards_home.join("worktrees/repo/daemon.pid");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _kill = KillSession(pid);
+    wait_for("the daemon to be stopped", || !alive(pid));
+    assert_eq!(env.shard_rows(), before);
+    assert!(!env.shards_home.join("worktrees/repo/db").exists());
+}
