@@ -191,3 +191,42 @@ setup = [
     assert_eq!(env.shard_rows(), before);
     assert!(!env.shards_home.join("worktrees/repo/db").exists());
 }
+
+#[test]
+fn ctrl_c_during_prunes_teardown_stops_it_and_keeps_the_debris_for_later() {
+    let env = TestEnv::new();
+    env.write_config("[hooks]\nteardown = \"touch ../torn-$SHARD_NAME; sleep 300\"\n");
+    let report = env.create("web");
+    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
+    // A destroy killed after its claim leaves debris for prune.
+    let mut crashing = env.command_in(&env.repo, &["destroy", "--no-hooks", "web"]);
+    crashing.env("SHARDS_TEST_CRASH_AT", "destroy:marked");
+    assert!(!crashing.output().unwrap().status.success());
+    let before = env.shard_rows();
+    let err_path = env.root.join("prune.err");
+    let err_file = std::fs::File::create(&err_path).unwrap();
+    let mut prune = env
+        .command_in(&env.repo, &["prune"])
+        .stderr(err_file)
+        .spawn()
+        .unwrap();
+    let started = wt.parent().unwrap().join("torn-web");
+    wait_for("the teardown hook", || started.exists());
+    // SAFETY: signals the test's own child, as Ctrl-C would.
+    unsafe {
+        libc::kill(prune.id() as i32, libc::SIGINT);
+    }
+    let status = prune.wait().unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let left = running_in(&wt);
+    for p in &left {
+        // SAFETY: only the test's own leftover `sleep`.
+        unsafe {
+            libc::kill(*p as i32, libc::SIGKILL);
+        }
+    }
+    assert_eq!(left, Vec::<i64>::new(), "the teardown's sleep still runs");
+    assert_eq!(env.shard_rows(), before);
+    assert!(wt.is_dir());
+}

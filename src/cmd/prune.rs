@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::host;
 use crate::ledger::ShardRow;
 use crate::output::{self, Render, RenderCtx, Table};
 use crate::shard::teardown::{self, Diagnosis};
@@ -77,7 +78,16 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     };
     let rows = ctx.ledger()?.list(scope.as_deref())?;
     let mut shards = Vec::new();
+    // Ctrl-C stops prune between shards, and a teardown hook's steps with
+    // their process groups (the shard is kept as it was, for a later prune).
+    let _interrupts = host::interrupt::catch();
     for row in &rows {
+        if let Some(signal) = host::interrupt::caught() {
+            return Err(Error::DestroyInterrupted {
+                signal,
+                name: row.name.clone(),
+            });
+        }
         let pruned = |path: PathBuf, reason: String, reclaimed: bool, notes: Vec<String>| Pruned {
             name: row.name.clone(),
             repo: row.repo.root.clone(),
@@ -114,6 +124,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
         match reclaim(ctx, row) {
             Ok(None) => {}
             Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+            Err(e @ Error::DestroyInterrupted { .. }) => return Err(e),
             // One shard that cannot be taken apart must not stop the others.
             Err(e) => {
                 let reason = format!("{reason}, but reclaiming it failed: {e}");
