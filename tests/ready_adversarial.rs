@@ -4,6 +4,7 @@
 
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::TestEnv;
@@ -229,4 +230,42 @@ fn ctrl_c_during_prunes_teardown_stops_it_and_keeps_the_debris_for_later() {
     assert_eq!(left, Vec::<i64>::new(), "the teardown's sleep still runs");
     assert_eq!(env.shard_rows(), before);
     assert!(wt.is_dir());
+}
+
+#[test]
+#[ignore = "needs root and useradd (.ci/run runs it)"]
+fn a_link_another_user_planted_in_a_shared_logs_folder_is_not_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let peer = crate::common::peer();
+    let env = TestEnv::new();
+    std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The admin shares the home with a group once.
+    std::fs::create_dir(&env.shards_home).unwrap();
+    std::os::unix::fs::chown(&env.shards_home, Some(0), Some(peer.gid)).unwrap();
+    std::fs::set_permissions(&env.shards_home, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    env.write_config("[hooks]\nstart = \"echo the-start-hooks-output\"\n");
+    env.shards(&["create", "first", "--json"]).ok();
+    let logs = env.shards_home.join("logs");
+    assert!(logs.is_dir());
+    // The other user of the home plants links where this user's next
+    // start logs will go, to a file of this user's.
+    let mine = env.root.join("mine.txt");
+    std::fs::write(&mine, "my own file\n").unwrap();
+    for id in 1..=30 {
+        let link = logs.join(format!("repo-web-{id}.log"));
+        let status = Command::new("ln")
+            .args(["-s", mine.to_str().unwrap(), link.to_str().unwrap()])
+            .uid(peer.uid)
+            .gid(peer.gid)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    // The shard is made; its start hook is not started, and shards says why.
+    env.shards(&["create", "web", "--json"])
+        .ok()
+        .says(&["the start hook did not start", "symbolic link"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own file\n");
 }
