@@ -269,3 +269,34 @@ fn a_link_another_user_planted_in_a_shared_logs_folder_is_not_written_through() 
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own file\n");
 }
+
+#[test]
+fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() {
+    let mut env = TestEnv::new();
+    env.small_pool(31800, 10, 5);
+    // `cmd &` (or a script that ends once its server is up): the hook's
+    // shell ends at once, its server runs on in the hook's session.
+    env.write_config(
+        "[hooks]\nstart = \"python3 -u -m http.server $PORT --bind 127.0.0.1 >/dev/null 2>&1 &\"\n",
+    );
+    let report = env.shards(&["create", "web", "--json"]).ok().json();
+    let pid = report["start"]["pid"].as_i64().unwrap();
+    let _kill = KillSession(pid);
+    let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
+    wait_for("the server", || answers(port));
+    wait_for("the hook's shell to end", || !alive(pid));
+    let server = session(pid);
+    assert_eq!(server.len(), 1, "{server:?}");
+    let status = env.shards(&["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains(&format!("still runs pid {}", server[0])),
+        "{status}"
+    );
+    let json = env.shards(&["status", "--json"]).ok().json();
+    let start = &json["shards"][0]["start"];
+    assert_eq!(start["alive"], false, "{json}");
+    assert_eq!(start["session"], serde_json::json!([server[0]]), "{json}");
+    env.shards(&["destroy", "--reap", "web"]).ok();
+}

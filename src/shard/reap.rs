@@ -137,6 +137,28 @@ pub fn find(rows: &[&ShardRow], starts: &[Option<(i64, i64)>]) -> Vec<Found> {
     found
 }
 
+/// Returns, for each start hook recorded as (pid, start time) in
+/// `starts`, the pids of the processes running in its session (none when
+/// that pid now names another process); one look at `/proc` for all.
+pub fn sessions(starts: &[(i64, i64)]) -> Vec<Vec<i32>> {
+    let sids: Vec<(usize, i32)> = starts
+        .iter()
+        .enumerate()
+        .filter_map(|(at, start)| Some((at, session_of(*start)?)))
+        .collect();
+    let mut out: Vec<Vec<i32>> = starts.iter().map(|_| Vec::new()).collect();
+    if sids.is_empty() {
+        return out;
+    }
+    for (at, p) in procs::processes_under(&[], &sids) {
+        out[at].push(p.pid);
+    }
+    for pids in &mut out {
+        pids.sort_unstable();
+    }
+    out
+}
+
 /// Returns the session a start hook recorded as (pid, start time) leads:
 /// its pid, unless that pid now names a process started at another time
 /// (the hook ended and its number was reused). A leader that ended while
