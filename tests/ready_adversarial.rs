@@ -300,3 +300,25 @@ fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() 
     assert_eq!(start["session"], serde_json::json!([server[0]]), "{json}");
     env.shards(&["destroy", "--reap", "web"]).ok();
 }
+
+#[test]
+fn what_a_teardown_hook_leaves_in_the_background_does_not_outlive_the_destroy() {
+    let env = TestEnv::new();
+    env.write_config("[hooks]\nteardown = \"sleep 300 & echo $! > ../teardown.pid\"\n");
+    let report = env.create("web");
+    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
+    env.shards(&["destroy", "web"]).ok();
+    let pid: i64 = std::fs::read_to_string(wt.parent().unwrap().join("teardown.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _kill = KillSession(pid);
+    let gone = !alive(pid);
+    // SAFETY: only the test's own leftover `sleep`.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+    }
+    assert!(gone, "the teardown's background sleep still runs");
+    assert!(!wt.exists());
+}
