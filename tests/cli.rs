@@ -32,6 +32,7 @@ mod ports;
 mod props;
 mod prune;
 mod prune_merged;
+mod ready_adversarial;
 mod reap;
 mod shared_home;
 mod shell;

@@ -12,6 +12,7 @@ use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::host;
 use crate::ledger::ShardRow;
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::{hooks, lookup, reap, teardown};
@@ -63,6 +64,12 @@ pub struct DestroyArgs {
     /// Run no teardown hook
     #[arg(long)]
     pub no_hooks: bool,
+
+    /// True on the command line: SIGINT and SIGTERM are caught while shards
+    /// are taken apart (see `run`). False under `mcp`, whose server must end
+    /// on them as it always does.
+    #[arg(skip = true)]
+    pub catch_signals: bool,
 }
 
 /// One destroyed shard.
@@ -124,11 +131,24 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         strict: args.force == 0,
         say: &say,
     };
-    let mut reaped = stop_processes(&rows, args)?.into_iter();
+    let mut reaped = stop_processes(ctx, &rows, args)?.into_iter();
     let mut destroyed: Vec<Destroyed> = Vec::new();
+    // From here Ctrl-C stops the destroy between shards, and a teardown
+    // hook's steps with their process groups (the shard is handed back),
+    // rather than killing shards and leaving the hook's children running.
+    let _interrupts = args.catch_signals.then(host::interrupt::catch);
     for (row, checked) in rows {
         let (stopped, mut notes) = reaped.next().unwrap_or_default();
-        match ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook)) {
+        let done = match host::interrupt::caught() {
+            Some(signal) => Err(Error::DestroyInterrupted {
+                signal,
+                name: row.name.clone(),
+            }),
+            None => {
+                ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook))
+            }
+        };
+        match done {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,
@@ -159,11 +179,13 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
 /// them (all shards' at once, one grace period); returns, per shard, what
 /// was stopped and notes on listeners left alone.
 fn stop_processes(
+    ctx: &Ctx,
     rows: &[(ShardRow, bool)],
     args: &DestroyArgs,
 ) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
     let rows: Vec<&ShardRow> = rows.iter().map(|(r, _)| r).collect();
-    let found = reap::find(&rows);
+    let starts = reap_starts(ctx, &rows)?;
+    let found = reap::find(&rows, &starts);
     if !args.reap {
         let named: Vec<(&str, &[reap::Running])> = rows
             .iter()
@@ -172,12 +194,21 @@ fn stop_processes(
             .collect();
         reap::refuse(&named)?;
     }
-    let stopped = reap::stop_all(&rows, &found, Duration::from_secs(args.grace))?;
+    let stopped = reap::stop_all(&rows, &starts, &found, Duration::from_secs(args.grace))?;
     Ok(stopped
         .into_iter()
         .zip(found)
         .map(|(s, f)| (s, f.notes))
         .collect())
+}
+
+/// Returns each shard's `start` hook process as the ledger recorded it
+/// (pid, start time), for [`reap::find`].
+pub fn reap_starts(ctx: &Ctx, rows: &[&ShardRow]) -> Result<Vec<Option<(i64, i64)>>> {
+    let ledger = ctx.ledger()?;
+    rows.iter()
+        .map(|r| Ok(ledger.start_of(r.id)?.map(|s| s.pid)))
+        .collect()
 }
 
 impl Render for DestroyReport {

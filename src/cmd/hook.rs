@@ -222,6 +222,7 @@ fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<HookReport> {
         reap: false,
         grace: reap::DEFAULT_GRACE_SECS,
         no_hooks: false,
+        catch_signals: true,
     };
     let report = destroy::run(&sub, &args)?;
     Ok(HookReport {

@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::output::{self, Render, RenderCtx, Table};
@@ -98,7 +99,16 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     };
     let rows = ctx.ledger()?.list(scope.as_deref())?;
     let mut shards = Vec::new();
+    // Ctrl-C stops prune between shards, and a teardown hook's steps with
+    // their process groups (the shard is kept as it was, for a later prune).
+    let _interrupts = host::interrupt::catch();
     for row in &rows {
+        if let Some(signal) = host::interrupt::caught() {
+            return Err(Error::DestroyInterrupted {
+                signal,
+                name: row.name.clone(),
+            });
+        }
         let pruned = |path: PathBuf, reason: String, reclaimed: bool, notes: Vec<String>| Pruned {
             name: row.name.clone(),
             repo: row.repo.root.clone(),
@@ -148,7 +158,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             Diagnosis::Debris {
                 reason,
                 reclaimable,
-            } if reclaimable => still_running(row, &reason).unwrap_or((reason, true)),
+            } if reclaimable => still_running(ctx, row, &reason)?.unwrap_or((reason, true)),
             Diagnosis::Debris { reason, .. } => (reason, false),
         };
         if !reclaimable || args.dry_run {
@@ -158,6 +168,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
         match reclaim(ctx, row, |site, hook| teardown::reclaim(site, row, hook)) {
             Ok(None) => {}
             Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+            Err(e @ Error::DestroyInterrupted { .. }) => return Err(e),
             // One shard that cannot be taken apart must not stop the others.
             Err(e) => {
                 let reason = format!("{reason}, but reclaiming it failed: {e}");
@@ -173,17 +184,20 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
 
 /// Keeps a shard with processes still running from its worktree (prune
 /// never stops processes), with the reason; `None` when none run.
-fn still_running(row: &ShardRow, reason: &str) -> Option<(String, bool)> {
-    let found = reap::find(&[row]).pop()?;
+fn still_running(ctx: &Ctx, row: &ShardRow, reason: &str) -> Result<Option<(String, bool)>> {
+    let starts = super::destroy::reap_starts(ctx, &[row])?;
+    let Some(found) = reap::find(&[row], &starts).pop() else {
+        return Ok(None);
+    };
     if found.procs.is_empty() {
-        return None;
+        return Ok(None);
     }
     let reason = format!(
         "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
         reap::describe(&found.procs),
         row.name
     );
-    Some((reason, false))
+    Ok(Some((reason, false)))
 }
 
 /// A merged shard's tip, how it merged and the default branch's name.
@@ -246,7 +260,7 @@ fn merged(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<(String, Optio
         };
         return Ok((format!("{merged}, but {why}"), None));
     }
-    if let Some((reason, _)) = still_running(row, &merged) {
+    if let Some((reason, _)) = still_running(ctx, row, &merged)? {
         return Ok((reason, None));
     }
     Ok((merged, Some((how, tip, name))))

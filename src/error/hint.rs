@@ -90,6 +90,9 @@ impl Error {
                 path.display()
             ),
             Error::PartlyDone { cause, .. } => return cause.hint(),
+            Error::DestroyInterrupted { name, .. } => format!(
+                "run `shards destroy {name}` again, or `shards destroy --no-hooks {name}` to destroy it without its teardown hook"
+            ),
             Error::Interrupted { .. } => {
                 "nothing of it is left; if a second signal stopped the undo, `shards prune` reclaims the rest".to_string()
             }

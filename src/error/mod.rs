@@ -210,6 +210,12 @@ pub enum Error {
     #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
     Interrupted { signal: i32, name: String },
 
+    /// SIGINT or SIGTERM stopped a destroy before shard `name` was taken
+    /// apart (its teardown hook's steps, if they ran, were killed): the
+    /// shard was handed back as it was.
+    #[error("interrupted ({}) before `{name}` was taken apart; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
+    DestroyInterrupted { signal: i32, name: String },
+
     /// A repository's hooks have not been approved (`shards trust`) as they are now.
     #[error("the hooks in {origin} are not trusted{}: {}", if *.changed { " (they changed since you approved them)" } else { "" }, .hooks.join(", "))]
     HooksUntrusted {
@@ -315,6 +321,7 @@ impl Error {
             Error::HooksUntrusted { .. } => "hooks_untrusted",
             Error::HookFailed { .. } => "hook_failed",
             Error::Interrupted { .. } => "interrupted",
+            Error::DestroyInterrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::NoShellFunction { .. } => "no_shell_function",
             Error::Usage { .. } => "usage",
@@ -366,6 +373,7 @@ impl Error {
             Error::Child { code } => *code,
             // As shells report a process ended by a signal: 130, 143.
             Error::Interrupted { signal, .. } => 128 + signal,
+            Error::DestroyInterrupted { signal, .. } => 128 + signal,
             // As shells do: 127 for a command not found, 126 for one that cannot run.
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
             Error::CannotRun { .. } => 126,

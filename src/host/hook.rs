@@ -121,21 +121,40 @@ pub fn run_step(
 /// Starts `sh -c script` in the background: its own session (so no
 /// terminal signal reaches it and it outlives shards), not a child of
 /// shards, its stdout and stderr appended to `log` (created private to the
-/// user). Returns its pid and start time (clock ticks since boot, 0 when
-/// unknown).
+/// user; refused when it is a link or a file of another user's). Returns
+/// its pid and start time (clock ticks since boot, 0 when unknown).
 pub fn spawn_background(
     script: &str,
     dir: &Path,
     vars: &[(String, String)],
     log: &Path,
 ) -> Result<(i64, i64)> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // Never through a link, and only into a file of this user's: in a home
+    // shared by a group, another member may have put either at the name.
+    let planted = || {
+        Error::io(
+            log,
+            std::io::Error::other(
+                "is a symbolic link or not a file of yours, so shards does not write the start hook's log there; remove it and start again",
+            ),
+        )
+    };
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(log)
-        .map_err(|e| Error::io(log, e))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => planted(),
+            _ => Error::io(log, e),
+        })?;
+    let meta = file.metadata().map_err(|e| Error::io(log, e))?;
+    // SAFETY: geteuid only reads the process's effective user id.
+    if !meta.is_file() || meta.uid() != unsafe { libc::geteuid() } {
+        return Err(planted());
+    }
     let file2 = file.try_clone().map_err(|e| Error::io(log, e))?;
     let mut cmd = shell(script, dir, vars);
     cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));

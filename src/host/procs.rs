@@ -32,9 +32,11 @@ pub struct Proc {
 
 /// Returns the processes running from one of `dirs` (canonical folders):
 /// those whose working directory or executable lies inside it, each with
-/// the index of its folder. Only the `/proc` entries this user may read
-/// are looked at; the links are read first, and the rest only of a match.
-pub fn processes_under(dirs: &[PathBuf]) -> Vec<(usize, Proc)> {
+/// the index of its folder, and those in one of `sessions` (index, session
+/// id), wherever they run. Only the `/proc` entries this user may read
+/// are looked at; the links are read first, and the rest only of a match
+/// (or of every process when `sessions` is not empty).
+pub fn processes_under(dirs: &[PathBuf], sessions: &[(usize, i32)]) -> Vec<(usize, Proc)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -55,16 +57,21 @@ pub fn processes_under(dirs: &[PathBuf]) -> Vec<(usize, Proc)> {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
             let cwd = link(pid, "cwd");
             let mut exe = None;
-            let at = match place(&cwd) {
-                Some(at) => at,
-                None => {
-                    exe = link(pid, "exe");
-                    place(&exe)?
-                }
-            };
+            let mut at = place(&cwd);
+            if at.is_none() {
+                exe = link(pid, "exe");
+                at = place(&exe);
+            }
+            if at.is_none() && sessions.is_empty() {
+                return None;
+            }
             let exe = exe.or_else(|| link(pid, "exe"));
             let p = procfs::process::Process::new(pid).ok()?;
             let stat = p.stat().ok()?;
+            let at = at.or_else(|| {
+                let (at, _) = sessions.iter().find(|(_, sid)| *sid == stat.session)?;
+                Some(*at)
+            })?;
             // A zombie has finished; it only waits for its parent.
             if stat.state == 'Z' {
                 return None;
@@ -211,7 +218,7 @@ mod tests {
             .ppid;
         assert!(lineage.contains(&parent));
         let here = std::env::current_dir().unwrap().canonicalize().unwrap();
-        let found = processes_under(&[PathBuf::from("/nowhere"), here.clone()]);
+        let found = processes_under(&[PathBuf::from("/nowhere"), here.clone()], &[]);
         let (at, me_found) = found.into_iter().find(|(_, p)| p.pid == me).unwrap();
         assert_eq!((at, me_found.cwd), (1, Some(here)));
         assert_eq!(me_found.exe, std::env::current_exe().ok());

@@ -14,6 +14,7 @@
 pub use super::adopt::{AdoptPlan, adopt, plan_adopt};
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::config::hooks::Hooks;
@@ -296,6 +297,11 @@ pub fn create(
         if !started.get() {
             return true;
         }
+        // The path was free when this create began: what runs from it now
+        // was started by the create (its setup hook's daemons, out of the
+        // steps' process groups). It goes with the folder, or it would
+        // hold the freed block's ports.
+        stop_leftovers(row);
         let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()));
         let before = records_before.borrow();
         // git's name for the record, which may differ from the one planned.
@@ -335,6 +341,21 @@ pub fn create(
         made.row.wt_name = name;
     }
     Ok(made)
+}
+
+/// How long a process left running by an undone create gets between
+/// SIGTERM and SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+
+/// Stops what still runs from an undone create's worktree (see
+/// `reap::find`, which spares shards and its ancestors); a process that
+/// cannot be stopped is left, as the undo goes on.
+fn stop_leftovers(row: &ShardRow) {
+    let found = super::reap::find(&[row], &[None]);
+    let procs: Vec<&[super::reap::Running]> = found.iter().map(|f| f.procs.as_slice()).collect();
+    if procs.iter().any(|p| !p.is_empty()) {
+        let _ = super::reap::stop(&procs, LEFTOVER_GRACE);
+    }
 }
 
 /// Fails with [`Error::Interrupted`] once SIGINT or SIGTERM came while

@@ -112,9 +112,23 @@ pub fn run(
     say: Say<'_>,
     stop: &dyn Fn() -> Result<()>,
 ) -> Result<Vec<String>> {
+    run_keeping(name, hook, row, vars, say, stop, true)
+}
+
+/// [`run`], killing what the steps left running in their process groups
+/// on failure, and also on success unless `keep`.
+fn run_keeping(
+    name: &str,
+    hook: &Hook,
+    row: &ShardRow,
+    vars: &[(String, String)],
+    say: Say<'_>,
+    stop: &dyn Fn() -> Result<()>,
+    keep: bool,
+) -> Result<Vec<String>> {
     let mut groups = Vec::new();
     let ran = steps(name, hook, row, vars, say, stop, &mut groups);
-    if ran.is_err() {
+    if ran.is_err() || !keep {
         host::hook::kill_groups(&groups);
     }
     ran
@@ -220,7 +234,10 @@ pub fn start(
 }
 
 /// Runs the `teardown` hook of a shard whose worktree is still there;
-/// nothing when it is gone. See [`run`].
+/// nothing when it is gone. See [`run`]; what its steps leave running in
+/// their process groups is killed when it ends. SIGINT or SIGTERM, when caught
+/// (`host::interrupt`), stops it: its steps' process groups are killed
+/// and [`Error::DestroyInterrupted`] returned.
 pub fn teardown(
     hook: &Hook,
     row: &ShardRow,
@@ -230,7 +247,16 @@ pub fn teardown(
     if !row.path.is_dir() {
         return Ok(Vec::new());
     }
-    run("teardown", hook, row, vars, say, &|| Ok(()))
+    let stop = || match host::interrupt::caught() {
+        Some(signal) => Err(Error::DestroyInterrupted {
+            signal,
+            name: row.name.clone(),
+        }),
+        None => Ok(()),
+    };
+    // The worktree goes next: what the steps left in the background would
+    // run on in a deleted folder (and hold shards' stderr open).
+    run_keeping("teardown", hook, row, vars, say, &stop, false)
 }
 
 #[cfg(test)]

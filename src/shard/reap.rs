@@ -65,15 +65,24 @@ pub struct Found {
 }
 
 /// Finds the processes of each shard of `rows` (one [`Found`] each, in
-/// order), sparing shards and its ancestors.
-pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
+/// order), sparing shards and its ancestors. `starts` holds, for each row,
+/// its `start` hook's process as recorded (pid, start time), if any: the
+/// processes of that hook's session are the shard's wherever they run (a
+/// dev server that changed folder), unless the pid now names another
+/// process.
+pub fn find(rows: &[&ShardRow], starts: &[Option<(i64, i64)>]) -> Vec<Found> {
     let dirs: Vec<PathBuf> = rows.iter().map(|r| canonical(&r.path)).collect();
+    let sessions: Vec<(usize, i32)> = starts
+        .iter()
+        .enumerate()
+        .filter_map(|(at, start)| Some((at, session_of((*start)?)?)))
+        .collect();
     // Shards' own lineage is read only when something is found at all.
     let lineage = std::cell::OnceCell::new();
     let spared = || lineage.get_or_init(procs::lineage);
     let mut found: Vec<Found> = rows.iter().map(|_| Found::default()).collect();
     let mut ours: HashMap<i32, (usize, usize)> = HashMap::new();
-    for (at, p) in procs::processes_under(&dirs) {
+    for (at, p) in procs::processes_under(&dirs, &sessions) {
         if spared().contains(&p.pid) {
             continue;
         }
@@ -126,6 +135,41 @@ pub fn find(rows: &[&ShardRow]) -> Vec<Found> {
         }
     }
     found
+}
+
+/// Returns, for each start hook recorded as (pid, start time) in
+/// `starts`, the pids of the processes running in its session (none when
+/// that pid now names another process); one look at `/proc` for all.
+pub fn sessions(starts: &[(i64, i64)]) -> Vec<Vec<i32>> {
+    let sids: Vec<(usize, i32)> = starts
+        .iter()
+        .enumerate()
+        .filter_map(|(at, start)| Some((at, session_of(*start)?)))
+        .collect();
+    let mut out: Vec<Vec<i32>> = starts.iter().map(|_| Vec::new()).collect();
+    if sids.is_empty() {
+        return out;
+    }
+    for (at, p) in procs::processes_under(&[], &sids) {
+        out[at].push(p.pid);
+    }
+    for pids in &mut out {
+        pids.sort_unstable();
+    }
+    out
+}
+
+/// Returns the session a start hook recorded as (pid, start time) leads:
+/// its pid, unless that pid now names a process started at another time
+/// (the hook ended and its number was reused). A leader that ended while
+/// its session lives on still names it: the kernel does not give a pid
+/// to a new process while a session is known by it.
+fn session_of((pid, start): (i64, i64)) -> Option<i32> {
+    let sid = i32::try_from(pid).ok().filter(|p| *p > 1)?;
+    match host::start_time(pid) {
+        Some(now) if now != start => None,
+        _ => Some(sid),
+    }
 }
 
 /// Returns `path` as the kernel names it: canonical, or for a folder
@@ -315,18 +359,24 @@ impl Stopped {
     }
 }
 
-/// [`stop`]s the processes `found` for `rows` (one [`Found`] each), then
+/// [`stop`]s the processes `found` for `rows` (one [`Found`] each; `starts`
+/// as [`find`] takes them), then
 /// looks again, since a process may start another while it ends, and
 /// stops what it finds, a few rounds at most. Returns, per shard, every
 /// process stopped; fails when processes still run after the last round.
-pub fn stop_all(rows: &[&ShardRow], found: &[Found], grace: Duration) -> Result<Vec<Vec<Stopped>>> {
+pub fn stop_all(
+    rows: &[&ShardRow],
+    starts: &[Option<(i64, i64)>],
+    found: &[Found],
+    grace: Duration,
+) -> Result<Vec<Vec<Stopped>>> {
     let groups: Vec<&[Running]> = found.iter().map(|f| f.procs.as_slice()).collect();
     let mut out = stop(&groups, grace)?;
     for round in 0..=ROUNDS {
         if out.iter().all(Vec::is_empty) {
             break;
         }
-        let again = find(rows);
+        let again = find(rows, starts);
         if again.iter().all(|f| f.procs.is_empty()) {
             break;
         }

@@ -316,7 +316,8 @@ pub fn retire(
 /// `decide` agrees on the row as it is now, runs the teardown `hook` while
 /// the block is still held, takes it apart with `apart` (which says
 /// whether the branch went, and notes), then deletes the row. If the hook
-/// fails (when strict) or `apart` fails, the row is handed back as it was.
+/// fails (when strict) or is interrupted, or `apart` fails, the row is
+/// handed back as it was.
 fn dismantle(
     site: &mut Site<'_>,
     op: &str,
@@ -339,7 +340,7 @@ fn dismantle(
             .and_then(|vars| hooks::teardown(h, &row, &vars, hook.say));
         match ran {
             Ok(w) => warnings.extend(w),
-            Err(e) if hook.strict => {
+            Err(e) if hook.strict || matches!(e, Error::DestroyInterrupted { .. }) => {
                 // Nothing was removed: hand the shard back as it was.
                 let _ = site.ledger.set_state(row.id, row.state, row.pid);
                 return Err(e);

@@ -231,6 +231,7 @@ impl ShardsServer {
                     reap: input.reap,
                     grace: crate::shard::reap::DEFAULT_GRACE_SECS,
                     no_hooks: false,
+                    catch_signals: false,
                 },
             )
         })

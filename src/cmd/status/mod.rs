@@ -19,6 +19,7 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::host::{self, ProcInfo, Proto, Socket};
+use crate::shard::reap;
 
 /// Audit ports: who listens where, per shard
 ///
@@ -81,6 +82,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             starts.insert(row.id, start);
         }
     }
+    let ids: Vec<i64> = starts.keys().copied().collect();
+    let recorded: Vec<(i64, i64)> = ids.iter().map(|id| starts[id].pid).collect();
+    let mut sessions: HashMap<i64, Vec<i32>> =
+        ids.into_iter().zip(reap::sessions(&recorded)).collect();
     drop(ledger);
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
@@ -158,6 +163,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             start: starts.remove(&row.id).map(|s| StartProcess {
                 pid: s.pid.0,
                 alive: host::process_alive(s.pid.0, s.pid.1),
+                session: sessions.remove(&row.id).unwrap_or_default(),
                 log: s.log,
             }),
         });

@@ -87,6 +87,9 @@ pub struct StartProcess {
     pub pid: i64,
     /// True while it runs.
     pub alive: bool,
+    /// The processes still running in its session (what it started, such
+    /// as a server put in the background), by pid.
+    pub session: Vec<i32>,
     /// The file its stdout and stderr go to.
     pub log: PathBuf,
 }
@@ -198,7 +201,16 @@ impl Render for StatusReport {
                 writeln!(w, "  named ports not listening: {}", idle.join(", "))?;
             }
             if let Some(p) = &s.start {
-                let state = if p.alive { "running" } else { "exited" };
+                let mut state = if p.alive { "running" } else { "exited" }.to_string();
+                let others: Vec<String> = p
+                    .session
+                    .iter()
+                    .filter(|pid| i64::from(**pid) != p.pid)
+                    .map(|pid| format!("pid {pid}"))
+                    .collect();
+                if !others.is_empty() {
+                    state = format!("{state}, its session still runs {}", others.join(", "));
+                }
                 writeln!(
                     w,
                     "  start hook: pid {} {state}, log {}",
