@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks shards against git itself, in one run, and writes BENCHMARKS.md.
 #
-#   bash bench/run.sh            # everything (about 10 minutes on 2 cores; ends with bench/copy.sh and bench/hooks.sh)
+#   bash bench/run.sh            # everything (about 10 minutes on 2 cores; ends with bench/copy.sh, bench/hooks.sh and bench/list_full.sh)
 #   RUNS=5 RUNS_LARGE=3 bash bench/run.sh     # fewer runs per case
 #
 # create and destroy run as root (they mount a new ext4 image and a tmpfs
@@ -193,9 +193,11 @@ open(out, "w").write(doc)
 print(table(rows))
 EOF
 
-# Issue 12's cases, each its own script (they print their own tables; the
+# Issues 12 and 13's cases, each its own script (they print their own tables; the
 # figures are copied into BENCHMARKS.md's notes by hand with the date).
 echo "case: copying gitignored files (bench/copy.sh)" >&2
 bash bench/copy.sh
 echo "case: a setup hook's own cost (bench/hooks.sh)" >&2
 bash bench/hooks.sh
+echo "case: list --full with 100 shards (bench/list_full.sh)" >&2
+bash bench/list_full.sh
