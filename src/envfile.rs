@@ -133,15 +133,16 @@ pub fn apply(existing: &[u8], vars: &[(String, String)]) -> Result<Applied, Stri
 /// section: lines shards did not write. With damaged markers every
 /// non-blank line counts, since shards cannot tell which are its own.
 pub fn user_lines(existing: &[u8]) -> usize {
-    let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
-    let inside = match find_section(&lines) {
+    user_lines_beyond(existing, &[])
+}
+
+/// The indexes of the lines of the managed section, markers included;
+/// empty when there is none or its markers are damaged.
+fn section_lines(lines: &[&[u8]]) -> std::ops::Range<usize> {
+    match find_section(lines) {
         Ok(Some(s)) => s.begin..s.end + 1,
         _ => 0..0,
-    };
-    (0..lines.len())
-        .filter(|i| !inside.contains(i))
-        .filter(|&i| !lines[i].iter().all(u8::is_ascii_whitespace))
-        .count()
+    }
 }
 
 /// The prefix [`disown`] puts before a line whose key the shard sets itself.
@@ -153,10 +154,7 @@ pub const DISOWNED: &str = "# shards: overridden by the shards section: ";
 /// Returns the new bytes and the keys it disowned; every other byte stays.
 pub fn disown(existing: &[u8], keys: &[&str]) -> (Vec<u8>, Vec<String>) {
     let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
-    let inside = match find_section(&lines) {
-        Ok(Some(s)) => s.begin..s.end + 1,
-        _ => 0..0,
-    };
+    let inside = section_lines(&lines);
     let mut bytes = Vec::with_capacity(existing.len() + 64);
     let mut disowned: Vec<String> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -181,10 +179,7 @@ pub fn user_lines_beyond(existing: &[u8], base: &[u8]) -> usize {
         .map(strip_eol)
         .collect();
     let lines: Vec<&[u8]> = existing.split_inclusive(|&b| b == b'\n').collect();
-    let inside = match find_section(&lines) {
-        Ok(Some(s)) => s.begin..s.end + 1,
-        _ => 0..0,
-    };
+    let inside = section_lines(&lines);
     (0..lines.len())
         .filter(|i| !inside.contains(i))
         .filter(|&i| !lines[i].iter().all(u8::is_ascii_whitespace))

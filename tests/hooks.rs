@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::procs::{alive, wait_for};
 use crate::common::{TestEnv, env_value, read, shard_path};
 
 /// Writes the repository's `.shards.toml`.
@@ -29,27 +30,6 @@ fn state(env: &TestEnv) -> String {
         env.worktree_folders(),
         env.git_records()
     )
-}
-
-/// Waits up to 10 s for `done`.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn alive(pid: i64) -> bool {
-    // A zombie has ended; only its parent has not waited for it yet.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
 }
 
 /// Kills the process group (session) the start hook runs in.

@@ -8,32 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::TestEnv;
-
-/// Waits up to 10 s for `done`.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// True while `pid` runs (a zombie has ended).
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
-}
-
-/// True when something accepts a connection on 127.0.0.1:`port`.
-fn answers(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
-}
+use crate::common::procs::{alive, answers, wait_for};
 
 /// Kills a session (the start hook's) when the test ends, even by a panic.
 struct KillSession(i64);

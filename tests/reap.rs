@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::procs::answers;
 use crate::common::{TestEnv, shard_path};
 
 /// How long a test waits for a process to listen or to end: generous, for
@@ -97,11 +98,6 @@ fn http_server(cwd: &Path, port: u16) -> Running {
         std::thread::sleep(Duration::from_millis(50));
     }
     server
-}
-
-/// Returns true when something accepts a connection on 127.0.0.1:`port`.
-fn answers(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
 }
 
 /// A python3 process in `cwd` that ignores SIGTERM and listens on `port`.
