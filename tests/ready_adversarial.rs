@@ -2,10 +2,9 @@
 //! an agent would break them. Each test is named after what the user sees.
 //! Real `sh`, real python3 servers, real signals.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::TestEnv;
 use crate::common::procs::{alive, answers, wait_for};
