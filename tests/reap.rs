@@ -5,7 +5,6 @@
 //! MCP's `destroy_shard` with and without `reap`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
