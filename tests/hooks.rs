@@ -422,13 +422,7 @@ fn mcp_create_shard_refuses_untrusted_hooks_and_never_approves() {
     let env = TestEnv::new();
     let marker = env.root.join("ran");
     project_hooks(&env, &format!("setup = \"touch {}\"", marker.display()));
-    let mut child = env
-        .command_in(&env.repo, &["mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.mcp_server(Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut call = |msg: &str| -> Value {

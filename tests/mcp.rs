@@ -170,13 +170,7 @@ struct Server {
 impl Server {
     /// Starts `shards mcp` in the repository; its stderr goes to `stderr`.
     fn start(env: &TestEnv, stderr: Stdio) -> Server {
-        let mut child = env
-            .command_in(&env.repo, &["mcp"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
+        let mut child = env.mcp_server(stderr);
         let stdin = child.stdin.take().unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Server {

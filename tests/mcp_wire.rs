@@ -32,13 +32,7 @@ struct Wire {
 impl Wire {
     /// Starts the server and completes the handshake at `version`.
     fn start(env: &TestEnv, version: &str) -> Wire {
-        let mut child = env
-            .command_in(&env.repo, &["mcp"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = env.mcp_server(Stdio::null());
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
         std::thread::spawn(move || {

@@ -344,13 +344,7 @@ fn prune_keeps_a_shard_whose_processes_still_run() {
 
 /// Calls `destroy_shard` over MCP with `arguments`; returns the tool result.
 fn mcp_destroy(env: &TestEnv, arguments: Value) -> Value {
-    let mut child = env
-        .command_in(&env.repo, &["mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.mcp_server(Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",

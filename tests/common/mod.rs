@@ -235,6 +235,17 @@ impl TestEnv {
         Out::from(args, child.wait_with_output().unwrap())
     }
 
+    /// Starts `shards mcp` in the repository with stdin and stdout piped
+    /// and stderr going to `stderr`.
+    pub fn mcp_server(&self, stderr: Stdio) -> std::process::Child {
+        self.command_in(&self.repo, &["mcp"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs `shards` in the repository.
     pub fn shards(&self, args: &[&str]) -> Out {
         self.shards_in(&self.repo, args)
