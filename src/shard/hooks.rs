@@ -126,61 +126,52 @@ fn run_keeping(
     stop: &dyn Fn() -> Result<()>,
     keep: bool,
 ) -> Result<Vec<String>> {
+    // Each step's process group, to kill what it left running.
     let mut groups = Vec::new();
-    let ran = steps(name, hook, row, vars, say, stop, &mut groups);
+    let mut steps = || -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let n = hook.steps.len();
+        for (i, step) in hook.steps.iter().enumerate() {
+            stop()?;
+            say(&format!("{name} {}/{n}: {}", i + 1, step.run));
+            let ended = host::hook::run_step(&step.run, &row.path, vars, &mut || stop().is_ok())?;
+            groups.push(ended.group);
+            let code = match ended.end {
+                StepEnd::Exited(0) => continue,
+                StepEnd::Exited(code) => Some(code),
+                StepEnd::Signaled(_) => None,
+                StepEnd::Stopped => {
+                    stop()?;
+                    None
+                }
+            };
+            if step.optional {
+                let how = code.map_or("killed by a signal".to_string(), |c| {
+                    format!("exit code {c}")
+                });
+                warnings.push(format!(
+                    "{name} step {}/{n} `{}` failed ({how}); it is optional, so shards went on",
+                    i + 1,
+                    step.run
+                ));
+                continue;
+            }
+            return Err(Error::HookFailed {
+                hook: name.to_string(),
+                name: row.name.clone(),
+                step: i + 1,
+                steps: n,
+                command: step.run.clone(),
+                code,
+            });
+        }
+        Ok(warnings)
+    };
+    let ran = steps();
     if ran.is_err() || !keep {
         host::hook::kill_groups(&groups);
     }
     ran
-}
-
-/// Runs the steps for [`run`], noting each step's process group.
-fn steps(
-    name: &str,
-    hook: &Hook,
-    row: &ShardRow,
-    vars: &[(String, String)],
-    say: Say<'_>,
-    stop: &dyn Fn() -> Result<()>,
-    groups: &mut Vec<i32>,
-) -> Result<Vec<String>> {
-    let mut warnings = Vec::new();
-    let n = hook.steps.len();
-    for (i, step) in hook.steps.iter().enumerate() {
-        stop()?;
-        say(&format!("{name} {}/{n}: {}", i + 1, step.run));
-        let ended = host::hook::run_step(&step.run, &row.path, vars, &mut || stop().is_ok())?;
-        groups.push(ended.group);
-        let code = match ended.end {
-            StepEnd::Exited(0) => continue,
-            StepEnd::Exited(code) => Some(code),
-            StepEnd::Signaled(_) => None,
-            StepEnd::Stopped => {
-                stop()?;
-                None
-            }
-        };
-        if step.optional {
-            let how = code.map_or("killed by a signal".to_string(), |c| {
-                format!("exit code {c}")
-            });
-            warnings.push(format!(
-                "{name} step {}/{n} `{}` failed ({how}); it is optional, so shards went on",
-                i + 1,
-                step.run
-            ));
-            continue;
-        }
-        return Err(Error::HookFailed {
-            hook: name.to_string(),
-            name: row.name.clone(),
-            step: i + 1,
-            steps: n,
-            command: step.run.clone(),
-            code,
-        });
-    }
-    Ok(warnings)
 }
 
 /// Returns the shell script a background hook runs: its steps in order, a
