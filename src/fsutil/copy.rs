@@ -10,16 +10,17 @@
 //! root: every folder on the way there must be a real folder.
 
 use std::ffi::OsString;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+
+use super::clone::{Job, copy_one, set_times};
 
 /// How an entry is brought over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +62,6 @@ pub struct Brought {
     pub skipped: u64,
 }
 
-/// A regular file to copy.
-struct Job {
-    src: PathBuf,
-    dst: PathBuf,
-    meta: Metadata,
-}
-
 /// Returns the names in folder `dir` with whether each is a real folder
 /// (a link to a folder is not one).
 pub fn list_dir(dir: &Path) -> Result<Vec<(OsString, bool)>> {
@@ -80,7 +74,7 @@ pub fn list_dir(dir: &Path) -> Result<Vec<(OsString, bool)>> {
     Ok(out)
 }
 
-fn copy_error(path: impl Into<PathBuf>, err: io::Error) -> Error {
+pub(super) fn copy_error(path: impl Into<PathBuf>, err: io::Error) -> Error {
     Error::Copy {
         path: path.into(),
         err,
@@ -315,141 +309,6 @@ fn copy_files(
     let (files, bytes) = (files.into_inner(), bytes.into_inner());
     progress(files as usize, jobs.len());
     Ok(Some((files, bytes, cloned.into_inner())))
-}
-
-/// Copies one regular file: a clone when the file system can, else the
-/// kernel's copy; then the source's mode and times. Returns true when it
-/// was cloned.
-fn copy_one(job: &Job, can_clone: &AtomicBool) -> Result<bool> {
-    // Without blocking: a file replaced by a named pipe since it was
-    // listed would wait for a writer forever.
-    let mut from = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&job.src)
-        .map_err(|e| copy_error(&job.src, e))?;
-    if !from.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(copy_error(
-            &job.src,
-            io::Error::other("is no longer a regular file: it changed while the copy ran"),
-        ));
-    }
-    let mut to = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&job.dst)
-        .map_err(|e| copy_error(&job.dst, e))?;
-    let mut cloned = false;
-    // True once the data of a file with holes is copied.
-    let mut holes_kept = false;
-    if job.meta.len() > 0 {
-        if can_clone.load(Ordering::Relaxed) {
-            // SAFETY: FICLONE reads one fd argument; both fds are open.
-            let r = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) };
-            if r == 0 {
-                cloned = true;
-            } else {
-                let err = io::Error::last_os_error();
-                // Not on this file system, or not across these two.
-                if let Some(libc::EOPNOTSUPP | libc::EXDEV | libc::EINVAL | libc::ENOTTY) =
-                    err.raw_os_error()
-                {
-                    can_clone.store(false, Ordering::Relaxed);
-                }
-            }
-        }
-        // A file with holes (a disk image, a preallocated database) keeps
-        // them: only its data is copied.
-        let sparse = job.meta.blocks() * 512 < job.meta.len();
-        if !cloned && sparse {
-            holes_kept =
-                copy_data(&from, &to, job.meta.len()).map_err(|e| copy_error(&job.src, e))?;
-        }
-        if !cloned && !holes_kept {
-            // std's copy between two files uses copy_file_range.
-            io::copy(&mut from, &mut to).map_err(|e| copy_error(&job.src, e))?;
-        }
-    }
-    to.set_permissions(fs::Permissions::from_mode(job.meta.mode() & 0o7777))
-        .map_err(|e| copy_error(&job.dst, e))?;
-    let times = fs::FileTimes::new()
-        .set_accessed(job.meta.accessed().map_err(|e| copy_error(&job.src, e))?)
-        .set_modified(job.meta.modified().map_err(|e| copy_error(&job.src, e))?);
-    to.set_times(times).map_err(|e| copy_error(&job.dst, e))?;
-    Ok(cloned)
-}
-
-/// Copies only the data of `from` (`len` bytes long) into the empty `to`,
-/// found with `SEEK_DATA`/`SEEK_HOLE`, leaving its holes as holes. False,
-/// having written nothing, when the file system cannot tell where the
-/// holes are.
-fn copy_data(from: &File, to: &File, len: u64) -> io::Result<bool> {
-    use std::os::unix::fs::FileExt;
-    let fd = from.as_raw_fd();
-    let seek = |at: u64, whence: libc::c_int| -> io::Result<Option<u64>> {
-        // SAFETY: lseek on an open fd; only the offset changes, and the
-        // copy below reads at explicit offsets.
-        let r = unsafe { libc::lseek(fd, at as libc::off_t, whence) };
-        if r >= 0 {
-            return Ok(Some(r as u64));
-        }
-        let err = io::Error::last_os_error();
-        // No data at or after `at`.
-        if err.raw_os_error() == Some(libc::ENXIO) {
-            return Ok(None);
-        }
-        Err(err)
-    };
-    let mut at = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    while at < len {
-        let data = match seek(at, libc::SEEK_DATA) {
-            Ok(Some(data)) => data,
-            Ok(None) => break,
-            Err(e) if at == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let end = seek(data, libc::SEEK_HOLE)?.unwrap_or(len).min(len);
-        let mut pos = data;
-        while pos < end {
-            let want = buf.len().min((end - pos) as usize);
-            let n = from.read_at(&mut buf[..want], pos)?;
-            if n == 0 {
-                break;
-            }
-            to.write_all_at(&buf[..n], pos)?;
-            pos += n as u64;
-        }
-        at = end;
-    }
-    to.set_len(len)?;
-    Ok(true)
-}
-
-/// Sets `path`'s access and modification times to those of `meta`; on the
-/// link itself when `link`.
-fn set_times(path: &Path, meta: &Metadata, link: bool) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let times = [
-        libc::timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec(),
-        },
-        libc::timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec(),
-        },
-    ];
-    let flags = if link { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
-    // SAFETY: a valid C string and a pointer to two timespecs.
-    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), flags) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+mod clone;
 pub mod copy;
 
 /// Reads a file that shards may edit; a missing file reads as empty.
