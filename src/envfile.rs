@@ -172,7 +172,8 @@ pub fn disown(existing: &[u8], keys: &[&str]) -> (Vec<u8>, Vec<String>) {
 
 /// Returns how many lines [`user_lines`] counts in `existing` that `base`
 /// does not hold, as they are or as [`disown`] left them: the lines added
-/// since the file was copied from `base`.
+/// since the file was copied from `base`. `base` may itself be the copy as
+/// [`disown`] left it.
 pub fn user_lines_beyond(existing: &[u8], base: &[u8]) -> usize {
     let known: std::collections::HashSet<&[u8]> = base
         .split_inclusive(|&b| b == b'\n')
@@ -186,7 +187,7 @@ pub fn user_lines_beyond(existing: &[u8], base: &[u8]) -> usize {
         .filter(|&i| {
             let line = strip_eol(lines[i]);
             let original = line.strip_prefix(DISOWNED.as_bytes()).unwrap_or(line);
-            !known.contains(original)
+            !known.contains(line) && !known.contains(original)
         })
         .count()
 }
@@ -248,6 +249,9 @@ mod tests {
         assert_eq!(user_lines_beyond(out.as_bytes(), text.as_bytes()), 0);
         let added = format!("{out}NEW=1\n");
         assert_eq!(user_lines_beyond(added.as_bytes(), text.as_bytes()), 1);
+        // Judged against the copy as disown left it (what create records).
+        assert_eq!(user_lines_beyond(out.as_bytes(), out.as_bytes()), 0);
+        assert_eq!(user_lines_beyond(added.as_bytes(), out.as_bytes()), 1);
     }
 
     #[test]

@@ -256,6 +256,54 @@ fn a_copied_env_keeps_the_users_keys_and_a_destroy_does_not_count_them() {
 }
 
 #[test]
+fn the_user_editing_the_main_env_later_does_not_stop_a_destroy() {
+    let env = project();
+    shard_with_copied_env(&env, "");
+    // After the shard was made: a secret rotated and a line added.
+    let main = read(&env.repo.join(".env")).replace("SECRET=s3cret", "SECRET=rotated");
+    std::fs::write(env.repo.join(".env"), format!("{main}ADDED=1\n")).unwrap();
+    env.shards(&["destroy", "a"]).ok();
+}
+
+#[test]
+fn a_line_the_agent_adds_stays_work_when_the_main_env_gets_it_too() {
+    let env = project();
+    let wt = shard_with_copied_env(&env, "");
+    let text = read(&wt.join(".env"));
+    std::fs::write(wt.join(".env"), format!("{text}MINE=1\n")).unwrap();
+    env.shards(&["destroy", "a"])
+        .code(1)
+        .says(&["1 line in .env that shards did not write"]);
+    // The user adds the same line to the main worktree's env file.
+    let main = read(&env.repo.join(".env"));
+    std::fs::write(env.repo.join(".env"), format!("{main}MINE=1\n")).unwrap();
+    env.shards(&["destroy", "a"])
+        .code(1)
+        .says(&["1 line in .env that shards did not write"]);
+    assert!(read(&wt.join(".env")).contains("MINE=1\n"));
+}
+
+#[test]
+fn a_shard_without_a_record_of_its_copy_is_judged_against_the_main_env() {
+    // As a shard made before the ledger recorded copies: its record is empty.
+    let env = project();
+    let wt = shard_with_copied_env(&env, "");
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    conn.execute("UPDATE shards SET env_copied = NULL", [])
+        .unwrap();
+    drop(conn);
+    let text = read(&wt.join(".env"));
+    std::fs::write(wt.join(".env"), format!("{text}MINE=1\n")).unwrap();
+    env.shards(&["destroy", "a"])
+        .code(1)
+        .says(&["1 line in .env that shards did not write"]);
+    // The main worktree's file holds that line too: it is not counted.
+    let main = read(&env.repo.join(".env"));
+    std::fs::write(env.repo.join(".env"), format!("{main}MINE=1\n")).unwrap();
+    env.shards(&["destroy", "a"]).ok();
+}
+
+#[test]
 #[ignore = "needs python3-dotenv (.ci/run installs it)"]
 fn python_dotenv_reads_the_shards_ports_from_a_copied_env() {
     let env = project();

@@ -100,7 +100,16 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
+    // The old shard has no record of a copied env file (0006).
+    let copied: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT env_copied FROM shards WHERE name = 'legacy'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(copied, None);
 }
 
 #[test]

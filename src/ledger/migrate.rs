@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0003_add_unique_branch.sql"),
     include_str!("sql/0004_add_owner_and_checked_destroy.sql"),
     include_str!("sql/0005_add_hook_approvals_and_starts.sql"),
+    include_str!("sql/0006_add_env_copied.sql"),
 ];
 
 /// The newest schema version this binary knows.

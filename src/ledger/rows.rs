@@ -52,6 +52,12 @@ pub struct ShardRow {
     /// True once the destroy working on it passed its own check for work
     /// (or was forced): what that destroy deleted is not the user's work.
     pub destroy_checked: bool,
+    /// The env file as create left it after copying it from the main
+    /// worktree and disowning the shard's keys: what destroy does not count
+    /// as the user's lines. `None` when no env file was copied, or for rows
+    /// from before the ledger recorded it (then the main worktree's file
+    /// stands in).
+    pub env_copied: Option<Vec<u8>>,
 }
 
 pub(super) fn is_locked(e: &rusqlite::Error) -> bool {
@@ -111,7 +117,7 @@ fn corrupt_reason(e: &rusqlite::Error) -> Option<&'static str> {
     .then_some("SQLite cannot read it as a database")
 }
 
-pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked";
+pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked, s.env_copied";
 
 pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
     let bad = |i: usize, what: &str| {
@@ -143,6 +149,7 @@ pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardR
         block,
         owner_uid: row.get(16)?,
         destroy_checked: row.get(17)?,
+        env_copied: row.get(18)?,
         repo: RepoRow {
             id: row.get(12)?,
             git_dir: PathBuf::from(row.get::<_, String>(13)?),

@@ -130,6 +130,7 @@ impl Ledger {
                 block,
                 owner_uid: Some(new.owner_uid),
                 destroy_checked: false,
+                env_copied: None,
             })
         })
     }
@@ -199,6 +200,18 @@ impl Ledger {
             tx.execute(
                 "UPDATE shards SET wt_name = ?2 WHERE id = ?1",
                 params![id, wt_name],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records what a shard's env file held right after create copied it
+    /// (see [`ShardRow::env_copied`]).
+    pub fn set_env_copied(&mut self, id: i64, bytes: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE shards SET env_copied = ?2 WHERE id = ?1",
+                params![id, bytes],
             )?;
             Ok(())
         })

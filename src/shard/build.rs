@@ -282,6 +282,9 @@ pub fn create(
         let keys: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
         let stop = || host::interrupt::caught().is_some();
         let brought = bring_over(repo, &row.path, config, &keys, &stop, copying)?;
+        if let Some(bytes) = brought.as_ref().and_then(|b| b.env_copied.as_deref()) {
+            site.ledger.set_env_copied(row.id, bytes)?;
+        }
         site.crash_point("create:copied");
         halt(row)?;
         *copied.borrow_mut() = brought.unwrap_or_default();

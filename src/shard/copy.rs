@@ -33,6 +33,9 @@ pub struct Copied {
     /// Keys of the copied env file that the shard sets itself, commented
     /// out so the shard's values win.
     pub disowned: Vec<String>,
+    /// The copied env file as it was left (keys disowned), `None` when no
+    /// env file was copied.
+    pub env_copied: Option<Vec<u8>>,
     /// How long finding, copying and disowning took.
     pub elapsed: std::time::Duration,
 }
@@ -80,15 +83,17 @@ pub fn bring_over(
     let copied_env = entries
         .iter()
         .any(|e| e.way != Way::Link && selector.env_file.starts_with(&e.rel));
-    let disowned = if copied_env {
-        disown_in(&worktree.join(&config.env_file), keys)?
+    let (disowned, env_copied) = if copied_env {
+        let (disowned, bytes) = disown_in(&worktree.join(&config.env_file), keys)?;
+        (disowned, Some(bytes))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     Ok(Some(Copied {
         configured: true,
         brought,
         disowned,
+        env_copied,
         elapsed: started.elapsed(),
     }))
 }
@@ -196,12 +201,13 @@ impl Selector<'_> {
     }
 }
 
-/// Comments out the shard's `keys` in the copied env file at `path`.
-fn disown_in(path: &Path, keys: &[&str]) -> Result<Vec<String>> {
+/// Comments out the shard's `keys` in the copied env file at `path`;
+/// returns the keys and the file's bytes as left.
+fn disown_in(path: &Path, keys: &[&str]) -> Result<(Vec<String>, Vec<u8>)> {
     let existing = fsutil::read_editable(path)?;
     let (bytes, disowned) = envfile::disown(&existing, keys);
     if !disowned.is_empty() {
         fsutil::write_atomically(path, &bytes)?;
     }
-    Ok(disowned)
+    Ok((disowned, bytes))
 }

@@ -189,10 +189,15 @@ fn envrc_lines(env_file: &str) -> [String; 2] {
 /// left out (git status sees them), and so are symbolic links (removing a
 /// link loses nothing). Lines that the same file in the `main` worktree
 /// holds (as they are, or disowned by a copy) are not work either: they
-/// came from there (`.worktreeinclude`) and are still there.
+/// came from there (`.worktreeinclude`) and are still there. When create
+/// recorded what it copied into the env file (`copied`), that record
+/// stands in for the main worktree's env file: lines the user later adds
+/// there or changes are not the shard's work, and a line added in the
+/// shard stays work even if the main file gets it too.
 pub fn user_content(
     worktree: &Path,
     main: &Path,
+    copied: Option<&[u8]>,
     config: &Config,
 ) -> Result<Vec<(PathBuf, usize)>> {
     let mut found = Vec::new();
@@ -207,18 +212,24 @@ pub fn user_content(
             continue;
         }
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        // The main worktree's own file, unless it is this one or cannot be
+        // What create copied into the env file, if it recorded that; else
+        // the main worktree's own file, unless it is this one or cannot be
         // read (then every line counts). Only read: it may be a link to
         // secrets kept elsewhere, which the copy took the content of.
-        let base = (main != worktree)
-            .then(|| {
-                // A regular file only: a named pipe (secrets tools serve
-                // one) would block the read.
-                let base = main.join(file);
-                let is_file = std::fs::metadata(&base).is_ok_and(|m| m.is_file());
-                is_file.then(|| std::fs::read(&base).ok()).flatten()
+        let recorded = copied.filter(|_| file != ".envrc" && main != worktree);
+        let base = recorded
+            .map(<[u8]>::to_vec)
+            .or_else(|| {
+                (main != worktree)
+                    .then(|| {
+                        // A regular file only: a named pipe (secrets tools serve
+                        // one) would block the read.
+                        let base = main.join(file);
+                        let is_file = std::fs::metadata(&base).is_ok_and(|m| m.is_file());
+                        is_file.then(|| std::fs::read(&base).ok()).flatten()
+                    })
+                    .flatten()
             })
-            .flatten()
             .unwrap_or_default();
         let n = if file == ".envrc" {
             let ours = envrc_lines(&config.env_file);

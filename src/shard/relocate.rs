@@ -223,6 +223,7 @@ mod tests {
             block: PortBlock::new(3000, 10).unwrap(),
             owner_uid: None,
             destroy_checked: false,
+            env_copied: None,
         }
     }
 

@@ -75,7 +75,7 @@ pub fn check_destroy(repo: &Repo, row: &ShardRow, config: &Config, force: bool) 
         return Ok(false);
     }
     let summary = match worktree::dirty_summary(&row.path) {
-        Ok(None) => env_work(&row.path, &repo.root, config)?,
+        Ok(None) => env_work(row, &repo.root, config)?,
         Ok(Some(summary)) => Some(summary),
         Err(e) => Some(format!("its git status cannot be read: {e}")),
     };
@@ -107,10 +107,11 @@ pub fn check_unlocked(repo: &Repo, row: &ShardRow, unlock: bool) -> Result<()> {
 }
 
 /// Describes the lines of the env file and `.envrc` that shards did not
-/// write and that did not come from the main worktree's same file, if any
-/// (git status cannot see them: shards hides both files).
-fn env_work(worktree: &Path, main: &Path, config: &Config) -> Result<Option<String>> {
-    let found = env::user_content(worktree, main, config)?;
+/// write and that did not come from the main worktree (what create copied
+/// into the env file, else the main worktree's same file), if any (git
+/// status cannot see them: shards hides both files).
+fn env_work(row: &ShardRow, main: &Path, config: &Config) -> Result<Option<String>> {
+    let found = env::user_content(&row.path, main, row.env_copied.as_deref(), config)?;
     if found.is_empty() {
         return Ok(None);
     }
