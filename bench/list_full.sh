@@ -7,7 +7,11 @@
 # The repository has 200 small files in 20 folders. Each shard is a real
 # `shards create`; a third get a commit of their own, a third an untracked
 # and a modified file, and every fifth a named port (`web`) with a listener
-# on every other one of those. hyperfine times, with warm-up runs:
+# on every other one of those. As root, everything lives on a new
+# loop-mounted ext4 image (else in a temporary folder, and it says so).
+# The four commands take turns each round (the order rotated, so a slow
+# phase of the machine hits all of them), `sync` before each timed run,
+# after one warm-up round:
 #
 #   1. `shards list --full` (reads every worktree in parallel, plus the
 #      listen table once);
@@ -17,24 +21,33 @@
 #   4. `shards list` (the plain list: the ledger and folder existence).
 #
 # Prints each median and the ratios; the target is `list --full` <= 150 ms
-# for 100 shards. Needs git, python3 and hyperfine (installed from Debian's
-# packages when missing, as root).
+# for 100 shards. Needs git and python3 (and mkfs.ext4 for the image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${SHARDS:-100}
 RUNS=${RUNS:-30}
-command -v hyperfine >/dev/null || { apt-get update && apt-get install -y hyperfine; }
 
 echo "building (release)..." >&2
 cargo build --release --quiet
 BIN=$ROOT/target/release/shards
 
-WORK=$(mktemp -d /tmp/shards-list-bench.XXXXXX)
+BASE=$(mktemp -d /tmp/shards-list-bench.XXXXXX)
+WORK=$BASE/mnt
+mkdir -p "$WORK"
+FS="a folder in $(df --output=fstype "$BASE" | tail -1) (not root: no new file system)"
+if [ "$(id -u)" = 0 ]; then
+    truncate -s 2G "$BASE/fs.img"
+    mkfs.ext4 -q -F "$BASE/fs.img"
+    mount -o loop "$BASE/fs.img" "$WORK"
+    FS="a new loop-mounted ext4 image"
+fi
 LISTENERS=()
 cleanup() {
     for pid in "${LISTENERS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    cd /
+    umount "$WORK" 2>/dev/null || true
+    rm -rf "$BASE"
 }
 trap cleanup EXIT
 export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
@@ -80,19 +93,29 @@ EOF
 (cd "$REPO" && "$BIN" list --full | sed -n "1p;9,12p") >&2 || true
 
 cd "$REPO"
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/out.json" \
-    -n "shards list --full" "$BIN list --full" \
-    -n "git worktree list" "git worktree list" \
-    -n "git status loop" "bash $WORK/status-loop.sh" \
-    -n "shards list" "$BIN list" >&2
+sync
+python3 - "$N" "$RUNS" "$FS" "$BIN" "$WORK/status-loop.sh" <<'EOF'
+import os, statistics, subprocess, sys, time
 
-python3 - "$WORK/out.json" "$N" <<'EOF'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-n = sys.argv[2]
-med = {r["command"]: r["median"] * 1000 for r in doc["results"]}
+n, runs, fs, binary, loop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+cases = {
+    "shards list --full": [binary, "list", "--full"],
+    "git worktree list": ["git", "worktree", "list"],
+    "git status loop": ["bash", loop],
+    "shards list": [binary, "list"],
+}
+names = list(cases)
+times = {name: [] for name in names}
+for i in range(runs + 1):  # round 0 is the warm-up
+    for name in names[i % len(names):] + names[: i % len(names)]:
+        os.sync()
+        start = time.perf_counter()
+        subprocess.run(cases[name], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if i > 0:
+            times[name].append(time.perf_counter() - start)
+med = {name: statistics.median(t) * 1000 for name, t in times.items()}
 full = med["shards list --full"]
-print(f"list --full, {n} shards of a small repository (medians of hyperfine runs):")
+print(f"list --full, {n} shards of a small repository, on {fs}: medians of {runs} interleaved rounds, sync before each run:")
 for name, ms in med.items():
     print(f"  {name:<22} {ms:8.1f} ms")
 print(f"  list --full / git worktree list: {full / med['git worktree list']:.1f}x")
