@@ -131,6 +131,23 @@ def include(repo, text):
             f.write(text)
 
 
+def creates(repo, pattern):
+    """The two shards sides of a case: a create whose .worktreeinclude names
+    `pattern`, and one without the file."""
+    return {
+        "shards create (with .worktreeinclude)": (
+            lambda: include(repo, pattern),
+            lambda i: [BIN, "create", "-q", "--json", f"c{i}"],
+            lambda i: [[BIN, "destroy", "-q", "--force", f"c{i}"]],
+        ),
+        "shards create (no .worktreeinclude)": (
+            lambda: include(repo, None),
+            lambda i: [BIN, "create", "-q", f"n{i}"],
+            lambda i: [[BIN, "destroy", "-q", "--force", f"n{i}"]],
+        ),
+    }
+
+
 def interleave(repo, cases, runs):
     """cases: name -> (prepare, argv_of(i), cleanup_of(i)); returns medians."""
     times = {name: [] for name in cases}
@@ -164,16 +181,7 @@ try:
     nfiles = sum(len(f) for _, _, f in os.walk(f"{repo}/node_modules"))
     os.makedirs(f"{mnt}/cp")
     cases = {
-        "shards create (with .worktreeinclude)": (
-            lambda: include(repo, "node_modules/\n"),
-            lambda i: [BIN, "create", "-q", "--json", f"c{i}"],
-            lambda i: [[BIN, "destroy", "-q", "--force", f"c{i}"]],
-        ),
-        "shards create (no .worktreeinclude)": (
-            lambda: include(repo, None),
-            lambda i: [BIN, "create", "-q", f"n{i}"],
-            lambda i: [[BIN, "destroy", "-q", "--force", f"n{i}"]],
-        ),
+        **creates(repo, "node_modules/\n"),
         "cp -a node_modules": (
             lambda: None,
             lambda i: ["cp", "-a", f"{repo}/node_modules", f"{mnt}/cp/{i}"],
@@ -204,16 +212,7 @@ try:
             f.write(block)
     os.sync()
     cases = {
-        "shards create (with .worktreeinclude)": (
-            lambda: include(repo, "big.bin\n"),
-            lambda i: [BIN, "create", "-q", "--json", f"c{i}"],
-            lambda i: [[BIN, "destroy", "-q", "--force", f"c{i}"]],
-        ),
-        "shards create (no .worktreeinclude)": (
-            lambda: include(repo, None),
-            lambda i: [BIN, "create", "-q", f"n{i}"],
-            lambda i: [[BIN, "destroy", "-q", "--force", f"n{i}"]],
-        ),
+        **creates(repo, "big.bin\n"),
         "cp --reflink=always": (
             lambda: None,
             lambda i: ["cp", "--reflink=always", f"{repo}/big.bin", f"{mnt}/big{i}.bin"],
