@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::procs::{alive, wait_for};
+use crate::common::procs::{KillSession, alive, kill_group, wait_for};
 use crate::common::{TestEnv, env_value, read, shard_path};
 
 /// Writes the repository's `.shards.toml`.
@@ -30,28 +30,6 @@ fn state(env: &TestEnv) -> String {
         env.worktree_folders(),
         env.git_records()
     )
-}
-
-/// Kills the process group (session) the start hook runs in.
-fn kill_group(pid: i64) {
-    // SAFETY: only signals the test's own background hook.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
-    }
-}
-
-/// Kills a start hook's group when the test ends, even by a panic, so no
-/// server outlives it.
-struct Reap(i64);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        kill_group(self.0);
-        // SAFETY: only signals the test's own process (not always a group leader).
-        unsafe {
-            libc::kill(self.0 as i32, libc::SIGKILL);
-        }
-    }
 }
 
 #[test]
@@ -124,7 +102,7 @@ fn a_failing_setup_step_undoes_the_create() {
     assert!(!out.stderr.contains("setup 3/3"), "{out}");
     // What a step left running in the background went with the create.
     let left: i64 = read(&bg).trim().parse().unwrap();
-    let _reap = Reap(left);
+    let _reap = KillSession(left);
     assert!(
         !alive(left),
         "the setup's background process {left} still runs"
@@ -317,7 +295,7 @@ fn start_runs_in_the_background_logged_and_status_shows_its_process() {
     );
     let report = out.json();
     let pid = report["start"]["pid"].as_i64().unwrap();
-    let _reap = Reap(pid);
+    let _reap = KillSession(pid);
     let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
     assert!(log.starts_with(&env.shards_home), "{}", log.display());
     let port = report["shard"]["ports"]["start"].as_u64().unwrap();
@@ -516,7 +494,7 @@ fn the_start_hook_is_not_a_child_of_the_command_create_becomes() {
     let report: Value =
         serde_json::from_str(out.stdout.split("children:").next().unwrap()).unwrap();
     let pid = report["start"]["pid"].as_i64().unwrap();
-    let _reap = Reap(pid);
+    let _reap = KillSession(pid);
     assert!(alive(pid));
     assert!(out.stdout.contains("children: []"), "{out}");
 }
@@ -566,7 +544,7 @@ fn a_start_hooks_server_stops_a_plain_destroy_and_reap_stops_it() {
     );
     let report = env.shards(&["create", "web", "--json"]).ok().json();
     let pid = report["start"]["pid"].as_i64().unwrap();
-    let _reap = Reap(pid);
+    let _reap = KillSession(pid);
     let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
     wait_for("the server's log", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Serving HTTP"))

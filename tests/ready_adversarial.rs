@@ -7,19 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::common::procs::{alive, answers, wait_for};
-
-/// Kills a session (the start hook's) when the test ends, even by a panic.
-struct KillSession(i64);
-
-impl Drop for KillSession {
-    fn drop(&mut self) {
-        // SAFETY: only signals the test's own background hook's group.
-        unsafe {
-            libc::kill(-(self.0 as i32), libc::SIGKILL);
-        }
-    }
-}
+use crate::common::procs::{KillSession, alive, answers, wait_for};
 
 /// The pids of the processes whose session is `sid`.
 fn session(sid: i64) -> Vec<i64> {

@@ -31,3 +31,25 @@ pub fn alive(pid: i64) -> bool {
 pub fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
 }
+
+/// Kills process group (session) `pid`, the one a start hook runs in.
+pub fn kill_group(pid: i64) {
+    // SAFETY: only signals the test's own background hook.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// Kills a start hook's session, and the hook itself, when the test ends,
+/// even by a panic, so no server outlives the test.
+pub struct KillSession(pub i64);
+
+impl Drop for KillSession {
+    fn drop(&mut self) {
+        kill_group(self.0);
+        // SAFETY: only signals the test's own process (not always a group leader).
+        unsafe {
+            libc::kill(self.0 as i32, libc::SIGKILL);
+        }
+    }
+}
