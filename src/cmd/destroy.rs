@@ -184,7 +184,7 @@ fn stop_processes(
     args: &DestroyArgs,
 ) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
     let rows: Vec<&ShardRow> = rows.iter().map(|(r, _)| r).collect();
-    let starts = reap_starts(ctx, &rows)?;
+    let starts = reap::starts(&*ctx.ledger()?, &rows)?;
     let found = reap::find(&rows, &starts);
     if !args.reap {
         let named: Vec<(&str, &[reap::Running])> = rows
@@ -200,15 +200,6 @@ fn stop_processes(
         .zip(found)
         .map(|(s, f)| (s, f.notes))
         .collect())
-}
-
-/// Returns each shard's `start` hook process as the ledger recorded it
-/// (pid, start time), for [`reap::find`].
-pub fn reap_starts(ctx: &Ctx, rows: &[&ShardRow]) -> Result<Vec<Option<(i64, i64)>>> {
-    let ledger = ctx.ledger()?;
-    rows.iter()
-        .map(|r| Ok(ledger.start_of(r.id)?.map(|s| s.pid)))
-        .collect()
 }
 
 impl Render for DestroyReport {

@@ -185,7 +185,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
 /// Keeps a shard with processes still running from its worktree (prune
 /// never stops processes), with the reason; `None` when none run.
 fn still_running(ctx: &Ctx, row: &ShardRow, reason: &str) -> Result<Option<(String, bool)>> {
-    let starts = super::destroy::reap_starts(ctx, &[row])?;
+    let starts = reap::starts(&*ctx.ledger()?, &[row])?;
     let Some(found) = reap::find(&[row], &starts).pop() else {
         return Ok(None);
     };

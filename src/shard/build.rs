@@ -332,7 +332,7 @@ pub fn create(
             return Ok(Vec::new());
         };
         let vars = super::hooks::vars(site.ledger, row, config)?;
-        super::hooks::run("setup", hook, row, &vars, say, &|| halt(row))
+        super::hooks::run("setup", hook, row, &vars, say, &|| halt(row), true)
     };
     let mut made = establish(site, "create", repo, &plan.spec, config, build, setup, undo)?;
     let mut warnings = plan.warnings;

@@ -103,7 +103,8 @@ pub fn vars(ledger: &Ledger, row: &ShardRow, config: &Config) -> Result<Vec<(Str
 /// unless it is optional: then it is a warning, returned. `stop` is asked
 /// while a step runs; its error kills the step's process group and is
 /// returned. When the hook fails, what its steps left running in the
-/// background is killed too, so a failed create leaves no process behind.
+/// background is killed too, so a failed create leaves no process behind;
+/// so it is when the hook succeeds, unless `keep_background`.
 pub fn run(
     name: &str,
     hook: &Hook,
@@ -111,20 +112,7 @@ pub fn run(
     vars: &[(String, String)],
     say: Say<'_>,
     stop: &dyn Fn() -> Result<()>,
-) -> Result<Vec<String>> {
-    run_keeping(name, hook, row, vars, say, stop, true)
-}
-
-/// [`run`], killing what the steps left running in their process groups
-/// on failure, and also on success unless `keep`.
-fn run_keeping(
-    name: &str,
-    hook: &Hook,
-    row: &ShardRow,
-    vars: &[(String, String)],
-    say: Say<'_>,
-    stop: &dyn Fn() -> Result<()>,
-    keep: bool,
+    keep_background: bool,
 ) -> Result<Vec<String>> {
     // Each step's process group, to kill what it left running.
     let mut groups = Vec::new();
@@ -168,7 +156,7 @@ fn run_keeping(
         Ok(warnings)
     };
     let ran = steps();
-    if ran.is_err() || !keep {
+    if ran.is_err() || !keep_background {
         host::hook::kill_groups(&groups);
     }
     ran
@@ -247,7 +235,7 @@ pub fn teardown(
     };
     // The worktree goes next: what the steps left in the background would
     // run on in a deleted folder (and hold shards' stderr open).
-    run_keeping("teardown", hook, row, vars, say, &stop, false)
+    run("teardown", hook, row, vars, say, &stop, false)
 }
 
 #[cfg(test)]

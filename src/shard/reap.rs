@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::host::{self, procs};
-use crate::ledger::ShardRow;
+use crate::ledger::{Ledger, ShardRow};
 use crate::quote::clip_to;
 
 /// The grace period `--reap` gives a process between SIGTERM and SIGKILL,
@@ -62,6 +62,14 @@ pub struct Found {
     pub procs: Vec<Running>,
     /// Listeners in its block that are not its own (left alone), said in words.
     pub notes: Vec<String>,
+}
+
+/// Returns, for each row, the (pid, start time) of its `start` hook's
+/// process as the ledger recorded it, for [`find`].
+pub fn starts(ledger: &Ledger, rows: &[&ShardRow]) -> Result<Vec<Option<(i64, i64)>>> {
+    rows.iter()
+        .map(|r| Ok(ledger.start_of(r.id)?.map(|s| s.pid)))
+        .collect()
 }
 
 /// Finds the processes of each shard of `rows` (one [`Found`] each, in
