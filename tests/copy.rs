@@ -9,6 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::procs::without_read_override;
 use crate::common::{TestEnv, commit, read, shard_path};
 
 /// A repository whose main worktree holds what a project after `npm ci`
@@ -149,32 +150,6 @@ fn a_bad_include_pattern_names_the_file_and_line_and_makes_nothing() {
     let out = env.shards(&["create", "a"]).code(2);
     assert!(out.stderr.contains("config.toml:2"), "{}", out.stderr);
     assert!(out.stderr.contains("`copy.symlink`"), "{}", out.stderr);
-}
-
-/// Returns `cmd` run through `setpriv` without the capabilities that let
-/// root read anything; `None` when this host cannot drop them.
-pub(crate) fn without_read_override(cmd: Command) -> Option<Command> {
-    let drop = "--bounding-set=-dac_override,-dac_read_search";
-    let probe = Command::new("setpriv").args([drop, "--", "true"]).status();
-    if !probe.is_ok_and(|s| s.success()) {
-        return None;
-    }
-    let mut wrapped = Command::new("setpriv");
-    wrapped
-        .arg(drop)
-        .arg("--")
-        .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            wrapped.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        wrapped.current_dir(dir);
-    }
-    Some(wrapped)
 }
 
 #[test]

@@ -11,8 +11,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::procs::without_read_override;
 use crate::common::{TestEnv, commit, read, shard_path};
-use crate::copy::{include, project, without_read_override};
+use crate::copy::{include, project};
 
 /// Runs `cmd` as root would run it without the power to ignore modes, so a
 /// read-only folder stops it as it stops any other user.

@@ -10,6 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::procs::without_read_override;
 use crate::common::{TestEnv, init_repo, ports, run_ok, shard_path};
 
 /// The ledger as text: repositories, then shards (name, path, state, block).
@@ -265,33 +266,6 @@ fn issue_10_moved_worktrees_follow_their_repository() {
     );
     assert_eq!(prune_json(&env, &repo2, true), Vec::<Value>::new());
     assert_work_kept(&env, &proj2.join("wt/b"));
-}
-
-/// Returns `cmd` run through `setpriv` without the capabilities that let
-/// root read anything, so a mode-000 folder is unreadable even as root;
-/// `None` when this host cannot drop them.
-fn without_read_override(cmd: Command) -> Option<Command> {
-    let drop = "--bounding-set=-dac_override,-dac_read_search";
-    let probe = Command::new("setpriv").args([drop, "--", "true"]).status();
-    if !probe.is_ok_and(|s| s.success()) {
-        return None;
-    }
-    let mut wrapped = Command::new("setpriv");
-    wrapped
-        .arg(drop)
-        .arg("--")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    wrapped.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            wrapped.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        wrapped.current_dir(dir);
-    }
-    Some(wrapped)
 }
 
 #[test]

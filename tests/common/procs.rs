@@ -1,7 +1,9 @@
-//! Watching real processes from tests: waiting, liveness, and whether a
-//! port answers.
+//! Real processes in tests: waiting, liveness, whether a port answers,
+//! killing a start hook's session, and running a command as root without
+//! the power to read anything.
 
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Waits up to 10 s for `done`, failing the test with `what` after that.
@@ -52,4 +54,31 @@ impl Drop for KillSession {
             libc::kill(self.0 as i32, libc::SIGKILL);
         }
     }
+}
+
+/// Returns `cmd` run through `setpriv` without the capabilities that let
+/// root read anything, so a mode-000 folder is unreadable even as root;
+/// `None` when this host cannot drop them.
+pub fn without_read_override(cmd: Command) -> Option<Command> {
+    let drop = "--bounding-set=-dac_override,-dac_read_search";
+    let probe = Command::new("setpriv").args([drop, "--", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return None;
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .arg(drop)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    wrapped.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            wrapped.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    Some(wrapped)
 }
