@@ -542,9 +542,7 @@ fn a_start_hooks_server_stops_a_plain_destroy_and_reap_stops_it() {
     env.write_config(
         "[hooks]\nstart = \"exec python3 -u -m http.server $PORT --bind 127.0.0.1\"\n",
     );
-    let report = env.shards(&["create", "web", "--json"]).ok().json();
-    let pid = report["start"]["pid"].as_i64().unwrap();
-    let _reap = KillSession(pid);
+    let (report, pid, _reap) = env.create_started("web");
     let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
     wait_for("the server's log", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Serving HTTP"))

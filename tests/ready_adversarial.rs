@@ -42,9 +42,7 @@ fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it()
     env.write_config(
         "[hooks]\nstart = \"cd / && python3 -u -m http.server $PORT --bind 127.0.0.1 & wait\"\n",
     );
-    let report = env.shards(&["create", "web", "--json"]).ok().json();
-    let pid = report["start"]["pid"].as_i64().unwrap();
-    let _kill = KillSession(pid);
+    let (report, pid, _kill) = env.create_started("web");
     let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
     wait_for("the server", || answers(port));
     let members = session(pid);
@@ -241,9 +239,7 @@ fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() 
     env.write_config(
         "[hooks]\nstart = \"python3 -u -m http.server $PORT --bind 127.0.0.1 >/dev/null 2>&1 &\"\n",
     );
-    let report = env.shards(&["create", "web", "--json"]).ok().json();
-    let pid = report["start"]["pid"].as_i64().unwrap();
-    let _kill = KillSession(pid);
+    let (report, pid, _kill) = env.create_started("web");
     let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
     wait_for("the server", || answers(port));
     wait_for("the hook's shell to end", || !alive(pid));

@@ -388,6 +388,15 @@ impl TestEnv {
         self.shards(&["create", name, "--json"]).ok().json()
     }
 
+    /// Creates shard `name` (`--json`) whose config has a `start` hook;
+    /// returns the report, the hook's pid, and a guard that kills the hook's
+    /// session when the test ends.
+    pub fn create_started(&self, name: &str) -> (Value, i64, procs::KillSession) {
+        let report = self.shards(&["create", name, "--json"]).ok().json();
+        let pid = report["start"]["pid"].as_i64().unwrap();
+        (report, pid, procs::KillSession(pid))
+    }
+
     /// Creates a shard and returns its worktree folder.
     #[track_caller]
     pub fn create_worktree(&self, name: &str) -> PathBuf {
