@@ -17,6 +17,7 @@ use super::{Ledger, RepoRow, ShardRow, services, taken_blocks};
 use crate::alloc::{self, Pool};
 use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
+use crate::template::WorktreePlace;
 
 /// A shard to reserve.
 #[derive(Clone)]
@@ -31,9 +32,9 @@ pub struct NewShard<'a> {
     pub name: &'a str,
     /// Its branch.
     pub branch: &'a str,
-    /// Its worktree folder (absolute), given the repository's `{repo}`
-    /// folder name, which is settled inside the reserving transaction.
-    pub path_for: &'a dyn Fn(&str) -> Result<PathBuf>,
+    /// Its worktree folder, settled with the repository's `{repo}` folder
+    /// name inside the reserving transaction.
+    pub place: &'a WorktreePlace,
     /// git's name for its worktree.
     pub wt_name: &'a str,
     /// Whether its create will make the branch.
@@ -93,7 +94,7 @@ impl Ledger {
             if let Some(path) = holder {
                 return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
             }
-            let path = (new.path_for)(&repo.dir_name)?;
+            let path = new.place.resolve(&repo.dir_name)?;
             let path = path_str(&path)?;
             let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [path], |r| r.get(0))?;
             if taken_path {

@@ -2,8 +2,9 @@
 //! env file". Commands call it; it calls the adapters (ledger, worktree,
 //! host, fsutil), which each know only their own part.
 //!
-//! - [`build`]: reserve → build → activate, with one undo path (`create`
-//!   and `adopt`).
+//! - [`build`]: reserve → build → activate, with one undo path, for
+//!   every way of making a shard: [`create`] (a checkout) and [`adopt`] (a
+//!   worktree made by hand).
 //! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
 //! - [`copy`]: gitignored files `.worktreeinclude` names, brought from
 //!   the main worktree into a new one.
@@ -24,9 +25,10 @@
 //! Lifecycle layer: may use the core and the adapters; knows nothing of
 //! clap, of output formats, or of the command modules.
 
-mod adopt;
+pub mod adopt;
 pub mod build;
 pub mod copy;
+pub mod create;
 pub mod env;
 pub mod hooks;
 pub mod lookup;
