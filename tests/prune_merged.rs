@@ -291,7 +291,7 @@ fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
         NAME  PORTS        ACTION  REASON
         wip   27740-27749  kept    its branch `wip` is not merged into `main`
         --- stderr ---
-        Reclaimed nothing; 1 shard(s) kept, see the table.
+        Would reclaim nothing; 1 shard(s) kept, see the table.
         [exit status: 0]
         ");
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();

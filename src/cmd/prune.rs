@@ -335,7 +335,8 @@ impl Render for PruneReport {
         let kept = self.shards.len() - n;
         notes.push(match (n, self.dry_run) {
             (0, _) if kept == 0 => "Nothing to prune.".to_string(),
-            (0, _) => format!("Reclaimed nothing; {kept} shard(s) kept, see the table."),
+            (0, true) => format!("Would reclaim nothing; {kept} shard(s) kept, see the table."),
+            (0, false) => format!("Reclaimed nothing; {kept} shard(s) kept, see the table."),
             (n, true) => format!("Would reclaim {n} shard(s); run without --dry-run to do it."),
             (n, false) => format!("Reclaimed {n} shard(s)."),
         });
