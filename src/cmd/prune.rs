@@ -21,10 +21,9 @@ use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::output::{self, Render, RenderCtx, Table};
 use crate::shard::debris::{self, Diagnosis};
-use crate::shard::merged::{self, Hold, Keep, Verdict};
+use crate::shard::merged::{self, Verdict};
 use crate::shard::reclaim::{self, Reclaimed, TeardownHook};
 use crate::shard::{Site, hooks, reap};
-use crate::worktree::Merged;
 
 /// Reclaim shards whose worktree or creator is gone
 ///
@@ -128,9 +127,9 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 let verdict = judge(ctx, row, args.min_age);
                 let (reason, merge) = match verdict {
                     Ok(Verdict::Reclaim(merge)) => {
-                        (merged_reason(row, merge.how, &merge.base), Some(merge))
+                        (wording::merged(row, merge.how, &merge.base), Some(merge))
                     }
-                    Ok(Verdict::Keep(keep)) => (kept_reason(row, keep), None),
+                    Ok(Verdict::Keep(keep)) => (wording::kept(row, keep), None),
                     Err(e) => (format!("its merge state cannot be read: {e}"), None),
                 };
                 let reclaimable = merge.is_some();
@@ -167,7 +166,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 reason,
                 reclaimable,
             } if reclaimable => match running(ctx, row)? {
-                Some(procs) => (still_running(row, &reason, &procs), false),
+                Some(procs) => (wording::still_running(row, &reason, &procs), false),
                 None => (reason, true),
             },
             Diagnosis::Debris { reason, .. } => (reason, false),
@@ -201,16 +200,6 @@ fn running(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<reap::Running>>> {
     Ok(found.map(|f| f.procs).filter(|p| !p.is_empty()))
 }
 
-/// Says why a shard is kept though `reason` would reclaim it: `procs` run
-/// from its worktree.
-fn still_running(row: &ShardRow, reason: &str, procs: &[reap::Running]) -> String {
-    format!(
-        "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
-        wording::procs(procs),
-        row.name
-    )
-}
-
 /// Asks `shard::merged` whether `prune --merged` reclaims `row`, with its
 /// repository's configuration.
 fn judge(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<Verdict> {
@@ -222,43 +211,6 @@ fn judge(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<Verdict> {
     merged::judge(&ledger, row, min_age, now, || {
         ctx.config_in(root, &Overrides::default())
     })
-}
-
-/// Says how `row`'s branch merged into `base`.
-fn merged_reason(row: &ShardRow, how: Merged, base: &str) -> String {
-    match how {
-        Merged::Ancestor => format!("its branch `{}` is merged into `{base}`", row.branch),
-        Merged::Changes => {
-            format!("its branch's changes are in `{base}` (squash-merged or rebased)")
-        }
-    }
-}
-
-/// Says why `prune --merged` keeps `row`.
-fn kept_reason(row: &ShardRow, keep: Keep) -> String {
-    let branch = &row.branch;
-    match keep {
-        Keep::Young { min_age, age } => format!(
-            "it is younger than --min-age {} (created {} ago)",
-            humantime::format_duration(min_age),
-            humantime::format_duration(age)
-        ),
-        Keep::NoDefaultBranch => "its repository has no default branch".into(),
-        Keep::IsDefault { base } => format!("its branch is the default branch `{base}`"),
-        Keep::Untouched => format!("no commit was made on its branch `{branch}` yet"),
-        Keep::Open { base } => format!("its branch `{branch}` is not merged into `{base}`"),
-        Keep::Absent => format!("its branch `{branch}` does not exist"),
-        Keep::Held { how, base, by } => {
-            let merged = merged_reason(row, how, &base);
-            match by {
-                Hold::Refused(Error::WorktreeDirty { summary, .. }) => {
-                    format!("{merged}, but its worktree holds work ({summary})")
-                }
-                Hold::Refused(other) => format!("{merged}, but {other}"),
-                Hold::Running(procs) => still_running(row, &merged, &procs),
-            }
-        }
-    }
 }
 
 /// Reclaims one shard with `act` (`reclaim::debris` or `reclaim::merged`),

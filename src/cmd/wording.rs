@@ -1,12 +1,17 @@
 //! The sentences `destroy`, `prune` and their errors say about what the
 //! lifecycle found or did: processes running from a worktree, how they
-//! were stopped, listeners left alone, and what became of a branch.
+//! were stopped, listeners left alone, what became of a branch, and why
+//! `prune --merged` reclaims or keeps a shard.
 //!
 //! Command layer: words the lifecycle's values (`shard::reap`,
-//! `shard::reclaim`); finds and changes nothing.
+//! `shard::reclaim`, `shard::merged`); finds and changes nothing.
 
+use crate::error::Error;
+use crate::ledger::ShardRow;
+use crate::shard::merged::{Hold, Keep};
 use crate::shard::reap::{Running, Signal, Spared, Stopped};
 use crate::shard::reclaim::{BranchFate, Retained};
+use crate::worktree::Merged;
 
 /// How many processes one message lists before it says "and N more".
 const LISTED: usize = 10;
@@ -79,6 +84,53 @@ pub fn branch(branch: &str, fate: &BranchFate) -> Option<String> {
         BranchFate::Kept(Retained::Unmerged(why)) => kept(why),
         BranchFate::Kept(Retained::MovedSinceMerged) => kept("it moved after it was found merged"),
         BranchFate::Gone => Some(format!("its branch `{branch}` was already gone")),
+    }
+}
+
+/// Says why a shard is kept though `reason` would reclaim it: `procs` run
+/// from its worktree.
+pub fn still_running(row: &ShardRow, reason: &str, procs: &[Running]) -> String {
+    format!(
+        "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
+        self::procs(procs),
+        row.name
+    )
+}
+
+/// Says how `row`'s branch merged into `base`.
+pub fn merged(row: &ShardRow, how: Merged, base: &str) -> String {
+    match how {
+        Merged::Ancestor => format!("its branch `{}` is merged into `{base}`", row.branch),
+        Merged::Changes => {
+            format!("its branch's changes are in `{base}` (squash-merged or rebased)")
+        }
+    }
+}
+
+/// Says why `prune --merged` keeps `row`.
+pub fn kept(row: &ShardRow, keep: Keep) -> String {
+    let branch = &row.branch;
+    match keep {
+        Keep::Young { min_age, age } => format!(
+            "it is younger than --min-age {} (created {} ago)",
+            humantime::format_duration(min_age),
+            humantime::format_duration(age)
+        ),
+        Keep::NoDefaultBranch => "its repository has no default branch".into(),
+        Keep::IsDefault { base } => format!("its branch is the default branch `{base}`"),
+        Keep::Untouched => format!("no commit was made on its branch `{branch}` yet"),
+        Keep::Open { base } => format!("its branch `{branch}` is not merged into `{base}`"),
+        Keep::Absent => format!("its branch `{branch}` does not exist"),
+        Keep::Held { how, base, by } => {
+            let merged = merged(row, how, &base);
+            match by {
+                Hold::Refused(Error::WorktreeDirty { summary, .. }) => {
+                    format!("{merged}, but its worktree holds work ({summary})")
+                }
+                Hold::Refused(other) => format!("{merged}, but {other}"),
+                Hold::Running(procs) => still_running(row, &merged, &procs),
+            }
+        }
     }
 }
 
