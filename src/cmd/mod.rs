@@ -23,6 +23,7 @@ pub mod status;
 pub mod trust;
 pub mod view;
 pub mod who;
+pub mod wording;
 
 use clap::Subcommand;
 

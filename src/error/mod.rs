@@ -83,13 +83,17 @@ pub enum Error {
         pid: i64,
     },
 
-    /// Processes still run from the worktree of shards being destroyed.
-    #[error("processes still run from the worktree: {list}")]
-    ProcessesRunning { names: String, list: String },
+    /// Processes run from the worktrees of shards being destroyed (`list`,
+    /// per shard); `names` are all the command's shards.
+    #[error("processes still run from the worktree: {}", .list.join("; "))]
+    ProcessesRunning {
+        names: Vec<String>,
+        list: Vec<String>,
+    },
 
-    /// `--reap` could not stop every process; nothing was removed.
-    #[error("could not stop every process, so nothing was removed: {list}")]
-    ReapFailed { list: String, stopped: usize },
+    /// `--reap` could not stop every process (`list`: each, and why).
+    #[error("could not stop every process, so nothing was removed: {}", .list.join(", "))]
+    ReapFailed { list: Vec<String>, stopped: usize },
 
     /// Every block of the pool is held or busy.
     #[error(
@@ -196,8 +200,11 @@ pub enum Error {
     Io { path: PathBuf, err: std::io::Error },
 
     /// A command that acts on several shards failed part-way.
-    #[error("{cause} (already done: {done})")]
-    PartlyDone { done: String, cause: Box<Error> },
+    #[error("{cause} (already done: {})", .done.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "))]
+    PartlyDone {
+        done: Vec<String>,
+        cause: Box<Error>,
+    },
 
     /// The command given to `run` could not be started.
     #[error("cannot run `{}`: {err}", clip(.program))]
@@ -210,10 +217,8 @@ pub enum Error {
     #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
     Interrupted { signal: i32, name: String },
 
-    /// SIGINT or SIGTERM stopped a destroy before shard `name` was taken
-    /// apart (its teardown hook's steps, if they ran, were killed): the
-    /// shard was handed back as it was.
-    #[error("interrupted ({}) before `{name}` was taken apart; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
+    /// SIGINT or SIGTERM stopped a destroy or prune before `name` was reclaimed: handed back.
+    #[error("interrupted ({}) before `{name}` was reclaimed; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
     DestroyInterrupted { signal: i32, name: String },
 
     /// A repository's hooks have not been approved (`shards trust`) as they are now.
