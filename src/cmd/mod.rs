@@ -6,12 +6,12 @@
 //! and host for reports), and returns a report; only `output` writes stdout.
 
 pub mod adopt;
+pub mod agent_hook;
 pub mod cd;
 pub mod completions;
 pub mod create;
 pub mod destroy;
 pub mod env;
-pub mod hook;
 pub mod init;
 pub mod list;
 pub mod mcp;
@@ -49,7 +49,8 @@ pub enum Command {
     Adopt(adopt::AdoptArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
-    Hook(hook::HookArgs),
+    #[command(name = "hook")]
+    AgentHook(agent_hook::AgentHookArgs),
     Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
 }
@@ -94,7 +95,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
         Command::Cd(args) => emit(ctx, &cd::run(ctx, args)?, format, ()),
         Command::Init(args) => emit(ctx, &init::run(args)?, format, ()),
-        Command::Hook(args) => emit(ctx, &hook::run(ctx, args)?, format, ()),
+        Command::AgentHook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.

@@ -245,10 +245,10 @@ pub enum Error {
     #[error("`shards cd` needs the shell function: a program cannot change its shell's directory")]
     NoShellFunction { name: String },
 
-    /// A hook payload (`shards hook claude-code`) that cannot be acted on:
-    /// not JSON, an unknown event, a missing field.
+    /// An agent hook's payload (`shards hook claude-code`) that cannot be
+    /// acted on: not JSON, an unknown event, a missing field.
     #[error("hook payload: {message}")]
-    HookPayload { message: String },
+    AgentHookPayload { message: String },
 
     /// A path that is no shard's worktree (`WorktreeRemove`).
     #[error("{} is not the worktree of a shard", clip(&.path.to_string_lossy()))]
@@ -325,7 +325,7 @@ impl Error {
             Error::CannotRun { .. } => "cannot_run",
             Error::NoShellFunction { .. } => "no_shell_function",
             Error::Usage { .. } => "usage",
-            Error::HookPayload { .. } => "hook_payload",
+            Error::AgentHookPayload { .. } => "hook_payload",
             Error::NotAShard { .. } => "not_a_shard",
             Error::PartlyDone { cause, .. } => cause.kind(),
         }
@@ -361,7 +361,7 @@ impl Error {
             | Error::HooksUntrusted { .. }
             | Error::HookFailed { .. }
             | Error::Copy { .. }
-            | Error::HookPayload { .. }
+            | Error::AgentHookPayload { .. }
             | Error::NotAShard { .. }
             | Error::Io { .. } => 1,
             // Fixed by editing input, as a usage error: the shell's startup file.
