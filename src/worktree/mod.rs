@@ -15,11 +15,11 @@
 //! [`CommitId`] and plain paths and strings, so the command layer never
 //! imports git2.
 
-mod add;
 mod checkout;
 mod ignored;
 mod link;
 mod refs;
+mod remove;
 mod state;
 mod status;
 mod submodules;
@@ -156,6 +156,20 @@ impl Repo {
                     .is_some_and(|a| Some(a) == fs::canonicalize(b).ok())
         };
         same(&self.admin_dir(&name), &admin).then_some(name)
+    }
+
+    /// Returns why worktree `wt_name` is locked (`git worktree lock
+    /// --reason`; empty when none was given), or `None` when it is not.
+    pub fn lock_reason(&self, wt_name: &str) -> Option<String> {
+        fs::read_to_string(self.admin_dir(wt_name).join("locked"))
+            .ok()
+            .map(|r| r.trim().to_string())
+    }
+
+    /// Returns true when the folder at `path` is worktree `wt_name` of this
+    /// repository: its `.git` file points at git's record of that worktree.
+    pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
+        self.worktree_name_at(path).as_deref() == Some(wt_name)
     }
 
     /// Returns the names of the worktree records the repository has now.

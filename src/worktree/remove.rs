@@ -1,5 +1,5 @@
-//! Worktree folders: tell whether a folder is one of ours or locked, and
-//! remove it with git's record of it (adding one is `checkout`).
+//! Removing worktrees: a shard's folder with git's record of it, and what a
+//! `git worktree add` killed part-way left (adding one is `add`).
 //!
 //! Part of the `worktree` adapter; must not depend on ports, SQLite or the
 //! command line. It never deletes a folder that is not the worktree it was
@@ -12,20 +12,6 @@ use super::Repo;
 use crate::error::{Error, Result};
 
 impl Repo {
-    /// Returns why worktree `wt_name` is locked (`git worktree lock
-    /// --reason`; empty when none was given), or `None` when it is not.
-    pub fn lock_reason(&self, wt_name: &str) -> Option<String> {
-        fs::read_to_string(self.admin_dir(wt_name).join("locked"))
-            .ok()
-            .map(|r| r.trim().to_string())
-    }
-
-    /// Returns true when the folder at `path` is worktree `wt_name` of this
-    /// repository: its `.git` file points at git's record of that worktree.
-    pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
-        self.worktree_name_at(path).as_deref() == Some(wt_name)
-    }
-
     /// Removes a worktree folder and git's record of it.
     ///
     /// The folder is removed only when it is this worktree (see
