@@ -15,7 +15,7 @@
 //! [`CommitId`] and plain paths and strings, so the command layer never
 //! imports git2.
 
-mod checkout;
+mod add;
 mod ignored;
 mod link;
 mod refs;
@@ -32,7 +32,7 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
-pub use checkout::{Added, Outcome, Start};
+pub use add::{Added, Outcome, Start};
 pub use ignored::{Ignored, ignored_entries};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use state::{
