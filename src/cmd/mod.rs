@@ -32,7 +32,8 @@ use crate::host;
 use crate::output::{self, Format, Render};
 
 // The help of each command is the doc comment of its Args struct, next to
-// the code; a doc comment on a variant here would replace it.
+// the code; a doc comment on a variant here would replace it. A variant is
+// named as the command is spelled (`Hook` is `shards hook`, the agent hooks).
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -49,8 +50,7 @@ pub enum Command {
     Adopt(adopt::AdoptArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
-    #[command(name = "hook")]
-    AgentHook(agent_hook::AgentHookArgs),
+    Hook(agent_hook::AgentHookArgs),
     Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
 }
@@ -95,7 +95,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
         Command::Cd(args) => emit(ctx, &cd::run(ctx, args)?, format, ()),
         Command::Init(args) => emit(ctx, &init::run(args)?, format, ()),
-        Command::AgentHook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
+        Command::Hook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
