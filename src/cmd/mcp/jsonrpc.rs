@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use super::clip::bound;
 
 const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC's code for a message that is no valid request.
 pub(super) const INVALID_REQUEST: i64 = -32600;
 
 /// The [`State`], shared by the reader and the writer.
