@@ -43,6 +43,8 @@ fn keeps_a_branch_with_commits_found_nowhere_else() {
         .says(&["kept branch `x`"]);
     let doc = out.json();
     assert_eq!(doc["destroyed"][0]["branch_deleted"], false);
+    assert_eq!(doc["destroyed"][0]["branch"]["fate"], "kept");
+    assert_eq!(doc["destroyed"][0]["branch"]["kept_because"], "unmerged");
     assert!(
         doc["destroyed"][0]["notes"][0]
             .as_str()
@@ -54,7 +56,8 @@ fn keeps_a_branch_with_commits_found_nowhere_else() {
     let r = env.create("y");
     let _ = r;
     env.git(&env.repo, &["merge", "-q", "x"]);
-    env.shards(&["destroy", "y"]).ok();
+    let doc = env.shards(&["destroy", "y", "--json"]).ok().json();
+    assert_eq!(doc["destroyed"][0]["branch"]["fate"], "deleted", "{doc:#}");
     assert_eq!(env.branches(&env.repo), vec!["main", "x"]);
 }
 

@@ -61,6 +61,11 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
         .json();
     let s = entry(&doc, "squashed");
     assert_eq!(s["reclaimed"], true, "{doc:#}");
+    // Its commits are on no other ref: the tip it was deleted at brings it back.
+    assert_eq!(s["branch"]["fate"], "deleted", "{doc:#}");
+    let tip = s["branch"]["tip"].as_str().unwrap();
+    env.git(&env.repo, &["cat-file", "-e", tip]);
+    assert!(entry(&doc, "open").get("branch").is_none(), "{doc:#}");
     assert!(
         s["reason"]
             .as_str()

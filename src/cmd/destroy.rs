@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::view::PortsView;
+use crate::cmd::view::{BranchView, PortsView};
 use crate::cmd::wording;
 use crate::config::Overrides;
 use crate::context::Ctx;
@@ -88,6 +88,8 @@ pub struct Destroyed {
     pub ports: PortsView,
     /// Whether the branch was deleted.
     pub branch_deleted: bool,
+    /// What became of the branch, and why.
+    pub branch: BranchView,
     /// What was kept and why (a branch with commits found nowhere else, …).
     pub notes: Vec<String>,
     /// Processes `--reap` stopped, and how.
@@ -158,6 +160,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
                 name: t.row.name,
                 path: t.row.path,
                 branch_deleted: t.branch.deleted(),
+                branch: BranchView::of(&t.branch),
                 notes: {
                     notes.extend(t.notes);
                     notes.extend(wording::branch(&t.row.branch, &t.branch));

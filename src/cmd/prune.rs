@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::view::PortsView;
+use crate::cmd::view::{BranchView, PortsView};
 use crate::cmd::wording;
 use crate::config::Overrides;
 use crate::context::Ctx;
@@ -83,6 +83,9 @@ pub struct Pruned {
     pub reclaimed: bool,
     /// What was kept or left in place, and why.
     pub notes: Vec<String>,
+    /// What became of its branch, once reclaimed (not on a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchView>,
 }
 
 /// What `shards prune` did.
@@ -113,14 +116,18 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 name: row.name.clone(),
             });
         }
-        let pruned = |path: PathBuf, reason: String, reclaimed: bool, notes: Vec<String>| Pruned {
-            name: row.name.clone(),
-            repo: row.repo.root.clone(),
-            path,
-            ports: PortsView::of(row.block),
-            reason,
-            reclaimed,
-            notes,
+        let pruned = |path: PathBuf, reason: String, reclaimed: bool, done: Option<Done>| {
+            let (notes, branch) = done.map_or((Vec::new(), None), |d| (d.notes, Some(d.branch)));
+            Pruned {
+                name: row.name.clone(),
+                repo: row.repo.root.clone(),
+                path,
+                ports: PortsView::of(row.block),
+                reason,
+                reclaimed,
+                notes,
+                branch,
+            }
         };
         let (reason, reclaimable) = match debris::diagnose(row) {
             Diagnosis::Healthy if args.merged && row.state == ShardState::Active => {
@@ -134,17 +141,19 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 };
                 let reclaimable = merge.is_some();
                 let Some(merge) = merge.filter(|_| !args.dry_run) else {
-                    shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
+                    shards.push(pruned(row.path.clone(), reason, reclaimable, None));
                     continue;
                 };
                 match reclaim(ctx, row, |site, hook| {
                     reclaim::merged(site, row, &merge, hook)
                 }) {
                     Ok(None) => {}
-                    Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+                    Ok(Some(done)) => {
+                        shards.push(pruned(row.path.clone(), reason, true, Some(done)))
+                    }
                     Err(e) => {
                         let reason = format!("{reason}, but reclaiming it failed: {e}");
-                        shards.push(pruned(row.path.clone(), reason, false, Vec::new()));
+                        shards.push(pruned(row.path.clone(), reason, false, None));
                     }
                 }
                 continue;
@@ -159,7 +168,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                     "its worktree was moved to {}; the ledger follows it",
                     new.display()
                 );
-                shards.push(pruned(new, reason, false, Vec::new()));
+                shards.push(pruned(new, reason, false, None));
                 continue;
             }
             Diagnosis::Debris {
@@ -172,17 +181,17 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             Diagnosis::Debris { reason, .. } => (reason, false),
         };
         if !reclaimable || args.dry_run {
-            shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
+            shards.push(pruned(row.path.clone(), reason, reclaimable, None));
             continue;
         }
         match reclaim(ctx, row, |site, hook| reclaim::debris(site, row, hook)) {
             Ok(None) => {}
-            Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
+            Ok(Some(done)) => shards.push(pruned(row.path.clone(), reason, true, Some(done))),
             Err(e @ Error::DestroyInterrupted { .. }) => return Err(e),
             // One shard that cannot be reclaimed must not stop the others.
             Err(e) => {
                 let reason = format!("{reason}, but reclaiming it failed: {e}");
-                shards.push(pruned(row.path.clone(), reason, false, Vec::new()));
+                shards.push(pruned(row.path.clone(), reason, false, None));
             }
         }
     }
@@ -215,13 +224,13 @@ fn judge(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<Verdict> {
 
 /// Reclaims one shard with `act` (`reclaim::debris` or `reclaim::merged`),
 /// running its repository's teardown hook (a failure is a warning: prune
-/// goes on); returns the notes, `None` when another process got to it
+/// goes on); returns what it did, `None` when another process got to it
 /// first.
 fn reclaim(
     ctx: &Ctx,
     row: &ShardRow,
     act: impl FnOnce(&mut Site<'_>, &TeardownHook<'_>) -> Result<Option<Reclaimed>>,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Done>> {
     let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
     // A repository file that no longer loads must not keep its debris:
     // prune goes on with the user's config and says so.
@@ -250,11 +259,21 @@ fn reclaim(
     Ok(done.map(|t| {
         let warn = skipped.into_iter().chain(t.warnings);
         let branch = wording::branch(&t.row.branch, &t.branch);
-        warn.map(|w| format!("warning: {w}"))
-            .chain(t.notes)
-            .chain(branch)
-            .collect()
+        Done {
+            notes: warn
+                .map(|w| format!("warning: {w}"))
+                .chain(t.notes)
+                .chain(branch)
+                .collect(),
+            branch: BranchView::of(&t.branch),
+        }
     }))
+}
+
+/// What reclaiming one shard did, for its row of the report.
+struct Done {
+    notes: Vec<String>,
+    branch: BranchView,
 }
 
 impl Render for PruneReport {

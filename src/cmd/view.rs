@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::ledger::ShardRow;
 use crate::model::{PortBlock, ShardStatus};
+use crate::shard::reclaim::{BranchFate, Retained};
 use crate::shard::relocate;
 
 /// A port block as printed in JSON.
@@ -78,5 +79,46 @@ impl ShardView {
             .ok()
             .and_then(|t| now.duration_since(t).ok())
             .map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+/// What became of a reclaimed shard's branch, as printed in JSON.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct BranchView {
+    /// `deleted`, `kept`, `gone` (it was gone already) or `unchecked` (its
+    /// repository is gone, and the branch with it).
+    pub fate: &'static str,
+    /// Why it was kept: `predates` (it existed before the shard),
+    /// `unmerged` (something on it would be lost) or `moved_since_merged`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_because: Option<&'static str>,
+    /// The commit a squash-merged branch was deleted at, which brings it back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tip: Option<String>,
+}
+
+impl BranchView {
+    /// Returns the view of a branch's fate.
+    pub fn of(fate: &BranchFate) -> BranchView {
+        let (fate, kept_because, tip) = match fate {
+            BranchFate::Deleted => ("deleted", None, None),
+            BranchFate::DeletedMerged { tip, .. } => ("deleted", None, Some(tip.clone())),
+            BranchFate::Kept(why) => (
+                "kept",
+                Some(match why {
+                    Retained::Predates => "predates",
+                    Retained::Unmerged(_) => "unmerged",
+                    Retained::MovedSinceMerged => "moved_since_merged",
+                }),
+                None,
+            ),
+            BranchFate::Gone => ("gone", None, None),
+            BranchFate::RepoGone => ("unchecked", None, None),
+        };
+        BranchView {
+            fate,
+            kept_because,
+            tip,
+        }
     }
 }
