@@ -282,7 +282,7 @@ fn a_shard_without_a_record_of_its_copy_is_judged_against_the_main_env() {
 #[ignore = "needs python3-dotenv (.ci/run installs it)"]
 fn python_dotenv_reads_the_shards_ports_from_a_copied_env() {
     let env = project();
-    let wt = shard_with_copied_env(&env, "[ports]\nbase = 4100\n");
+    let wt = shard_with_copied_env(&env, "");
     let script = "import dotenv, sys; v = dotenv.dotenv_values('.env'); \
                   print(v['PORT'], v['PORT_RANGE_START'], v['COMPOSE_PROJECT_NAME'], v['SECRET'])";
     let out = Command::new("python3")
@@ -292,9 +292,10 @@ fn python_dotenv_reads_the_shards_ports_from_a_copied_env() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "python-dotenv missing? {stderr}");
+    let port = env.base();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "4100 4100 repo-a s3cret\n"
+        format!("{port} {port} repo-a s3cret\n")
     );
 }
 
@@ -302,7 +303,7 @@ fn python_dotenv_reads_the_shards_ports_from_a_copied_env() {
 #[ignore = "needs direnv (.ci/run installs it)"]
 fn direnv_reads_the_shards_ports_from_a_copied_env() {
     let env = project();
-    let wt = shard_with_copied_env(&env, "[ports]\nbase = 4100\n[env]\ndirenv = true\n");
+    let wt = shard_with_copied_env(&env, "[env]\ndirenv = true\n");
     let direnv = |args: &[&str]| {
         Command::new("direnv")
             .args(args)
@@ -323,9 +324,10 @@ fn direnv_reads_the_shards_ports_from_a_copied_env() {
         "-c",
         "echo $PORT $PORT_RANGE_START $COMPOSE_PROJECT_NAME $SECRET",
     ]);
+    let port = env.base();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "4100 4100 repo-a s3cret\n",
+        format!("{port} {port} repo-a s3cret\n"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -335,7 +337,7 @@ fn direnv_reads_the_shards_ports_from_a_copied_env() {
 #[ignore = "needs docker-compose (.ci/run installs it)"]
 fn compose_reads_the_shards_ports_from_a_copied_env() {
     let env = project();
-    let wt = shard_with_copied_env(&env, "[ports]\nbase = 4100\n");
+    let wt = shard_with_copied_env(&env, "");
     std::fs::write(
         wt.join("docker-compose.yml"),
         "services:\n  web:\n    image: busybox\n    ports: [\"${PORT}:80\"]\n    environment:\n      SECRET: \"${SECRET}\"\n      PROJECT: \"${COMPOSE_PROJECT_NAME}\"\n",
@@ -353,7 +355,8 @@ fn compose_reads_the_shards_ports_from_a_copied_env() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        text.contains("published: 4100") || text.contains("4100:80"),
+        text.contains(&format!("published: {}", env.base()))
+            || text.contains(&format!("{}:80", env.base())),
         "{text}"
     );
     assert!(text.contains("SECRET: s3cret"), "{text}");

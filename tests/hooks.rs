@@ -280,8 +280,7 @@ fn an_untrusted_teardown_is_skipped_with_a_warning() {
 #[test]
 fn start_runs_in_the_background_logged_and_status_shows_its_process() {
     let mut env = TestEnv::new();
-    // Away from the 3000s that other tests' shards get.
-    env.small_pool(31500, 10, 5);
+    env.small_pool(10, 5);
     project_hooks(
         &env,
         r#"start = "echo starting on $PORT; exec python3 -u -m http.server $PORT --bind 127.0.0.1""#,
@@ -538,7 +537,7 @@ fn prune_goes_on_when_the_repository_file_no_longer_loads() {
 #[test]
 fn a_start_hooks_server_stops_a_plain_destroy_and_reap_stops_it() {
     let mut env = TestEnv::new();
-    env.small_pool(31600, 10, 5);
+    env.small_pool(10, 5);
     env.write_config(
         "[hooks]\nstart = \"exec python3 -u -m http.server $PORT --bind 127.0.0.1\"\n",
     );

@@ -36,12 +36,17 @@ fn full_json_carries_dirty_counts_ahead_behind_last_commit_and_live_ports() {
     env.git(&env.repo, &["commit", "-q", "--allow-empty", "-m", "m2"]);
     // Named ports: web listened on, api not.
     env.shards(&["port", "web", "api", "--shard", "a"]).ok();
-    let web = TcpListener::bind(("0.0.0.0", 3000)).expect("port 3000 is free in tests");
+    let (web_port, api_port) = (env.port(0), env.port(1));
+    let web = TcpListener::bind(("0.0.0.0", web_port)).expect("the test's ports are free");
     let out = env
         .shards(&["list", "--full"])
         .ok()
         .says(&["`*` after a port"]);
-    assert!(out.stdout.contains("web:3000* api:3001"), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("web:{web_port}* api:{api_port}")),
+        "{out}"
+    );
 
     let shards = full(&env);
     let sa = by_name(&shards, "a");
@@ -61,8 +66,8 @@ fn full_json_carries_dirty_counts_ahead_behind_last_commit_and_live_ports() {
     assert_eq!(
         sa["services"],
         serde_json::json!([
-            {"service": "web", "port": 3000, "listening": true},
-            {"service": "api", "port": 3001, "listening": false},
+            {"service": "web", "port": web_port, "listening": true},
+            {"service": "api", "port": api_port, "listening": false},
         ])
     );
     let sb = by_name(&shards, "b");
@@ -186,7 +191,11 @@ fn the_full_table_fits_100_columns() {
     let row = lines[1];
     assert!(row.starts_with("feature-auth "), "{out}");
     assert!(row.contains(" 1? ") && row.contains("+0/-0"), "{out}");
-    assert!(row.ends_with("web:3000 api:3001 db:3002"), "{out}");
+    let (web, api, db) = (env.port(0), env.port(1), env.port(2));
+    assert!(
+        row.ends_with(&format!("web:{web} api:{api} db:{db}")),
+        "{out}"
+    );
     assert!(lines[2].contains("clean"), "{out}");
     for l in &lines {
         assert!(

@@ -114,10 +114,10 @@ time.sleep(600)
     Running::start(cwd, "python3", &["-c", CODE, &port.to_string()]).ready()
 }
 
-/// Creates shard `name` in a pool of 10 blocks of 10 from `base`; returns
-/// its worktree and the first port of its block.
-fn shard(env: &mut TestEnv, base: u16, name: &str) -> (PathBuf, u16) {
-    env.small_pool(base, 10, 10);
+/// Creates shard `name` in a pool of 10 blocks of 10; returns its worktree
+/// and the first port of its block.
+fn shard(env: &mut TestEnv, name: &str) -> (PathBuf, u16) {
+    env.small_pool(10, 10);
     let report = env.create(name);
     let start = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
     (shard_path(&report), start)
@@ -139,7 +139,7 @@ fn reaped(out: &Value) -> Vec<(u64, String, Value)> {
 #[test]
 fn destroy_refuses_while_a_server_runs_and_reap_stops_it() {
     let mut env = TestEnv::new();
-    let (wt, port) = shard(&mut env, 28000, "a");
+    let (wt, port) = shard(&mut env, "a");
     let mut server = http_server(&wt, port);
     let pid = server.pid.to_string();
     let before = env.shard_rows();
@@ -180,7 +180,7 @@ fn destroy_refuses_while_a_server_runs_and_reap_stops_it() {
 #[test]
 fn a_process_that_ignores_sigterm_is_killed_after_the_grace() {
     let mut env = TestEnv::new();
-    let (wt, port) = shard(&mut env, 28100, "a");
+    let (wt, port) = shard(&mut env, "a");
     let mut stubborn = stubborn(&wt, port);
     let started = Instant::now();
     let out = env
@@ -209,7 +209,7 @@ fn a_process_that_ignores_sigterm_is_killed_after_the_grace() {
 #[test]
 fn a_foreign_listener_in_the_block_is_spared() {
     let mut env = TestEnv::new();
-    let (wt, port) = shard(&mut env, 28200, "a");
+    let (wt, port) = shard(&mut env, "a");
     let elsewhere = env.root.clone();
     let mut foreign = http_server(&elsewhere, port + 1);
     // Only a foreign listener: nothing of the shard's runs, so no refusal.
@@ -250,7 +250,7 @@ fn a_foreign_listener_in_the_block_is_spared() {
 #[test]
 fn the_shell_destroy_runs_from_is_spared() {
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 28300, "a");
+    let (wt, _) = shard(&mut env, "a");
     let mut sleeper = Running::start(&wt, "sleep", &["600"]);
     // The shell's working directory is the worktree and it does not exec
     // shards (a command follows), so shards' parent sits in the worktree.
@@ -287,7 +287,7 @@ fn the_shell_destroy_runs_from_is_spared() {
 #[test]
 fn a_process_whose_executable_is_in_the_worktree_is_found() {
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 28400, "a");
+    let (wt, _) = shard(&mut env, "a");
     let exe = wt.join("my-sleep");
     std::fs::copy("/bin/sleep", &exe).unwrap();
     // Started from elsewhere: only its executable ties it to the shard.
@@ -314,7 +314,7 @@ fn a_process_whose_executable_is_in_the_worktree_is_found() {
 #[test]
 fn prune_keeps_a_shard_whose_processes_still_run() {
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 28500, "a");
+    let (wt, _) = shard(&mut env, "a");
     let mut sleeper = Running::start(&wt, "sleep", &["600"]);
     // The folder is deleted under the process: the kernel now shows its
     // working directory as `... (deleted)`.
@@ -375,7 +375,7 @@ fn mcp_destroy(env: &TestEnv, arguments: Value) -> Value {
 #[test]
 fn mcp_destroy_refuses_running_processes_unless_reap() {
     let mut env = TestEnv::new();
-    let (wt, port) = shard(&mut env, 28600, "a");
+    let (wt, port) = shard(&mut env, "a");
     let mut server = http_server(&wt, port);
     let refused = mcp_destroy(&env, json!({"name": "a"}));
     assert_eq!(refused["isError"], true, "{refused}");
@@ -401,7 +401,7 @@ print("ready", flush=True)
 time.sleep(600)
 "#;
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 28700, "a");
+    let (wt, _) = shard(&mut env, "a");
     let mut handler = Running::start(&wt, "python3", &["-c", CODE]).ready();
     // Stopped as by Ctrl-Z: it handles SIGTERM only once continued.
     assert_eq!(unsafe { libc::kill(handler.pid as i32, libc::SIGSTOP) }, 0);
@@ -434,7 +434,7 @@ print("ready", flush=True)
 time.sleep(600)
 "#;
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 28800, "a");
+    let (wt, _) = shard(&mut env, "a");
     let pid_file = env.root.join("respawned.pid");
     let mut first =
         Running::start(&wt, "python3", &["-c", CODE, pid_file.to_str().unwrap()]).ready();
@@ -477,7 +477,7 @@ fn a_listener_of_another_user_is_mentioned_not_guessed_at() {
     use std::os::unix::fs::PermissionsExt;
     let peer = crate::common::peer();
     let mut env = TestEnv::new();
-    env.small_pool(28900, 10, 10);
+    env.small_pool(10, 10);
     std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir(&env.shards_home).unwrap();
     std::os::unix::fs::chown(&env.shards_home, Some(peer.uid), Some(peer.gid)).unwrap();
@@ -510,7 +510,7 @@ fn a_listener_of_another_user_is_mentioned_not_guessed_at() {
 #[test]
 fn with_several_names_nothing_is_removed_while_one_has_processes() {
     let mut env = TestEnv::new();
-    let (wt_a, _) = shard(&mut env, 29000, "a");
+    let (wt_a, _) = shard(&mut env, "a");
     let wt_b = shard_path(&env.create("b"));
     let mut in_b = Running::start(&wt_b, "sleep", &["600"]);
     let before = env.shard_rows();
@@ -550,7 +550,7 @@ print("ready", flush=True)
 time.sleep(600)
 "#;
     let mut env = TestEnv::new();
-    let (wt, _) = shard(&mut env, 29100, "a");
+    let (wt, _) = shard(&mut env, "a");
     let script = env.root.join("supervisor.py");
     std::fs::write(&script, CODE).unwrap();
     let pid_file = env.root.join("latest.pid");

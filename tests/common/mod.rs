@@ -2,9 +2,19 @@
 //! and the one sanctioned way to run the `shards` binary in it, with a
 //! scrubbed environment so no test can touch the real home, git config or
 //! ledger.
+//!
+//! Ports: every `TestEnv` holds a region of the host's ports that it checked
+//! free and that no other running test holds (see [`ports`]), and its runs
+//! get `SHARDS_PORTS_BASE` / `SHARDS_PORTS_MAX` for it, so a test passes
+//! whatever listens on the host. Tests assert the blocks they were given
+//! (`env.block(0)`, `env.port(1)`), never a literal port; a test of the
+//! config file drops the variables (`without_port_vars`) and writes the
+//! region's ports in the file. Snapshots show the region's ports from
+//! `10000` ([`TestEnv::redact`]).
 
 #![allow(dead_code)]
 
+pub mod ports;
 pub mod procs;
 
 use std::fmt;
@@ -22,6 +32,11 @@ pub struct TestEnv {
     pub home: PathBuf,
     pub shards_home: PathBuf,
     pub repo: PathBuf,
+    /// The test's ports (see [`ports`]): every run gets `SHARDS_PORTS_BASE`
+    /// and `SHARDS_PORTS_MAX` for them unless [`TestEnv::without_port_vars`].
+    pub ports: ports::Region,
+    /// The block size its runs use (shards' default, or [`TestEnv::small_pool`]'s).
+    block_size: u16,
     vars: Vec<(String, String)>,
 }
 
@@ -133,8 +148,15 @@ pub fn init_repo(path: &Path) -> Repository {
 }
 
 impl TestEnv {
-    /// A fresh world with a repository `repo` holding one commit.
+    /// A fresh world with a repository `repo` holding one commit, and a
+    /// region of [`ports::SLOT`] ports (10 blocks of 100) for its shards.
     pub fn new() -> TestEnv {
+        TestEnv::with_ports(ports::SLOT)
+    }
+
+    /// A fresh world as [`TestEnv::new`] with at least `len` ports.
+    pub fn with_ports(len: u16) -> TestEnv {
+        let ports = ports::Region::take(len);
         let tmp = tempfile::Builder::new()
             .prefix("shards-test-")
             .tempdir()
@@ -145,14 +167,48 @@ impl TestEnv {
         std::fs::create_dir_all(&home).unwrap();
         let repo = root.join("repo");
         init_repo(&repo);
-        TestEnv {
+        let mut env = TestEnv {
             tmp,
             root,
             home,
             shards_home,
             repo,
+            ports,
+            block_size: shards::config::DEFAULT_BLOCK_SIZE,
             vars: Vec::new(),
-        }
+        };
+        let (base, max) = (env.ports.base, env.ports.base + env.ports.len - 1);
+        env.set("SHARDS_PORTS_BASE", &base.to_string())
+            .set("SHARDS_PORTS_MAX", &max.to_string());
+        env
+    }
+
+    /// Returns the test's first port: where its pool starts.
+    pub fn base(&self) -> u16 {
+        self.ports.base
+    }
+
+    /// Returns port `base + offset` of the test's region.
+    #[track_caller]
+    pub fn port(&self, offset: u16) -> u16 {
+        assert!(offset < self.ports.len, "port {offset} is past the region");
+        self.ports.base + offset
+    }
+
+    /// Returns the `i`-th block of the test's pool (from 0) as (start, end),
+    /// as [`ports`] reads it from a report.
+    pub fn block(&self, i: u16) -> (u64, u64) {
+        let start = u64::from(self.ports.base) + u64::from(i) * u64::from(self.block_size);
+        (start, start + u64::from(self.block_size) - 1)
+    }
+
+    /// Leaves the ports to the config file: later runs get no
+    /// `SHARDS_PORTS_BASE` or `SHARDS_PORTS_MAX`, which would override it.
+    /// The file should use the region's ports ([`TestEnv::base`]).
+    pub fn without_port_vars(&mut self) -> &mut TestEnv {
+        self.vars
+            .retain(|(k, _)| k != "SHARDS_PORTS_BASE" && k != "SHARDS_PORTS_MAX");
+        self
     }
 
     /// Sets an extra environment variable for every later run.
@@ -161,8 +217,16 @@ impl TestEnv {
         self
     }
 
-    /// Uses a small pool: `blocks` blocks of `size` ports from `base`.
-    pub fn small_pool(&mut self, base: u16, size: u16, blocks: u16) -> &mut TestEnv {
+    /// Uses a small pool: `blocks` blocks of `size` ports from the test's
+    /// first port.
+    #[track_caller]
+    pub fn small_pool(&mut self, size: u16, blocks: u16) -> &mut TestEnv {
+        assert!(
+            size * blocks <= self.ports.len,
+            "the pool is past the region"
+        );
+        self.block_size = size;
+        let base = self.ports.base;
         let max = base + size * blocks - 1;
         self.set("SHARDS_PORTS_BASE", &base.to_string())
             .set("SHARDS_PORTS_MAX", &max.to_string())
@@ -361,10 +425,20 @@ impl TestEnv {
         copy
     }
 
+    /// Returns `text` as snapshots show it: the temp root as `[TMP]`, and
+    /// each port `p` of the test's region as `p - base + 10000` (so the
+    /// first port reads `10000` whatever region the test got; see [`ports`]).
+    /// Only for display: tests that check numbers check the real ones.
+    pub fn redact(&self, text: &str) -> String {
+        self.ports
+            .redact(&text.replace(self.root.to_str().unwrap(), "[TMP]"))
+    }
+
     /// Compares `out` (command line, stdout, stderr, exit status) with the
     /// file snapshot `tests/snapshots/<name>.snap`, with what differs between
-    /// runs hidden: the temp root becomes `[TMP]`, RFC 3339 times `[TIME]`,
-    /// pids `[PID]`, a python3 listener's command (`python3.11`…) `[PYTHON]`.
+    /// runs hidden: the temp root becomes `[TMP]`, the region's ports read
+    /// from `10000` ([`TestEnv::redact`]), RFC 3339 times `[TIME]`, pids
+    /// `[PID]`, a python3 listener's command (`python3.11`…) `[PYTHON]`.
     #[track_caller]
     pub fn snapshot(&self, name: &str, out: &Out) {
         let mut settings = insta::Settings::clone_current();
@@ -378,7 +452,7 @@ impl TestEnv {
         );
         settings.add_filter(r#""pid": \d+"#, r#""pid": [PID]"#);
         settings.add_filter(r#""command": "python3[0-9.]*""#, r#""command": "[PYTHON]""#);
-        let shown = format!("$ shards {}\n{out}", out.args.join(" "));
+        let shown = self.redact(&format!("$ shards {}\n{out}", out.args.join(" ")));
         settings.bind(|| insta::assert_snapshot!(name, shown));
     }
 
