@@ -66,7 +66,8 @@ impl fmt::Debug for Out {
 }
 
 impl Out {
-    fn from<S: AsRef<str>>(args: &[S], o: Output) -> Out {
+    /// The outcome of a run with `args` that ended with `o`.
+    pub fn from<S: AsRef<str>>(args: &[S], o: Output) -> Out {
         Out {
             args: args.iter().map(|a| a.as_ref().to_string()).collect(),
             code: o.status.code().unwrap_or(-1),
