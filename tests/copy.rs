@@ -233,11 +233,26 @@ fn a_copied_env_keeps_the_users_keys_and_a_destroy_does_not_count_them() {
 #[test]
 fn the_user_editing_the_main_env_later_does_not_stop_a_destroy() {
     let env = project();
-    shard_with_copied_env(&env, "");
+    let wt = shard_with_copied_env(&env, "");
     // After the shard was made: a secret rotated and a line added.
     let main = read(&env.repo.join(".env")).replace("SECRET=s3cret", "SECRET=rotated");
-    std::fs::write(env.repo.join(".env"), format!("{main}ADDED=1\n")).unwrap();
-    env.shards(&["destroy", "a"]).ok();
+    let main = format!("{main}ADDED=1\n");
+    std::fs::write(env.repo.join(".env"), &main).unwrap();
+    // The shard's copy is the file as it was: it now differs from the main one.
+    let copy = read(&wt.join(".env"));
+    assert!(
+        copy.contains("SECRET=s3cret\n") && !copy.contains("ADDED"),
+        "{copy}"
+    );
+    let out = env
+        .shards(&["destroy", "a"])
+        .ok()
+        .says(&["Destroyed shard `a`"]);
+    assert!(!out.stderr.contains("did not write"), "{out}");
+    assert!(!wt.exists(), "{out}");
+    assert!(env.list().is_empty());
+    // The main worktree's file is the user's, as they left it.
+    assert_eq!(read(&env.repo.join(".env")), main);
 }
 
 #[test]

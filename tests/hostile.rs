@@ -115,7 +115,7 @@ fn walk(dir: &Path, files: &mut BTreeMap<PathBuf, String>) {
 fn cases() -> Vec<Case> {
     let long = "n".repeat(300);
     let long: &'static str = Box::leak(long.into_boxed_str());
-    let mut v = vec![
+    vec![
         // Names.
         case("name ..", &["create", ".."], 1, "invalid shard name"),
         case(
@@ -449,15 +449,6 @@ fn cases() -> Vec<Case> {
                 e.use_ledger_fixture("future.sqlite");
             },
         ),
-        with(
-            case("ledger empty file", &["create", "x"], 0, ""),
-            |e, _| {
-                // An empty file is a new SQLite database: shards sets it up.
-                e.set("SHARDS_HOME", e.root.join("fresh_home").to_str().unwrap());
-                std::fs::create_dir_all(e.root.join("fresh_home")).unwrap();
-                std::fs::write(e.root.join("fresh_home/shards.db"), "").unwrap();
-            },
-        ),
         // Found by the adversarial review.
         with(
             case(
@@ -601,10 +592,33 @@ fn cases() -> Vec<Case> {
             1,
             "/nonexistent",
         ),
-    ];
-    // The "empty ledger file" case succeeds on purpose; keep the rest errors.
-    v.retain(|c| c.code != 0);
-    v
+    ]
+}
+
+/// The one ledger file that is no error: an empty file is a new SQLite
+/// database, which shards sets up as a fresh ledger and uses.
+#[test]
+fn an_empty_ledger_file_is_set_up_as_a_new_ledger() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.shards_home).unwrap();
+    std::fs::write(env.ledger(), "").unwrap();
+    let r = env.create("x");
+    assert_eq!(crate::common::ports(&r["shard"]), env.block(0));
+    let names: Vec<_> = env.list().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, vec!["x"]);
+    let bytes = std::fs::read(env.ledger()).unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"), "not set up");
+    // The same schema as a ledger shards made from nothing.
+    let fresh = TestEnv::new();
+    fresh.create("x");
+    let version = |env: &TestEnv| -> i64 {
+        rusqlite::Connection::open(env.ledger())
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&env), version(&fresh));
+    assert!(version(&env) > 0);
 }
 
 #[test]
