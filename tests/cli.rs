@@ -18,6 +18,8 @@ mod env;
 mod git_child;
 mod hooks;
 mod hostile;
+mod hostile_config;
+mod hostile_ledger;
 mod interrupt;
 mod ledger;
 mod list;
