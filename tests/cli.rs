@@ -36,6 +36,7 @@ mod prune;
 mod prune_merged;
 mod ready_adversarial;
 mod reap;
+mod reap_hard;
 mod shared_home;
 mod shell;
 mod snapshots;
