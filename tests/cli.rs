@@ -17,6 +17,7 @@ mod docs;
 mod env;
 mod git_child;
 mod hooks;
+mod hooks_start;
 mod hostile;
 mod hostile_config;
 mod hostile_ledger;
