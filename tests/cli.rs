@@ -10,6 +10,7 @@ mod concurrency;
 mod config;
 mod copy;
 mod copy_adversarial;
+mod copy_env;
 mod create;
 mod destroy;
 mod disk;
