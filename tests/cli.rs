@@ -31,6 +31,7 @@ mod mcp_wire;
 mod moved;
 mod nothing_lost;
 mod parity;
+mod parity_filters;
 mod port;
 mod ports;
 mod props;
