@@ -5,7 +5,9 @@
 //!
 //! The host's ports 10000..32000 (below the kernel's ephemeral range,
 //! `/proc/sys/net/ipv4/ip_local_port_range`, where it starts lower) are cut
-//! into slots of [`SLOT`] ports. A region is one or more consecutive slots:
+//! into slots of [`SLOT`] ports, but for 27000..29000 ([`FIXTURES`]), where
+//! the config fixtures write literal ports (a region there would have the
+//! redaction rewrite them). A region is one or more consecutive slots:
 //!
 //! - **held**: each slot is an `flock` on `shards-test-ports/slot-<first
 //!   port>.lock` under the system temp dir, taken without waiting and kept
@@ -37,6 +39,9 @@ pub const SLOT: u16 = 1000;
 const FIRST: u16 = 10000;
 /// The end (exclusive) of the last slot, unless the ephemeral range starts lower.
 const END: u16 = 32000;
+/// Ports no region uses: the literal ports of the config fixtures
+/// (`fixtures/config/`), which snapshots show as written.
+pub const FIXTURES: std::ops::Range<u16> = 27000..29000;
 /// What the redaction shows a region's first port as.
 pub const SHOWN_BASE: u16 = 10000;
 
@@ -60,20 +65,26 @@ impl Region {
             Some(low) if low < END => low,
             _ => END,
         };
-        let count = (end.saturating_sub(FIRST) / SLOT).saturating_sub(slots - 1);
-        assert!(count > 0, "no room for {slots} port slots below {end}");
+        // The first ports of the regions that fit below `end` and keep out
+        // of the fixtures' ports.
+        let firsts: Vec<u16> = (FIRST..end)
+            .step_by(usize::from(SLOT))
+            .filter(|&first| u32::from(first) + u32::from(slots * SLOT) <= u32::from(end))
+            .filter(|&first| first + slots * SLOT <= FIXTURES.start || first >= FIXTURES.end)
+            .collect();
+        assert!(
+            !firsts.is_empty(),
+            "no room for {slots} port slots below {end}"
+        );
         // Start at a different slot in each process and each call, so that
         // tests running at once rarely try the same slots first.
-        static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let start = (std::process::id() as u16)
-            .wrapping_mul(7)
-            .wrapping_add(calls)
-            % count;
+        let start = (std::process::id() as usize * 7 + calls) % firsts.len();
         let begun = Instant::now();
         loop {
-            for i in 0..count {
-                let first = FIRST + (start + i) % count * SLOT;
+            for i in 0..firsts.len() {
+                let first = firsts[(start + i) % firsts.len()];
                 if let Some(region) = Region::try_at(first, slots) {
                     return region;
                 }
@@ -181,6 +192,12 @@ fn two_regions_taken_at_once_are_apart_and_show_the_same() {
     let a = Region::take(SLOT);
     let b = Region::take(2 * SLOT);
     assert_eq!(b.len, 2 * SLOT);
+    for r in [&a, &b] {
+        assert!(
+            r.base + r.len <= FIXTURES.start || r.base >= FIXTURES.end,
+            "{r:?}"
+        );
+    }
     assert!(
         a.base + a.len <= b.base || b.base + b.len <= a.base,
         "{a:?} {b:?}"
