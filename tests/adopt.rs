@@ -10,10 +10,10 @@ fn adopts_a_linked_worktree_and_keeps_its_files() {
     let r = env.shards(&["adopt", "../old-work", "--json"]).ok().json();
     assert_eq!(r["shard"]["name"], "old-work");
     assert_eq!(r["shard"]["branch"], "old");
-    assert_eq!(ports(&r["shard"]), (3000, 3099));
+    assert_eq!(ports(&r["shard"]), env.block(0));
     assert_eq!(
-        env_value(&wt.join(".env"), "PORT_RANGE_START").as_deref(),
-        Some("3000")
+        env_value(&wt.join(".env"), "PORT_RANGE_START"),
+        Some(env.base().to_string())
     );
     assert_eq!(read(&wt.join("wip.txt")), "work in progress");
     assert_eq!(env.list().len(), 1);

@@ -115,6 +115,10 @@ fn create_with_worktree_name_and_source_ref_starts_there() {
 fn create_with_only_a_worktree_path_and_base_commit_takes_its_last_part() {
     let env = TestEnv::new();
     let base = env.git(&env.repo, &["rev-parse", "HEAD"]);
+    // main moves on: the base is no longer HEAD.
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    crate::common::commit(&repo, &[("later.txt", "later\n")], "later");
+    assert_ne!(env.git(&env.repo, &["rev-parse", "HEAD"]), base);
     let payload = json!({
         "hook_event_name": "WorktreeCreate",
         "cwd": env.repo,
@@ -123,6 +127,9 @@ fn create_with_only_a_worktree_path_and_base_commit_takes_its_last_part() {
     });
     let path = only_path(&hook(&env, &env.root, &payload.to_string()).ok());
     assert_shard(&env, "agent-7f3a", &path);
+    // The worktree starts at the base commit, not at main's HEAD.
+    assert_eq!(env.git(&path, &["rev-parse", "HEAD"]), base);
+    assert!(!path.join("later.txt").exists());
 }
 
 #[test]

@@ -7,8 +7,8 @@ use crate::common::{TestEnv, disjoint_blocks};
 
 #[test]
 fn thirty_two_creates_at_once_get_thirty_two_distinct_blocks() {
-    let env = TestEnv::new();
     const N: usize = 32;
+    let env = TestEnv::with_ports(N as u16 * 100);
     let jobs: Vec<Vec<String>> = (0..N)
         .map(|i| vec!["create".into(), format!("s{i}"), "--json".into()])
         .collect();
@@ -19,9 +19,7 @@ fn thirty_two_creates_at_once_get_thirty_two_distinct_blocks() {
     assert_eq!(shards.len(), N);
     let blocks = disjoint_blocks(&shards);
     // Lowest-first: the 32 blocks are exactly the first 32 of the pool.
-    let expected: Vec<(u64, u64)> = (0..N as u64)
-        .map(|k| (3000 + 100 * k, 3099 + 100 * k))
-        .collect();
+    let expected: Vec<(u64, u64)> = (0..N as u16).map(|k| env.block(k)).collect();
     assert_eq!(blocks, expected);
     let paths: BTreeSet<PathBuf> = shards
         .iter()

@@ -304,7 +304,6 @@ fn shard_with_oddly_spelled_ports(env: &TestEnv) -> std::path::PathBuf {
     )
     .unwrap();
     include(env, ".env\n");
-    env.write_config("[ports]\nbase = 4100\n");
     shard_path(&env.shards(&["create", "a", "--json"]).ok().json())
 }
 
@@ -340,7 +339,7 @@ fn python_dotenv_and_direnv_read_the_shards_port_over_oddly_spelled_copies() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "4100\n",
+        format!("{}\n", env.base()),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -351,7 +350,10 @@ fn python_dotenv_and_direnv_read_the_shards_port_over_oddly_spelled_copies() {
         .output()
         .expect("direnv must be on PATH (.ci/run installs it)");
     let exported = String::from_utf8_lossy(&out.stdout);
-    assert!(exported.contains("export PORT=4100;"), "{exported}");
+    assert!(
+        exported.contains(&format!("export PORT={};", env.base())),
+        "{exported}"
+    );
 }
 
 #[test]

@@ -12,20 +12,21 @@ fn three_creates_get_consecutive_blocks_and_a_freed_block_is_reused() {
     let a = env.create("feature-auth");
     let b = env.create("fix-login");
     let c = env.create("docs");
-    assert_eq!(ports(&a["shard"]), (3000, 3099));
-    assert_eq!(ports(&b["shard"]), (3100, 3199));
-    assert_eq!(ports(&c["shard"]), (3200, 3299));
-    for (report, start) in [(&a, "3000"), (&b, "3100"), (&c, "3200")] {
+    assert_eq!(ports(&a["shard"]), env.block(0));
+    assert_eq!(ports(&b["shard"]), env.block(1));
+    assert_eq!(ports(&c["shard"]), env.block(2));
+    for (report, i) in [(&a, 0), (&b, 1), (&c, 2)] {
         let file = path_of(report).join(".env");
-        assert_eq!(env_value(&file, "PORT_RANGE_START").as_deref(), Some(start));
+        let start = env.block(i).0.to_string();
+        assert_eq!(env_value(&file, "PORT_RANGE_START"), Some(start.clone()));
         assert_eq!(env_value(&file, "PORT_COUNT").as_deref(), Some("100"));
-        assert_eq!(env_value(&file, "PORT").as_deref(), Some(start));
+        assert_eq!(env_value(&file, "PORT"), Some(start));
     }
     let end = env_value(&path_of(&b).join(".env"), "PORT_RANGE_END");
-    assert_eq!(end.as_deref(), Some("3199"));
+    assert_eq!(end, Some(env.block(1).1.to_string()));
     env.shards(&["destroy", "fix-login"]).ok();
     let d = env.create("next");
-    assert_eq!(ports(&d["shard"]), (3100, 3199));
+    assert_eq!(ports(&d["shard"]), env.block(1));
 }
 
 #[test]
@@ -243,8 +244,8 @@ fn a_tracked_env_file_is_left_alone_with_a_warning() {
     env.set("SHARDS_ENV_FILE", ".env.shard");
     let r = env.create("y");
     assert_eq!(
-        env_value(&path_of(&r).join(".env.shard"), "PORT_RANGE_START").as_deref(),
-        Some("3100")
+        env_value(&path_of(&r).join(".env.shard"), "PORT_RANGE_START"),
+        Some(env.block(1).0.to_string())
     );
     assert_eq!(env.git(&path_of(&r), &["status", "--porcelain"]), "");
 }

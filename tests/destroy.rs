@@ -24,7 +24,11 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
 
     env.shards(&["destroy", "--force", "x"])
         .ok()
-        .says(&["freed ports 3000-3099"]);
+        .says(&[&format!(
+            "freed ports {}-{}",
+            env.block(0).0,
+            env.block(0).1
+        )]);
     assert!(!wt.exists());
     assert!(env.list().is_empty());
     assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
@@ -86,7 +90,7 @@ fn destroys_several_and_checks_every_name_first() {
             )
         })
         .collect();
-    assert_eq!(freed, vec![(3000, 3099), (3100, 3199)]);
+    assert_eq!(freed, vec![env.block(0), env.block(1)]);
     assert!(env.list().is_empty());
     assert_eq!(env.branches(&env.repo), vec!["main"]);
     assert!(env.worktree_folders().is_empty());
@@ -100,7 +104,7 @@ fn a_worktree_deleted_by_hand_can_still_be_destroyed() {
     env.shards(&["destroy", "x"]).ok();
     assert!(env.list().is_empty());
     let again = env.create("y");
-    assert_eq!(ports(&again["shard"]), (3000, 3099));
+    assert_eq!(ports(&again["shard"]), env.block(0));
 }
 
 #[test]
@@ -154,7 +158,7 @@ fn a_worktree_moved_with_git_is_followed_not_freed() {
     assert_eq!(s["status"], "active");
     assert_eq!(s["path"].as_str().unwrap(), moved.to_str().unwrap());
     // The block stays held: the next shard gets another one.
-    assert_eq!(ports(&env.create("next")["shard"]), (3100, 3199));
+    assert_eq!(ports(&env.create("next")["shard"]), env.block(1));
     // destroy follows the move too, and refuses the moved worktree's work.
     std::fs::write(moved.join("w.txt"), "w").unwrap();
     env.shards(&["destroy", "mv"]).code(1).says(&["w.txt"]);

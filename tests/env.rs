@@ -12,11 +12,16 @@ fn env_prints_what_the_env_file_holds_in_three_formats() {
     let wt = env.create_worktree("fix/a");
     env.shards_in(&wt, &["port", "web"]).ok();
     let sh = env.shards_in(&wt, &["env"]).ok();
+    let (start, end) = env.block(0);
     assert!(
-        sh.stdout.contains("export PORT_RANGE_START='3000'\n"),
+        sh.stdout
+            .contains(&format!("export PORT_RANGE_START='{start}'\n")),
         "{sh}"
     );
-    assert!(sh.stdout.contains("export WEB_PORT='3000'\n"), "{sh}");
+    assert!(
+        sh.stdout.contains(&format!("export WEB_PORT='{start}'\n")),
+        "{sh}"
+    );
     // Evaluated by a real shell, the values match the env file.
     let out = Command::new("sh")
         .args([
@@ -30,20 +35,24 @@ fn env_prints_what_the_env_file_holds_in_three_formats() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "fix/a 3000 repo-fix-a\n"
+        format!("fix/a {start} repo-fix-a\n")
     );
     assert_eq!(
-        env_value(&wt.join(".env"), "WEB_PORT").as_deref(),
-        Some("3000")
+        env_value(&wt.join(".env"), "WEB_PORT"),
+        Some(start.to_string())
     );
     let fish = env.shards(&["env", "fix/a", "--format", "fish"]).ok();
-    assert!(fish.stdout.contains("set -gx WEB_PORT '3000';\n"), "{fish}");
+    assert!(
+        fish.stdout
+            .contains(&format!("set -gx WEB_PORT '{start}';\n")),
+        "{fish}"
+    );
     let json = env
         .shards(&["env", "fix/a", "--format", "json"])
         .ok()
         .json();
-    assert_eq!(json["vars"]["PORT_RANGE_END"], "3099");
-    assert_eq!(json["vars"]["WEB_PORT"], "3000");
+    assert_eq!(json["vars"]["PORT_RANGE_END"], end.to_string());
+    assert_eq!(json["vars"]["WEB_PORT"], start.to_string());
     let json2 = env.shards(&["env", "fix/a", "--json"]).ok().json();
     assert_eq!(json, json2);
 }
@@ -71,7 +80,10 @@ fn run_uses_the_worktree_and_variables_and_passes_the_exit_status() {
         ])
         .code(7);
     let wt = path(&r);
-    assert_eq!(out.stdout, format!("{0}\n3000 {0}\n", wt.display()));
+    assert_eq!(
+        out.stdout,
+        format!("{0}\n{1} {0}\n", wt.display(), env.base())
+    );
     env.shards(&["run", "x", "--", "true"]).ok();
     env.shards(&["run", "x", "--", "no-such-program-here"])
         .code(127)
@@ -122,10 +134,10 @@ fn direnv_loads_the_shards_ports() {
         (String::from_utf8_lossy(&out.stdout).into_owned(), log)
     };
     let (value, log) = printenv("PORT_RANGE_START");
-    assert_eq!(value, "3000\n", "{log}");
+    assert_eq!(value, format!("{}\n", env.port(0)), "{log}");
     env.shards_in(&wt, &["port", "web", "api"]).ok();
     let (value, log) = printenv("API_PORT");
-    assert_eq!(value, "3001\n", "{log}");
+    assert_eq!(value, format!("{}\n", env.port(1)), "{log}");
 }
 
 #[test]
@@ -187,7 +199,11 @@ fn create_then_run_a_command_in_the_new_shard() {
     let path = env.shards_home.join("worktrees/repo/task");
     assert_eq!(
         lines,
-        vec![path.to_str().unwrap(), "3000", path.to_str().unwrap()],
+        vec![
+            path.to_str().unwrap(),
+            &env.base().to_string(),
+            path.to_str().unwrap()
+        ],
         "{out}"
     );
     assert_eq!(env.list()[0]["status"], "active");

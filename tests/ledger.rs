@@ -87,13 +87,24 @@ fn a_ledger_from_a_newer_shards_is_refused_and_left_as_it_is() {
 fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let env = TestEnv::new();
     env.use_ledger_fixture("v1.sqlite");
+    // The copy's one shard holds 3000-3099: moved to the test's first block
+    // (in the old schema, before shards migrates it).
+    let (start, end) = env.block(0);
+    rusqlite::Connection::open(env.ledger())
+        .unwrap()
+        .execute(
+            "UPDATE shards SET port_start = ?1, port_end = ?2 WHERE name = 'legacy'",
+            [start as i64, end as i64],
+        )
+        .unwrap();
     let all = env.shards(&["list", "--all", "--json"]).ok().json();
     let legacy = &all["shards"][0];
     assert_eq!(legacy["name"], "legacy");
     assert_eq!(legacy["status"], "missing");
+    assert_eq!(crate::common::ports(legacy), (start, end));
     // The old shard still holds its block, and the new schema works.
     let r = env.create("new");
-    assert_eq!(crate::common::ports(&r["shard"]), (3100, 3199));
+    assert_eq!(crate::common::ports(&r["shard"]), env.block(1));
     let wt = crate::common::shard_path(&r);
     env.shards_in(&wt, &["port", "web"]).ok();
     let conn = rusqlite::Connection::open(env.ledger()).unwrap();

@@ -36,12 +36,17 @@ fn full_json_carries_dirty_counts_ahead_behind_last_commit_and_live_ports() {
     env.git(&env.repo, &["commit", "-q", "--allow-empty", "-m", "m2"]);
     // Named ports: web listened on, api not.
     env.shards(&["port", "web", "api", "--shard", "a"]).ok();
-    let web = TcpListener::bind(("0.0.0.0", 3000)).expect("port 3000 is free in tests");
+    let (web_port, api_port) = (env.port(0), env.port(1));
+    let web = TcpListener::bind(("0.0.0.0", web_port)).expect("the test's ports are free");
     let out = env
         .shards(&["list", "--full"])
         .ok()
         .says(&["`*` after a port"]);
-    assert!(out.stdout.contains("web:3000* api:3001"), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("web:{web_port}* api:{api_port}")),
+        "{out}"
+    );
 
     let shards = full(&env);
     let sa = by_name(&shards, "a");
@@ -61,8 +66,8 @@ fn full_json_carries_dirty_counts_ahead_behind_last_commit_and_live_ports() {
     assert_eq!(
         sa["services"],
         serde_json::json!([
-            {"service": "web", "port": 3000, "listening": true},
-            {"service": "api", "port": 3001, "listening": false},
+            {"service": "web", "port": web_port, "listening": true},
+            {"service": "api", "port": api_port, "listening": false},
         ])
     );
     let sb = by_name(&shards, "b");
@@ -79,11 +84,58 @@ fn full_json_carries_dirty_counts_ahead_behind_last_commit_and_live_ports() {
     assert_eq!(by_name(&full(&env), "a")["services"][0]["listening"], false);
 }
 
+/// Runs `shards list ARGS --json` in the repository, killing it after
+/// `secs`; returns its outcome, or `None` when it had not ended by then.
+fn list_within(secs: u64, env: &TestEnv, args: &[&str]) -> Option<crate::common::Out> {
+    let mut all = vec!["list", "--json"];
+    all.extend(args);
+    let mut child = env
+        .command_in(&env.repo, &all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(crate::common::Out::from(
+        &all,
+        child.wait_with_output().unwrap(),
+    ))
+}
+
 #[test]
 fn plain_list_reads_no_worktree_and_adds_no_fields() {
     let env = TestEnv::new();
-    env.create("a");
-    let doc = env.shards(&["list", "--json"]).ok().json();
+    let wt = path(&env.create("a"));
+    let before = env.shards(&["list", "--json"]).ok();
+    // A trap: the worktree's index (in git's record of it) becomes a named
+    // pipe nobody writes, so whatever reads the worktree's state blocks or
+    // fails on it. Its `.git` link, which list checks, is untouched.
+    let record = env.git(&wt, &["rev-parse", "--absolute-git-dir"]);
+    let index = std::path::Path::new(record.trim()).join("index");
+    std::fs::remove_file(&index).unwrap();
+    let c = std::ffi::CString::new(index.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // The trap works: `list --full` reads the worktree and is caught.
+    let full = list_within(2, &env, &["--full"]);
+    assert!(
+        full.as_ref().is_none_or(|out| out.code != 0
+            || !out.json()["shards"][0]["worktree_error"].is_null()),
+        "list --full read past the trap: {full:?}"
+    );
+    // The plain list does not fall in: it ends at once, unchanged.
+    let out = list_within(10, &env, &[]).expect("the plain list read the worktree's index");
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, before.stdout);
+    let doc = out.json();
     let s = doc["shards"][0].as_object().unwrap();
     for key in [
         "modified",
@@ -186,7 +238,11 @@ fn the_full_table_fits_100_columns() {
     let row = lines[1];
     assert!(row.starts_with("feature-auth "), "{out}");
     assert!(row.contains(" 1? ") && row.contains("+0/-0"), "{out}");
-    assert!(row.ends_with("web:3000 api:3001 db:3002"), "{out}");
+    let (web, api, db) = (env.port(0), env.port(1), env.port(2));
+    assert!(
+        row.ends_with(&format!("web:{web} api:{api} db:{db}")),
+        "{out}"
+    );
     assert!(lines[2].contains("clean"), "{out}");
     for l in &lines {
         assert!(

@@ -94,22 +94,26 @@ fn an_agent_drives_shards_through_the_official_python_sdk() {
             created["ports"]["start"].as_u64(),
             created["ports"]["end"].as_u64()
         ),
-        (Some(3000), Some(3099))
+        (Some(env.block(0).0), Some(env.block(0).1))
     );
     let ports = &doc["get_port"]["structured"]["services"];
     assert_eq!(
         (ports[0]["service"].as_str(), ports[0]["port"].as_u64()),
-        (Some("web"), Some(3000))
+        (Some("web"), Some(env.block(0).0))
     );
     assert_eq!(
         (ports[1]["service"].as_str(), ports[1]["port"].as_u64()),
-        (Some("api"), Some(3001))
+        (Some("api"), Some(env.block(0).0 + 1))
     );
     assert_eq!(
-        doc["get_port_again"]["structured"]["services"][0]["port"], 3000,
+        doc["get_port_again"]["structured"]["services"][0]["port"],
+        env.block(0).0,
         "inferred from the worktree"
     );
-    assert_eq!(doc["env"]["structured"]["vars"]["WEB_PORT"], "3000");
+    assert_eq!(
+        doc["env"]["structured"]["vars"]["WEB_PORT"],
+        env.block(0).0.to_string()
+    );
     assert_eq!(doc["list"]["structured"]["shards"][0]["name"], "agent-1");
     let audit = &doc["status"]["structured"];
     assert_eq!(audit["shards"][0]["services"].as_array().unwrap().len(), 2);

@@ -50,7 +50,7 @@ fn run(program: &str, args: &[&str], dir: &Path) {
 /// A test world whose port pool is 5 blocks of 10.
 fn pooled_env() -> TestEnv {
     let mut env = TestEnv::new();
-    env.small_pool(27600, 10, 5);
+    env.small_pool(10, 5);
     env
 }
 

@@ -16,15 +16,14 @@ fn named_ports_are_stable_and_land_in_the_env_file() {
     let b = env.create("b");
     let wt = path(&b);
     let out = env.shards_in(&wt, &["port", "web", "api", "db"]).ok();
-    assert_eq!(out.stdout, "web 3100\napi 3101\ndb 3102\n");
+    // b holds the second block.
+    let (web, api, db) = (env.port(100), env.port(101), env.port(102));
+    assert_eq!(out.stdout, format!("web {web}\napi {api}\ndb {db}\n"));
     assert_eq!(
-        env_value(&wt.join(".env"), "WEB_PORT").as_deref(),
-        Some("3100")
+        env_value(&wt.join(".env"), "WEB_PORT"),
+        Some(web.to_string())
     );
-    assert_eq!(
-        env_value(&wt.join(".env"), "DB_PORT").as_deref(),
-        Some("3102")
-    );
+    assert_eq!(env_value(&wt.join(".env"), "DB_PORT"), Some(db.to_string()));
     // Asking again (in any order, from anywhere) gives the same ports.
     let again = env
         .shards(&["port", "db", "web", "--shard", "b", "--json"])
@@ -32,13 +31,13 @@ fn named_ports_are_stable_and_land_in_the_env_file() {
         .json();
     assert_eq!(
         port_map(&again),
-        vec![("db".into(), 3102), ("web".into(), 3100)]
+        vec![("db".into(), db.into()), ("web".into(), web.into())]
     );
     // Destroying and creating other shards does not move them.
     env.shards(&["destroy", "a"]).ok();
     env.create("c");
     let again = env.shards_in(&wt, &["port", "api", "--json"]).ok().json();
-    assert_eq!(port_map(&again), vec![("api".into(), 3101)]);
+    assert_eq!(port_map(&again), vec![("api".into(), api.into())]);
     assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
 }
 
@@ -51,16 +50,17 @@ fn release_frees_the_port_and_the_variable() {
         .shards_in(&wt, &["port", "--release", "api", "--json"])
         .ok()
         .json();
-    assert_eq!(out["released"][0]["port"], 3001);
+    let (web, api, db) = (env.port(0), env.port(1), env.port(2));
+    assert_eq!(out["released"][0]["port"], api);
     assert_eq!(env_value(&wt.join(".env"), "API_PORT"), None);
     let listed = env.shards_in(&wt, &["port", "--json"]).ok().json();
     assert_eq!(
         port_map(&listed),
-        vec![("web".into(), 3000), ("db".into(), 3002)]
+        vec![("web".into(), web.into()), ("db".into(), db.into())]
     );
     // The freed offset is the lowest free one again.
     let out = env.shards_in(&wt, &["port", "cache"]).ok();
-    assert_eq!(out.stdout, "cache 3001\n");
+    assert_eq!(out.stdout, format!("cache {api}\n"));
 }
 
 #[test]
@@ -73,27 +73,19 @@ fn configured_services_sit_at_their_offset_in_every_shard() {
     .unwrap();
     let a = env.create("a");
     let b = env.create("b");
-    assert_eq!(
-        env_value(&path(&a).join(".env"), "WEB_PORT").as_deref(),
-        Some("3010")
-    );
-    assert_eq!(
-        env_value(&path(&b).join(".env"), "WEB_PORT").as_deref(),
-        Some("3110")
-    );
-    assert_eq!(
-        env_value(&path(&b).join(".env"), "API_PORT").as_deref(),
-        Some("3100")
-    );
+    let port = |shard: &serde_json::Value, key: &str| env_value(&path(shard).join(".env"), key);
+    assert_eq!(port(&a, "WEB_PORT"), Some(env.port(10).to_string()));
+    assert_eq!(port(&b, "WEB_PORT"), Some(env.port(110).to_string()));
+    assert_eq!(port(&b, "API_PORT"), Some(env.port(100).to_string()));
     // An unconfigured name skips the offsets reserved for configured ones.
     let out = env.shards_in(&path(&a), &["port", "db"]).ok();
-    assert_eq!(out.stdout, "db 3001\n");
+    assert_eq!(out.stdout, format!("db {}\n", env.port(1)));
 }
 
 #[test]
 fn several_services_are_all_or_nothing_and_a_full_block_is_clear() {
     let mut env = TestEnv::new();
-    env.small_pool(24000, 3, 4);
+    env.small_pool(3, 4);
     let wt = env.create_worktree("a");
     env.shards_in(&wt, &["port", "one"]).ok();
     env.shards_in(&wt, &["port", "two", "three", "four"])
@@ -102,7 +94,7 @@ fn several_services_are_all_or_nothing_and_a_full_block_is_clear() {
     let listed = env.shards_in(&wt, &["port", "--json"]).ok().json();
     assert_eq!(
         port_map(&listed),
-        vec![("one".into(), 24000)],
+        vec![("one".into(), env.base().into())],
         "a failed call allocated some ports"
     );
     assert_eq!(env_value(&wt.join(".env"), "TWO_PORT"), None);
@@ -130,12 +122,13 @@ fn bad_service_names_and_no_shard_are_clear_errors() {
 #[test]
 fn who_names_the_owner_and_the_listener() {
     let mut env = TestEnv::new();
-    env.small_pool(24100, 10, 5);
+    env.small_pool(10, 5);
     let r = env.create("a");
     let wt = path(&r);
     env.shards_in(&wt, &["port", "web"]).ok();
-    let holder = crate::common::hold(&wt, "tcp", "127.0.0.1", 24100);
-    let who = env.shards(&["port", "who", "24100", "--json"]).ok().json();
+    let (web, unused) = (env.port(0).to_string(), env.port(99).to_string());
+    let holder = crate::common::hold(&wt, "tcp", "127.0.0.1", env.port(0));
+    let who = env.shards(&["port", "who", &web, "--json"]).ok().json();
     assert_eq!(who["owner"]["shard"], "a");
     assert_eq!(who["owner"]["service"], "web");
     assert_eq!(who["listeners"][0]["pid"], holder.pid);
@@ -144,12 +137,12 @@ fn who_names_the_owner_and_the_listener() {
         who["listeners"][0]["cwd"].as_str().unwrap(),
         wt.canonicalize().unwrap().to_str().unwrap()
     );
-    let human = env.shards(&["port", "who", "24100"]).ok();
+    let human = env.shards(&["port", "who", &web]).ok();
     assert!(
         human.stdout.contains("owned by shard a (service web)"),
         "{human}"
     );
-    let nobody = env.shards(&["port", "who", "24199", "--json"]).ok().json();
+    let nobody = env.shards(&["port", "who", &unused, "--json"]).ok().json();
     assert!(nobody["owner"].is_null());
     assert_eq!(nobody["listeners"].as_array().unwrap().len(), 0);
     let _ = ports(&r["shard"]);

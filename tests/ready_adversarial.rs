@@ -35,7 +35,7 @@ fn session(sid: i64) -> Vec<i64> {
 #[test]
 fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it() {
     let mut env = TestEnv::new();
-    env.small_pool(31700, 10, 5);
+    env.small_pool(10, 5);
     // A dev server that changes folder (`cd`, `npm --prefix`, a wrapper):
     // its working directory and executable are outside the worktree, but
     // shards started it for this shard.
@@ -233,7 +233,7 @@ fn a_link_another_user_planted_in_a_shared_logs_folder_is_not_written_through() 
 #[test]
 fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() {
     let mut env = TestEnv::new();
-    env.small_pool(31800, 10, 5);
+    env.small_pool(10, 5);
     // `cmd &` (or a script that ends once its server is up): the hook's
     // shell ends at once, its server runs on in the hook's session.
     env.write_config(

@@ -2,8 +2,9 @@
 //! every `--json` report, and the human error messages with their hints and
 //! exit codes. They live in `tests/snapshots/`; after an intended change,
 //! rewrite them with `INSTA_UPDATE=always cargo test -- snapshots` and review
-//! the diff. Each test has its own pool in 27000-27419, where no other test
-//! holds a socket, so the ports in them are the same on every run.
+//! the diff. Each test's pool starts at its first port, which snapshots show
+//! as 10000 (see `common::ports`), so the ports in them are the same on
+//! every run.
 
 use clap::CommandFactory;
 
@@ -33,7 +34,7 @@ fn help_of_every_command() {
 #[test]
 fn json_reports_of_a_shards_life() {
     let mut env = TestEnv::new();
-    env.small_pool(27000, 10, 4);
+    env.small_pool(10, 4);
     let create = env.shards(&["create", "a", "--json"]).ok();
     env.snapshot("json-create", &create);
     let wt = shard_path(&create.json());
@@ -70,7 +71,7 @@ fn json_reports_of_a_shards_life() {
 #[test]
 fn json_reports_of_prune() {
     let mut env = TestEnv::new();
-    env.small_pool(27100, 10, 4);
+    env.small_pool(10, 4);
     env.create("kept");
     let gone = shard_path(&env.create("gone"));
     std::fs::remove_dir_all(&gone).unwrap();
@@ -85,21 +86,22 @@ fn json_reports_of_prune() {
 #[test]
 fn json_reports_of_the_audit() {
     let mut env = TestEnv::new();
-    env.small_pool(27200, 10, 4);
+    env.small_pool(10, 4);
     let wt = shard_path(&env.create("a"));
     env.shards_in(&wt, &["port", "web"]).ok();
-    let _listener = hold(&wt, "tcp", "127.0.0.1", 27200);
+    let _listener = hold(&wt, "tcp", "127.0.0.1", env.port(0));
     env.snapshot("json-status", &env.shards(&["status", "--json"]).ok());
     env.snapshot(
         "json-port-who",
-        &env.shards(&["port", "who", "27200", "--json"]).ok(),
+        &env.shards(&["port", "who", &env.port(0).to_string(), "--json"])
+            .ok(),
     );
 }
 
 #[test]
 fn json_report_of_adopt() {
     let mut env = TestEnv::new();
-    env.small_pool(27300, 10, 4);
+    env.small_pool(10, 4);
     let path = env.root.join("old-worktree");
     env.git(
         &env.repo,
@@ -115,7 +117,7 @@ fn json_report_of_adopt() {
 #[test]
 fn human_errors_say_what_and_what_next() {
     let mut env = TestEnv::new();
-    env.small_pool(27400, 10, 2);
+    env.small_pool(10, 2);
     let a = shard_path(&env.create("a"));
     std::fs::write(a.join("wip.txt"), "work\n").unwrap();
     for (name, args) in [

@@ -26,43 +26,52 @@ fn find<'a>(list: &'a Value, port: u16, proto: &str) -> Option<&'a Value> {
 #[test]
 fn the_audit_matches_what_the_kernel_reports() {
     let mut env = TestEnv::new();
-    env.small_pool(23000, 10, 10);
+    env.small_pool(10, 10);
     let a = env.create("a");
     let b = env.create("b");
     let (wa, wb) = (path(&a), path(&b));
     env.shards_in(&wa, &["port", "web", "api"]).ok();
+    // Ports of a's block: web and api, then ports no service has.
+    let (web, api, squat, v6_port, udp_port, stray_port) = (
+        env.port(0),
+        env.port(1),
+        env.port(5),
+        env.port(6),
+        env.port(7),
+        env.port(8),
+    );
     // a's own server, inside its block, started in its worktree.
-    let own = hold(&wa, "tcp", "127.0.0.1", 23000);
+    let own = hold(&wa, "tcp", "127.0.0.1", web);
     // Something started outside any worktree, squatting in a's block.
-    let squatter = hold(&env.root, "tcp", "127.0.0.1", 23005);
+    let squatter = hold(&env.root, "tcp", "127.0.0.1", squat);
     // An IPv6-only listener and a UDP socket in a's block.
-    let v6 = hold(&wa, "tcp", "::1", 23006);
-    let udp = hold(&wa, "udp", "127.0.0.1", 23007);
+    let v6 = hold(&wa, "tcp", "::1", v6_port);
+    let udp = hold(&wa, "udp", "127.0.0.1", udp_port);
     // b's process hard-coded a port outside b's block (inside a's).
-    let stray = hold(&wb, "tcp", "127.0.0.1", 23008);
+    let stray = hold(&wb, "tcp", "127.0.0.1", stray_port);
     let status = env.shards(&["status", "--json"]).ok().json();
     let sa = shard(&status, "a");
     let l = &sa["listening"];
-    let own_v = find(l, 23000, "tcp").expect("own listener missing");
+    let own_v = find(l, web, "tcp").expect("own listener missing");
     assert_eq!(own_v["pid"], own.pid);
     assert_eq!(own_v["place"], "inside");
     assert_eq!(own_v["service"], "web");
-    let sq = find(l, 23005, "tcp").expect("squatter missing");
+    let sq = find(l, squat, "tcp").expect("squatter missing");
     assert_eq!(
         (sq["place"].as_str(), sq["pid"].as_u64()),
         (Some("foreign"), Some(squatter.pid as u64))
     );
-    let v6v = find(l, 23006, "tcp").expect("IPv6-only listener missing");
+    let v6v = find(l, v6_port, "tcp").expect("IPv6-only listener missing");
     assert_eq!(v6v["address"], "::1");
     assert_eq!(v6v["pid"], v6.pid);
-    let u = find(l, 23007, "udp").expect("UDP socket missing");
+    let u = find(l, udp_port, "udp").expect("UDP socket missing");
     assert_eq!(u["pid"], udp.pid);
-    let st = find(l, 23008, "tcp").expect("b's stray listener missing from a's block");
+    let st = find(l, stray_port, "tcp").expect("b's stray listener missing from a's block");
     assert_eq!(st["place"], "foreign");
     // b's audit names its stray process and the shard whose block it uses.
     let sb = shard(&status, "b");
-    let out =
-        find(&sb["outside"], 23008, "tcp").expect("stray listener missing from b's outside list");
+    let out = find(&sb["outside"], stray_port, "tcp")
+        .expect("stray listener missing from b's outside list");
     assert_eq!(out["pid"], stray.pid);
     assert_eq!(out["owner_shard"], "a");
     assert!(sb["listening"].as_array().unwrap().is_empty());
@@ -80,15 +89,15 @@ fn the_audit_matches_what_the_kernel_reports() {
     let human = env.shards(&["status"]).ok();
     assert!(human.stdout.contains("foreign"), "{human}");
     assert!(
-        human
-            .stdout
-            .contains("listens outside its block on 23008/tcp (in shard a's block)"),
+        human.stdout.contains(&format!(
+            "listens outside its block on {stray_port}/tcp (in shard a's block)"
+        )),
         "{human}"
     );
     assert!(
         human
             .stdout
-            .contains("named ports not listening: api 23001"),
+            .contains(&format!("named ports not listening: api {api}")),
         "{human}"
     );
     drop((own, squatter, v6, udp, stray));
@@ -97,7 +106,7 @@ fn the_audit_matches_what_the_kernel_reports() {
 #[test]
 fn status_scope_and_an_idle_shard() {
     let mut env = TestEnv::new();
-    env.small_pool(23200, 10, 10);
+    env.small_pool(10, 10);
     env.create("quiet");
     let other = env.new_repo("other");
     env.shards_in(&other, &["create", "elsewhere"]).ok();

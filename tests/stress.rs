@@ -121,8 +121,8 @@ fn check_invariants(env: &TestEnv) -> usize {
 
 #[test]
 fn sixty_four_processes_mixing_every_write_keep_every_invariant() {
-    let mut env = TestEnv::new();
-    env.small_pool(25000, 10, 400);
+    let mut env = TestEnv::with_ports(4000);
+    env.small_pool(10, 400);
     let mut live: Vec<String> = Vec::new();
     let mut total_ops = 0;
     let mut checks = 0;

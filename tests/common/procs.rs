@@ -1,8 +1,9 @@
 //! Real processes in tests: waiting, liveness, whether a port answers,
-//! killing a start hook's session, and running a command as root without
-//! the power to read anything.
+//! killing a start hook's session, running a command as root without the
+//! power to read anything, and a python3 process holding a socket.
 
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -81,4 +82,62 @@ pub fn without_read_override(cmd: Command) -> Option<Command> {
         wrapped.current_dir(dir);
     }
     Some(wrapped)
+}
+
+/// A real process holding a socket, killed when dropped.
+pub struct Holder {
+    child: std::process::Child,
+    /// The port it bound.
+    pub port: u16,
+    /// Its pid.
+    pub pid: u32,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const HOLDER: &str = r#"
+import socket, sys, time
+proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(family, kind)
+if family == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind((host, port))
+if proto == "tcp":
+    s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(600)
+"#;
+
+/// Starts a python3 process in `cwd` that binds `proto` (`tcp` or `udp`)
+/// on `host:port` and waits; returns once the socket is bound.
+pub fn hold(cwd: &Path, proto: &str, host: &str, port: u16) -> Holder {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(["-c", HOLDER, proto, host, &port.to_string()])
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("python3 is needed by the audit tests");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let bound: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("python3 did not bind {proto} {host}:{port}"));
+    let pid = child.id();
+    Holder {
+        child,
+        port: bound,
+        pid,
+    }
 }

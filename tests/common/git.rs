@@ -1,0 +1,133 @@
+//! Git in tests: commits with fixed author and dates, repositories, and the
+//! `TestEnv` helpers that run the real git or read its records.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Repository, Signature, Time};
+
+use super::{TestEnv, run_ok};
+
+/// Makes a commit on HEAD with fixed author and date.
+pub fn commit(repo: &Repository, files: &[(&str, &str)], message: &str) -> git2::Oid {
+    let workdir = repo.workdir().unwrap().to_path_buf();
+    let mut index = repo.index().unwrap();
+    for (path, content) in files {
+        let full = workdir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, content).unwrap();
+        index.add_path(Path::new(path)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::new("Test", "test@example.com", &Time::new(1_700_000_000, 0)).unwrap();
+    let parents: Vec<git2::Commit> = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .into_iter()
+        .collect();
+    let parents: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+}
+
+/// Creates a repository at `path` with one commit on `main`.
+pub fn init_repo(path: &Path) -> Repository {
+    let mut opts = git2::RepositoryInitOptions::new();
+    opts.initial_head("main");
+    let repo = Repository::init_opts(path, &opts).unwrap();
+    commit(
+        &repo,
+        &[("README.md", "hello\n"), ("src/lib.rs", "// code\n")],
+        "init",
+    );
+    repo
+}
+
+impl TestEnv {
+    /// Runs the real `git` in `dir` with the scrubbed environment.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        run_ok(
+            self.scrubbed("git", dir)
+                .args(args)
+                .env("GIT_AUTHOR_NAME", "T")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "T")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com"),
+        )
+    }
+
+    /// Returns git's refs (name and object) and `worktree list --porcelain`
+    /// of the repository, as one text to compare before and after.
+    pub fn git_records(&self) -> String {
+        format!(
+            "{}{}",
+            self.git(
+                &self.repo,
+                &["for-each-ref", "--format=%(refname) %(objectname)"]
+            ),
+            self.git(&self.repo, &["worktree", "list", "--porcelain"])
+        )
+    }
+
+    /// Creates another repository next to the first.
+    pub fn new_repo(&self, name: &str) -> PathBuf {
+        let path = self.root.join(name);
+        init_repo(&path);
+        path
+    }
+
+    /// Adds the repository at `url` as a submodule at `at` with git itself
+    /// (a local clone, which git allows only when told to).
+    pub fn add_submodule(&self, url: &Path, at: &str) {
+        let url = url.to_str().unwrap();
+        let args = [
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            url,
+            at,
+        ];
+        self.git(&self.repo, &args);
+    }
+
+    /// Makes a linked worktree `root/<folder>` on a new branch with git
+    /// itself (not a shard), and returns its folder.
+    pub fn git_worktree(&self, folder: &str, branch: &str) -> PathBuf {
+        let wt = self.root.join(folder);
+        self.git(
+            &self.repo,
+            &["worktree", "add", "-q", "-b", branch, wt.to_str().unwrap()],
+        );
+        wt
+    }
+
+    /// Returns the local branch names of `repo`.
+    pub fn branches(&self, repo: &Path) -> Vec<String> {
+        let r = Repository::open(repo).unwrap();
+        let mut names: Vec<String> = r
+            .branches(Some(git2::BranchType::Local))
+            .unwrap()
+            .map(|b| b.unwrap().0.name().unwrap().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Returns every entry under the shards home's worktree folder.
+    pub fn worktree_folders(&self) -> Vec<PathBuf> {
+        let base = self.shards_home.join("worktrees");
+        let mut out = Vec::new();
+        if let Ok(repos) = std::fs::read_dir(&base) {
+            for r in repos.flatten() {
+                for w in std::fs::read_dir(r.path()).unwrap().flatten() {
+                    out.push(w.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
