@@ -28,7 +28,7 @@ mod shards;
 
 pub use rows::{RepoRow, ShardRow};
 use rows::{SHARD_COLUMNS, classify, is_locked, path_str, shard_from_row};
-pub use shards::NewShard;
+pub use shards::{Claim, NewShard};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

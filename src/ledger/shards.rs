@@ -19,6 +19,18 @@ use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
 use crate::template::WorktreePlace;
 
+/// What became of a [`Ledger::claim`].
+#[derive(Debug)]
+pub enum Claim {
+    /// The row was as seen, and is now `destroying` by the claimer: the
+    /// row as it was before the claim.
+    Claimed(ShardRow),
+    /// The row changed since it was seen: here it is now, to judge again.
+    Changed(ShardRow),
+    /// The row is gone.
+    Gone,
+}
+
 /// A shard to reserve.
 #[derive(Clone)]
 pub struct NewShard<'a> {
@@ -136,33 +148,35 @@ impl Ledger {
         })
     }
 
-    /// Claims a shard to be reclaimed: in one transaction, re-reads the row,
-    /// asks `decide` whether it may be claimed (it sees the row as it is now,
-    /// not as an earlier read saw it), and if so marks it `destroying` by
-    /// `pid`, recording whether the claimer `found_clean` its worktree (see
-    /// [`ShardRow::found_clean`]; a row found clean once stays so).
-    /// Returns the row as it was before the claim, or `None` when it is gone
-    /// or `decide` said no. Two processes can never both claim it.
-    pub fn claim(
-        &mut self,
-        id: i64,
-        pid: (i64, i64),
-        found_clean: bool,
-        decide: impl FnOnce(&ShardRow) -> Result<bool>,
-    ) -> Result<Option<ShardRow>> {
+    /// Returns shard `id` as the ledger holds it now, `None` when it is gone.
+    pub fn shard(&self, id: i64) -> Result<Option<ShardRow>> {
+        let sql = format!(
+            "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1"
+        );
+        let row = self.conn.query_row(&sql, [id], shard_from_row).optional();
+        row.map_err(|e| super::rows::classify(&self.path, e))
+    }
+
+    /// Claims a shard to be reclaimed as the claimer `seen` it (read and
+    /// judged before): in one transaction, re-reads the row and, only if it
+    /// is still as seen, marks it `destroying` by `pid`, recording whether
+    /// the claimer `found_clean` its worktree (see [`ShardRow::found_clean`];
+    /// a row found clean once stays so). Two processes can never both
+    /// claim it, and nothing is decided inside the transaction.
+    pub fn claim(&mut self, seen: &ShardRow, pid: (i64, i64), found_clean: bool) -> Result<Claim> {
         self.write(|tx| {
             let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
-            let Some(row) = tx.query_row(&sql, [id], shard_from_row).optional()? else {
-                return Ok(None);
+            let Some(row) = tx.query_row(&sql, [seen.id], shard_from_row).optional()? else {
+                return Ok(Claim::Gone);
             };
-            if !decide(&row)? {
-                return Ok(None);
+            if &row != seen {
+                return Ok(Claim::Changed(row));
             }
             tx.execute(
                 "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3, destroy_checked = max(destroy_checked, ?4) WHERE id = ?1",
-                params![id, pid.0, pid.1, found_clean],
+                params![seen.id, pid.0, pid.1, found_clean],
             )?;
-            Ok(Some(row))
+            Ok(Claim::Claimed(row))
         })
     }
 

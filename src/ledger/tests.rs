@@ -200,3 +200,34 @@ fn a_removed_shard_is_reported_gone() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_claim_takes_only_the_row_as_it_was_seen() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let pool = Pool::new(3000, 3299, 100).unwrap();
+    let g = Path::new("/src/app/.git");
+    let seen = l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
+    // Another process moved it on since it was read: judge it again.
+    l.set_state(seen.id, ShardState::Active, None).unwrap();
+    let Claim::Changed(now) = l.claim(&seen, (7, 7), true).unwrap() else {
+        panic!("a changed row was claimed");
+    };
+    assert_eq!(now.state, ShardState::Active);
+    let Claim::Claimed(before) = l.claim(&now, (7, 7), true).unwrap() else {
+        panic!("the row as seen was not claimed");
+    };
+    assert_eq!(before, now);
+    let after = l.shard(seen.id).unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.pid),
+        (ShardState::Destroying, Some((7, 7)))
+    );
+    assert!(after.found_clean);
+    // A second claimer that saw it before the first claim gets nothing.
+    assert!(matches!(
+        l.claim(&now, (8, 8), false).unwrap(),
+        Claim::Changed(_)
+    ));
+    l.remove(seen.id).unwrap();
+    assert!(matches!(l.claim(&now, (8, 8), false).unwrap(), Claim::Gone));
+}

@@ -3,8 +3,10 @@
 //!
 //! [`destroy`] (a shard `check::work` let go), [`debris`] (what
 //! `debris::diagnose` found) and [`merged`] (what `merged::judge` found)
-//! share [`reclaim`]: the row is claimed in one transaction that re-checks
-//! it (so two processes never reclaim one shard twice), the teardown hook
+//! share [`reclaim`]: the row is read and judged, then claimed in one
+//! transaction only if it is still as judged (so two processes never
+//! reclaim one shard twice, and nothing is decided inside the
+//! transaction; a row that changed is judged again), the teardown hook
 //! runs while the block is still held, then the worktree, git's record and
 //! the branch (when nothing on it would be lost) go, then the row, which
 //! frees the block. If the hook fails (when it must not) or removing
@@ -17,7 +19,7 @@ use crate::config::Config;
 use crate::config::hooks::Hook;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::ledger::ShardRow;
+use crate::ledger::{Claim, ShardRow};
 use crate::model::ShardState;
 use crate::worktree::{self, Merged, Repo};
 
@@ -197,7 +199,7 @@ pub fn merged(
 }
 
 /// Claims row `id` for operation `op` (which names its crash points) if
-/// `decide` agrees on the row as it is now, recording whether `work` found
+/// `decide` agrees on the row as it is now (see [`claim`]), recording whether `work` found
 /// it clean; runs the teardown `hook` while the block is still held,
 /// removes the shard with `remove` (which says what became of the branch,
 /// and notes), then deletes the row. If the hook fails (when its failure
@@ -209,12 +211,11 @@ fn reclaim(
     id: i64,
     work: Option<WorkCheck>,
     hook: &TeardownHook<'_>,
-    decide: impl FnOnce(&ShardRow) -> Result<bool>,
+    decide: impl Fn(&ShardRow) -> Result<bool>,
     remove: impl FnOnce(&ShardRow) -> Result<(BranchFate, Vec<String>)>,
 ) -> Result<Option<Reclaimed>> {
     let found_clean = work.is_some_and(WorkCheck::found_clean);
-    let pid = host::current_process();
-    let Some(row) = site.ledger.claim(id, pid, found_clean, decide)? else {
+    let Some(row) = claim(site, id, found_clean, decide)? else {
         return Ok(None);
     };
     site.crash_point(&format!("{op}:marked"));
@@ -279,4 +280,36 @@ fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
         Some(why) => BranchFate::Kept(Retained::Unmerged(why)),
     };
     Ok((fate, notes))
+}
+
+/// How many times a row that changes between its read and its claim is
+/// judged again before the claim gives up.
+const CLAIM_TRIES: usize = 5;
+
+/// Reads row `id`, asks `decide` whether it may be claimed, and claims it
+/// as it was judged ([`crate::ledger::Ledger::claim`]); a row that changed
+/// in between is judged again. Returns the row as it was before the claim,
+/// `None` when it is gone or `decide` said no; a row that keeps changing
+/// is busy ([`lookup::busy`]).
+fn claim(
+    site: &mut Site<'_>,
+    id: i64,
+    found_clean: bool,
+    decide: impl Fn(&ShardRow) -> Result<bool>,
+) -> Result<Option<ShardRow>> {
+    let pid = host::current_process();
+    let Some(mut seen) = site.ledger.shard(id)? else {
+        return Ok(None);
+    };
+    for _ in 0..CLAIM_TRIES {
+        if !decide(&seen)? {
+            return Ok(None);
+        }
+        match site.ledger.claim(&seen, pid, found_clean)? {
+            Claim::Claimed(row) => return Ok(Some(row)),
+            Claim::Changed(now) => seen = now,
+            Claim::Gone => return Ok(None),
+        }
+    }
+    Err(lookup::busy(&seen))
 }
