@@ -9,11 +9,13 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
     let env = TestEnv::new();
     let wt = env.create_worktree("x");
     std::fs::write(wt.join("new.txt"), "work").unwrap();
-    env.shards(&["destroy", "x"]).code(1).says(&[
-        "uncommitted or untracked changes",
-        "new.txt",
-        "--force",
-    ]);
+    let out = env.shards(&["destroy", "x"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: the worktree of `x` has uncommitted or untracked changes (0 changed, 1 untracked: new.txt): [TMP]/shards_home/worktrees/repo/x
+    hint: commit or stash the changes, or run `shards destroy --force x` to discard them
+    [exit status: 1]
+    ");
     assert!(wt.join("new.txt").exists());
     assert_eq!(env.list().len(), 1);
 
