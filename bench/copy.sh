@@ -39,10 +39,9 @@ WORK=$(mktemp -d /tmp/shards-copy-bench.XXXXXX)
 MNT=$WORK/mnt
 cleanup() { umount "$MNT" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-mkdir -p "$HOME" "$MNT"
+source bench/isolate.sh
+isolate "$WORK"
+mkdir -p "$MNT"
 
 python3 - "$WORK" "$MNT" "$RUNS" <<'EOF'
 import json, os, random, shutil, statistics, subprocess, sys, time

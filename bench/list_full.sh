@@ -50,11 +50,9 @@ cleanup() {
     rm -rf "$BASE"
 }
 trap cleanup EXIT
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
+source bench/isolate.sh
+isolate "$WORK"
 export SHARDS_HOME=$WORK/shards
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-mkdir -p "$HOME"
 # A pool wide enough for the shards, clear of ports in use on this host.
 export SHARDS_PORTS_BASE=${SHARDS_PORTS_BASE:-20000} SHARDS_PORTS_MAX=${SHARDS_PORTS_MAX:-32000} SHARDS_PORTS_BLOCK_SIZE=${SHARDS_PORTS_BLOCK_SIZE:-10}
 

@@ -30,10 +30,9 @@ ALLOC=$ROOT/target/release/examples/ledger_alloc
 
 WORK=$(mktemp -d /tmp/shards-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
-export SHARDS_HOME=$WORK/shards GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-mkdir -p "$HOME"
+source bench/isolate.sh
+isolate "$WORK"
+export SHARDS_HOME=$WORK/shards
 RESULTS=$WORK/results
 mkdir -p "$RESULTS"
 

@@ -10,6 +10,7 @@ use shards::alloc::{self, Pool};
 use shards::envfile;
 use shards::ledger::{Ledger, NewShard};
 use shards::model::PortBlock;
+use shards::template::WorktreePlace;
 
 fn allocator(c: &mut Criterion) {
     let pool = Pool::new(3000, 32767, 100).unwrap();
@@ -34,14 +35,14 @@ fn env_file(c: &mut Criterion) {
 
 /// Reserves a shard named `name` (no repository behind it) in the ledger.
 fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::ShardRow {
-    let path = format!("/nonexistent/{name}");
+    let place = WorktreePlace::Fixed(PathBuf::from(format!("/nonexistent/{name}")));
     let new = NewShard {
         git_dir: Path::new("/nonexistent/.git"),
         root: Path::new("/nonexistent"),
         dir_name: "bench",
         name,
         branch: name,
-        path_for: &|_: &str| Ok(PathBuf::from(&path)),
+        place: &place,
         wt_name: name,
         made_branch: false,
         owner_uid: 1000,

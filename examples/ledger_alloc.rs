@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use shards::alloc::Pool;
 use shards::ledger::{Ledger, NewShard};
+use shards::template::WorktreePlace;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -38,14 +39,14 @@ fn main() {
     let mut failed = 0;
     for i in 0..count {
         let name = format!("w{worker}-{i}");
-        let template = format!("/nonexistent/bench/{name}");
+        let place = WorktreePlace::Fixed(PathBuf::from(format!("/nonexistent/bench/{name}")));
         let new = NewShard {
             git_dir: Path::new("/nonexistent/bench/.git"),
             root: Path::new("/nonexistent/bench"),
             dir_name: "bench",
             name: &name,
             branch: &name,
-            path_for: &|_: &str| Ok(PathBuf::from(&template)),
+            place: &place,
             wt_name: &name,
             made_branch: false,
             owner_uid: 1000,

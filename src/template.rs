@@ -21,6 +21,47 @@ pub enum TemplateError {
     },
 }
 
+/// Where a shard's worktree goes, as data: the ledger settles it inside the
+/// transaction that reserves the shard, once it knows the repository's
+/// `{repo}` folder name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorktreePlace {
+    /// This folder, whatever `{repo}` is (a worktree being adopted).
+    Fixed(PathBuf),
+    /// The `worktree.root` template, filled by [`worktree_path`].
+    Template {
+        /// The template as configured.
+        template: String,
+        /// The shard's folder name (`{name}`).
+        name_folder: String,
+        /// The user's home, for a leading `~/`.
+        user_home: Option<PathBuf>,
+        /// The repository's main worktree, which relative paths start from.
+        repo_root: PathBuf,
+    },
+}
+
+impl WorktreePlace {
+    /// Returns the folder for a repository whose `{repo}` name is `repo_dir`.
+    pub fn resolve(&self, repo_dir: &str) -> Result<PathBuf, TemplateError> {
+        match self {
+            WorktreePlace::Fixed(path) => Ok(path.clone()),
+            WorktreePlace::Template {
+                template,
+                name_folder,
+                user_home,
+                repo_root,
+            } => worktree_path(
+                template,
+                repo_dir,
+                name_folder,
+                user_home.as_deref(),
+                repo_root,
+            ),
+        }
+    }
+}
+
 /// Returns the worktree folder of shard `name_folder` of the repository
 /// whose `{repo}` folder name is `repo_dir`.
 ///

@@ -258,3 +258,62 @@ fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
     );
     assert_eq!(read(&dotenv), text);
 }
+
+#[test]
+fn issue_17_dry_run_table_and_notes_each_on_a_line_of_their_own() {
+    let mut env = TestEnv::new();
+    env.small_pool(27700, 10, 4);
+    shard_with_commit(&env, "done", "d.txt");
+    shard_with_commit(&env, "wip", "w.txt");
+    squash_into_main(&env, "done");
+    let out = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
+        .ok();
+    insta::assert_snapshot!(out, @r"
+        NAME  PORTS        ACTION         REASON
+        done  27700-27709  would reclaim  its branch's changes are in `main` (squash-merged or rebased)
+        wip   27710-27719  kept           its branch `wip` is not merged into `main`
+        --- stderr ---
+        Would reclaim 1 shard(s); run without --dry-run to do it.
+        [exit status: 0]
+        ");
+}
+
+#[test]
+fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
+    let mut env = TestEnv::new();
+    env.small_pool(27740, 10, 4);
+    shard_with_commit(&env, "wip", "w.txt");
+    let out = env
+        .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
+        .ok();
+    insta::assert_snapshot!(out, @r"
+        NAME  PORTS        ACTION  REASON
+        wip   27740-27749  kept    its branch `wip` is not merged into `main`
+        --- stderr ---
+        Would reclaim nothing; 1 shard(s) kept, see the table.
+        [exit status: 0]
+        ");
+    let done = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
+    assert_eq!(done.stdout, out.stdout);
+    insta::assert_snapshot!(done.stderr, @"Reclaimed nothing; 1 shard(s) kept, see the table.");
+}
+
+#[test]
+fn issue_17_a_squash_merged_shard_is_reclaimed_with_its_branch_named() {
+    let mut env = TestEnv::new();
+    env.small_pool(27780, 10, 4);
+    shard_with_commit(&env, "done", "d.txt");
+    squash_into_main(&env, "done");
+    let tip = env.git(&env.repo, &["rev-parse", "--short=10", "done"]);
+    let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
+    let shown = out.to_string().replace(tip.trim(), "[TIP]");
+    insta::assert_snapshot!(shown, @r"
+        NAME  PORTS        ACTION     REASON
+        done  27780-27789  reclaimed  its branch's changes are in `main` (squash-merged or rebased)
+        --- stderr ---
+        deleted branch `done` (was [TIP]): its changes are in `main`; `git branch done [TIP]` brings it back
+        Reclaimed 1 shard(s).
+        [exit status: 0]
+        ");
+}

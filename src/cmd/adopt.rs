@@ -1,5 +1,5 @@
 //! `shards adopt`: register an existing linked worktree of this repository
-//! as a shard, give it a block and write its env file (`shard::build`).
+//! as a shard, give it a block and write its env file (`shard::adopt`).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::output::{Render, RenderCtx};
-use crate::shard::build;
+use crate::shard::adopt;
 
 /// Register an existing worktree as a shard
 ///
@@ -42,9 +42,9 @@ pub struct AdoptReport {
 pub fn run(ctx: &Ctx, args: &AdoptArgs) -> Result<AdoptReport> {
     let repo = ctx.repo()?;
     let target = ctx.cwd.join(&args.path);
-    let plan = build::plan_adopt(repo, &target, args.name.as_deref())?;
+    let plan = adopt::plan_adopt(repo, &target, args.name.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
-    let made = ctx.with_site(|site| build::adopt(site, repo, plan, &config))?;
+    let made = ctx.with_site(|site| adopt::adopt(site, repo, plan, &config))?;
     Ok(AdoptReport {
         shard: ShardView::of(&made.row),
         warnings: made.warnings,

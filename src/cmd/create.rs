@@ -1,5 +1,5 @@
-//! `shards create`: parse the flags, then reserve → build → activate
-//! through the lifecycle (`shard::build`), and report the new shard.
+//! `shards create`: parse the flags, then plan and make the shard through
+//! the lifecycle (`shard::create`), and report the new shard.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -13,8 +13,9 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::{self, Render, RenderCtx};
-use crate::shard::build::{self, CreateRequest, Names};
+use crate::shard::build::StartHook;
 use crate::shard::copy::Copied;
+use crate::shard::create::{self, CreateRequest, Names, Tell};
 use crate::shard::hooks;
 
 /// Create a shard: worktree, branch, port block and .env
@@ -257,8 +258,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     };
     // Untrusted hooks stop the create here, before anything is written.
     let hooks = hooks::allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
-    let plan = build::plan_create(&*ctx.ledger()?, repo, names, &request)?;
-    let branch_created = plan.makes_branch();
+    let plan = create::plan_create(&*ctx.ledger()?, repo, names, &request)?;
     let progress = RefCell::new(ctx.progress("Checking out"));
     let copying = RefCell::new(ctx.progress("Copying ignored files"));
     let say = |line: &str| {
@@ -268,47 +268,34 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             output::note(line);
         }
     };
-    let (made, start) = ctx.with_site(|site| {
-        let mut made = build::create(
-            site,
-            repo,
-            plan,
-            &config,
-            &hooks,
-            build::Tell {
-                say: &say,
-                checkout: &mut |done, total| progress.borrow_mut().update(done, total),
-                copying: &mut |done, total| {
-                    // The checkout's bar is done once the copy starts.
-                    progress.borrow_mut().finish();
-                    copying.borrow_mut().update(done, total)
-                },
-            },
-        )?;
-        // A start hook that cannot start is a warning: the shard is made.
-        let start = match &hooks.start {
-            Some(hook) => match hooks::vars(site.ledger, &made.row, &config)
-                .and_then(|vars| hooks::start(site, hook, &made.row, &vars, &say))
-            {
-                Ok(rec) => Some(StartView {
-                    pid: rec.pid.0,
-                    log: rec.log,
-                }),
-                Err(e) => {
-                    made.warnings.push(format!(
-                        "the start hook did not start: {}",
-                        output::error_text(&e)
-                    ));
-                    None
-                }
-            },
-            None => None,
-        };
-        Ok((made, start))
-    })?;
+    let tell = Tell {
+        say: &say,
+        checkout: &mut |done, total| progress.borrow_mut().update(done, total),
+        copying: &mut |done, total| {
+            // The checkout's bar is done once the copy starts.
+            progress.borrow_mut().finish();
+            copying.borrow_mut().update(done, total)
+        },
+    };
+    let made = ctx.with_site(|site| create::create(site, repo, plan, &config, &hooks, tell))?;
     progress.borrow_mut().finish();
     copying.borrow_mut().finish();
     let mut warnings = made.warnings;
+    // A start hook that cannot start is a warning: the shard is made.
+    let start = match made.start {
+        StartHook::None => None,
+        StartHook::Running(record) => Some(StartView {
+            pid: record.pid.0,
+            log: record.log,
+        }),
+        StartHook::Failed(e) => {
+            warnings.push(format!(
+                "the start hook did not start: {}",
+                output::error_text(&e)
+            ));
+            None
+        }
+    };
     if args.cd && !ctx.env.shell_function {
         warnings.push(format!(
             "could not change the directory: that takes the shell function, not loaded in this shell; add `eval \"$(shards init bash)\"` to ~/.bashrc (zsh: `eval \"$(shards init zsh)\"` in ~/.zshrc; fish: `shards init fish | source` in config.fish), or now: cd {}",
@@ -317,7 +304,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     }
     Ok(CreateReport {
         shard: ShardView::of(&made.row),
-        branch_created,
+        branch_created: made.row.made_branch,
         env_file: made.row.path.join(&config.env_file),
         warnings,
         start,

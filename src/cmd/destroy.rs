@@ -1,5 +1,7 @@
-//! `shards destroy`: check every named shard (work in it, a live owner),
-//! then claim → take apart → release each through `shard::teardown`.
+//! `shards destroy`: check every named shard (`shard::check`: a lock, work
+//! in it, a live owner), refuse or stop its processes (`shard::reap`), then
+//! reclaim each (`shard::reclaim`: claim → teardown hook → remove →
+//! release).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -9,13 +11,16 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cmd::view::PortsView;
+use crate::cmd::wording;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::output::{self, Render, RenderCtx};
-use crate::shard::{hooks, lookup, reap, teardown};
+use crate::shard::check::{self, Force, WorkCheck};
+use crate::shard::reclaim::{self, TeardownHook};
+use crate::shard::{hooks, lookup, reap};
 
 /// Destroy shards and free their ports
 ///
@@ -66,7 +71,7 @@ pub struct DestroyArgs {
     pub no_hooks: bool,
 
     /// True on the command line: SIGINT and SIGTERM are caught while shards
-    /// are taken apart (see `run`). False under `mcp`, whose server must end
+    /// are reclaimed (see `run`). False under `mcp`, whose server must end
     /// on them as it always does.
     #[arg(skip = true)]
     pub catch_signals: bool,
@@ -109,14 +114,15 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
             names.push(name);
         }
     }
+    let force = Force::from_count(args.force);
     let mut rows = Vec::new();
     for name in names {
         let mut ledger = ctx.ledger()?;
         let row = lookup::require(&ledger, repo, name)?;
         let row = lookup::follow_move(&mut ledger, row)?;
-        teardown::check_unlocked(repo, &row, args.force >= 2)?;
-        let checked = teardown::check_destroy(repo, &row, &config, args.force > 0)?;
-        rows.push((row, checked));
+        check::unlocked(repo, &row, force)?;
+        let work = check::work(repo, &row, &config, force)?;
+        rows.push((row, work));
     }
     let (hook, skipped) =
         hooks::teardown_allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
@@ -125,10 +131,10 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
             output::note(line);
         }
     };
-    let teardown_hook = teardown::TeardownHook {
+    let teardown_hook = TeardownHook {
         hook,
         config: &config,
-        strict: args.force == 0,
+        failure_stops: force.hook_failure_stops(),
         say: &say,
     };
     let mut reaped = stop_processes(ctx, &rows, args)?.into_iter();
@@ -137,25 +143,24 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     // hook's steps with their process groups (the shard is handed back),
     // rather than killing shards and leaving the hook's children running.
     let _interrupts = args.catch_signals.then(host::interrupt::catch);
-    for (row, checked) in rows {
+    for (row, work) in rows {
         let (stopped, mut notes) = reaped.next().unwrap_or_default();
         let done = match host::interrupt::caught() {
             Some(signal) => Err(Error::DestroyInterrupted {
                 signal,
                 name: row.name.clone(),
             }),
-            None => {
-                ctx.with_site(|site| teardown::destroy(site, repo, &row, checked, &teardown_hook))
-            }
+            None => ctx.with_site(|site| reclaim::destroy(site, repo, &row, work, &teardown_hook)),
         };
         match done {
             Ok(t) => destroyed.push(Destroyed {
                 ports: PortsView::of(t.row.block),
                 name: t.row.name,
                 path: t.row.path,
-                branch_deleted: t.branch_deleted,
+                branch_deleted: t.branch.deleted(),
                 notes: {
                     notes.extend(t.notes);
+                    notes.extend(wording::branch(&t.row.branch, &t.branch));
                     notes
                 },
                 reaped: stopped,
@@ -164,9 +169,8 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
             Err(e) if destroyed.is_empty() => return Err(e),
             // Say what was already destroyed: the error alone would hide it.
             Err(e) => {
-                let done: Vec<String> = destroyed.iter().map(|d| format!("`{}`", d.name)).collect();
                 return Err(Error::PartlyDone {
-                    done: done.join(", "),
+                    done: destroyed.into_iter().map(|d| d.name).collect(),
                     cause: Box::new(e),
                 });
             }
@@ -180,7 +184,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
 /// was stopped and notes on listeners left alone.
 fn stop_processes(
     ctx: &Ctx,
-    rows: &[(ShardRow, bool)],
+    rows: &[(ShardRow, WorkCheck)],
     args: &DestroyArgs,
 ) -> Result<Vec<(Vec<reap::Stopped>, Vec<String>)>> {
     let rows: Vec<&ShardRow> = rows.iter().map(|(r, _)| r).collect();
@@ -192,14 +196,31 @@ fn stop_processes(
             .zip(&found)
             .map(|(r, f)| (r.name.as_str(), f.procs.as_slice()))
             .collect();
-        reap::refuse(&named)?;
+        refuse(&named)?;
     }
     let stopped = reap::stop_all(&rows, &starts, &found, Duration::from_secs(args.grace))?;
     Ok(stopped
         .into_iter()
         .zip(found)
-        .map(|(s, f)| (s, f.notes))
+        .map(|(s, f)| (s, f.spared.iter().map(wording::spared).collect()))
         .collect())
+}
+
+/// Refuses shards (name and what runs there) that still have processes,
+/// naming every shard of the command in the hint.
+fn refuse(found: &[(&str, &[reap::Running])]) -> Result<()> {
+    let busy: Vec<_> = found.iter().filter(|(_, p)| !p.is_empty()).collect();
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ProcessesRunning {
+        // The hint repeats every name, so the same command with --reap works.
+        names: found.iter().map(|(n, _)| n.to_string()).collect(),
+        list: busy
+            .iter()
+            .map(|(n, p)| format!("`{n}`: {}", wording::procs(p)))
+            .collect(),
+    })
 }
 
 impl Render for DestroyReport {
@@ -223,7 +244,7 @@ impl Render for DestroyReport {
                     parts.insert(0, "deleted its branch".to_string());
                 }
                 let branch = parts.join(", ");
-                let stopped: Vec<String> = d.reaped.iter().map(reap::Stopped::said).collect();
+                let stopped: Vec<String> = d.reaped.iter().map(wording::stopped).collect();
                 let reaped = match stopped.len() {
                     0 => String::new(),
                     _ => format!("stopped {}, ", stopped.join(", ")),
@@ -237,5 +258,20 @@ impl Render for DestroyReport {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_only_shards_with_processes() {
+        let none: Vec<reap::Running> = Vec::new();
+        let some = vec![reap::Running::example(7)];
+        assert!(refuse(&[("a", &none)]).is_ok());
+        let err = refuse(&[("a", &none), ("b", &some)]).unwrap_err();
+        assert!(err.to_string().contains("`b`: pid 7 `cmd7`"), "{err}");
+        assert!(err.hint().unwrap().contains("shards destroy --reap a b"));
     }
 }

@@ -6,12 +6,12 @@
 //! and host for reports), and returns a report; only `output` writes stdout.
 
 pub mod adopt;
+pub mod agent_hook;
 pub mod cd;
 pub mod completions;
 pub mod create;
 pub mod destroy;
 pub mod env;
-pub mod hook;
 pub mod init;
 pub mod list;
 pub mod mcp;
@@ -23,6 +23,7 @@ pub mod status;
 pub mod trust;
 pub mod view;
 pub mod who;
+pub mod wording;
 
 use clap::Subcommand;
 
@@ -32,7 +33,8 @@ use crate::host;
 use crate::output::{self, Format, Render};
 
 // The help of each command is the doc comment of its Args struct, next to
-// the code; a doc comment on a variant here would replace it.
+// the code; a doc comment on a variant here would replace it. A variant is
+// named as the command is spelled (`Hook` is `shards hook`, the agent hooks).
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -49,7 +51,7 @@ pub enum Command {
     Adopt(adopt::AdoptArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
-    Hook(hook::HookArgs),
+    Hook(agent_hook::AgentHookArgs),
     Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
 }
@@ -94,7 +96,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Path(args) => emit(ctx, &path::run(ctx, args)?, format, ()),
         Command::Cd(args) => emit(ctx, &cd::run(ctx, args)?, format, ()),
         Command::Init(args) => emit(ctx, &init::run(args)?, format, ()),
-        Command::Hook(args) => emit(ctx, &hook::run(ctx, args)?, format, ()),
+        Command::Hook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.

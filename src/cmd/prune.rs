@@ -1,6 +1,8 @@
 //! `shards prune`: reclaim shards whose worktree or repository is gone and
-//! half-made or half-destroyed shards whose process died, through
-//! `shard::teardown`. Never removes a worktree that still holds work.
+//! half-made or half-destroyed shards whose process died
+//! (`shard::debris`), and with --merged clean shards whose branch is
+//! merged (`shard::merged`), each through `shard::reclaim`. Never removes a
+//! worktree that still holds work.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cmd::view::PortsView;
+use crate::cmd::wording;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
@@ -17,9 +20,10 @@ use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
 use crate::output::{self, Render, RenderCtx, Table};
-use crate::shard::teardown::{self, Diagnosis, TeardownHook};
+use crate::shard::debris::{self, Diagnosis};
+use crate::shard::merged::{self, Verdict};
+use crate::shard::reclaim::{self, Reclaimed, TeardownHook};
 use crate::shard::{Site, hooks, reap};
-use crate::worktree::{self, MergeState, Merged, Repo};
 
 /// Reclaim shards whose worktree or creator is gone
 ///
@@ -118,20 +122,23 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             reclaimed,
             notes,
         };
-        let (reason, reclaimable) = match teardown::diagnose(row) {
+        let (reason, reclaimable) = match debris::diagnose(row) {
             Diagnosis::Healthy if args.merged && row.state == ShardState::Active => {
-                let (reason, found) = match merged(ctx, row, args.min_age) {
-                    Ok(verdict) => verdict,
+                let verdict = judge(ctx, row, args.min_age);
+                let (reason, merge) = match verdict {
+                    Ok(Verdict::Reclaim(merge)) => {
+                        (wording::merged(row, merge.how, &merge.base), Some(merge))
+                    }
+                    Ok(Verdict::Keep(keep)) => (wording::kept(row, keep), None),
                     Err(e) => (format!("its merge state cannot be read: {e}"), None),
                 };
-                let reclaimable = found.is_some();
-                let Some(found) = found.filter(|_| !args.dry_run) else {
+                let reclaimable = merge.is_some();
+                let Some(merge) = merge.filter(|_| !args.dry_run) else {
                     shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
                     continue;
                 };
-                let (how, tip, base) = (found.0, found.1, found.2.as_str());
                 match reclaim(ctx, row, |site, hook| {
-                    teardown::retire(site, row, (how, tip, base), hook)
+                    reclaim::merged(site, row, &merge, hook)
                 }) {
                     Ok(None) => {}
                     Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
@@ -158,18 +165,21 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
             Diagnosis::Debris {
                 reason,
                 reclaimable,
-            } if reclaimable => still_running(ctx, row, &reason)?.unwrap_or((reason, true)),
+            } if reclaimable => match running(ctx, row)? {
+                Some(procs) => (wording::still_running(row, &reason, &procs), false),
+                None => (reason, true),
+            },
             Diagnosis::Debris { reason, .. } => (reason, false),
         };
         if !reclaimable || args.dry_run {
             shards.push(pruned(row.path.clone(), reason, reclaimable, Vec::new()));
             continue;
         }
-        match reclaim(ctx, row, |site, hook| teardown::reclaim(site, row, hook)) {
+        match reclaim(ctx, row, |site, hook| reclaim::debris(site, row, hook)) {
             Ok(None) => {}
             Ok(Some(notes)) => shards.push(pruned(row.path.clone(), reason, true, notes)),
             Err(e @ Error::DestroyInterrupted { .. }) => return Err(e),
-            // One shard that cannot be taken apart must not stop the others.
+            // One shard that cannot be reclaimed must not stop the others.
             Err(e) => {
                 let reason = format!("{reason}, but reclaiming it failed: {e}");
                 shards.push(pruned(row.path.clone(), reason, false, Vec::new()));
@@ -182,97 +192,35 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
     })
 }
 
-/// Keeps a shard with processes still running from its worktree (prune
-/// never stops processes), with the reason; `None` when none run.
-fn still_running(ctx: &Ctx, row: &ShardRow, reason: &str) -> Result<Option<(String, bool)>> {
+/// The processes still running from a shard's worktree, if any (prune
+/// never stops them).
+fn running(ctx: &Ctx, row: &ShardRow) -> Result<Option<Vec<reap::Running>>> {
     let starts = reap::starts(&*ctx.ledger()?, &[row])?;
-    let Some(found) = reap::find(&[row], &starts).pop() else {
-        return Ok(None);
-    };
-    if found.procs.is_empty() {
-        return Ok(None);
-    }
-    let reason = format!(
-        "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
-        reap::describe(&found.procs),
-        row.name
-    );
-    Ok(Some((reason, false)))
+    let found = reap::find(&[row], &starts).pop();
+    Ok(found.map(|f| f.procs).filter(|p| !p.is_empty()))
 }
 
-/// A merged shard's tip, how it merged and the default branch's name.
-type Found = (Merged, worktree::CommitId, String);
-
-/// Decides whether `prune --merged` reclaims an active shard: why, and
-/// what was found merged when it does (`None` when it is kept).
-fn merged(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<(String, Option<Found>)> {
+/// Asks `shard::merged` whether `prune --merged` reclaims `row`, with its
+/// repository's configuration.
+fn judge(ctx: &Ctx, row: &ShardRow, min_age: Duration) -> Result<Verdict> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let age = Duration::from_secs((now - row.created_at).max(0) as u64);
-    if age < min_age {
-        let keep = format!(
-            "it is younger than --min-age {} (created {} ago)",
-            humantime::format_duration(min_age),
-            humantime::format_duration(age)
-        );
-        return Ok((keep, None));
-    }
-    let Some(base) = worktree::default_branch(&row.repo.git_dir)? else {
-        return Ok(("its repository has no default branch".into(), None));
-    };
-    let name = base.short.clone();
-    if base.refname == format!("refs/heads/{}", row.branch) {
-        return Ok((format!("its branch is the default branch `{name}`"), None));
-    }
-    let (how, tip) = match worktree::merge_state(&row.repo.git_dir, &row.branch, &base.refname)? {
-        MergeState::Merged(how, tip) => (how, tip),
-        MergeState::Untouched => {
-            let keep = format!("no commit was made on its branch `{}` yet", row.branch);
-            return Ok((keep, None));
-        }
-        MergeState::Open => {
-            let keep = format!("its branch `{}` is not merged into `{name}`", row.branch);
-            return Ok((keep, None));
-        }
-        MergeState::Absent => {
-            let keep = format!("its branch `{}` does not exist", row.branch);
-            return Ok((keep, None));
-        }
-    };
-    let merged = match how {
-        Merged::Ancestor => format!("its branch `{}` is merged into `{name}`", row.branch),
-        Merged::Changes => {
-            format!("its branch's changes are in `{name}` (squash-merged or rebased)")
-        }
-    };
-    let repo = Repo::discover(&row.repo.git_dir)?;
     let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
-    let config = ctx.config_in(root, &Overrides::default())?;
-    let checked = teardown::check_unlocked(&repo, row, false)
-        .and_then(|()| teardown::check_destroy(&repo, row, &config, false));
-    if let Err(e) = checked {
-        let why = match e {
-            crate::error::Error::WorktreeDirty { summary, .. } => {
-                format!("its worktree holds work ({summary})")
-            }
-            other => other.to_string(),
-        };
-        return Ok((format!("{merged}, but {why}"), None));
-    }
-    if let Some((reason, _)) = still_running(ctx, row, &merged)? {
-        return Ok((reason, None));
-    }
-    Ok((merged, Some((how, tip, name))))
+    let ledger = ctx.ledger()?;
+    merged::judge(&ledger, row, min_age, now, || {
+        ctx.config_in(root, &Overrides::default())
+    })
 }
 
-/// Reclaims one shard with `act` (`teardown::reclaim` or `retire`),
+/// Reclaims one shard with `act` (`reclaim::debris` or `reclaim::merged`),
 /// running its repository's teardown hook (a failure is a warning: prune
-/// goes on); `None` when another process got to it first.
+/// goes on); returns the notes, `None` when another process got to it
+/// first.
 fn reclaim(
     ctx: &Ctx,
     row: &ShardRow,
-    act: impl FnOnce(&mut Site<'_>, &TeardownHook<'_>) -> Result<Option<teardown::Teardown>>,
+    act: impl FnOnce(&mut Site<'_>, &TeardownHook<'_>) -> Result<Option<Reclaimed>>,
 ) -> Result<Option<Vec<String>>> {
     let root = row.repo.root.is_dir().then_some(row.repo.root.as_path());
     // A repository file that no longer loads must not keep its debris:
@@ -295,14 +243,16 @@ fn reclaim(
     let hook = TeardownHook {
         hook,
         config: &config,
-        strict: false,
+        failure_stops: false,
         say: &say,
     };
     let done = ctx.with_site(|site| act(site, &hook))?;
     Ok(done.map(|t| {
         let warn = skipped.into_iter().chain(t.warnings);
+        let branch = wording::branch(&t.row.branch, &t.branch);
         warn.map(|w| format!("warning: {w}"))
             .chain(t.notes)
+            .chain(branch)
             .collect()
     }))
 }
@@ -335,7 +285,8 @@ impl Render for PruneReport {
         let kept = self.shards.len() - n;
         notes.push(match (n, self.dry_run) {
             (0, _) if kept == 0 => "Nothing to prune.".to_string(),
-            (0, _) => format!("Reclaimed nothing; {kept} shard(s) kept, see the table."),
+            (0, true) => format!("Would reclaim nothing; {kept} shard(s) kept, see the table."),
+            (0, false) => format!("Reclaimed nothing; {kept} shard(s) kept, see the table."),
             (n, true) => format!("Would reclaim {n} shard(s); run without --dry-run to do it."),
             (n, false) => format!("Reclaimed {n} shard(s)."),
         });

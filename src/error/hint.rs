@@ -46,7 +46,8 @@ impl Error {
                 "wait for that process to finish; if it was killed, run `shards prune`".to_string()
             }
             Error::ProcessesRunning { names, .. } => format!(
-                "stop them, or run `shards destroy --reap {names}`: SIGTERM, then SIGKILL to what is left after the grace (`--grace SECS`, default 5); --force does not stop processes"
+                "stop them, or run `shards destroy --reap {}`: SIGTERM, then SIGKILL to what is left after the grace (`--grace SECS`, default 5); --force does not stop processes",
+                names.join(" ")
             ),
             Error::ReapFailed { stopped, .. } => format!(
                 "{stopped} other process(es) were stopped; one in state D waits on the kernel (a hung disk or network mount): wait for it or stop it by hand, then destroy again"
@@ -127,7 +128,7 @@ impl Error {
                 "load it in your shell's startup file: `eval \"$(shards init bash)\"` in ~/.bashrc, `eval \"$(shards init zsh)\"` in ~/.zshrc, or `shards init fish | source` in ~/.config/fish/config.fish; until then, `cd \"$(shards path {name})\"`"
             ),
             Error::Usage { hint, .. } => hint.clone(),
-            Error::HookPayload { .. } => {
+            Error::AgentHookPayload { .. } => {
                 "shards hook claude-code reads Claude Code's WorktreeCreate or WorktreeRemove hook input (JSON) on stdin; see the README's Claude Code section".to_string()
             }
             Error::NotAShard { .. } => {

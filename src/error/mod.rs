@@ -1,8 +1,9 @@
 //! The one error type of shards, its exit codes and its hints.
 //!
 //! Every failure a command can meet is a variant here, grouped by cause. The
-//! mapping to exit codes lives in [`Error::exit_code`] and nowhere else; the
-//! next step a user should take lives in [`Error::hint`]. This module knows
+//! mapping to `--json` kinds and exit codes lives in [`Error::kind`] and
+//! [`Error::exit_code`] (`code.rs`) and nowhere else; the next step a user
+//! should take lives in [`Error::hint`] (`hint.rs`). This module knows
 //! nothing of how errors are printed.
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use crate::model::ShardState;
 use crate::quote::clip;
 use crate::template::TemplateError;
 
+mod code;
 mod hint;
 
 /// Everything that can go wrong in shards.
@@ -83,13 +85,17 @@ pub enum Error {
         pid: i64,
     },
 
-    /// Processes still run from the worktree of shards being destroyed.
-    #[error("processes still run from the worktree: {list}")]
-    ProcessesRunning { names: String, list: String },
+    /// Processes run from the worktrees of shards being destroyed (`list`,
+    /// per shard); `names` are all the command's shards.
+    #[error("processes still run from the worktree: {}", .list.join("; "))]
+    ProcessesRunning {
+        names: Vec<String>,
+        list: Vec<String>,
+    },
 
-    /// `--reap` could not stop every process; nothing was removed.
-    #[error("could not stop every process, so nothing was removed: {list}")]
-    ReapFailed { list: String, stopped: usize },
+    /// `--reap` could not stop every process (`list`: each, and why).
+    #[error("could not stop every process, so nothing was removed: {}", .list.join(", "))]
+    ReapFailed { list: Vec<String>, stopped: usize },
 
     /// Every block of the pool is held or busy.
     #[error(
@@ -196,8 +202,11 @@ pub enum Error {
     Io { path: PathBuf, err: std::io::Error },
 
     /// A command that acts on several shards failed part-way.
-    #[error("{cause} (already done: {done})")]
-    PartlyDone { done: String, cause: Box<Error> },
+    #[error("{cause} (already done: {})", .done.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "))]
+    PartlyDone {
+        done: Vec<String>,
+        cause: Box<Error>,
+    },
 
     /// The command given to `run` could not be started.
     #[error("cannot run `{}`: {err}", clip(.program))]
@@ -210,10 +219,8 @@ pub enum Error {
     #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
     Interrupted { signal: i32, name: String },
 
-    /// SIGINT or SIGTERM stopped a destroy before shard `name` was taken
-    /// apart (its teardown hook's steps, if they ran, were killed): the
-    /// shard was handed back as it was.
-    #[error("interrupted ({}) before `{name}` was taken apart; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
+    /// SIGINT or SIGTERM stopped a destroy or prune before `name` was reclaimed: handed back.
+    #[error("interrupted ({}) before `{name}` was reclaimed; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
     DestroyInterrupted { signal: i32, name: String },
 
     /// A repository's hooks have not been approved (`shards trust`) as they are now.
@@ -245,10 +252,10 @@ pub enum Error {
     #[error("`shards cd` needs the shell function: a program cannot change its shell's directory")]
     NoShellFunction { name: String },
 
-    /// A hook payload (`shards hook claude-code`) that cannot be acted on:
-    /// not JSON, an unknown event, a missing field.
+    /// An agent hook's payload (`shards hook claude-code`) that cannot be
+    /// acted on: not JSON, an unknown event, a missing field.
     #[error("hook payload: {message}")]
-    HookPayload { message: String },
+    AgentHookPayload { message: String },
 
     /// A path that is no shard's worktree (`WorktreeRemove`).
     #[error("{} is not the worktree of a shard", clip(&.path.to_string_lossy()))]
@@ -280,104 +287,6 @@ impl Error {
         Error::Io {
             path: path.into(),
             err: source,
-        }
-    }
-
-    /// Returns a stable, snake_case name for the kind of error, for `--json`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::NotARepo { .. } => "not_a_repo",
-            Error::RepoUnsupported { .. } => "repo_unsupported",
-            Error::InvalidName { .. } => "invalid_name",
-            Error::RefNotFound { .. } => "ref_not_found",
-            Error::ShardNotFound { .. } => "shard_not_found",
-            Error::NameTaken { .. } => "name_taken",
-            Error::ShardGone { .. } => "shard_gone",
-            Error::PathTaken { .. } => "path_taken",
-            Error::BranchCheckedOut { .. } => "branch_checked_out",
-            Error::WorktreeDirty { .. } => "worktree_dirty",
-            Error::SubmoduleWork { .. } => "submodule_work",
-            Error::Busy { .. } => "busy",
-            Error::ProcessesRunning { .. } => "processes_running",
-            Error::ReapFailed { .. } => "reap_failed",
-            Error::PortsExhausted { .. } => "ports_exhausted",
-            Error::ServicePorts { .. } => "service_ports",
-            Error::InvalidService { .. } => "invalid_service",
-            Error::NotInShard { .. } => "not_in_shard",
-            Error::CannotAdopt { .. } => "cannot_adopt",
-            Error::EnvFile { .. } => "env_file",
-            Error::Config { .. } => "config",
-            Error::LedgerCorrupt { .. } => "ledger_corrupt",
-            Error::LedgerTooNew { .. } => "ledger_too_new",
-            Error::LedgerLocked { .. } => "ledger_locked",
-            Error::LedgerUnwritable { .. } => "ledger_unwritable",
-            Error::Sqlite(_) => "ledger",
-            Error::Git(_) => "git",
-            Error::GitFailed { .. } => "git_failed",
-            Error::WorktreeLocked { .. } => "worktree_locked",
-            Error::Copy { .. } => "copy",
-            Error::Io { .. } => "io",
-            Error::Child { .. } => "child",
-            Error::HooksUntrusted { .. } => "hooks_untrusted",
-            Error::HookFailed { .. } => "hook_failed",
-            Error::Interrupted { .. } => "interrupted",
-            Error::DestroyInterrupted { .. } => "interrupted",
-            Error::CannotRun { .. } => "cannot_run",
-            Error::NoShellFunction { .. } => "no_shell_function",
-            Error::Usage { .. } => "usage",
-            Error::HookPayload { .. } => "hook_payload",
-            Error::NotAShard { .. } => "not_a_shard",
-            Error::PartlyDone { cause, .. } => cause.kind(),
-        }
-    }
-
-    /// Returns the process exit code for this error; the only such mapping.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::NotARepo { .. }
-            | Error::RepoUnsupported { .. }
-            | Error::InvalidName { .. }
-            | Error::RefNotFound { .. }
-            | Error::ShardNotFound { .. }
-            | Error::NameTaken { .. }
-            | Error::ShardGone { .. }
-            | Error::PathTaken { .. }
-            | Error::BranchCheckedOut { .. }
-            | Error::WorktreeDirty { .. }
-            | Error::SubmoduleWork { .. }
-            | Error::Busy { .. }
-            | Error::ProcessesRunning { .. }
-            | Error::ReapFailed { .. }
-            | Error::PortsExhausted { .. }
-            | Error::ServicePorts { .. }
-            | Error::InvalidService { .. }
-            | Error::NotInShard { .. }
-            | Error::CannotAdopt { .. }
-            | Error::EnvFile { .. }
-            | Error::Sqlite(_)
-            | Error::Git(_)
-            | Error::GitFailed { .. }
-            | Error::WorktreeLocked { .. }
-            | Error::HooksUntrusted { .. }
-            | Error::HookFailed { .. }
-            | Error::Copy { .. }
-            | Error::HookPayload { .. }
-            | Error::NotAShard { .. }
-            | Error::Io { .. } => 1,
-            // Fixed by editing input, as a usage error: the shell's startup file.
-            Error::Config { .. } | Error::NoShellFunction { .. } | Error::Usage { .. } => 2,
-            Error::LedgerCorrupt { .. }
-            | Error::LedgerTooNew { .. }
-            | Error::LedgerLocked { .. }
-            | Error::LedgerUnwritable { .. } => 3,
-            Error::Child { code } => *code,
-            // As shells report a process ended by a signal: 130, 143.
-            Error::Interrupted { signal, .. } => 128 + signal,
-            Error::DestroyInterrupted { signal, .. } => 128 + signal,
-            // As shells do: 127 for a command not found, 126 for one that cannot run.
-            Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
-            Error::CannotRun { .. } => 126,
-            Error::PartlyDone { cause, .. } => cause.exit_code(),
         }
     }
 }

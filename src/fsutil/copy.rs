@@ -1,9 +1,8 @@
-//! Bringing files from one tree into another: a copy-on-write clone
-//! (`FICLONE`) where the file system can, else a copy by the kernel
-//! (`copy_file_range`; only the data of a file with holes), spread over
-//! threads; modes and times kept, symbolic
-//! links made again with the same target (never followed), or a link to
-//! the source made in place of a copy.
+//! Bringing files from one tree into another: the tree walked (never
+//! through a link), folders made, symbolic links made again with the same
+//! target (never followed) or a link to the source made in place of a
+//! copy, regular files handed to `clone` to copy on threads; modes and
+//! times kept.
 //!
 //! Adapter (part of `fsutil`): knows files, nothing of git, SQLite, the
 //! ledger or the command line. It never writes outside the destination
@@ -14,13 +13,10 @@ use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-use super::clone::{Job, copy_one, set_times};
+use super::clone::{Job, copy_files, set_times};
 
 /// How an entry is brought over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,84 +229,6 @@ fn plan(
     Ok(())
 }
 
-/// Copies the jobs on as many threads as the machine has cores (one for a
-/// few files); returns (files, bytes, cloned), or `None` when stopped.
-fn copy_files(
-    jobs: Vec<Job>,
-    stop: &dyn Fn() -> bool,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Option<(u64, u64, u64)>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(jobs.len().div_ceil(64)).max(1);
-    let next = AtomicUsize::new(0);
-    let (files, bytes, cloned) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
-    let halt = AtomicBool::new(false);
-    // Once one clone is refused (another file system, or none that can),
-    // the rest go straight to a copy.
-    let can_clone = AtomicBool::new(true);
-    let failed: Mutex<Option<Error>> = Mutex::new(None);
-    // Copies the next job; false when there is none left or all must stop.
-    let step = || {
-        if halt.load(Ordering::Relaxed) {
-            return false;
-        }
-        let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
-            return false;
-        };
-        match copy_one(job, &can_clone) {
-            Ok(was_cloned) => {
-                files.fetch_add(1, Ordering::Relaxed);
-                bytes.fetch_add(job.meta.len(), Ordering::Relaxed);
-                cloned.fetch_add(u64::from(was_cloned), Ordering::Relaxed);
-                true
-            }
-            Err(e) => {
-                halt.store(true, Ordering::Relaxed);
-                let mut slot = failed.lock().unwrap_or_else(|p| p.into_inner());
-                slot.get_or_insert(e);
-                false
-            }
-        }
-    };
-    let mut stopped = false;
-    let mut watch = |progress: &mut dyn FnMut(usize, usize)| {
-        if stop() {
-            stopped = true;
-            halt.store(true, Ordering::Relaxed);
-        }
-        progress(files.load(Ordering::Relaxed) as usize, jobs.len());
-    };
-    if threads == 1 {
-        // This thread alone, asking `stop` between files.
-        loop {
-            watch(progress);
-            if !step() {
-                break;
-            }
-        }
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| scope.spawn(|| while step() {}))
-                .collect();
-            // This thread watches: progress, and the stop signal.
-            while !handles.iter().all(|h| h.is_finished()) {
-                watch(progress);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-    }
-    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    if stopped || stop() {
-        return Ok(None);
-    }
-    let (files, bytes) = (files.into_inner(), bytes.into_inner());
-    progress(files as usize, jobs.len());
-    Ok(Some((files, bytes, cloned.into_inner())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,33 +257,6 @@ mod tests {
         let err = bring(&src, &dst, &[entry("a/f")], &|| false, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, Error::Copy { .. }), "{err}");
         assert!(!outside.join("f").exists());
-    }
-
-    #[test]
-    fn a_file_replaced_by_a_named_pipe_while_copying_fails_without_blocking() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (pipe, dst) = (tmp.path().join("f"), tmp.path().join("g"));
-        // Listed as a regular file, then replaced by a pipe.
-        fs::write(&pipe, "x").unwrap();
-        let meta = fs::metadata(&pipe).unwrap();
-        fs::remove_file(&pipe).unwrap();
-        let c = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let job = Job {
-            src: pipe,
-            dst,
-            meta,
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let r = copy_one(&job, &AtomicBool::new(true));
-            tx.send(r.map_err(|e| e.to_string())).unwrap();
-        });
-        let r = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("blocked on the pipe");
-        assert!(r.unwrap_err().contains("no longer a regular file"));
     }
 
     #[test]

@@ -49,9 +49,11 @@ pub struct ShardRow {
     /// The user id of the user who created it (`None` for rows from before
     /// the ledger recorded owners).
     pub owner_uid: Option<u32>,
-    /// True once the destroy working on it passed its own check for work
-    /// (or was forced): what that destroy deleted is not the user's work.
-    pub destroy_checked: bool,
+    /// True once a destroy's check found no work in the worktree (clean, or
+    /// gone) before it began deleting: what is missing afterwards is that
+    /// destroy's own doing, not the user's work, so `prune` finishes it. A
+    /// forced destroy does not set it. Column `destroy_checked`.
+    pub found_clean: bool,
     /// The env file as create left it after copying it from the main
     /// worktree and disowning the shard's keys: what destroy does not count
     /// as the user's lines. `None` when no env file was copied, or for rows
@@ -148,7 +150,7 @@ pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardR
         created_at: row.get(9)?,
         block,
         owner_uid: row.get(16)?,
-        destroy_checked: row.get(17)?,
+        found_clean: row.get(17)?,
         env_copied: row.get(18)?,
         repo: RepoRow {
             id: row.get(12)?,

@@ -1,5 +1,5 @@
 //! Shards and their repositories in the ledger: register a repository,
-//! reserve a shard with its block, claim it for taking apart, move it
+//! reserve a shard with its block, claim it to be reclaimed, move it
 //! between states, and forget it.
 //!
 //! Every write here is one [`Ledger::write`] transaction (`BEGIN
@@ -17,6 +17,7 @@ use super::{Ledger, RepoRow, ShardRow, services, taken_blocks};
 use crate::alloc::{self, Pool};
 use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
+use crate::template::WorktreePlace;
 
 /// A shard to reserve.
 #[derive(Clone)]
@@ -31,9 +32,9 @@ pub struct NewShard<'a> {
     pub name: &'a str,
     /// Its branch.
     pub branch: &'a str,
-    /// Its worktree folder (absolute), given the repository's `{repo}`
-    /// folder name, which is settled inside the reserving transaction.
-    pub path_for: &'a dyn Fn(&str) -> Result<PathBuf>,
+    /// Its worktree folder, settled with the repository's `{repo}` folder
+    /// name inside the reserving transaction.
+    pub place: &'a WorktreePlace,
     /// git's name for its worktree.
     pub wt_name: &'a str,
     /// Whether its create will make the branch.
@@ -93,7 +94,7 @@ impl Ledger {
             if let Some(path) = holder {
                 return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
             }
-            let path = (new.path_for)(&repo.dir_name)?;
+            let path = new.place.resolve(&repo.dir_name)?;
             let path = path_str(&path)?;
             let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [path], |r| r.get(0))?;
             if taken_path {
@@ -129,24 +130,24 @@ impl Ledger {
                 created_at: new.now,
                 block,
                 owner_uid: Some(new.owner_uid),
-                destroy_checked: false,
+                found_clean: false,
                 env_copied: None,
             })
         })
     }
 
-    /// Claims a shard for taking apart: in one transaction, re-reads the row,
+    /// Claims a shard to be reclaimed: in one transaction, re-reads the row,
     /// asks `decide` whether it may be claimed (it sees the row as it is now,
     /// not as an earlier read saw it), and if so marks it `destroying` by
-    /// `pid`, recording whether the claimer `checked` it for work (see
-    /// [`ShardRow::destroy_checked`]; a row already checked stays so).
+    /// `pid`, recording whether the claimer `found_clean` its worktree (see
+    /// [`ShardRow::found_clean`]; a row found clean once stays so).
     /// Returns the row as it was before the claim, or `None` when it is gone
     /// or `decide` said no. Two processes can never both claim it.
     pub fn claim(
         &mut self,
         id: i64,
         pid: (i64, i64),
-        checked: bool,
+        found_clean: bool,
         decide: impl FnOnce(&ShardRow) -> Result<bool>,
     ) -> Result<Option<ShardRow>> {
         self.write(|tx| {
@@ -159,7 +160,7 @@ impl Ledger {
             }
             tx.execute(
                 "UPDATE shards SET state = 'destroying', pid = ?2, pid_start = ?3, destroy_checked = max(destroy_checked, ?4) WHERE id = ?1",
-                params![id, pid.0, pid.1, checked],
+                params![id, pid.0, pid.1, found_clean],
             )?;
             Ok(Some(row))
         })

@@ -5,8 +5,24 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::alloc::Pool;
 use crate::model::ShardState;
+use crate::template::WorktreePlace;
 
 static NO_SERVICES: BTreeMap<String, u16> = BTreeMap::new();
+
+/// The fixed worktree folder `path`, for a test's `NewShard`.
+fn fixed(path: &str) -> &'static WorktreePlace {
+    Box::leak(Box::new(WorktreePlace::Fixed(PathBuf::from(path))))
+}
+
+/// The template `template` for shard folder `x` of the repository at `root`.
+fn template(template: &str, root: &Path) -> WorktreePlace {
+    WorktreePlace::Template {
+        template: template.to_string(),
+        name_folder: "x".to_string(),
+        user_home: None,
+        repo_root: root.to_path_buf(),
+    }
+}
 
 fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
     NewShard {
@@ -15,7 +31,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         dir_name: "app",
         name,
         branch: name,
-        path_for: &|_: &str| Ok(PathBuf::from("/wt/app/x")),
+        place: fixed("/wt/app/x"),
         wt_name: name,
         made_branch: true,
         owner_uid: 1000,
@@ -37,7 +53,7 @@ pub(super) fn shard_at(
     let mut n = new(git_dir, name);
     n.root = root;
     n.dir_name = root.file_name().unwrap().to_str().unwrap();
-    n.path_for = Box::leak(Box::new(move |_: &str| Ok(PathBuf::from(path))));
+    n.place = fixed(path);
     n
 }
 
@@ -47,11 +63,11 @@ fn reserve_list_release() {
     let pool = Pool::new(3000, 3299, 100).unwrap();
     let g = Path::new("/src/app/.git");
     let mut a = new(g, "a");
-    a.path_for = &|_: &str| Ok(PathBuf::from("/wt/app/a"));
+    a.place = fixed("/wt/app/a");
     let a = l.reserve(&a, &pool, |_| false).unwrap();
     assert_eq!(a.block, PortBlock::new(3000, 100).unwrap());
     let mut b = new(g, "b");
-    b.path_for = &|_: &str| Ok(PathBuf::from("/wt/app/b"));
+    b.place = fixed("/wt/app/b");
     let b = l.reserve(&b, &pool, |_| false).unwrap();
     assert_eq!(b.block.start(), 3100);
     let again = l.reserve(&new(g, "a"), &pool, |_| false).unwrap_err();
@@ -75,30 +91,13 @@ fn same_folder_names_get_distinct_dir_names() {
     let pool = Pool::new(3000, 3299, 100).unwrap();
     let (ga, gb) = (Path::new("/a/app/.git"), Path::new("/b/app/.git"));
     let (ra, rb) = (Path::new("/a/app"), Path::new("/b/app"));
-    let render_a = |dir: &str| {
-        Ok(crate::template::worktree_path(
-            "/wt/{repo}",
-            dir,
-            "x",
-            None,
-            ra,
-        )?)
-    };
-    let render_b = |dir: &str| {
-        Ok(crate::template::worktree_path(
-            "/wt/{repo}",
-            dir,
-            "x",
-            None,
-            rb,
-        )?)
-    };
+    let (render_a, render_b) = (template("/wt/{repo}", ra), template("/wt/{repo}", rb));
     let mut na = new(ga, "x");
     na.root = ra;
-    na.path_for = &render_a;
+    na.place = &render_a;
     let mut nb = new(gb, "x");
     nb.root = rb;
-    nb.path_for = &render_b;
+    nb.place = &render_b;
     // Before its first shard, a repository's name is only a forecast.
     assert_eq!(l.repo_dir_name(ga, ra, "app").unwrap(), "app");
     let one = l.reserve(&na, &pool, |_| false).unwrap();
@@ -138,7 +137,7 @@ fn exhaustion_is_an_error_with_figures() {
     let g = Path::new("/g");
     l.reserve(&new(g, "a"), &pool, |_| false).unwrap();
     let mut b = new(g, "b");
-    b.path_for = &|_: &str| Ok(PathBuf::from("/wt/b"));
+    b.place = fixed("/wt/b");
     let e = l.reserve(&b, &pool, |_| false).unwrap_err();
     assert!(
         matches!(
@@ -163,7 +162,13 @@ fn a_repository_keeps_its_row_and_folder_name() {
     // A later reserve finds the same row, whatever name it proposes.
     let mut n = new(g, "b");
     n.dir_name = "other";
-    n.path_for = &|dir: &str| Ok(PathBuf::from(format!("/wt/{dir}/b")));
+    let place = WorktreePlace::Template {
+        template: "/wt/{repo}".into(),
+        name_folder: "b".into(),
+        user_home: None,
+        repo_root: "/src/app".into(),
+    };
+    n.place = &place;
     let row = l.reserve(&n, &pool, |_| false).unwrap();
     assert_eq!(row.path, PathBuf::from("/wt/app/b"));
     assert_eq!(row.repo, first);

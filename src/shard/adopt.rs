@@ -1,7 +1,8 @@
 //! Adopting a worktree made by hand: [`plan_adopt`] checks that it is a
 //! linked worktree of the repository on a branch, [`adopt`] gives it a block
-//! and an env file through `build::establish`, whose undo removes only the
-//! row (its files and branch were the user's before).
+//! and an env file as an [`Adoption`] build (see `build`), which makes
+//! nothing on disk and whose undo removes only the row (its files and
+//! branch were the user's before).
 //!
 //! Lifecycle layer: uses the ledger and worktree adapters.
 
@@ -13,7 +14,10 @@ use crate::model::ShardName;
 use crate::worktree::{self, Repo};
 
 use super::Site;
-use super::build::{Made, Spec, establish, invalid};
+use crate::ledger::ShardRow;
+use crate::template::WorktreePlace;
+
+use super::build::{Build, Made, Spec, Undone, establish, invalid};
 
 /// An existing worktree checked to become a shard.
 pub struct AdoptPlan {
@@ -71,7 +75,7 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
             name,
             branch,
             wt_name,
-            path_for: Box::new(move |_: &str| Ok(target.clone())),
+            place: WorktreePlace::Fixed(target.clone()),
             made_branch: false,
         },
     })
@@ -98,13 +102,34 @@ pub fn adopt(site: &mut Site<'_>, repo: &Repo, plan: AdoptPlan, config: &Config)
     }
     establish(
         site,
-        "adopt",
-        repo,
-        &plan.spec,
-        config,
-        |_, _| Ok(()),
-        // A worktree made by hand is set up already: `adopt` runs no hooks.
-        |_, _| Ok(Vec::new()),
-        |_| true,
+        &mut Adoption {
+            repo,
+            config,
+            spec: plan.spec,
+        },
     )
+}
+
+/// An adopt as a build: the worktree is there already, and set up (an
+/// adopt runs no hooks), so it builds nothing and undoes nothing.
+struct Adoption<'a> {
+    repo: &'a Repo,
+    config: &'a Config,
+    spec: Spec,
+}
+
+impl Build for Adoption<'_> {
+    const OP: &'static str = "adopt";
+
+    fn parts(&self) -> (&Repo, &Config, &Spec) {
+        (self.repo, self.config, &self.spec)
+    }
+
+    fn build(&mut self, _site: &mut Site<'_>, _made: &mut Made) -> Result<()> {
+        Ok(())
+    }
+
+    fn undo(&mut self, _site: &Site<'_>, _row: &ShardRow) -> Undone {
+        Undone::All
+    }
 }

@@ -2,9 +2,16 @@
 //! env file". Commands call it; it calls the adapters (ledger, worktree,
 //! host, fsutil), which each know only their own part.
 //!
-//! - [`build`]: reserve → build → activate, with one undo path (`create`
-//!   and `adopt`).
-//! - [`teardown`]: claim → take apart → release (`destroy` and `prune`).
+//! - [`build`]: reserve → build → activate, with one undo path, for
+//!   every way of making a shard: [`create`] (a checkout) and [`adopt`] (a
+//!   worktree made by hand).
+//! - [`check`]: whether a shard may be reclaimed: a lock, work in its
+//!   worktree, a live owner ([`check::WorkCheck`], [`check::Force`]).
+//! - [`debris`]: what `prune` finds: debris to reclaim, a moved worktree,
+//!   a healthy shard.
+//! - [`merged`]: `prune --merged`'s decision (merged, clean, old enough).
+//! - [`reclaim`]: claim → teardown hook → remove → release, the one act
+//!   behind `destroy` and `prune`; what became of the branch.
 //! - [`copy`]: gitignored files `.worktreeinclude` names, brought from
 //!   the main worktree into a new one.
 //! - [`env`]: the env file in step with the ledger: prepare, lock, commit.
@@ -14,8 +21,9 @@
 //!   together.
 //! - [`lookup`]: find a shard by name or working directory, follow a moved
 //!   worktree, tell a live owner from a dead one.
-//! - [`reap`]: the processes running from a shard's worktree, refused or
-//!   stopped (SIGTERM, grace, SIGKILL) before a destroy.
+//! - [`reap`]: the processes running from a shard's worktree, found and
+//!   stopped (SIGTERM, grace, SIGKILL) before a destroy (the command layer
+//!   words them, `cmd::wording`).
 //! - [`survey`]: what each shard is doing (`list --full`): dirty files,
 //!   ahead/behind the default branch, last commit, named ports listening.
 //! - [`relocate`]: follow a moved repository, tell a replaced folder, and
@@ -24,17 +32,21 @@
 //! Lifecycle layer: may use the core and the adapters; knows nothing of
 //! clap, of output formats, or of the command modules.
 
-mod adopt;
+pub mod adopt;
 pub mod build;
+pub mod check;
 pub mod copy;
+pub mod create;
+pub mod debris;
 pub mod env;
 pub mod hooks;
 pub mod lookup;
+pub mod merged;
 pub mod ports;
 pub mod reap;
+pub mod reclaim;
 pub mod relocate;
 pub mod survey;
-pub mod teardown;
 
 use std::path::Path;
 

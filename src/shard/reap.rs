@@ -1,5 +1,6 @@
-//! Reaping: which processes a shard leaves running, and stopping them
-//! before its worktree goes.
+//! Reaping: finding the processes a shard leaves running, and stopping
+//! them before its worktree goes. How they are said is the command
+//! layer's (`cmd::wording`).
 //!
 //! A shard's processes are those whose working directory or executable
 //! lies inside its worktree (its canonical folder, or the folder it was
@@ -10,8 +11,9 @@
 //! [`stop`] sends SIGTERM, waits the grace period, then SIGKILLs what is
 //! left, each signal through a pidfd so a reused pid is never hit.
 //!
-//! Lifecycle layer: uses the host adapter; knows nothing of clap, output
-//! formats or the command modules, and never touches the ledger.
+//! Lifecycle layer: uses the host adapter, and reads the ledger only for
+//! the start hooks' processes ([`starts`]); knows nothing of clap, output
+//! formats or the command modules.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -38,9 +40,6 @@ const COMMAND_CHARS: usize = 80;
 /// the others were being stopped.
 const ROUNDS: usize = 2;
 
-/// How many processes one message lists before it says "and N more".
-const LISTED: usize = 10;
-
 /// A process running from a shard's worktree.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Running {
@@ -60,8 +59,31 @@ pub struct Running {
 pub struct Found {
     /// The shard's processes, by pid.
     pub procs: Vec<Running>,
-    /// Listeners in its block that are not its own (left alone), said in words.
-    pub notes: Vec<String>,
+    /// Listeners in its block that are not its own: left alone.
+    pub spared: Vec<Spared>,
+}
+
+/// A listener in a shard's block that is not the shard's own, left alone.
+#[derive(Debug, Clone)]
+pub enum Spared {
+    /// Held by a process that runs outside the worktree.
+    Foreign {
+        /// TCP or UDP.
+        proto: host::Proto,
+        /// The port of the block.
+        port: u16,
+        /// The process holding it.
+        pid: i32,
+        /// Its command line.
+        command: String,
+    },
+    /// Held by a process this user may not inspect (another user's).
+    Hidden {
+        /// TCP or UDP.
+        proto: host::Proto,
+        /// The port of the block.
+        port: u16,
+    },
 }
 
 /// Returns, for each row, the (pid, start time) of its `start` hook's
@@ -115,8 +137,8 @@ pub fn find(rows: &[&ShardRow], starts: &[Option<(i64, i64)>]) -> Vec<Found> {
     let owners = host::socket_owners(&sockets.iter().map(|(_, s)| s.inode).collect());
     let mut said = HashSet::new();
     for (at, s) in sockets {
-        let port = s.addr.port();
-        let note = match owners.get(&s.inode) {
+        let (proto, port) = (s.proto, s.addr.port());
+        let spared_one = match owners.get(&s.inode) {
             Some(o) if spared().contains(&o.pid) => continue,
             Some(o) => match ours.get(&o.pid) {
                 // One of the shards' own processes (of this shard, or
@@ -128,18 +150,17 @@ pub fn find(rows: &[&ShardRow], starts: &[Option<(i64, i64)>]) -> Vec<Found> {
                     }
                     continue;
                 }
-                None => format!(
-                    "{} port {port} stays with pid {} (`{}`), which runs outside the worktree",
-                    s.proto, o.pid, o.command
-                ),
+                None => Spared::Foreign {
+                    proto,
+                    port,
+                    pid: o.pid,
+                    command: o.command.clone(),
+                },
             },
-            None => format!(
-                "{} port {port} is held by a process shards may not inspect (another user's); left running",
-                s.proto
-            ),
+            None => Spared::Hidden { proto, port },
         };
         if said.insert((at, port)) {
-            found[at].notes.push(note);
+            found[at].spared.push(spared_one);
         }
     }
     found
@@ -192,50 +213,6 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
-/// Lists processes as messages show them: `pid 123 `cmd``, the first ten.
-pub fn describe(procs: &[Running]) -> String {
-    let mut parts: Vec<String> = procs
-        .iter()
-        .take(LISTED)
-        .map(|p| match listens(&p.ports) {
-            Some(ports) => format!("pid {} `{}` ({ports})", p.pid, p.command),
-            None => format!("pid {} `{}`", p.pid, p.command),
-        })
-        .collect();
-    if procs.len() > LISTED {
-        parts.push(format!("and {} more", procs.len() - LISTED));
-    }
-    parts.join(", ")
-}
-
-/// Says which ports of the block a process listens on, if any.
-pub fn listens(ports: &[u16]) -> Option<String> {
-    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-    match ports.len() {
-        0 => None,
-        _ => Some(format!("listening on {}", ports.join(", "))),
-    }
-}
-
-/// Refuses shards (name and what runs there) that still have processes,
-/// naming every shard of the command in the hint.
-pub fn refuse(found: &[(&str, &[Running])]) -> Result<()> {
-    let busy: Vec<_> = found.iter().filter(|(_, p)| !p.is_empty()).collect();
-    if busy.is_empty() {
-        return Ok(());
-    }
-    // The hint repeats every name, so the same command with --reap works.
-    let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
-    let list: Vec<String> = busy
-        .iter()
-        .map(|(n, p)| format!("`{n}`: {}", describe(p)))
-        .collect();
-    Err(Error::ProcessesRunning {
-        names: names.join(" "),
-        list: list.join("; "),
-    })
-}
-
 /// How a process was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Signal {
@@ -248,17 +225,6 @@ pub enum Signal {
     /// It had ended by itself before shards signalled it.
     #[serde(rename = "exited")]
     Exited,
-}
-
-impl Signal {
-    /// Says how, as a status line does: `SIGTERM`, `SIGKILL`, `exited`.
-    pub fn word(self) -> &'static str {
-        match self {
-            Signal::Term => "SIGTERM",
-            Signal::Kill => "SIGKILL",
-            Signal::Exited => "exited",
-        }
-    }
 }
 
 /// A process [`stop`] stopped.
@@ -287,6 +253,7 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
         .collect();
     let mut how: Vec<Option<Signal>> = vec![None; all.len()];
     let mut failed: Vec<String> = Vec::new();
+    let named = |p: &Running, why: &str| format!("pid {} `{}` ({why})", p.pid, p.command);
     let mut pending = Vec::new();
     for (i, (_, p)) in all.iter().enumerate() {
         match procs::signal(p.pid, p.start, libc::SIGTERM) {
@@ -297,7 +264,7 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
                 pending.push(i);
             }
             Ok(procs::Sent::Gone) => how[i] = Some(Signal::Exited),
-            Err(e) => failed.push(format!("pid {} `{}` ({e})", p.pid, p.command)),
+            Err(e) => failed.push(named(p, &e.to_string())),
         }
     }
     let left = wait(&all, &pending, grace);
@@ -312,7 +279,7 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
         match procs::signal(p.pid, p.start, libc::SIGKILL) {
             Ok(procs::Sent::Delivered) => killed.push(i),
             Ok(procs::Sent::Gone) => how[i] = Some(Signal::Term),
-            Err(e) => failed.push(format!("pid {} `{}` ({e})", p.pid, p.command)),
+            Err(e) => failed.push(named(p, &e.to_string())),
         }
     }
     let stuck = wait(&all, &killed, KILL_WAIT);
@@ -320,9 +287,9 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
         let p = all[i].1;
         if stuck.contains(&i) {
             let state = procs::state(p.pid).unwrap_or('?');
-            failed.push(format!(
-                "pid {} `{}` (still running after SIGKILL, state {state})",
-                p.pid, p.command
+            failed.push(named(
+                p,
+                &format!("still running after SIGKILL, state {state}"),
             ));
         } else {
             how[i] = Some(Signal::Kill);
@@ -331,7 +298,7 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
     if !failed.is_empty() {
         let stopped = how.iter().filter(|h| h.is_some()).count();
         return Err(Error::ReapFailed {
-            list: failed.join(", "),
+            list: failed,
             stopped,
         });
     }
@@ -345,26 +312,6 @@ pub fn stop(groups: &[&[Running]], grace: Duration) -> Result<Vec<Vec<Stopped>>>
         });
     }
     Ok(out)
-}
-
-impl Stopped {
-    /// Says what was stopped and how: ``pid 12 `cmd` (SIGTERM, listening on 3000)``.
-    pub fn said(&self) -> String {
-        match listens(&self.ports) {
-            Some(ports) => format!(
-                "pid {} `{}` ({}, {ports})",
-                self.pid,
-                self.command,
-                self.signal.word()
-            ),
-            None => format!(
-                "pid {} `{}` ({})",
-                self.pid,
-                self.command,
-                self.signal.word()
-            ),
-        }
-    }
 }
 
 /// [`stop`]s the processes `found` for `rows` (one [`Found`] each; `starts`
@@ -389,12 +336,14 @@ pub fn stop_all(
             break;
         }
         if round == ROUNDS {
-            let left: Vec<&[Running]> = again.iter().map(|f| f.procs.as_slice()).collect();
+            let list = again.iter().flat_map(|f| &f.procs).map(|p| {
+                format!(
+                    "pid {} `{}` (started again while the others were stopped)",
+                    p.pid, p.command
+                )
+            });
             return Err(Error::ReapFailed {
-                list: format!(
-                    "{} (started again while the others were stopped)",
-                    describe(&left.concat())
-                ),
+                list: list.collect(),
                 stopped: out.iter().map(Vec::len).sum(),
             });
         }
@@ -422,38 +371,14 @@ fn wait(all: &[(usize, &Running)], which: &[usize], limit: Duration) -> Vec<usiz
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn running(pid: i32) -> Running {
+impl Running {
+    /// A process as tests of the wording need one: `cmd{pid}`, no ports.
+    pub(crate) fn example(pid: i32) -> Running {
         Running {
             pid,
             command: format!("cmd{pid}"),
             ports: Vec::new(),
             start: 0,
         }
-    }
-
-    #[test]
-    fn lists_ten_processes_then_counts_the_rest() {
-        let procs: Vec<Running> = (1..=12).map(running).collect();
-        let mut procs = procs;
-        procs[1].ports = vec![3000, 3001];
-        let text = describe(&procs);
-        assert!(
-            text.starts_with("pid 1 `cmd1`, pid 2 `cmd2` (listening on 3000, 3001), pid 3"),
-            "{text}"
-        );
-        assert!(text.ends_with("pid 10 `cmd10`, and 2 more"), "{text}");
-    }
-
-    #[test]
-    fn refuses_only_shards_with_processes() {
-        let none: Vec<Running> = Vec::new();
-        let some = vec![running(7)];
-        assert!(refuse(&[("a", &none)]).is_ok());
-        let err = refuse(&[("a", &none), ("b", &some)]).unwrap_err();
-        assert!(err.to_string().contains("`b`: pid 7 `cmd7`"), "{err}");
-        assert!(err.hint().unwrap().contains("shards destroy --reap a b"));
     }
 }

@@ -22,8 +22,8 @@ use crate::ledger::{Ledger, RepoRow, ShardRow};
 use crate::model::{ShardState, ShardStatus};
 use crate::worktree::{self, Link, Repo};
 
+use super::debris::Diagnosis;
 use super::lookup;
-use super::teardown::Diagnosis;
 
 /// Follows every repository of the ledger whose git dir is gone and which
 /// moved, as git's links show (see the module doc), to its new place;
@@ -129,7 +129,7 @@ pub fn status(row: &ShardRow) -> ShardStatus {
     }
 }
 
-/// Decides, before [`super::teardown::diagnose`]'s own rules, the shards
+/// Decides, before [`super::debris::diagnose`]'s own rules, the shards
 /// whose paths changed: kept when its repository or folder cannot be read,
 /// or when its folder is a live worktree of another repository; reclaimable
 /// when its folder was replaced. `None` leaves the shard to those rules.
@@ -222,7 +222,7 @@ mod tests {
             created_at: 0,
             block: PortBlock::new(3000, 10).unwrap(),
             owner_uid: None,
-            destroy_checked: false,
+            found_clean: false,
             env_copied: None,
         }
     }

@@ -1,202 +1,294 @@
-//! Worktree folders: tell whether a folder is one of ours or locked, and
-//! remove it with git's record of it (adding one is `checkout`).
+//! Adding a worktree with the user's own `git worktree add`, run as a child
+//! process, so the result is exactly git's: hooks (`post-checkout`, also
+//! under `core.hooksPath`), smudge and process filters (`filter.X.required`),
+//! `working-tree-encoding`, sparse checkout, upstream setting, the DWIM of a
+//! branch found only on a remote, and the HEAD reflog.
 //!
-//! Part of the `worktree` adapter; must not depend on ports, SQLite or the
-//! command line. It never deletes a folder that is not the worktree it was
-//! asked about.
+//! git's `Updating files: NN% (a/b)` progress (forced with
+//! `GIT_PROGRESS_DELAY=0`) is read from its stderr and handed to the
+//! caller; its other lines are kept for the error or the warnings. The
+//! child runs in its own process group: when the caller asks it to stop (a
+//! signal came), the whole group (git, its `reset`, a hook) is killed
+//! before the caller undoes what git made, and a shards process killed
+//! outright takes git with it (`PR_SET_PDEATHSIG`).
+//!
+//! Part of the `worktree` adapter; knows nothing of ports, SQLite, signals
+//! or the command line.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::Repo;
 use crate::error::{Error, Result};
 
+/// Where the new worktree's branch comes from.
+pub enum Start<'a> {
+    /// Make `branch` at this commit-ish (`None`: HEAD), as `git worktree add -b`.
+    New(Option<&'a str>),
+    /// Check out `branch` as it is, or, when only a remote has it, let git
+    /// make it from there and track it (git's own DWIM).
+    Existing,
+}
+
+/// What a finished `git worktree add` left.
+pub struct Added {
+    /// git's name for the worktree (`<common>/worktrees/<name>`).
+    pub wt_name: String,
+    /// Lines git (or a hook) wrote that were neither progress nor git's
+    /// own "Preparing worktree" and "HEAD is now at".
+    pub said: Vec<String>,
+}
+
+/// How a `git worktree add` ended.
+pub enum Outcome {
+    /// It succeeded.
+    Added(Added),
+    /// The caller asked it to stop; git was killed. What it made may be
+    /// left behind; [`Repo::remove_worktree`] undoes it.
+    Stopped,
+}
+
 impl Repo {
-    /// Returns why worktree `wt_name` is locked (`git worktree lock
-    /// --reason`; empty when none was given), or `None` when it is not.
-    pub fn lock_reason(&self, wt_name: &str) -> Option<String> {
-        fs::read_to_string(self.admin_dir(wt_name).join("locked"))
-            .ok()
-            .map(|r| r.trim().to_string())
-    }
-
-    /// Returns true when the folder at `path` is worktree `wt_name` of this
-    /// repository: its `.git` file points at git's record of that worktree.
-    pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
-        self.worktree_name_at(path).as_deref() == Some(wt_name)
-    }
-
-    /// Removes a worktree folder and git's record of it.
-    ///
-    /// The folder is removed only when it is this worktree (see
-    /// [`Repo::owns_folder`]) or an empty folder; anything else at `path` is
-    /// left in place and returned, so a folder that is not this shard's
-    /// worktree is never deleted. The record is removed only when it points
-    /// at `path` or at nothing that exists, so another worktree that reused
-    /// the name is left alone.
-    pub fn remove_worktree(&self, wt_name: &str, path: &Path) -> Result<Option<PathBuf>> {
-        let admin = self.admin_dir(wt_name);
-        let mut left = None;
-        if fs::symlink_metadata(path).is_ok() {
-            if self.owns_folder(wt_name, path) {
-                remove_tree(path)?;
-            } else if fs::remove_dir(path).is_err() {
-                left = Some(path.to_path_buf());
-            }
-        }
-        let target = fs::read_to_string(admin.join("gitdir"))
-            .ok()
-            .map(|g| PathBuf::from(g.trim()));
-        let points_here = match target {
-            Some(t) => {
-                !t.exists()
-                    || fs::canonicalize(t.parent().unwrap_or(&t)).ok()
-                        == fs::canonicalize(path).ok()
-            }
-            None => true,
-        };
-        if admin.exists() && points_here && left.is_none() {
-            fs::remove_dir_all(&admin).map_err(|e| Error::io(&admin, e))?;
-        }
-        Ok(left)
-    }
-
-    /// Removes what a `git worktree add` killed part-way left at `path`,
-    /// which no `.git` link names yet: when the folder is gone or holds
-    /// nothing but an unfinished (empty or partial) `.git` file, the folder
-    /// and git's records that are still locked (git locks a record while it
-    /// adds the worktree, whatever the language of its reason) and name
-    /// `path/.git`, except the records in `keep` (those that were there
-    /// before). With `nameless`, also locked records that name no folder
-    /// yet (git was killed before or while writing their `gitdir`): only for the
-    /// undo of the create whose git it was, which holds the repository's
-    /// worktree lock and knows `keep`. Only for a path that was free before
-    /// the create that made it, so whatever is there is that create's.
-    pub fn remove_unfinished(
+    /// Runs `git worktree add` for `branch` at `path`, reporting progress as
+    /// (done, total) to `watch`, which also answers, at every progress line
+    /// and at least every 20 ms, whether to go on. On a git error, what git
+    /// made may be left (git removes its own on failure).
+    pub fn add_worktree(
         &self,
         path: &Path,
-        keep: &std::collections::HashSet<String>,
-        nameless: bool,
-    ) -> Result<()> {
-        let entries: Option<Vec<_>> = fs::read_dir(path)
-            .ok()
-            .map(|d| d.flatten().map(|e| e.file_name()).collect());
-        let only_git = match &entries {
-            None => fs::symlink_metadata(path).is_err(),
-            Some(names) => names.iter().all(|n| n == ".git"),
-        };
-        if !only_git {
-            return Ok(());
+        branch: &str,
+        start: Start<'_>,
+        env: &[(&str, &std::ffi::OsStr)],
+        watch: &mut dyn FnMut(Option<(usize, usize)>) -> bool,
+    ) -> Result<Outcome> {
+        let mut cmd = Command::new("git");
+        // git must act on the repository shards found, not on one a parent
+        // git names in its environment (shards run from a hook), as git
+        // itself clears these for the submodules it runs in.
+        for var in [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_IMPLICIT_WORK_TREE",
+            "GIT_INDEX_FILE",
+            "GIT_OBJECT_DIRECTORY",
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            "GIT_COMMON_DIR",
+            "GIT_PREFIX",
+            "GIT_GRAFT_FILE",
+            "GIT_SHALLOW_FILE",
+            "GIT_NO_REPLACE_OBJECTS",
+            "GIT_REPLACE_REF_BASE",
+        ] {
+            cmd.env_remove(var);
         }
-        let dot_git = path.join(".git");
-        let names_here = |gitdir: &str| {
-            let named = Path::new(gitdir.trim());
-            let canonical = |p: &Path| fs::canonicalize(p).ok();
-            named == dot_git
-                || (named.file_name() == Some(std::ffi::OsStr::new(".git"))
-                    && canonical(path).is_some()
-                    && named.parent().and_then(canonical) == canonical(path))
-        };
-        for name in self.worktree_records().difference(keep) {
-            let record = self.admin_dir(name);
-            // An empty `gitdir`: git was killed while writing it.
-            let gitdir = fs::read_to_string(record.join("gitdir"))
-                .ok()
-                .filter(|g| !g.trim().is_empty());
-            let ours = match &gitdir {
-                Some(gitdir) => names_here(gitdir),
-                None => nameless,
+        cmd.envs(env.iter().copied());
+        // git's own config decides, `checkout.workers` included: on 2 cores
+        // git's parallel checkout was slower than its default (BENCHMARKS.md).
+        cmd.args(["worktree", "add"]);
+        let path_arg = path.as_os_str();
+        match start {
+            Start::New(base) => {
+                cmd.args(["-b", branch]).arg(path_arg);
+                cmd.args(base);
+            }
+            Start::Existing => {
+                cmd.arg(path_arg).arg(branch);
+            }
+        }
+        let dir = self.workdir.as_deref().unwrap_or(&self.git_dir);
+        // One pipe for git's stdout and stderr (hooks may write to either;
+        // shards' stdout is the answer only).
+        let (reader, writer) = pipe()?;
+        let writer2 = writer.try_clone().map_err(|e| Error::io(dir, e))?;
+        cmd.current_dir(dir)
+            .env("GIT_PROGRESS_DELAY", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::from(writer2))
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only sets a flag of the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let shown = command_text(&cmd);
+        let spawned = cmd.spawn();
+        // Our copies of the write end go, so the read end sees the end of
+        // git's output when git (and every process it started) is done.
+        drop(cmd);
+        let mut child = spawned.map_err(|e| Error::CannotRun {
+            program: "git".into(),
+            err: e,
+        })?;
+        let group = child.id() as i32;
+        let mut reader = std::fs::File::from(reader);
+        let mut text = Vec::new();
+        let mut line = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut stop = false;
+        'read: loop {
+            if !watch(None) {
+                stop = true;
+                break;
+            }
+            let mut fd = libc::pollfd {
+                fd: reader.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
             };
-            // git writes `locked` right after making the record's folder;
-            // killed in between, the folder is empty.
-            let started = record.join("locked").exists()
-                || fs::read_dir(&record).is_ok_and(|mut d| d.next().is_none());
-            if started && ours {
-                fs::remove_dir_all(&record).map_err(|e| Error::io(&record, e))?;
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut fd, 1, 20) };
+            if ready == 0 && matches!(child.try_wait(), Ok(Some(_))) {
+                // git is done; whatever still holds the pipe (a daemon a
+                // hook started) is not git's output.
+                break;
             }
-        }
-        if entries.is_some() {
-            if fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
-                fs::remove_file(&dot_git).map_err(|e| Error::io(&dot_git, e))?;
+            if ready <= 0 {
+                continue; // timeout or EINTR (a signal): ask `watch` again
             }
-            fs::remove_dir(path).map_err(|e| Error::io(path, e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Removes a worktree folder, its `.git` file last: a removal cut short
-/// (a second Ctrl-C, a kill) leaves a folder still known as this worktree,
-/// which the next `destroy` or `prune` finishes. Retries a few times when a
-/// file appears in it meanwhile (another shards process finishing an env
-/// file write).
-fn remove_tree(path: &Path) -> Result<()> {
-    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
-    let mut tries = 0;
-    loop {
-        let entries = match fs::read_dir(path) {
-            Ok(entries) => entries,
-            Err(e) if gone(&e) => return Ok(()),
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        for entry in entries.flatten() {
-            let p = entry.path();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            let removed = match entry.file_type() {
-                Ok(t) if t.is_dir() => fs::remove_dir_all(&p).or_else(|e| {
-                    // A read-only folder (a copied Go module cache): the
-                    // shard's own, so it is made writable, then removed.
-                    if e.kind() != std::io::ErrorKind::PermissionDenied {
-                        return Err(e);
+            let k = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            for &b in &buf[..k] {
+                if b != b'\n' && b != b'\r' {
+                    line.push(b);
+                    continue;
+                }
+                let l = String::from_utf8_lossy(&line).into_owned();
+                line.clear();
+                match progress_of(&l) {
+                    Some(p) if !watch(Some(p)) => {
+                        stop = true;
+                        break 'read;
                     }
-                    make_writable(&p)?;
-                    fs::remove_dir_all(&p)
-                }),
-                _ => fs::remove_file(&p),
-            };
-            match removed {
-                Err(e) if !gone(&e) => return Err(Error::io(&p, e)),
-                _ => {}
+                    Some(_) => {}
+                    None if !l.trim().is_empty() => text.push(l),
+                    None => {}
+                }
             }
         }
-        match fs::remove_file(path.join(".git")) {
-            Err(e) if !gone(&e) => return Err(Error::io(path.join(".git"), e)),
-            _ => {}
+        if stop {
+            kill_group(group);
+            let _ = child.wait();
+            return Ok(Outcome::Stopped);
         }
-        match fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if gone(&e) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        if !line.is_empty() {
+            text.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        let status = child.wait().map_err(|e| Error::CannotRun {
+            program: "git".into(),
+            err: e,
+        })?;
+        if !status.success() {
+            return Err(Error::GitFailed {
+                command: shown,
+                code: status.code(),
+                output: text.join("\n"),
+            });
+        }
+        let said = text
+            .into_iter()
+            .filter(|l| !l.starts_with("Preparing worktree") && !l.starts_with("HEAD is now at"))
+            .collect();
+        let wt_name = std::fs::read_to_string(path.join(".git"))
+            .ok()
+            .and_then(|t| {
+                let admin = t.trim().strip_prefix("gitdir:")?.trim().to_string();
+                let name = Path::new(&admin).file_name()?.to_str()?.to_string();
+                Some(name)
+            })
+            .ok_or_else(|| {
+                Error::io(
+                    path.join(".git"),
+                    std::io::Error::other("git made no `.git` file naming its worktree record"),
+                )
+            })?;
+        Ok(Outcome::Added(Added { wt_name, said }))
+    }
+}
+
+/// Makes a pipe whose ends are closed in child processes unless given to them.
+fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::io("pipe", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just made and are owned by nobody else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// Stops every process of group `group` (git, its `reset`, a hook) and
+/// waits until none is left, so nothing writes into the folder while it is
+/// being undone. SIGTERM first: git then removes the lock files it holds
+/// (`refs/heads/BRANCH.lock`, `index.lock`), which a SIGKILL would leave
+/// behind to fail the user's next `git branch`; SIGKILL after half a second
+/// for what is left (a hook that ignores SIGTERM).
+fn kill_group(group: i32) {
+    for (signal, wait) in [(libc::SIGTERM, 500), (libc::SIGKILL, 1000)] {
+        // SAFETY: kill sends a signal to the child's own process group.
+        unsafe {
+            libc::kill(-group, signal);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(wait) {
+            // SAFETY: signal 0 only checks whether the group still exists.
+            if unsafe { libc::kill(-group, 0) } != 0 {
+                return;
             }
-            Err(e) => return Err(Error::io(path, e)),
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
 
-/// Gives the owner read, write and search rights on folder `dir` and every
-/// folder under it, so that their entries can be removed. Never through a
-/// link: a link, or anything that is not a folder, is left as it is, and
-/// nothing outside `dir` is reached. Only for a folder about to be removed.
-fn make_writable(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = fs::symlink_metadata(dir)?;
-    if !meta.is_dir() {
-        return Ok(());
+/// The command as a user would type it, for messages.
+fn command_text(cmd: &Command) -> String {
+    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
+    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+/// Reads git's progress line `Updating files:  42% (840/2000)` (in any
+/// language: the `NN% (a/b)` part) as (done, total).
+fn progress_of(line: &str) -> Option<(usize, usize)> {
+    let open = line.rfind("% (")?;
+    let rest = &line[open + 3..];
+    let (inner, _) = rest.split_once(')')?;
+    let (done, total) = inner.split_once('/')?;
+    Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_of;
+
+    #[test]
+    fn reads_git_progress() {
+        assert_eq!(
+            progress_of("Updating files:  42% (840/2000)"),
+            Some((840, 2000))
+        );
+        assert_eq!(
+            progress_of("Updating files: 100% (2000/2000), done."),
+            Some((2000, 2000))
+        );
+        assert_eq!(progress_of("Preparing worktree (new branch 'x')"), None);
+        assert_eq!(progress_of("HEAD is now at 1234567 a (b/c) subject"), None);
+        assert_eq!(progress_of("post-checkout ran"), None);
     }
-    let mode = meta.permissions().mode();
-    if mode & 0o700 != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700))?;
-    }
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        // `file_type` does not follow links.
-        if entry.file_type()?.is_dir() {
-            make_writable(&entry.path())?;
-        }
-    }
-    Ok(())
 }

@@ -1,10 +1,13 @@
-//! git through git2: find the repository and name its commits; the
-//! submodules resolve refs (`refs`), add worktrees with the user's git
-//! (`checkout`), tell and remove them (`add`),
-//! read a worktree's state (`status`), what it is doing and whether its
-//! branch is merged into the default branch (`state`), list what git ignores (`ignored`), the links between a worktree folder
-//! and its repository (`link`), and find commits that live only in its
-//! submodule clones (`submodules`).
+//! git through git2: find the repository, name its commits and read git's
+//! records of its worktrees (lock reasons, which folder is which record).
+//! The submodules resolve refs (`refs`), add worktrees with the user's git
+//! (`add`), remove them (`remove`), find the work a removal would lose
+//! (`dirty`), tell what a folder is and where a moved worktree went
+//! (`inspect`), measure a worktree against the default branch and tell
+//! whether its branch is merged (`state`), list what git ignores
+//! (`ignored`), read the links between a worktree folder and its
+//! repository (`link`), and find commits that live only in its submodule
+//! clones (`submodules`).
 //!
 //! A linked worktree is made by the user's own `git worktree add` (a child
 //! process whose progress is read back), so it is exactly what git makes;
@@ -16,12 +19,13 @@
 //! imports git2.
 
 mod add;
-mod checkout;
+mod dirty;
 mod ignored;
+mod inspect;
 mod link;
 mod refs;
+mod remove;
 mod state;
-mod status;
 mod submodules;
 
 use std::fmt;
@@ -32,13 +36,14 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
-pub use checkout::{Added, Outcome, Start};
+pub use add::{Added, Outcome, Start};
+pub use dirty::dirty_summary;
 pub use ignored::{Ignored, ignored_entries};
+pub use inspect::{WorktreeInfo, ensure_ignored, inspect, is_tracked, moved_to};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use state::{
     DefaultBranch, MergeState, Merged, WorktreeState, default_branch, merge_state, read_state,
 };
-pub use status::{WorktreeInfo, dirty_summary, ensure_ignored, inspect, is_tracked, moved_to};
 pub use submodules::submodule_work;
 
 /// A commit of the repository, as [`Repo::resolve_base`] found it.
@@ -156,6 +161,20 @@ impl Repo {
                     .is_some_and(|a| Some(a) == fs::canonicalize(b).ok())
         };
         same(&self.admin_dir(&name), &admin).then_some(name)
+    }
+
+    /// Returns why worktree `wt_name` is locked (`git worktree lock
+    /// --reason`; empty when none was given), or `None` when it is not.
+    pub fn lock_reason(&self, wt_name: &str) -> Option<String> {
+        fs::read_to_string(self.admin_dir(wt_name).join("locked"))
+            .ok()
+            .map(|r| r.trim().to_string())
+    }
+
+    /// Returns true when the folder at `path` is worktree `wt_name` of this
+    /// repository: its `.git` file points at git's record of that worktree.
+    pub fn owns_folder(&self, wt_name: &str, path: &Path) -> bool {
+        self.worktree_name_at(path).as_deref() == Some(wt_name)
     }
 
     /// Returns the names of the worktree records the repository has now.

@@ -1,8 +1,9 @@
-//! What a worktree is doing, for `list --full` and `prune --merged`: the
-//! repository's default branch, a worktree's modified and untracked files,
-//! its branch ahead of and behind the default branch, its last commit's
-//! time, and whether a branch's changes are already in the default branch
-//! (squash merges included).
+//! A worktree measured against the repository's default branch, for
+//! `list --full` and `prune --merged`: which branch is the default, the
+//! worktree's modified and untracked counts, its HEAD ahead of and behind
+//! the default branch, its last commit's time (`read_state`), and whether a
+//! branch's changes are already in the default branch, squash merges
+//! included (`merge_state`).
 //!
 //! Part of the `worktree` adapter; must not depend on ports, SQLite or the
 //! command line. Every function opens its own `git2::Repository`, so

@@ -6,8 +6,8 @@
 //! one set of rules (destroy refuses work unless `force`, and so on). A
 //! failure is a tool error carrying the CLI's message and hint; stdout
 //! carries nothing but protocol messages, and progress is always off.
-//! The line protocol itself (parse errors, batches, bounded error texts) is
-//! [`wire`]'s.
+//! The line protocol itself is [`wire`]'s (stdio, a line at a time), with
+//! `jsonrpc` (parse errors, batches) and `clip` (bounded error texts).
 
 use std::path::PathBuf;
 
@@ -26,6 +26,7 @@ use crate::output;
 use crate::paths::Env;
 
 mod clip;
+mod jsonrpc;
 mod wire;
 
 /// Serve shards to coding agents over MCP (stdio)

@@ -1,7 +1,8 @@
-//! `shards hook claude-code`: Claude Code's `WorktreeCreate` and
-//! `WorktreeRemove` hooks. Reads the hook input (JSON) on stdin; a create
-//! makes a shard and prints only its absolute path on stdout, a remove
-//! destroys the shard whose worktree the payload names.
+//! `shards hook claude-code`: an agent hook, Claude Code's `WorktreeCreate`
+//! and `WorktreeRemove` hooks (not a project's setup/start/teardown hooks,
+//! which are `shard::hooks`). Reads the agent's hook input (JSON) on stdin;
+//! a create makes a shard and prints only its absolute path on stdout, a
+//! remove destroys the shard whose worktree the payload names.
 //!
 //! Command layer: reads stdin and the payload's fields here, then runs
 //! `cmd::create` and `cmd::destroy` unchanged in the payload's repository;
@@ -46,22 +47,22 @@ const MAX_PAYLOAD: u64 = 1 << 20;
 /// work and running processes are refused, the reason on stderr. A path
 /// that is no shard's worktree is an error.
 #[derive(Debug, Args)]
-pub struct HookArgs {
+pub struct AgentHookArgs {
     /// The agent whose hook input comes on stdin
     #[arg(value_enum)]
-    pub agent: HookAgent,
+    pub agent: Agent,
 }
 
-/// The agents whose hooks shards handles.
+/// The coding agents whose agent hooks shards handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HookAgent {
+pub enum Agent {
     /// Claude Code's WorktreeCreate and WorktreeRemove hooks
     ClaudeCode,
 }
 
-/// What a hook did.
+/// What an agent hook did.
 #[derive(Debug, Serialize)]
-pub struct HookReport {
+pub struct AgentHookReport {
     /// The hook event handled (`WorktreeCreate`, `WorktreeRemove`).
     pub event: String,
     /// The shard's worktree (absolute): created, reused or removed.
@@ -76,10 +77,10 @@ pub struct HookReport {
     pub destroyed: Option<DestroyReport>,
 }
 
-/// Reads the hook input on stdin and acts on it.
-pub fn run(ctx: &Ctx, args: &HookArgs) -> Result<HookReport> {
+/// Reads the agent's hook input on stdin and acts on it.
+pub fn run(ctx: &Ctx, args: &AgentHookArgs) -> Result<AgentHookReport> {
     match args.agent {
-        HookAgent::ClaudeCode => {
+        Agent::ClaudeCode => {
             if io::stdin().is_terminal() {
                 return Err(payload(
                     "no hook input: Claude Code writes it on stdin, this stdin is a terminal"
@@ -97,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &HookArgs) -> Result<HookReport> {
 }
 
 fn payload(message: String) -> Error {
-    Error::HookPayload { message }
+    Error::AgentHookPayload { message }
 }
 
 /// Returns the first of `keys` that the payload sets to a non-empty string.
@@ -108,7 +109,7 @@ fn field<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
 }
 
 /// Acts on one Claude Code hook input.
-fn claude_code(ctx: &Ctx, text: &str) -> Result<HookReport> {
+fn claude_code(ctx: &Ctx, text: &str) -> Result<AgentHookReport> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| payload(format!("stdin is not JSON ({e})")))?;
     let obj = value
@@ -163,11 +164,11 @@ fn at(ctx: &Ctx, dir: Option<PathBuf>) -> Result<Ctx> {
 }
 
 /// Creates the shard `name`, or reuses an active one of that name.
-fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<HookReport> {
+fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<AgentHookReport> {
     let repo = ctx.repo()?;
     let existing = ctx.ledger()?.find(&repo.git_dir, name)?;
     if let Some(row) = existing.filter(|r| r.state == ShardState::Active && r.path.is_dir()) {
-        return Ok(HookReport {
+        return Ok(AgentHookReport {
             event: "WorktreeCreate".into(),
             path: row.path,
             reused: true,
@@ -189,7 +190,7 @@ fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<HookRepo
     let interrupts = host::interrupt::catch();
     let report = create::run(ctx, &args)?;
     drop(interrupts);
-    Ok(HookReport {
+    Ok(AgentHookReport {
         event: "WorktreeCreate".into(),
         path: report.shard.path.clone(),
         reused: false,
@@ -199,7 +200,7 @@ fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<HookRepo
 }
 
 /// Destroys the shard whose worktree is `path`, as `shards destroy` does.
-fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<HookReport> {
+fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<AgentHookReport> {
     let wanted = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let row = ctx
         .ledger()?
@@ -225,7 +226,7 @@ fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<HookReport> {
         catch_signals: true,
     };
     let report = destroy::run(&sub, &args)?;
-    Ok(HookReport {
+    Ok(AgentHookReport {
         event: "WorktreeRemove".into(),
         path: row.path,
         reused: false,
@@ -234,7 +235,7 @@ fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<HookReport> {
     })
 }
 
-impl Render for HookReport {
+impl Render for AgentHookReport {
     fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
         match self.event.as_str() {
             // Claude Code reads the new worktree's path, and nothing else.

@@ -1,7 +1,8 @@
-//! Plain data of the domain: shard names, port blocks, shard states.
+//! Shard names: [`ShardName`] (validated as a git branch name and a safe
+//! folder name, or mended from an agent's free text), and the docker
+//! compose project name made from a repository's and a shard's.
 //!
-//! Values are validated in their constructors, so a `ShardName` or a
-//! `PortBlock` that exists is a good one. Pure: no I/O, no git, no SQLite.
+//! Part of the pure core: no I/O, no git, no SQLite.
 
 use std::fmt;
 
@@ -137,167 +138,6 @@ impl fmt::Display for ShardName {
     }
 }
 
-/// A contiguous range of ports `[start, start + len - 1]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PortBlock {
-    start: u16,
-    len: u16,
-}
-
-impl PortBlock {
-    /// Builds a block, or `None` when it is empty or runs past port 65535.
-    pub fn new(start: u16, len: u16) -> Option<PortBlock> {
-        if len == 0 || u32::from(start) + u32::from(len) - 1 > u32::from(u16::MAX) {
-            return None;
-        }
-        Some(PortBlock { start, len })
-    }
-
-    /// Returns the first port.
-    pub fn start(&self) -> u16 {
-        self.start
-    }
-
-    /// Returns the last port (inclusive).
-    pub fn end(&self) -> u16 {
-        // `new` guarantees this does not overflow.
-        self.start + (self.len - 1)
-    }
-
-    /// Returns the number of ports.
-    pub fn len(&self) -> u16 {
-        self.len
-    }
-
-    /// Returns true when the block holds no port; never, by construction.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Returns true when `port` lies inside the block.
-    pub fn contains(&self, port: u16) -> bool {
-        self.start <= port && port <= self.end()
-    }
-
-    /// Returns true when the two blocks share at least one port.
-    pub fn overlaps(&self, other: &PortBlock) -> bool {
-        self.start <= other.end() && other.start <= self.end()
-    }
-}
-
-impl fmt::Display for PortBlock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.start, self.end())
-    }
-}
-
-/// Where a shard is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShardState {
-    /// Being made; `pid` is the creator.
-    Creating,
-    /// Made and handed to the user.
-    Active,
-    /// Being removed; `pid` is the destroyer.
-    Destroying,
-}
-
-impl ShardState {
-    /// Returns the name stored in the ledger.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ShardState::Creating => "creating",
-            ShardState::Active => "active",
-            ShardState::Destroying => "destroying",
-        }
-    }
-
-    /// Parses the name stored in the ledger.
-    pub fn parse(s: &str) -> Option<ShardState> {
-        match s {
-            "creating" => Some(ShardState::Creating),
-            "active" => Some(ShardState::Active),
-            "destroying" => Some(ShardState::Destroying),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ShardState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What `list` and reports say a shard is: its ledger state, except that an
-/// active shard whose worktree folder is gone is `missing`, and one whose
-/// folder is no longer its git worktree is `replaced`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ShardStatus {
-    /// Made and handed to the user; its worktree exists.
-    Active,
-    /// Active in the ledger, but its worktree folder is gone.
-    Missing,
-    /// Active in the ledger, but its folder is no longer its git worktree
-    /// (replaced by a plain folder, or by another worktree).
-    Replaced,
-    /// Being made (or its create was killed).
-    Creating,
-    /// Being removed (or its destroy was killed).
-    Destroying,
-}
-
-impl ShardStatus {
-    /// Returns the status of a shard in `state` whose worktree does or does
-    /// not exist.
-    pub fn of(state: ShardState, worktree_exists: bool) -> ShardStatus {
-        match state {
-            ShardState::Active if worktree_exists => ShardStatus::Active,
-            ShardState::Active => ShardStatus::Missing,
-            ShardState::Creating => ShardStatus::Creating,
-            ShardState::Destroying => ShardStatus::Destroying,
-        }
-    }
-
-    /// Returns the word shown in tables and JSON.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ShardStatus::Active => "active",
-            ShardStatus::Missing => "missing",
-            ShardStatus::Replaced => "replaced",
-            ShardStatus::Creating => "creating",
-            ShardStatus::Destroying => "destroying",
-        }
-    }
-}
-
-impl fmt::Display for ShardStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Returns true when `name` can name a service port: a lowercase ASCII
-/// letter, then lowercase letters, digits and `_`, at most 40 characters.
-/// So every name maps to its own valid variable (`web_api` → `WEB_API_PORT`).
-/// `who` is reserved for `shards port who`.
-pub fn valid_service_name(name: &str) -> bool {
-    // `who` is `shards port who PORT`.
-    name != "who"
-        && name.len() <= 40
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// Returns the env variable of a service port: `web_api` → `WEB_API_PORT`.
-pub fn service_var(name: &str) -> String {
-    format!("{}_PORT", name.to_ascii_uppercase())
-}
-
 /// Makes a docker compose project name from a repository and a shard name.
 ///
 /// Compose accepts lowercase letters, digits, `-` and `_`, starting with a
@@ -409,29 +249,6 @@ mod tests {
     #[test]
     fn folder_flattens_slashes() {
         assert_eq!(ShardName::parse("fix/login").unwrap().folder(), "fix-login");
-    }
-
-    #[test]
-    fn block_bounds() {
-        assert!(PortBlock::new(65500, 36).is_some());
-        assert!(PortBlock::new(65500, 37).is_none());
-        assert!(PortBlock::new(10, 0).is_none());
-        let b = PortBlock::new(3000, 100).unwrap();
-        assert_eq!((b.start(), b.end(), b.len()), (3000, 3099, 100));
-        assert!(b.contains(3099) && !b.contains(3100));
-        assert!(b.overlaps(&PortBlock::new(3099, 5).unwrap()));
-        assert!(!b.overlaps(&PortBlock::new(3100, 5).unwrap()));
-    }
-
-    #[test]
-    fn service_names_map_to_distinct_valid_variables() {
-        for ok in ["web", "api2", "web_admin"] {
-            assert!(valid_service_name(ok), "{ok}");
-        }
-        for bad in ["who", "Web", "web-api", "1web", "_web", "", &"a".repeat(41)] {
-            assert!(!valid_service_name(bad), "{bad:?} was accepted");
-        }
-        assert_eq!(service_var("web_admin"), "WEB_ADMIN_PORT");
     }
 
     #[test]

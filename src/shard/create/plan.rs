@@ -1,0 +1,164 @@
+//! Planning a create: the name, branch, base and path checked against the
+//! repository and the ledger, before anything is written.
+//!
+//! Lifecycle layer: uses the ledger and worktree adapters.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::model::ShardName;
+use crate::template::WorktreePlace;
+use crate::worktree::{CommitId, Repo, Start};
+
+use crate::shard::build::{Spec, invalid};
+
+/// A shard name and its branch, both checked.
+pub struct Names {
+    name: ShardName,
+    branch: String,
+}
+
+impl Names {
+    /// Checks a shard name and its branch (the name unless `branch`); pure,
+    /// so bad input stops before anything is opened or written.
+    pub fn parse(name: &str, branch: Option<&str>) -> Result<Names> {
+        let name = ShardName::parse(name).map_err(|r| invalid(name, r))?;
+        let branch = match branch {
+            Some(b) => ShardName::parse(b).map_err(|r| invalid(b, r))?.to_string(),
+            None => name.to_string(),
+        };
+        Ok(Names { name, branch })
+    }
+}
+
+/// What a create was asked for.
+pub struct CreateRequest<'a> {
+    /// The commit a new branch starts from, when not HEAD.
+    pub base: Option<&'a str>,
+    /// The worktree path template (`worktree.root` or the default).
+    pub root_template: String,
+    /// The user's home, for `~/` in the template.
+    pub user_home: Option<&'a Path>,
+}
+
+/// Where the shard's branch comes from: what `git worktree add` is given.
+pub(super) enum BranchSource {
+    /// A new branch from the user's base (HEAD without one), made by
+    /// `git worktree add -b`, so git sets its upstream as it would.
+    New { base: Option<String> },
+    /// A new branch that git makes from the one remote that has it, and
+    /// tracks (git's own DWIM of `git worktree add PATH BRANCH`).
+    Remote {
+        /// The remote-tracking branch it starts at (`origin/BRANCH`).
+        tracking: String,
+    },
+    /// The local branch as it is.
+    Existing,
+}
+
+impl BranchSource {
+    /// Returns true when the create makes the branch.
+    fn makes_branch(&self) -> bool {
+        !matches!(self, BranchSource::Existing)
+    }
+
+    /// Returns how `git worktree add` starts the worktree.
+    pub(super) fn start(&self) -> Start<'_> {
+        match self {
+            BranchSource::New { base } => Start::New(base.as_deref()),
+            BranchSource::Remote { .. } | BranchSource::Existing => Start::Existing,
+        }
+    }
+}
+
+/// A validated create, before anything is written.
+pub struct CreatePlan {
+    pub(super) spec: Spec,
+    pub(super) source: BranchSource,
+    /// The commit the branch starts at (for the undo: a branch this create
+    /// made is deleted only while it is still there).
+    pub(super) base: CommitId,
+    pub(super) warnings: Vec<String>,
+}
+
+/// Validates a create against the repository and the ledger; writes nothing.
+pub fn plan_create(
+    ledger: &Ledger,
+    repo: &Repo,
+    names: Names,
+    req: &CreateRequest<'_>,
+) -> Result<CreatePlan> {
+    let Names { name, branch } = names;
+    if let Some(existing) = ledger.find(&repo.git_dir, name.as_str())? {
+        return Err(Error::NameTaken {
+            name: name.to_string(),
+            repo: repo.root.clone(),
+            state: existing.state,
+        });
+    }
+    let mut warnings = Vec::new();
+    let source = if repo.branch_exists(&branch) {
+        BranchSource::Existing
+    } else {
+        // Found only on one remote: git makes it from there and tracks it.
+        match req.base.is_none().then(|| repo.only_remote_with(&branch)) {
+            Some(Some(tracking)) => BranchSource::Remote { tracking },
+            _ => BranchSource::New {
+                base: req.base.map(str::to_string),
+            },
+        }
+    };
+    if source.makes_branch() && repo.is_remote_tracking(&branch) {
+        let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
+        return Err(invalid(
+            &branch,
+            format!(
+                "it names a remote-tracking branch; to work on it, use `--branch {local} --base {branch}`"
+            ),
+        ));
+    }
+    let base = match &source {
+        BranchSource::Remote { tracking } => {
+            repo.resolve_base(Some(&format!("refs/remotes/{tracking}")))?
+        }
+        BranchSource::New { base } => repo.resolve_base(base.as_deref())?,
+        BranchSource::Existing => {
+            if let Some(at) = repo.checked_out_at(&branch)? {
+                return Err(Error::BranchCheckedOut { branch, path: at });
+            }
+            if req.base.is_some() {
+                warnings.push(format!(
+                    "branch `{branch}` exists, so it is checked out as it is and --base is ignored"
+                ));
+            }
+            repo.resolve_base(Some(&format!("refs/heads/{branch}")))?
+        }
+    };
+    // `{repo}` is the folder name the ledger gives this repository; the
+    // path is checked now with the name it would get, and made again with
+    // the name it gets inside the transaction that reserves the shard.
+    let place = WorktreePlace::Template {
+        template: req.root_template.clone(),
+        name_folder: name.folder(),
+        user_home: req.user_home.map(Path::to_path_buf),
+        repo_root: repo.root.clone(),
+    };
+    let path = place.resolve(&ledger.repo_dir_name(&repo.git_dir, &repo.root, &repo.name)?)?;
+    let folder = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .map(str::to_string);
+    Ok(CreatePlan {
+        spec: Spec {
+            wt_name: repo.free_worktree_name(&folder.unwrap_or_else(|| name.folder())),
+            name,
+            branch,
+            place,
+            made_branch: source.makes_branch(),
+        },
+        source,
+        base,
+        warnings,
+    })
+}

@@ -1,0 +1,282 @@
+//! Reclaiming a shard: claim → teardown hook → remove → release, the one
+//! act behind `destroy` and `prune`.
+//!
+//! [`destroy`] (a shard `check::work` let go), [`debris`] (what
+//! `debris::diagnose` found) and [`merged`] (what `merged::judge` found)
+//! share [`reclaim`]: the row is claimed in one transaction that re-checks
+//! it (so two processes never reclaim one shard twice), the teardown hook
+//! runs while the block is still held, then the worktree, git's record and
+//! the branch (when nothing on it would be lost) go, then the row, which
+//! frees the block. If the hook fails (when it must not) or removing
+//! fails, the row is handed back as it was. What became of the branch is a
+//! [`BranchFate`].
+//!
+//! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use crate::config::Config;
+use crate::config::hooks::Hook;
+use crate::error::{Error, Result};
+use crate::host;
+use crate::ledger::ShardRow;
+use crate::model::ShardState;
+use crate::worktree::{self, Merged, Repo};
+
+use super::check::WorkCheck;
+use super::debris::diagnose;
+use super::hooks::Say;
+use super::merged::Merge;
+use super::{Site, hooks, lookup};
+
+/// The `teardown` hook a destroy or prune runs after its claim, before the
+/// worktree goes, and how a failure is taken.
+pub struct TeardownHook<'a> {
+    /// The hook, when one may run (see `hooks::teardown_allowed`).
+    pub hook: Option<Hook>,
+    /// The configuration the shard's variables are made with.
+    pub config: &'a Config,
+    /// True for a destroy without `--force`: a failing step stops it and
+    /// the shard is handed back; otherwise it is a warning and it goes on.
+    pub failure_stops: bool,
+    /// Where step announcements go.
+    pub say: Say<'a>,
+}
+
+/// What became of a shard's branch when the shard was reclaimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchFate {
+    /// Deleted: the shard made it and every commit on it is on another
+    /// branch or tag.
+    Deleted,
+    /// Deleted by `prune --merged`, though its commits are on no other
+    /// ref: its changes are in `base` (squash-merged or rebased). `tip` is
+    /// the commit it was at (10 hex digits).
+    DeletedMerged {
+        /// The commit the branch was at, shortened.
+        tip: String,
+        /// The default branch its changes are in.
+        base: String,
+    },
+    /// Kept, and why.
+    Kept(Retained),
+    /// The shard made it, and it was gone already.
+    Gone,
+    /// Not looked at: the repository is gone, and the branch with it.
+    RepoGone,
+}
+
+/// Why a shard's branch was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retained {
+    /// It existed before the shard, so it is not the shard's to delete.
+    Predates,
+    /// Something on it would be lost, as git says (commits no other branch
+    /// or tag contains, checked out elsewhere, not a plain branch).
+    Unmerged(String),
+    /// `prune --merged` found it merged by its changes, but it moved since.
+    MovedSinceMerged,
+}
+
+impl BranchFate {
+    /// True when the branch was deleted.
+    pub fn deleted(&self) -> bool {
+        matches!(self, BranchFate::Deleted | BranchFate::DeletedMerged { .. })
+    }
+}
+
+/// What reclaiming a shard did.
+pub struct Reclaimed {
+    /// The row as it was before the claim.
+    pub row: ShardRow,
+    /// What became of its branch.
+    pub branch: BranchFate,
+    /// What else was left in place, and why.
+    pub notes: Vec<String>,
+    /// A teardown hook that failed and was gone past, or was not run.
+    pub warnings: Vec<String>,
+}
+
+/// Reclaims a shard `destroy` checked (`work`, from `check::work`): claims
+/// it unless a live process got to it first, removes it, frees its block.
+pub fn destroy(
+    site: &mut Site<'_>,
+    repo: &Repo,
+    row: &ShardRow,
+    work: WorkCheck,
+    hook: &TeardownHook<'_>,
+) -> Result<Reclaimed> {
+    let decide = |fresh: &ShardRow| {
+        if fresh.state != ShardState::Active && lookup::owner_alive(fresh) {
+            return Err(lookup::busy(fresh));
+        }
+        Ok(true)
+    };
+    let (home, held) = (site.home, site.held_lock);
+    reclaim(site, "destroy", row.id, Some(work), hook, decide, |row| {
+        let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+        remove(repo, row)
+    })?
+    .ok_or_else(|| Error::ShardNotFound {
+        name: row.name.clone(),
+        repo: repo.root.clone(),
+    })
+}
+
+/// Reclaims a shard `debris::diagnose` called reclaimable debris, if it
+/// still is when claimed; `Ok(None)` when another process got to it first
+/// or it recovered.
+pub fn debris(
+    site: &mut Site<'_>,
+    row: &ShardRow,
+    hook: &TeardownHook<'_>,
+) -> Result<Option<Reclaimed>> {
+    let decide = |fresh: &ShardRow| Ok(diagnose(fresh).reclaimable());
+    let (home, held) = (site.home, site.held_lock);
+    reclaim(site, "prune", row.id, None, hook, decide, |row| {
+        if row.repo.git_dir.exists() {
+            let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+            return remove(&Repo::discover(&row.repo.git_dir)?, row);
+        }
+        let mut notes = Vec::new();
+        if row.path.exists() {
+            notes.push(format!(
+                "left {} in place: its repository is gone",
+                row.path.display()
+            ));
+        }
+        Ok((BranchFate::RepoGone, notes))
+    })
+}
+
+/// Reclaims an active shard whose branch `merged::judge` found merged
+/// (`merge`), if it is still active and clean once claimed. The branch
+/// goes when the shard made it and, for a branch merged by its changes
+/// only (a squash), while it is still at the commit found merged: its
+/// changes are in the default branch. `Ok(None)` when another process got
+/// to it first.
+pub fn merged(
+    site: &mut Site<'_>,
+    row: &ShardRow,
+    merge: &Merge,
+    hook: &TeardownHook<'_>,
+) -> Result<Option<Reclaimed>> {
+    let decide = |fresh: &ShardRow| Ok(fresh.state == ShardState::Active);
+    let (home, held) = (site.home, site.held_lock);
+    reclaim(
+        site,
+        "prune",
+        row.id,
+        Some(merge.work),
+        hook,
+        decide,
+        |row| {
+            // Work written since the check stops it, and the shard is handed back.
+            if let Some(summary) = worktree::dirty_summary(&row.path)? {
+                return Err(Error::WorktreeDirty {
+                    name: row.name.clone(),
+                    path: row.path.clone(),
+                    summary,
+                });
+            }
+            let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+            let repo = Repo::discover(&row.repo.git_dir)?;
+            let (fate, notes) = remove(&repo, row)?;
+            let squashed = row.made_branch && merge.how == Merged::Changes;
+            if !squashed || !matches!(fate, BranchFate::Kept(_)) {
+                return Ok((fate, notes));
+            }
+            if repo.delete_branch_if_at(&row.branch, merge.tip)? {
+                let fate = BranchFate::DeletedMerged {
+                    tip: merge.tip.to_string()[..10].to_string(),
+                    base: merge.base.clone(),
+                };
+                return Ok((fate, notes));
+            }
+            Ok((BranchFate::Kept(Retained::MovedSinceMerged), notes))
+        },
+    )
+}
+
+/// Claims row `id` for operation `op` (which names its crash points) if
+/// `decide` agrees on the row as it is now, recording whether `work` found
+/// it clean; runs the teardown `hook` while the block is still held,
+/// removes the shard with `remove` (which says what became of the branch,
+/// and notes), then deletes the row. If the hook fails (when its failure
+/// stops) or is interrupted, or `remove` fails, the row is handed back as
+/// it was.
+fn reclaim(
+    site: &mut Site<'_>,
+    op: &str,
+    id: i64,
+    work: Option<WorkCheck>,
+    hook: &TeardownHook<'_>,
+    decide: impl FnOnce(&ShardRow) -> Result<bool>,
+    remove: impl FnOnce(&ShardRow) -> Result<(BranchFate, Vec<String>)>,
+) -> Result<Option<Reclaimed>> {
+    let found_clean = work.is_some_and(WorkCheck::found_clean);
+    let pid = host::current_process();
+    let Some(row) = site.ledger.claim(id, pid, found_clean, decide)? else {
+        return Ok(None);
+    };
+    site.crash_point(&format!("{op}:marked"));
+    let mut warnings = Vec::new();
+    if let Some(h) = &hook.hook {
+        let ran = hooks::vars(site.ledger, &row, hook.config)
+            .and_then(|vars| hooks::teardown(h, &row, &vars, hook.say));
+        match ran {
+            Ok(w) => warnings.extend(w),
+            Err(e) if hook.failure_stops || matches!(e, Error::DestroyInterrupted { .. }) => {
+                // Nothing was removed: hand the shard back as it was.
+                let _ = site.ledger.set_state(row.id, row.state, row.pid);
+                return Err(e);
+            }
+            Err(e) => warnings.push(format!("{e}; went on without it")),
+        }
+    }
+    let (branch, notes) = match remove(&row) {
+        Ok(done) => done,
+        Err(e) => {
+            // Nothing was removed that matters (the folder is not ours or
+            // could not be read): hand the shard back as it was.
+            let _ = site.ledger.set_state(row.id, row.state, row.pid);
+            return Err(e);
+        }
+    };
+    site.crash_point(&format!("{op}:removed"));
+    site.ledger.remove(row.id)?;
+    Ok(Some(Reclaimed {
+        row,
+        branch,
+        notes,
+        warnings,
+    }))
+}
+
+/// Removes a shard's worktree and git's record of it, then its branch when
+/// the shard made it and nothing on it would be lost. Returns what became
+/// of the branch, and notes on what else was left in place. Does not touch
+/// the ledger.
+fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
+    let mut notes = Vec::new();
+    if row.state == ShardState::Creating {
+        // A create killed while git was adding the worktree: its path was
+        // free before, so what git left there unfinished is the create's.
+        repo.remove_unfinished(&row.path, &Default::default(), false)?;
+    }
+    if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
+        notes.push(format!(
+            "left {} in place: it is not this shard's git worktree",
+            left.display()
+        ));
+    }
+    if !row.made_branch {
+        return Ok((BranchFate::Kept(Retained::Predates), notes));
+    }
+    if !repo.branch_exists(&row.branch) {
+        return Ok((BranchFate::Gone, notes));
+    }
+    let fate = match repo.delete_branch_if_merged(&row.branch)? {
+        None => BranchFate::Deleted,
+        Some(why) => BranchFate::Kept(Retained::Unmerged(why)),
+    };
+    Ok((fate, notes))
+}
