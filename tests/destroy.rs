@@ -171,15 +171,10 @@ fn a_name_given_twice_is_destroyed_once() {
     assert_eq!(out.stderr.matches("Destroyed shard").count(), 1, "{out}");
 }
 
-/// What a destroy says, with the temp root as `[TMP]`.
-fn shown(env: &TestEnv, out: &crate::common::Out) -> String {
-    out.to_string().replace(env.root.to_str().unwrap(), "[TMP]")
-}
-
 #[test]
 fn issue_17_destroy_says_what_went_and_what_was_kept() {
     let mut env = TestEnv::new();
-    env.small_pool(27820, 10, 4);
+    env.small_pool(10, 4);
     let merged = path(&env.create("merged"));
     let ahead = path(&env.create("ahead"));
     std::fs::write(ahead.join("a.txt"), "a").unwrap();
@@ -188,16 +183,16 @@ fn issue_17_destroy_says_what_went_and_what_was_kept() {
     env.git(&env.repo, &["branch", "before"]);
     env.shards(&["create", "old", "--branch", "before"]).ok();
     let out = env.shards(&["destroy", "merged", "ahead", "old"]).ok();
-    insta::assert_snapshot!(shown(&env, &out), @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         --- stderr ---
-        Destroyed shard `merged`: removed [TMP]/shards_home/worktrees/repo/merged, freed ports 27820-27829, deleted its branch.
-        Destroyed shard `ahead`: removed [TMP]/shards_home/worktrees/repo/ahead, freed ports 27830-27839, kept branch `ahead`: it has commits that no other branch or tag contains.
-        Destroyed shard `old`: removed [TMP]/shards_home/worktrees/repo/old, freed ports 27840-27849, kept branch `before`: it existed before the shard.
+        Destroyed shard `merged`: removed [TMP]/shards_home/worktrees/repo/merged, freed ports 10000-10009, deleted its branch.
+        Destroyed shard `ahead`: removed [TMP]/shards_home/worktrees/repo/ahead, freed ports 10010-10019, kept branch `ahead`: it has commits that no other branch or tag contains.
+        Destroyed shard `old`: removed [TMP]/shards_home/worktrees/repo/old, freed ports 10020-10029, kept branch `before`: it existed before the shard.
         [exit status: 0]
         ");
     assert!(!merged.exists() && !ahead.exists());
     let out = env.shards(&["destroy", "nope"]).code(1);
-    insta::assert_snapshot!(shown(&env, &out), @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         --- stderr ---
         shards: error: no shard named `nope` in [TMP]/repo
         hint: run `shards list` to see the shards of this repository (`--all` for every repository)

@@ -139,28 +139,28 @@ fn a_killed_forced_destroy_of_a_worktree_with_work_is_never_finished_by_prune() 
 #[test]
 fn issue_17_prune_says_what_it_would_reclaim_then_reclaims_it() {
     let mut env = TestEnv::new();
-    env.small_pool(27860, 10, 4);
+    env.small_pool(10, 4);
     let gone = path(&env.create("gone"));
     env.create("here");
     std::fs::remove_dir_all(&gone).unwrap();
     let out = env.shards(&["prune", "--dry-run"]).ok();
-    insta::assert_snapshot!(out, @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         NAME  PORTS        ACTION         REASON
-        gone  27860-27869  would reclaim  its worktree is gone
+        gone  10000-10009  would reclaim  its worktree is gone
         --- stderr ---
         Would reclaim 1 shard(s); run without --dry-run to do it.
         [exit status: 0]
         ");
     let out = env.shards(&["prune"]).ok();
-    insta::assert_snapshot!(out, @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         NAME  PORTS        ACTION     REASON
-        gone  27860-27869  reclaimed  its worktree is gone
+        gone  10000-10009  reclaimed  its worktree is gone
         --- stderr ---
         Reclaimed 1 shard(s).
         [exit status: 0]
         ");
     let out = env.shards(&["prune", "--dry-run"]).ok();
-    insta::assert_snapshot!(out, @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         --- stderr ---
         Nothing to prune.
         [exit status: 0]

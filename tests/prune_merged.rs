@@ -262,17 +262,17 @@ fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
 #[test]
 fn issue_17_dry_run_table_and_notes_each_on_a_line_of_their_own() {
     let mut env = TestEnv::new();
-    env.small_pool(27700, 10, 4);
+    env.small_pool(10, 4);
     shard_with_commit(&env, "done", "d.txt");
     shard_with_commit(&env, "wip", "w.txt");
     squash_into_main(&env, "done");
     let out = env
         .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
         .ok();
-    insta::assert_snapshot!(out, @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         NAME  PORTS        ACTION         REASON
-        done  27700-27709  would reclaim  its branch's changes are in `main` (squash-merged or rebased)
-        wip   27710-27719  kept           its branch `wip` is not merged into `main`
+        done  10000-10009  would reclaim  its branch's changes are in `main` (squash-merged or rebased)
+        wip   10010-10019  kept           its branch `wip` is not merged into `main`
         --- stderr ---
         Would reclaim 1 shard(s); run without --dry-run to do it.
         [exit status: 0]
@@ -282,14 +282,14 @@ fn issue_17_dry_run_table_and_notes_each_on_a_line_of_their_own() {
 #[test]
 fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
     let mut env = TestEnv::new();
-    env.small_pool(27740, 10, 4);
+    env.small_pool(10, 4);
     shard_with_commit(&env, "wip", "w.txt");
     let out = env
         .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
         .ok();
-    insta::assert_snapshot!(out, @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         NAME  PORTS        ACTION  REASON
-        wip   27740-27749  kept    its branch `wip` is not merged into `main`
+        wip   10000-10009  kept    its branch `wip` is not merged into `main`
         --- stderr ---
         Would reclaim nothing; 1 shard(s) kept, see the table.
         [exit status: 0]
@@ -302,15 +302,15 @@ fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
 #[test]
 fn issue_17_a_squash_merged_shard_is_reclaimed_with_its_branch_named() {
     let mut env = TestEnv::new();
-    env.small_pool(27780, 10, 4);
+    env.small_pool(10, 4);
     shard_with_commit(&env, "done", "d.txt");
     squash_into_main(&env, "done");
     let tip = env.git(&env.repo, &["rev-parse", "--short=10", "done"]);
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
-    let shown = out.to_string().replace(tip.trim(), "[TIP]");
+    let shown = env.shown(&out).replace(tip.trim(), "[TIP]");
     insta::assert_snapshot!(shown, @r"
         NAME  PORTS        ACTION     REASON
-        done  27780-27789  reclaimed  its branch's changes are in `main` (squash-merged or rebased)
+        done  10000-10009  reclaimed  its branch's changes are in `main` (squash-merged or rebased)
         --- stderr ---
         deleted branch `done` (was [TIP]): its changes are in `main`; `git branch done [TIP]` brings it back
         Reclaimed 1 shard(s).
