@@ -425,7 +425,6 @@ fn create_warns_that_base_is_ignored_for_an_existing_branch() {
 #[test]
 fn invalid_names_and_exhausted_ports_say_what_next() {
     let mut env = TestEnv::new();
-    env.small_pool(10, 1);
     let out = env.shards(&["create", "../escape"]).code(1);
     insta::assert_snapshot!(env.shown(&out), @"
     --- stderr ---
@@ -433,7 +432,7 @@ fn invalid_names_and_exhausted_ports_say_what_next() {
     hint: use letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to 100 characters, not starting with `-`
     [exit status: 1]
     ");
-    env.create("a");
+    env.small_pool(10, 1).create("a");
     let out = env.shards(&["create", "b"]).code(1);
     insta::assert_snapshot!(env.shown(&out), @"
     --- stderr ---

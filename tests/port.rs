@@ -160,13 +160,9 @@ fn port_prints_each_service_and_its_port() {
     --- stderr ---
     [exit status: 0]
     ");
-    let out = env.shards(&["port", "--shard", "a"]).ok();
-    insta::assert_snapshot!(env.shown(&out), @"
-    web 10000
-    api 10001
-    --- stderr ---
-    [exit status: 0]
-    ");
+    // Without names, it lists the shard's ports the same way.
+    let listed = env.shards(&["port", "--shard", "a"]).ok();
+    assert_eq!(listed.to_string(), out.to_string());
     let out = env
         .shards(&["port", "--release", "api", "--shard", "a"])
         .ok();

@@ -129,7 +129,7 @@ fn status_scope_and_an_idle_shard() {
 fn the_human_audit_names_listeners_and_the_pool() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
-    let wa = path(&env.create("a"));
+    let wa = env.create_worktree("a");
     env.create("b");
     env.shards_in(&wa, &["port", "web", "api"]).ok();
     let own = hold(&wa, "tcp", "127.0.0.1", env.port(0));
