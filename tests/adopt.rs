@@ -93,3 +93,24 @@ fn a_failed_adopt_leaves_no_env_file_claiming_ports() {
     let ports = env.shards(&["port", "--shard", "t4", "--json"]).ok().json();
     assert!(ports["services"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn adopt_says_what_it_made() {
+    let mut env = TestEnv::new();
+    env.small_pool(10, 2);
+    env.git_worktree("old-work", "old");
+    let out = env.shards(&["adopt", "../old-work"]).ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    [TMP]/old-work
+    --- stderr ---
+    Adopted [TMP]/old-work as shard `old-work` on branch `old` (ports 10000-10009).
+    [exit status: 0]
+    ");
+    let out = env.shards(&["adopt", "../old-work"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: cannot adopt [TMP]/repo/../old-work: it is already shard `old-work`
+    hint: adopt takes a linked worktree of this repository (`git worktree list`) that is not a shard yet
+    [exit status: 1]
+    ");
+}

@@ -122,9 +122,13 @@ fn base_and_existing_branches() {
 #[test]
 fn a_branch_checked_out_elsewhere_is_refused_before_anything_is_written() {
     let env = TestEnv::new();
-    env.shards(&["create", "x", "--branch", "main"])
-        .code(1)
-        .says(&["branch `main` is already checked out at", "hint:"]);
+    let out = env.shards(&["create", "x", "--branch", "main"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: branch `main` is already checked out at [TMP]/repo
+    hint: use another branch (`shards create NAME --branch BR`), or switch that worktree to another branch
+    [exit status: 1]
+    ");
     assert!(!env.ledger().exists() || env.list().is_empty());
 }
 
@@ -292,26 +296,54 @@ fn a_repository_without_commits_is_a_clear_error() {
     let env = TestEnv::new();
     let empty = env.root.join("empty");
     git2::Repository::init(&empty).unwrap();
-    env.shards_in(&empty, &["create", "x"])
-        .code(1)
-        .says(&["has no commits yet", "hint:"]);
+    let out = env.shards_in(&empty, &["create", "x"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: the repository [TMP]/empty has no commits yet
+    hint: make a first commit (`git commit --allow-empty -m init`), or pass --base
+    [exit status: 1]
+    ");
 }
 
 #[test]
 fn outside_a_repository_is_a_clear_error() {
     let env = TestEnv::new();
-    env.shards_in(&env.home, &["create", "x"])
-        .code(1)
-        .says(&["not inside a git repository"]);
+    let out = env.shards_in(&env.home, &["create", "x"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: not inside a git repository: [TMP]/home
+    hint: run shards inside a git repository, or pass -C <path>
+    [exit status: 1]
+    ");
 }
 
 #[test]
 fn the_name_is_taken_once_per_repository() {
     let env = TestEnv::new();
     env.create("x");
-    env.shards(&["create", "x"])
-        .code(1)
-        .says(&["a shard named `x` already exists"]);
+    let out = env.shards(&["create", "x"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: a shard named `x` already exists in [TMP]/repo (active)
+    hint: pick another name, or `shards destroy x` first
+    [exit status: 1]
+    ");
+    let out = env.shards(&["create", "x", "--json"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @r#"
+    {
+      "version": 1,
+      "error": {
+        "kind": "name_taken",
+        "message": "a shard named `x` already exists in [TMP]/repo (active)",
+        "hint": "pick another name, or `shards destroy x` first",
+        "exit_code": 1
+      }
+    }
+    --- stderr ---
+    shards: error: a shard named `x` already exists in [TMP]/repo (active)
+    hint: pick another name, or `shards destroy x` first
+    [exit status: 1]
+    "#);
 }
 
 #[test]
@@ -342,4 +374,70 @@ fn checkouts_apply_git_attributes_when_a_repository_has_them() {
         b"1\r\n2\r\n"
     );
     assert_eq!(env.git(&path_of(&crlf), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn create_says_what_it_made() {
+    let mut env = TestEnv::new();
+    env.small_pool(10, 2);
+    let out = env.shards(&["create", "a"]).ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    [TMP]/shards_home/worktrees/repo/a
+    --- stderr ---
+    Created shard `a` on branch `a` at [TMP]/shards_home/worktrees/repo/a (ports 10000-10009).
+    [exit status: 0]
+    ");
+}
+
+#[test]
+fn create_says_what_it_copied() {
+    let env = TestEnv::new();
+    let repo = git2::Repository::open(&env.repo).unwrap();
+    commit(&repo, &[(".gitignore", ".env.local\n")], "ignore");
+    std::fs::write(env.repo.join(".env.local"), "TOKEN=t\n").unwrap();
+    std::fs::write(env.repo.join(".worktreeinclude"), ".env.local\n").unwrap();
+    let out = env.shards(&["create", "a"]).ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    [TMP]/shards_home/worktrees/repo/a
+    --- stderr ---
+    Created shard `a` on branch `a` at [TMP]/shards_home/worktrees/repo/a (ports 10000-10099).
+    Copied 1 file (8 B) and 0 links from the main worktree (.worktreeinclude).
+    [exit status: 0]
+    ");
+}
+
+#[test]
+fn create_warns_that_base_is_ignored_for_an_existing_branch() {
+    let env = TestEnv::new();
+    env.git(&env.repo, &["branch", "topic"]);
+    let out = env
+        .shards(&["create", "t", "--branch", "topic", "--base", "main"])
+        .ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    [TMP]/shards_home/worktrees/repo/t
+    --- stderr ---
+    warning: branch `topic` exists, so it is checked out as it is and --base is ignored
+    Created shard `t` on branch `topic` at [TMP]/shards_home/worktrees/repo/t (ports 10000-10099).
+    [exit status: 0]
+    ");
+}
+
+#[test]
+fn invalid_names_and_exhausted_ports_say_what_next() {
+    let mut env = TestEnv::new();
+    let out = env.shards(&["create", "../escape"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: invalid shard name `../escape`: `..` is not allowed
+    hint: use letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to 100 characters, not starting with `-`
+    [exit status: 1]
+    ");
+    env.small_pool(10, 1).create("a");
+    let out = env.shards(&["create", "b"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: no free port block: the pool 10000-10009 has 1 blocks of 10, 1 held by shards and 0 with ports in use on this host
+    hint: run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`
+    [exit status: 1]
+    ");
 }

@@ -9,11 +9,13 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
     let env = TestEnv::new();
     let wt = env.create_worktree("x");
     std::fs::write(wt.join("new.txt"), "work").unwrap();
-    env.shards(&["destroy", "x"]).code(1).says(&[
-        "uncommitted or untracked changes",
-        "new.txt",
-        "--force",
-    ]);
+    let out = env.shards(&["destroy", "x"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: the worktree of `x` has uncommitted or untracked changes (0 changed, 1 untracked: new.txt): [TMP]/shards_home/worktrees/repo/x
+    hint: commit or stash the changes, or run `shards destroy --force x` to discard them
+    [exit status: 1]
+    ");
     assert!(wt.join("new.txt").exists());
     assert_eq!(env.list().len(), 1);
 
@@ -172,11 +174,6 @@ fn a_name_given_twice_is_destroyed_once() {
     assert_eq!(out.stderr.matches("Destroyed shard").count(), 1, "{out}");
 }
 
-/// What a destroy says, with the temp root as `[TMP]`.
-fn shown(env: &TestEnv, out: &crate::common::Out) -> String {
-    env.redact(&out.to_string())
-}
-
 #[test]
 fn issue_17_destroy_says_what_went_and_what_was_kept() {
     let mut env = TestEnv::new();
@@ -189,16 +186,16 @@ fn issue_17_destroy_says_what_went_and_what_was_kept() {
     env.git(&env.repo, &["branch", "before"]);
     env.shards(&["create", "old", "--branch", "before"]).ok();
     let out = env.shards(&["destroy", "merged", "ahead", "old"]).ok();
-    insta::assert_snapshot!(shown(&env, &out), @"
-    --- stderr ---
-    Destroyed shard `merged`: removed [TMP]/shards_home/worktrees/repo/merged, freed ports 10000-10009, deleted its branch.
-    Destroyed shard `ahead`: removed [TMP]/shards_home/worktrees/repo/ahead, freed ports 10010-10019, kept branch `ahead`: it has commits that no other branch or tag contains.
-    Destroyed shard `old`: removed [TMP]/shards_home/worktrees/repo/old, freed ports 10020-10029, kept branch `before`: it existed before the shard.
-    [exit status: 0]
-    ");
+    insta::assert_snapshot!(env.shown(&out), @r"
+        --- stderr ---
+        Destroyed shard `merged`: removed [TMP]/shards_home/worktrees/repo/merged, freed ports 10000-10009, deleted its branch.
+        Destroyed shard `ahead`: removed [TMP]/shards_home/worktrees/repo/ahead, freed ports 10010-10019, kept branch `ahead`: it has commits that no other branch or tag contains.
+        Destroyed shard `old`: removed [TMP]/shards_home/worktrees/repo/old, freed ports 10020-10029, kept branch `before`: it existed before the shard.
+        [exit status: 0]
+        ");
     assert!(!merged.exists() && !ahead.exists());
     let out = env.shards(&["destroy", "nope"]).code(1);
-    insta::assert_snapshot!(shown(&env, &out), @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         --- stderr ---
         shards: error: no shard named `nope` in [TMP]/repo
         hint: run `shards list` to see the shards of this repository (`--all` for every repository)

@@ -208,3 +208,22 @@ fn create_then_run_a_command_in_the_new_shard() {
     );
     assert_eq!(env.list()[0]["status"], "active");
 }
+
+#[test]
+fn env_prints_export_lines_by_default() {
+    let env = TestEnv::new();
+    let wt = env.create_worktree("fix/a");
+    env.shards_in(&wt, &["port", "web"]).ok();
+    let out = env.shards_in(&wt, &["env"]).ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    export PORT_RANGE_START='10000'
+    export PORT_RANGE_END='10099'
+    export PORT_COUNT='100'
+    export PORT='10000'
+    export SHARD_NAME='fix/a'
+    export COMPOSE_PROJECT_NAME='repo-fix-a'
+    export WEB_PORT='10000'
+    --- stderr ---
+    [exit status: 0]
+    ");
+}

@@ -144,12 +144,13 @@ fn untrusted_and_changed_hooks_are_refused_and_nothing_is_made() {
     let ledger_rows = || env.shards(&["list", "--json"]).ok().json()["shards"].clone();
     let out = env.shards(&["create", "api", "--json"]).code(1);
     assert_eq!(out.json()["error"]["kind"], "hooks_untrusted");
-    let out = env.shards(&["create", "api"]).code(1).says(&[
-        "the hooks in",
-        ".shards.toml are not trusted: `setup`",
-        "`shards trust`",
-        "--no-hooks",
-    ]);
+    let out = env.shards(&["create", "api"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: the hooks in [TMP]/repo/.shards.toml are not trusted: `setup`
+    hint: review them and run `shards trust` to approve them, or pass `--no-hooks` to create without them
+    [exit status: 1]
+    ");
     assert!(!out.stderr.contains("changed"), "{out}");
     assert!(!marker.exists());
     assert_eq!(state(&env), before);

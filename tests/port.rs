@@ -147,3 +147,35 @@ fn who_names_the_owner_and_the_listener() {
     assert_eq!(nobody["listeners"].as_array().unwrap().len(), 0);
     let _ = ports(&r["shard"]);
 }
+
+#[test]
+fn port_prints_each_service_and_its_port() {
+    let mut env = TestEnv::new();
+    env.small_pool(10, 2);
+    let wt = env.create_worktree("a");
+    let out = env.shards_in(&wt, &["port", "web", "api"]).ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    web 10000
+    api 10001
+    --- stderr ---
+    [exit status: 0]
+    ");
+    // Without names, it lists the shard's ports the same way.
+    let listed = env.shards(&["port", "--shard", "a"]).ok();
+    assert_eq!(listed.to_string(), out.to_string());
+    let out = env
+        .shards(&["port", "--release", "api", "--shard", "a"])
+        .ok();
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    Released `api` (port 10001) of shard `a`.
+    [exit status: 0]
+    ");
+    let out = env.shards(&["port", "web"]).code(1);
+    insta::assert_snapshot!(env.shown(&out), @"
+    --- stderr ---
+    shards: error: [TMP]/repo is not inside a shard's worktree
+    hint: run it inside a shard's worktree, or pass --shard NAME (`shards list` shows the names)
+    [exit status: 1]
+    ");
+}

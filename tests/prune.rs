@@ -144,23 +144,23 @@ fn issue_17_prune_says_what_it_would_reclaim_then_reclaims_it() {
     env.create("here");
     std::fs::remove_dir_all(&gone).unwrap();
     let out = env.shards(&["prune", "--dry-run"]).ok();
-    insta::assert_snapshot!(env.redact(&out.to_string()), @"
-    NAME  PORTS        ACTION         REASON
-    gone  10000-10009  would reclaim  its worktree is gone
-    --- stderr ---
-    Would reclaim 1 shard(s); run without --dry-run to do it.
-    [exit status: 0]
-    ");
+    insta::assert_snapshot!(env.shown(&out), @r"
+        NAME  PORTS        ACTION         REASON
+        gone  10000-10009  would reclaim  its worktree is gone
+        --- stderr ---
+        Would reclaim 1 shard(s); run without --dry-run to do it.
+        [exit status: 0]
+        ");
     let out = env.shards(&["prune"]).ok();
-    insta::assert_snapshot!(env.redact(&out.to_string()), @"
-    NAME  PORTS        ACTION     REASON
-    gone  10000-10009  reclaimed  its worktree is gone
-    --- stderr ---
-    Reclaimed 1 shard(s).
-    [exit status: 0]
-    ");
+    insta::assert_snapshot!(env.shown(&out), @r"
+        NAME  PORTS        ACTION     REASON
+        gone  10000-10009  reclaimed  its worktree is gone
+        --- stderr ---
+        Reclaimed 1 shard(s).
+        [exit status: 0]
+        ");
     let out = env.shards(&["prune", "--dry-run"]).ok();
-    insta::assert_snapshot!(env.redact(&out.to_string()), @r"
+    insta::assert_snapshot!(env.shown(&out), @r"
         --- stderr ---
         Nothing to prune.
         [exit status: 0]

@@ -274,14 +274,14 @@ fn issue_17_dry_run_table_and_notes_each_on_a_line_of_their_own() {
     let out = env
         .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
         .ok();
-    insta::assert_snapshot!(env.redact(&out.to_string()), @"
-    NAME  PORTS        ACTION         REASON
-    done  10000-10009  would reclaim  its branch's changes are in `main` (squash-merged or rebased)
-    wip   10010-10019  kept           its branch `wip` is not merged into `main`
-    --- stderr ---
-    Would reclaim 1 shard(s); run without --dry-run to do it.
-    [exit status: 0]
-    ");
+    insta::assert_snapshot!(env.shown(&out), @r"
+        NAME  PORTS        ACTION         REASON
+        done  10000-10009  would reclaim  its branch's changes are in `main` (squash-merged or rebased)
+        wip   10010-10019  kept           its branch `wip` is not merged into `main`
+        --- stderr ---
+        Would reclaim 1 shard(s); run without --dry-run to do it.
+        [exit status: 0]
+        ");
 }
 
 #[test]
@@ -292,13 +292,13 @@ fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
     let out = env
         .shards(&["prune", "--merged", "--min-age", "0s", "--dry-run"])
         .ok();
-    insta::assert_snapshot!(env.redact(&out.to_string()), @"
-    NAME  PORTS        ACTION  REASON
-    wip   10000-10009  kept    its branch `wip` is not merged into `main`
-    --- stderr ---
-    Would reclaim nothing; 1 shard(s) kept, see the table.
-    [exit status: 0]
-    ");
+    insta::assert_snapshot!(env.shown(&out), @r"
+        NAME  PORTS        ACTION  REASON
+        wip   10000-10009  kept    its branch `wip` is not merged into `main`
+        --- stderr ---
+        Would reclaim nothing; 1 shard(s) kept, see the table.
+        [exit status: 0]
+        ");
     let done = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
     assert_eq!(done.stdout, out.stdout);
     insta::assert_snapshot!(done.stderr, @"Reclaimed nothing; 1 shard(s) kept, see the table.");
@@ -312,13 +312,13 @@ fn issue_17_a_squash_merged_shard_is_reclaimed_with_its_branch_named() {
     squash_into_main(&env, "done");
     let tip = env.git(&env.repo, &["rev-parse", "--short=10", "done"]);
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
-    let shown = out.to_string().replace(tip.trim(), "[TIP]");
-    insta::assert_snapshot!(env.redact(&shown), @"
-    NAME  PORTS        ACTION     REASON
-    done  10000-10009  reclaimed  its branch's changes are in `main` (squash-merged or rebased)
-    --- stderr ---
-    deleted branch `done` (was [TIP]): its changes are in `main`; `git branch done [TIP]` brings it back
-    Reclaimed 1 shard(s).
-    [exit status: 0]
-    ");
+    let shown = env.shown(&out).replace(tip.trim(), "[TIP]");
+    insta::assert_snapshot!(shown, @r"
+        NAME  PORTS        ACTION     REASON
+        done  10000-10009  reclaimed  its branch's changes are in `main` (squash-merged or rebased)
+        --- stderr ---
+        deleted branch `done` (was [TIP]): its changes are in `main`; `git branch done [TIP]` brings it back
+        Reclaimed 1 shard(s).
+        [exit status: 0]
+        ");
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, hold, services};
+use crate::common::{TestEnv, hold, map_words, realign, services};
 
 use crate::common::shard_path as path;
 
@@ -123,4 +123,39 @@ fn status_scope_and_an_idle_shard() {
         human.stdout.contains("nothing listens in its block"),
         "{human}"
     );
+}
+
+#[test]
+fn the_human_audit_names_listeners_and_the_pool() {
+    let mut env = TestEnv::new();
+    env.small_pool(10, 4);
+    let wa = env.create_worktree("a");
+    env.create("b");
+    env.shards_in(&wa, &["port", "web", "api"]).ok();
+    let own = hold(&wa, "tcp", "127.0.0.1", env.port(0));
+    let squatter = hold(&env.root, "tcp", "127.0.0.1", env.port(5));
+    let out = env.shards(&["status"]).ok();
+    // Pids change from run to run, and python's command name from host to
+    // host (`python3`, `python3.11`): shown as `[PID]` and `[PYTHON]`.
+    let (own_pid, squatter_pid) = (own.pid.to_string(), squatter.pid.to_string());
+    let shown = realign(&map_words(&env.shown(&out), |w| {
+        (w == own_pid || w == squatter_pid)
+            .then(|| "[PID]".to_string())
+            .or_else(|| w.starts_with("python3").then(|| "[PYTHON]".to_string()))
+    }));
+    insta::assert_snapshot!(shown, @"
+    pool 10000-10039, blocks of 10: 4 total, 2 held, 0 busy on this host, 2 free (50% held)
+
+    a  10000-10009  active  [TMP]/shards_home/worktrees/repo/a
+      PORT   PROTO  ADDRESS    SERVICE  PID    COMMAND   WHERE
+      10000  tcp    127.0.0.1  web      [PID]  [PYTHON]  inside
+      10005  tcp    127.0.0.1  -        [PID]  [PYTHON]  foreign
+      named ports not listening: api 10001
+
+    b  10010-10019  active  [TMP]/shards_home/worktrees/repo/b
+      nothing listens in its block
+    --- stderr ---
+    [exit status: 0]
+    ");
+    drop((own, squatter));
 }

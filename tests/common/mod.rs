@@ -186,6 +186,12 @@ impl TestEnv {
             .redact(&text.replace(self.root.to_str().unwrap(), "[TMP]"))
     }
 
+    /// Returns `out` as an inline snapshot shows it (stdout, `--- stderr ---`,
+    /// stderr, `[exit status: N]`), redacted as [`TestEnv::redact`] does.
+    pub fn shown(&self, out: &Out) -> String {
+        self.redact(&out.to_string())
+    }
+
     /// Compares `out` (command line, stdout, stderr, exit status) with the
     /// file snapshot `tests/snapshots/<name>.snap`, with what differs between
     /// runs hidden: the temp root becomes `[TMP]`, the region's ports read
@@ -270,4 +276,89 @@ fn regex_escape(literal: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Returns `text` with each whole word (between spaces or at a line's
+/// ends) that `f` maps replaced by what it maps to.
+pub fn map_words(text: &str, f: impl Fn(&str) -> Option<String>) -> String {
+    text.split('\n')
+        .map(|line| {
+            line.split(' ')
+                .map(|w| f(w).unwrap_or_else(|| w.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Lays out again, as shards' tables are laid out (cells left-aligned,
+/// two spaces between columns), each run of lines with the same indent
+/// whose cells are apart by two spaces or more: after a redaction changed
+/// a cell's width (a temp path shown as `[TMP]`, a pid as `[PID]`), the
+/// columns read as a user sees them with those values. Other lines stay.
+pub fn realign(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let cells = |l: &str| -> Vec<String> {
+        l.trim()
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let (line, pad) = (lines[i], indent(lines[i]));
+        let mut j = i;
+        while j < lines.len()
+            && !lines[j].trim().is_empty()
+            && indent(lines[j]) == pad
+            && cells(lines[j]).len() >= 2
+        {
+            j += 1;
+        }
+        if j == i {
+            out.push(line.to_string());
+            i += 1;
+            continue;
+        }
+        let rows: Vec<Vec<String>> = lines[i..j].iter().map(|l| cells(l)).collect();
+        let mut widths = Vec::new();
+        for row in &rows {
+            for (k, c) in row.iter().enumerate() {
+                if widths.len() <= k {
+                    widths.push(0);
+                }
+                widths[k] = widths[k].max(c.chars().count());
+            }
+        }
+        for row in &rows {
+            let mut l = " ".repeat(pad);
+            for (k, c) in row.iter().enumerate() {
+                if k + 1 == row.len() {
+                    l.push_str(c);
+                } else {
+                    l.push_str(&format!("{c:<w$}  ", w = widths[k]));
+                }
+            }
+            out.push(l);
+        }
+        i = j;
+    }
+    out.join("\n")
+}
+
+/// Returns `text` with each age of a table (`0s`, `5m`, `3h`, `1113d`: a
+/// word of digits and a unit), which changes from run to run, as `N` and
+/// its unit (`Ns`, `Nd`), the columns laid out again ([`realign`]).
+pub fn ages(text: &str) -> String {
+    realign(&map_words(text, |w| {
+        let (at, unit) = w.char_indices().last()?;
+        let digits = &w[..at];
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && "smhd".contains(unit))
+            .then(|| format!("N{unit}"))
+    }))
 }
