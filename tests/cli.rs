@@ -12,6 +12,7 @@ mod copy;
 mod copy_adversarial;
 mod copy_env;
 mod create;
+mod create_undo;
 mod destroy;
 mod disk;
 mod docs;
