@@ -91,6 +91,14 @@ impl Ctx {
         Progress::new(!self.global.json && !self.global.quiet, message)
     }
 
+    /// Prints a status line on stderr (a hook step's announcement), unless
+    /// `--quiet`.
+    pub fn say(&self, line: &str) {
+        if !self.global.quiet {
+            crate::output::note(line);
+        }
+    }
+
     /// Returns the repository shards was run in.
     pub fn repo(&self) -> Result<&Repo> {
         if let Some(r) = self.repo.get() {

@@ -213,12 +213,8 @@ fn prune_goes_on_when_the_repository_file_no_longer_loads() {
 
 #[test]
 fn a_start_hooks_server_stops_a_plain_destroy_and_reap_stops_it() {
-    let mut env = TestEnv::new();
-    env.small_pool(10, 5);
-    env.write_config(
-        "[hooks]\nstart = \"exec python3 -u -m http.server $PORT --bind 127.0.0.1\"\n",
-    );
-    let (report, pid, _reap) = env.create_started("web");
+    let start = "exec python3 -u -m http.server $PORT --bind 127.0.0.1";
+    let (env, report, pid, _reap) = TestEnv::started(start, "web");
     let log = PathBuf::from(report["start"]["log"].as_str().unwrap());
     wait_for("the server's log", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Serving HTTP"))

@@ -34,15 +34,11 @@ fn session(sid: i64) -> Vec<i64> {
 
 #[test]
 fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it() {
-    let mut env = TestEnv::new();
-    env.small_pool(10, 5);
     // A dev server that changes folder (`cd`, `npm --prefix`, a wrapper):
     // its working directory and executable are outside the worktree, but
     // shards started it for this shard.
-    env.write_config(
-        "[hooks]\nstart = \"cd / && python3 -u -m http.server $PORT --bind 127.0.0.1 & wait\"\n",
-    );
-    let (report, pid, _kill) = env.create_started("web");
+    let start = "cd / && python3 -u -m http.server $PORT --bind 127.0.0.1 & wait";
+    let (env, report, pid, _kill) = TestEnv::started(start, "web");
     let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
     wait_for("the server", || answers(port));
     let members = session(pid);
@@ -232,14 +228,10 @@ fn a_link_another_user_planted_in_a_shared_logs_folder_is_not_written_through() 
 
 #[test]
 fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() {
-    let mut env = TestEnv::new();
-    env.small_pool(10, 5);
     // `cmd &` (or a script that ends once its server is up): the hook's
     // shell ends at once, its server runs on in the hook's session.
-    env.write_config(
-        "[hooks]\nstart = \"python3 -u -m http.server $PORT --bind 127.0.0.1 >/dev/null 2>&1 &\"\n",
-    );
-    let (report, pid, _kill) = env.create_started("web");
+    let start = "python3 -u -m http.server $PORT --bind 127.0.0.1 >/dev/null 2>&1 &";
+    let (env, report, pid, _kill) = TestEnv::started(start, "web");
     let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
     wait_for("the server", || answers(port));
     wait_for("the hook's shell to end", || !alive(pid));

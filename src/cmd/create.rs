@@ -264,9 +264,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     let say = |line: &str| {
         progress.borrow_mut().finish();
         copying.borrow_mut().finish();
-        if !ctx.global.quiet {
-            output::note(line);
-        }
+        ctx.say(line);
     };
     let tell = Tell {
         say: &say,

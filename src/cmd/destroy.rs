@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::ShardRow;
-use crate::output::{self, Render, RenderCtx};
+use crate::output::{Render, RenderCtx};
 use crate::shard::check::{self, Force, WorkCheck};
 use crate::shard::reclaim::{self, TeardownHook};
 use crate::shard::{hooks, lookup, reap};
@@ -128,11 +128,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
     }
     let (hook, skipped) =
         hooks::teardown_allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
-    let say = |line: &str| {
-        if !ctx.global.quiet {
-            output::note(line);
-        }
-    };
+    let say = |line: &str| ctx.say(line);
     let teardown_hook = TeardownHook {
         hook,
         config: &config,

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::model::ShardState;
-use crate::output::{self, Render, RenderCtx, Table};
+use crate::output::{Render, RenderCtx, Table};
 use crate::shard::debris::{self, Diagnosis};
 use crate::shard::merged::{self, Verdict};
 use crate::shard::reclaim::{self, Reclaimed, TeardownHook};
@@ -244,11 +244,7 @@ fn reclaim(
     let (hook, skipped) =
         hooks::teardown_allowed(&*ctx.ledger()?, &row.repo.git_dir, &config.hooks, false)?;
     let skipped = unread.into_iter().chain(skipped);
-    let say = |line: &str| {
-        if !ctx.global.quiet {
-            output::note(line);
-        }
-    };
+    let say = |line: &str| ctx.say(line);
     let hook = TeardownHook {
         hook,
         config: &config,

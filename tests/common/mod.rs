@@ -220,13 +220,17 @@ impl TestEnv {
         self.shards(&["create", name, "--json"]).ok().json()
     }
 
-    /// Creates shard `name` (`--json`) whose config has a `start` hook;
-    /// returns the report, the hook's pid, and a guard that kills the hook's
+    /// A world of five 10-port blocks whose user config's `start` hook is
+    /// `start`, and shard `name` created in it (`--json`); returns the
+    /// world, the report, the hook's pid, and a guard that kills the hook's
     /// session when the test ends.
-    pub fn create_started(&self, name: &str) -> (Value, i64, procs::KillSession) {
-        let report = self.shards(&["create", name, "--json"]).ok().json();
+    pub fn started(start: &str, name: &str) -> (TestEnv, Value, i64, procs::KillSession) {
+        let mut env = TestEnv::new();
+        env.small_pool(10, 5);
+        env.write_config(&format!("[hooks]\nstart = \"{start}\"\n"));
+        let report = env.shards(&["create", name, "--json"]).ok().json();
         let pid = report["start"]["pid"].as_i64().unwrap();
-        (report, pid, procs::KillSession(pid))
+        (env, report, pid, procs::KillSession(pid))
     }
 
     /// Creates a shard and returns its worktree folder.
