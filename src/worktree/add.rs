@@ -110,10 +110,12 @@ impl Repo {
             .stdout(Stdio::from(writer))
             .stderr(Stdio::from(writer2))
             .process_group(0);
+        // SIGTERM, not SIGKILL: git then removes the lock files it holds,
+        // which a SIGKILL would leave to fail the next create of the branch.
         // SAFETY: prctl is async-signal-safe; it only sets a flag of the child.
         unsafe {
             cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
                 Ok(())
             });
         }
@@ -237,10 +239,13 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 /// waits until none is left, so nothing writes into the folder while it is
 /// being undone. SIGTERM first: git then removes the lock files it holds
 /// (`refs/heads/BRANCH.lock`, `index.lock`), which a SIGKILL would leave
-/// behind to fail the user's next `git branch`; SIGKILL after half a second
-/// for what is left (a hook that ignores SIGTERM).
+/// behind to fail the user's next `git branch`; SIGKILL after three seconds
+/// for what is left (a hook that ignores SIGTERM). The wait ends as soon as
+/// the group is gone, so only a git that cannot act on SIGTERM at once (in
+/// a slow write on a loaded disk, where half a second was seen to be too
+/// little) makes it longer.
 fn kill_group(group: i32) {
-    for (signal, wait) in [(libc::SIGTERM, 500), (libc::SIGKILL, 1000)] {
+    for (signal, wait) in [(libc::SIGTERM, 3000), (libc::SIGKILL, 1000)] {
         // SAFETY: kill sends a signal to the child's own process group.
         unsafe {
             libc::kill(-group, signal);
