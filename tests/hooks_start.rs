@@ -33,12 +33,7 @@ fn teardown_runs_on_destroy_and_on_prune_while_the_block_is_held() {
     assert_eq!(read(&log), format!("a {start} a\n"));
 
     // A create killed after its env file: prune tears it down, then reclaims it.
-    let out = env
-        .command_in(&env.repo, &["create", "b"])
-        .env("SHARDS_TEST_CRASH_AT", "create:env")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    env.crash_at("create:env", &["create", "b"]);
     env.shards(&["prune"])
         .ok()
         .says(&["teardown 1/1:", "Reclaimed 1 shard(s)."]);
@@ -195,12 +190,7 @@ fn the_start_hook_is_not_a_child_of_the_command_create_becomes() {
 #[test]
 fn prune_goes_on_when_the_repository_file_no_longer_loads() {
     let env = TestEnv::new();
-    let out = env
-        .command_in(&env.repo, &["create", "b"])
-        .env("SHARDS_TEST_CRASH_AT", "create:env")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    env.crash_at("create:env", &["create", "b"]);
     std::fs::write(env.repo.join(".shards.toml"), "[hooks]\nsetup = 3\n").unwrap();
     // Run from outside the repository, so only the shard's repository file is read.
     env.shards_in(&env.root, &["prune", "--all"]).ok().says(&[

@@ -178,9 +178,7 @@ setup = [
 fn ctrl_c_during_prunes_teardown_stops_it_and_keeps_the_debris_for_later() {
     let (env, wt) = hanging_teardown();
     // A destroy killed after its claim leaves debris for prune.
-    let mut crashing = env.command_in(&env.repo, &["destroy", "--no-hooks", "web"]);
-    crashing.env("SHARDS_TEST_CRASH_AT", "destroy:marked");
-    assert!(!crashing.output().unwrap().status.success());
+    env.crash_at("destroy:marked", &["destroy", "--no-hooks", "web"]);
     let before = env.shard_rows();
     let (code, stderr) = interrupted_in_teardown(&env, &wt, &["prune"], "prune.err");
     assert_eq!(code, Some(130), "{stderr}");

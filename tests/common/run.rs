@@ -94,6 +94,17 @@ impl TestEnv {
         Out::from(args, self.command_in(dir, args).output().unwrap())
     }
 
+    /// Runs `shards` in the repository with `SHARDS_TEST_CRASH_AT=step` for
+    /// this run only, and asserts that it died there (by SIGKILL).
+    #[track_caller]
+    pub fn crash_at(&self, step: &str, args: &[&str]) -> Out {
+        let mut cmd = self.command_in(&self.repo, args);
+        cmd.env("SHARDS_TEST_CRASH_AT", step);
+        let out = Out::from(args, cmd.output().unwrap());
+        assert_eq!(out.code, -1, "{step}: not killed by SIGKILL: {out}");
+        out
+    }
+
     /// Starts one `shards` process in the repository for each argument list,
     /// all at once, waits for every one and returns their outcomes in order.
     pub fn shards_at_once(&self, jobs: &[Vec<String>]) -> Vec<Out> {
