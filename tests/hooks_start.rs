@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::procs::{KillSession, alive, kill_group, wait_for};
+use crate::common::procs::{KillSession, alive, kill_group, stat_fields, wait_for};
 use crate::common::{TestEnv, read, shard_path};
 use crate::hooks::{project_hooks, state};
 
@@ -112,13 +112,7 @@ fn start_runs_in_the_background_logged_and_status_shows_its_process() {
     });
     assert!(read(&log).starts_with(&format!("starting on {port}\n")));
     // Its own session: not in shards' process group, stdin /dev/null.
-    let stat = read(Path::new(&format!("/proc/{pid}/stat")));
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let fields = stat_fields(pid).expect("the start hook's /proc entry");
     assert_eq!(fields[2], pid.to_string(), "its own process group");
     assert_eq!(fields[3], pid.to_string(), "its own session");
     let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();

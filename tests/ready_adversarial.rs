@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::common::procs::{KillSession, alive, answers, wait_for};
+use crate::common::procs::{KillSession, alive, answers, stat_fields, wait_for};
 
 /// The pids of the processes whose session is `sid`.
 fn session(sid: i64) -> Vec<i64> {
@@ -16,15 +16,9 @@ fn session(sid: i64) -> Vec<i64> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(fields) = stat_fields(pid) else {
             continue;
         };
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
         if fields[3].parse::<i64>() == Ok(sid) && !fields[0].starts_with('Z') {
             out.push(pid);
         }

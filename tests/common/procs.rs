@@ -30,6 +30,15 @@ pub fn alive(pid: i64) -> bool {
     })
 }
 
+/// Returns the fields of `/proc/<pid>/stat` after the command name
+/// (state, ppid, process group, session, …), or `None` when `pid` has no
+/// entry there.
+pub fn stat_fields(pid: i64) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// True when something accepts a connection on 127.0.0.1:`port`.
 pub fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
