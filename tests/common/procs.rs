@@ -1,9 +1,10 @@
 //! Real processes in tests: waiting, liveness, whether a port answers,
-//! killing a start hook's session, running a command as root without the
-//! power to read anything, and a python3 process holding a socket.
+//! killing a start hook's session or the process a pid file names, running a
+//! command as root without the power to read anything, and a python3
+//! process holding a socket.
 
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,22 @@ impl Drop for KillSession {
         // SAFETY: only signals the test's own process (not always a group leader).
         unsafe {
             libc::kill(self.0 as i32, libc::SIGKILL);
+        }
+    }
+}
+
+/// Kills (SIGKILL) the process whose pid the file at this path holds, when
+/// the test ends, even by a panic; nothing when the file holds no pid.
+pub struct KillPidFile(pub PathBuf);
+
+impl Drop for KillPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            // SAFETY: only signals a process the test itself had started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
