@@ -132,8 +132,7 @@ fn direnv_loads_the_shards_ports() {
 #[test]
 fn an_existing_envrc_keeps_its_lines() {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    crate::common::commit(&repo, &[(".envrc", "export FOO=1\n")], "envrc");
+    env.commit(&[(".envrc", "export FOO=1\n")], "envrc");
     let out = env
         .shards(&["create", "x", "--direnv", "--json"])
         .ok()
