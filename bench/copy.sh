@@ -168,6 +168,19 @@ def interleave(repo, cases, runs):
     return {n: statistics.median(t) for n, t in times.items()}, times, statistics.median(inner)
 
 
+def run_case(repo, cases, title, digits):
+    """Runs the three `cases` of a case interleaved and prints each one's
+    median and runs in ms with `digits` decimals; returns their medians
+    (create with the include, create without it, the reference copy) and
+    the median copy step as the create timed it."""
+    print(f"case: {title}, {runs} runs, interleaved, caches dropped", file=sys.stderr)
+    med, times, inner = interleave(repo, cases, runs)
+    for name, m in med.items():
+        print(f"  {name}: median {m * 1000:.{digits}f} ms  (runs: {', '.join(f'{t * 1000:.{digits}f}' for t in times[name])})")
+    with_inc, without, cp = med.values()
+    return with_inc, without, cp, inner
+
+
 os.environ["SHARDS_HOME"] = f"{mnt}/shards"
 os.environ["SHARDS_WORKTREE_ROOT"] = f"{mnt}/wt/{{name}}"
 
@@ -187,12 +200,8 @@ try:
             lambda i: [["rm", "-rf", f"{mnt}/cp/{i}"]],
         ),
     }
-    print(f"case: ext4, {nfiles} files, {runs} runs, interleaved, caches dropped", file=sys.stderr)
-    med, times, inner = interleave(repo, cases, runs)
-    with_inc, without, cp = med.values()
+    with_inc, without, cp, inner = run_case(repo, cases, f"ext4, {nfiles} files", 0)
     step = with_inc - without
-    for name, m in med.items():
-        print(f"  {name}: median {m * 1000:.0f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in times[name])})")
     print(f"  copy step (with minus without): {step * 1000:.0f} ms; as the create times it (copied.elapsed_ms): {inner * 1000:.0f} ms")
     print(f"  ratio copy step / cp -a: {step / cp:.2f}x (target <= 0.8x: {'met' if step / cp <= 0.8 else 'NOT met'}); timed inside: {inner / cp:.2f}x")
     print(f"  ratio whole create / cp -a: {with_inc / cp:.2f}x")
@@ -218,12 +227,8 @@ try:
             lambda i: [["rm", "-f", f"{mnt}/big{i}.bin"]],
         ),
     }
-    print(f"case: XFS reflink, 1 GiB file, {runs} runs, interleaved, caches dropped", file=sys.stderr)
-    med, times, inner = interleave(repo, cases, runs)
-    with_inc, without, cp = med.values()
+    with_inc, without, cp, inner = run_case(repo, cases, "XFS reflink, 1 GiB file", 1)
     step = with_inc - without
-    for name, m in med.items():
-        print(f"  {name}: median {m * 1000:.1f} ms  (runs: {', '.join(f'{t * 1000:.1f}' for t in times[name])})")
     print(f"  copy step (with minus without): {step * 1000:.1f} ms; as the create times it (copied.elapsed_ms): {inner * 1000:.1f} ms (target <= 50 ms: {'met' if inner <= 0.05 else 'NOT met'})")
 finally:
     os.chdir("/")

@@ -94,8 +94,7 @@ fn create_with_json_reports_the_shard() {
 fn create_with_worktree_name_and_source_ref_starts_there() {
     let env = TestEnv::new();
     env.git(&env.repo, &["branch", "dev"]);
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    crate::common::commit(&repo, &[("later.txt", "x\n")], "later on main");
+    env.commit(&[("later.txt", "x\n")], "later on main");
     let payload = json!({
         "session_id": "abc123",
         "cwd": env.repo,
@@ -116,8 +115,7 @@ fn create_with_only_a_worktree_path_and_base_commit_takes_its_last_part() {
     let env = TestEnv::new();
     let base = env.git(&env.repo, &["rev-parse", "HEAD"]);
     // main moves on: the base is no longer HEAD.
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    crate::common::commit(&repo, &[("later.txt", "later\n")], "later");
+    env.commit(&[("later.txt", "later\n")], "later");
     assert_ne!(env.git(&env.repo, &["rev-parse", "HEAD"]), base);
     let payload = json!({
         "hook_event_name": "WorktreeCreate",

@@ -18,9 +18,7 @@ use crate::common::{TestEnv, commit, read, shard_path};
 /// untracked file nobody ignores.
 pub(crate) fn project() -> TestEnv {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(
-        &repo,
+    env.commit(
         &[
             (".gitignore", "node_modules/\n.env\n*.log\nsecret.txt\n"),
             ("config.txt", "committed\n"),
@@ -318,9 +316,7 @@ fn a_create_run_inside_a_shard_copies_from_the_main_worktree() {
 #[test]
 fn a_pattern_at_any_depth_does_not_reach_into_another_repository() {
     let env = project();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(
-        &repo,
+    env.commit(
         &[(
             ".gitignore",
             "node_modules/\n.env\n*.log\nsecret.txt\ntools/\n",

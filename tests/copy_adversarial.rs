@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::procs::without_read_override;
-use crate::common::{TestEnv, commit, read, shard_path};
+use crate::common::{TestEnv, read, shard_path};
 use crate::copy::{include, project};
 
 /// Runs `cmd` as root would run it without the power to ignore modes, so a
@@ -42,12 +42,7 @@ fn chmod_tree(dir: &Path, writable: bool) {
 /// included, and read-only by design (folders 0555, files 0444).
 fn read_only_cache() -> TestEnv {
     let env = project();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(
-        &repo,
-        &[(".gitignore", "node_modules/\n.env\ngopath/\n")],
-        "go",
-    );
+    env.commit(&[(".gitignore", "node_modules/\n.env\ngopath/\n")], "go");
     let module = env.repo.join("gopath/pkg/mod/example.com/x@v1.0.0");
     std::fs::create_dir_all(module.join("sub")).unwrap();
     std::fs::write(module.join("x.go"), "package x\n").unwrap();
@@ -215,9 +210,7 @@ fn an_env_file_served_through_a_named_pipe_neither_blocks_nor_breaks_create_or_d
 #[test]
 fn a_linked_folder_holding_the_env_file_links_the_rest_and_copies_the_env_file() {
     let env = project();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(
-        &repo,
+    env.commit(
         &[(".gitignore", "node_modules/\n.env\nconfig/\n")],
         "config",
     );
@@ -270,10 +263,8 @@ fn prune_reclaims_a_create_killed_after_copying_a_read_only_tree() {
 #[test]
 fn ignored_files_beside_a_tracked_file_in_an_ignored_folder_are_copied() {
     let env = project();
-    let repo = git2::Repository::open(&env.repo).unwrap();
     // `build/` is ignored, but one file in it was added with `git add -f`.
-    commit(
-        &repo,
+    env.commit(
         &[
             (".gitignore", "node_modules/\n.env\nbuild/\n"),
             ("build/keep.txt", "committed\n"),

@@ -3,7 +3,7 @@
 //! checked with the real python-dotenv, direnv and docker-compose. The
 //! copying itself is in `copy`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{TestEnv, read, shard_path};
@@ -29,6 +29,21 @@ fn shard_with_copied_env(env: &TestEnv, extra_config: &str) -> PathBuf {
     shard_path(&report)
 }
 
+/// Appends the line `MINE=1` to the env file at `path`, as the agent (in
+/// a shard) or the user (in the main worktree) would.
+fn add_mine(path: &Path) {
+    let text = read(path);
+    std::fs::write(path, format!("{text}MINE=1\n")).unwrap();
+}
+
+/// Asserts that `destroy name` refuses, counting one line of `.env` as work.
+#[track_caller]
+fn destroy_counts_one_line(env: &TestEnv, name: &str) {
+    env.shards(&["destroy", name])
+        .code(1)
+        .says(&["1 line in .env that shards did not write"]);
+}
+
 #[test]
 fn a_copied_env_keeps_the_users_keys_and_a_destroy_does_not_count_them() {
     let env = project();
@@ -42,12 +57,8 @@ fn a_copied_env_keeps_the_users_keys_and_a_destroy_does_not_count_them() {
     env.shards(&["destroy", "a"]).ok();
     // A line the agent adds is work.
     let wt = shard_path(&env.shards(&["create", "b", "--json"]).ok().json());
-    let mut text = read(&wt.join(".env"));
-    text.push_str("MINE=1\n");
-    std::fs::write(wt.join(".env"), text).unwrap();
-    env.shards(&["destroy", "b"])
-        .code(1)
-        .says(&["1 line in .env that shards did not write"]);
+    add_mine(&wt.join(".env"));
+    destroy_counts_one_line(&env, "b");
 }
 
 #[test]
@@ -79,17 +90,11 @@ fn the_user_editing_the_main_env_later_does_not_stop_a_destroy() {
 fn a_line_the_agent_adds_stays_work_when_the_main_env_gets_it_too() {
     let env = project();
     let wt = shard_with_copied_env(&env, "");
-    let text = read(&wt.join(".env"));
-    std::fs::write(wt.join(".env"), format!("{text}MINE=1\n")).unwrap();
-    env.shards(&["destroy", "a"])
-        .code(1)
-        .says(&["1 line in .env that shards did not write"]);
+    add_mine(&wt.join(".env"));
+    destroy_counts_one_line(&env, "a");
     // The user adds the same line to the main worktree's env file.
-    let main = read(&env.repo.join(".env"));
-    std::fs::write(env.repo.join(".env"), format!("{main}MINE=1\n")).unwrap();
-    env.shards(&["destroy", "a"])
-        .code(1)
-        .says(&["1 line in .env that shards did not write"]);
+    add_mine(&env.repo.join(".env"));
+    destroy_counts_one_line(&env, "a");
     assert!(read(&wt.join(".env")).contains("MINE=1\n"));
 }
 
@@ -102,14 +107,10 @@ fn a_shard_without_a_record_of_its_copy_is_judged_against_the_main_env() {
     conn.execute("UPDATE shards SET env_copied = NULL", [])
         .unwrap();
     drop(conn);
-    let text = read(&wt.join(".env"));
-    std::fs::write(wt.join(".env"), format!("{text}MINE=1\n")).unwrap();
-    env.shards(&["destroy", "a"])
-        .code(1)
-        .says(&["1 line in .env that shards did not write"]);
+    add_mine(&wt.join(".env"));
+    destroy_counts_one_line(&env, "a");
     // The main worktree's file holds that line too: it is not counted.
-    let main = read(&env.repo.join(".env"));
-    std::fs::write(env.repo.join(".env"), format!("{main}MINE=1\n")).unwrap();
+    add_mine(&env.repo.join(".env"));
     env.shards(&["destroy", "a"]).ok();
 }
 
@@ -139,17 +140,7 @@ fn python_dotenv_reads_the_shards_ports_from_a_copied_env() {
 fn direnv_reads_the_shards_ports_from_a_copied_env() {
     let env = project();
     let wt = shard_with_copied_env(&env, "[env]\ndirenv = true\n");
-    let direnv = |args: &[&str]| {
-        Command::new("direnv")
-            .args(args)
-            .current_dir(&wt)
-            .env("HOME", &env.home)
-            .env("XDG_CONFIG_HOME", env.home.join(".config"))
-            .env("XDG_DATA_HOME", env.home.join(".local/share"))
-            .env("XDG_CACHE_HOME", env.home.join(".cache"))
-            .output()
-            .expect("direnv must be on PATH (.ci/run installs it)")
-    };
+    let direnv = |args: &[&str]| env.direnv(&wt, args);
     let dir = wt.to_str().unwrap();
     assert!(direnv(&["allow", dir]).status.success());
     let out = direnv(&[

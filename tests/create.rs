@@ -122,8 +122,7 @@ fn base_and_existing_branches() {
 #[test]
 fn a_tracked_env_file_is_left_alone_with_a_warning() {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(&repo, &[(".env", "TRACKED=1\n")], "tracked env");
+    env.commit(&[(".env", "TRACKED=1\n")], "tracked env");
     let out = env
         .shards(&["create", "x", "--json"])
         .ok()
@@ -237,15 +236,13 @@ fn the_name_is_taken_once_per_repository() {
 #[test]
 fn checkouts_apply_git_attributes_when_a_repository_has_them() {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(&repo, &[("a.txt", "x\ny\n")], "plain");
+    env.commit(&[("a.txt", "x\ny\n")], "plain");
     let plain = env.create("plain");
     assert_eq!(
         std::fs::read(path_of(&plain).join("a.txt")).unwrap(),
         b"x\ny\n"
     );
-    commit(
-        &repo,
+    env.commit(
         &[
             (".gitattributes", "*.txt text eol=crlf\n"),
             ("sub/b.txt", "1\n2\n"),
@@ -280,8 +277,7 @@ fn create_says_what_it_made() {
 #[test]
 fn create_says_what_it_copied() {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(&repo, &[(".gitignore", ".env.local\n")], "ignore");
+    env.commit(&[(".gitignore", ".env.local\n")], "ignore");
     std::fs::write(env.repo.join(".env.local"), "TOKEN=t\n").unwrap();
     std::fs::write(env.repo.join(".worktreeinclude"), ".env.local\n").unwrap();
     let out = env.shards(&["create", "a"]).ok();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{TestEnv, commit, read};
+use crate::common::{TestEnv, read};
 
 #[test]
 fn a_branch_checked_out_elsewhere_is_refused_before_anything_is_written() {
@@ -67,8 +67,7 @@ fn a_failure_after_the_worktree_is_made_undoes_row_branch_and_folder() {
     let env = TestEnv::new();
     // `notes` is a tracked file, so the env file `notes/.env` cannot be written
     // after the checkout: the create must undo everything it made.
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    commit(&repo, &[("notes", "a file, not a folder\n")], "notes");
+    env.commit(&[("notes", "a file, not a folder\n")], "notes");
     env.create("keep");
     let before = snapshot(&env);
     let mut env = env;

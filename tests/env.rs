@@ -96,20 +96,6 @@ fn run_uses_the_worktree_and_variables_and_passes_the_exit_status() {
         .says(&["no shard named `nope`"]);
 }
 
-fn direnv(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new("direnv")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &env.home)
-        .env("XDG_CONFIG_HOME", env.home.join(".config"))
-        .env("XDG_DATA_HOME", env.home.join(".local/share"))
-        .env("XDG_CACHE_HOME", env.home.join(".cache"))
-        .output()
-        .expect("direnv must be on PATH (.ci/run installs it)")
-}
-
 #[test]
 #[ignore = "needs direnv (.ci/run installs it)"]
 fn direnv_loads_the_shards_ports() {
@@ -123,7 +109,7 @@ fn direnv_loads_the_shards_ports() {
     assert!(envrc.contains("dotenv_if_exists '.env'"), "{envrc}");
     assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
     let dir = wt.to_str().unwrap();
-    let allow = direnv(&env, &wt, &["allow", dir]);
+    let allow = env.direnv(&wt, &["allow", dir]);
     assert!(
         allow.status.success(),
         "{}",
@@ -132,7 +118,7 @@ fn direnv_loads_the_shards_ports() {
     // What a command run through direnv in the worktree sees as `var`, and
     // direnv's own log.
     let printenv = |var: &str| {
-        let out = direnv(&env, &wt, &["exec", dir, "printenv", var]);
+        let out = env.direnv(&wt, &["exec", dir, "printenv", var]);
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
         (String::from_utf8_lossy(&out.stdout).into_owned(), log)
     };
@@ -146,8 +132,7 @@ fn direnv_loads_the_shards_ports() {
 #[test]
 fn an_existing_envrc_keeps_its_lines() {
     let env = TestEnv::new();
-    let repo = git2::Repository::open(&env.repo).unwrap();
-    crate::common::commit(&repo, &[(".envrc", "export FOO=1\n")], "envrc");
+    env.commit(&[(".envrc", "export FOO=1\n")], "envrc");
     let out = env
         .shards(&["create", "x", "--direnv", "--json"])
         .ok()

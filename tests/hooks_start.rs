@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::procs::{KillSession, alive, kill_group, wait_for};
+use crate::common::procs::{KillSession, alive, kill_group, stat_fields, wait_for};
 use crate::common::{TestEnv, read, shard_path};
 use crate::hooks::{project_hooks, state};
 
@@ -33,12 +33,7 @@ fn teardown_runs_on_destroy_and_on_prune_while_the_block_is_held() {
     assert_eq!(read(&log), format!("a {start} a\n"));
 
     // A create killed after its env file: prune tears it down, then reclaims it.
-    let out = env
-        .command_in(&env.repo, &["create", "b"])
-        .env("SHARDS_TEST_CRASH_AT", "create:env")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    env.crash_at("create:env", &["create", "b"]);
     env.shards(&["prune"])
         .ok()
         .says(&["teardown 1/1:", "Reclaimed 1 shard(s)."]);
@@ -117,13 +112,7 @@ fn start_runs_in_the_background_logged_and_status_shows_its_process() {
     });
     assert!(read(&log).starts_with(&format!("starting on {port}\n")));
     // Its own session: not in shards' process group, stdin /dev/null.
-    let stat = read(Path::new(&format!("/proc/{pid}/stat")));
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let fields = stat_fields(pid).expect("the start hook's /proc entry");
     assert_eq!(fields[2], pid.to_string(), "its own process group");
     assert_eq!(fields[3], pid.to_string(), "its own session");
     let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
@@ -195,12 +184,7 @@ fn the_start_hook_is_not_a_child_of_the_command_create_becomes() {
 #[test]
 fn prune_goes_on_when_the_repository_file_no_longer_loads() {
     let env = TestEnv::new();
-    let out = env
-        .command_in(&env.repo, &["create", "b"])
-        .env("SHARDS_TEST_CRASH_AT", "create:env")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    env.crash_at("create:env", &["create", "b"]);
     std::fs::write(env.repo.join(".shards.toml"), "[hooks]\nsetup = 3\n").unwrap();
     // Run from outside the repository, so only the shard's repository file is read.
     env.shards_in(&env.root, &["prune", "--all"]).ok().says(&[

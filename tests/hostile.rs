@@ -42,6 +42,18 @@ pub(crate) fn in_wt(mut c: Case) -> Case {
     c
 }
 
+/// A `create x` that a bad config file or variable, made by `setup`, must
+/// refuse with exit 2 and `message`.
+pub(crate) fn bad_config(what: &'static str, message: &'static str, setup: Setup) -> Case {
+    with(case(what, &["create", "x"], 2, message), setup)
+}
+
+/// A `port web` in the shard's worktree that a bad env file, made by
+/// `setup`, must refuse with exit 1 and `message`.
+pub(crate) fn bad_env_file(what: &'static str, message: &'static str, setup: Setup) -> Case {
+    with(in_wt(case(what, &["port", "web"], 1, message)), setup)
+}
+
 /// Everything a failed command must leave alone: the ledger's rows, git's
 /// refs and worktrees, and every file under the test's root (outside `.git`
 /// and the ledger's own files), by content.

@@ -3,7 +3,7 @@
 //! file and a ledger locked past the timeout.
 
 use crate::common::TestEnv;
-use crate::hostile::{Case, case, state, with};
+use crate::hostile::{Case, bad_config, case, state, with};
 
 /// The ledger and adversarial-review cases of the table.
 pub(crate) fn cases() -> Vec<Case> {
@@ -32,33 +32,15 @@ pub(crate) fn cases() -> Vec<Case> {
             },
         ),
         // Found by the adversarial review.
-        with(
-            case(
-                "config env.file inside .git",
-                &["create", "x"],
-                2,
-                "`env.file`",
-            ),
-            |e, _| e.write_config("[env]\nfile = \".git\"\n"),
-        ),
-        with(
-            case(
-                "config worktree.root empty",
-                &["create", "x"],
-                2,
-                "must not be empty",
-            ),
-            |e, _| {
-                e.set("SHARDS_WORKTREE_ROOT", "");
-            },
-        ),
-        with(
-            case(
-                "project file chooses worktree.root",
-                &["create", "x"],
-                2,
-                "can only be set in your user config",
-            ),
+        bad_config("config env.file inside .git", "`env.file`", |e, _| {
+            e.write_config("[env]\nfile = \".git\"\n")
+        }),
+        bad_config("config worktree.root empty", "must not be empty", |e, _| {
+            e.set("SHARDS_WORKTREE_ROOT", "");
+        }),
+        bad_config(
+            "project file chooses worktree.root",
+            "can only be set in your user config",
             |e, _| {
                 std::fs::write(
                     e.repo.join(".shards.toml"),
@@ -67,13 +49,9 @@ pub(crate) fn cases() -> Vec<Case> {
                 .unwrap();
             },
         ),
-        with(
-            case(
-                "worktree.root inside the repository",
-                &["create", "x"],
-                2,
-                "inside the repository",
-            ),
+        bad_config(
+            "worktree.root inside the repository",
+            "inside the repository",
             |e, _| {
                 e.set("SHARDS_WORKTREE_ROOT", ".");
             },

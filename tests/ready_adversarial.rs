@@ -2,12 +2,12 @@
 //! an agent would break them. Each test is named after what the user sees.
 //! Real `sh`, real python3 servers, real signals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::common::procs::{KillSession, alive, answers, wait_for};
+use crate::common::procs::{KillSession, alive, answers, stat_fields, wait_for};
 
 /// The pids of the processes whose session is `sid`.
 fn session(sid: i64) -> Vec<i64> {
@@ -16,15 +16,9 @@ fn session(sid: i64) -> Vec<i64> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(fields) = stat_fields(pid) else {
             continue;
         };
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
         if fields[3].parse::<i64>() == Ok(sid) && !fields[0].starts_with('Z') {
             out.push(pid);
         }
@@ -77,19 +71,30 @@ fn running_in(dir: &Path) -> Vec<i64> {
     out
 }
 
-#[test]
-fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
+/// A world whose teardown hook marks `../torn-$SHARD_NAME` and then hangs,
+/// with shard `web` created in it; returns the world and the worktree.
+fn hanging_teardown() -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
     env.write_config("[hooks]\nteardown = \"touch ../torn-$SHARD_NAME; sleep 300\"\n");
-    let report = env.create("web");
-    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
-    let before = env.shard_rows();
+    let wt = env.create_worktree("web");
+    (env, wt)
+}
+
+/// Runs `shards args` until the teardown hook of `web` (worktree `wt`) has
+/// started, interrupts it as Ctrl-C would, and returns its exit code and
+/// its stderr, kept in `log` under the world's root.
+fn interrupted_in_teardown(
+    env: &TestEnv,
+    wt: &Path,
+    args: &[&str],
+    log: &str,
+) -> (Option<i32>, String) {
     // Its stderr goes to a file: a pipe would stay open as long as
     // anything the hook started lives.
-    let err_path = env.root.join("destroy.err");
+    let err_path = env.root.join(log);
     let err_file = std::fs::File::create(&err_path).unwrap();
-    let mut destroy = env
-        .command_in(&env.repo, &["destroy", "web"])
+    let mut child = env
+        .command_in(&env.repo, args)
         .stderr(err_file)
         .spawn()
         .unwrap();
@@ -97,15 +102,17 @@ fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
     wait_for("the teardown hook", || started.exists());
     // SAFETY: signals the test's own child, as Ctrl-C would.
     unsafe {
-        libc::kill(destroy.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let status = destroy.wait().unwrap();
-    let stderr = std::fs::read_to_string(&err_path).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("teardown"), "{stderr}");
-    assert!(stderr.contains("shards destroy"), "{stderr}");
-    // Nothing of the teardown is left running, and the shard is as it was.
-    let left = running_in(&wt);
+    let status = child.wait().unwrap();
+    (status.code(), std::fs::read_to_string(&err_path).unwrap())
+}
+
+/// Asserts that nothing of the teardown runs in `wt` any more, killing
+/// what does.
+#[track_caller]
+fn assert_nothing_runs_in(wt: &Path) {
+    let left = running_in(wt);
     for p in &left {
         // SAFETY: only the test's own leftover `sleep`.
         unsafe {
@@ -113,6 +120,18 @@ fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
         }
     }
     assert_eq!(left, Vec::<i64>::new(), "the teardown's sleep still runs");
+}
+
+#[test]
+fn ctrl_c_during_a_hanging_teardown_stops_it_and_hands_the_shard_back() {
+    let (env, wt) = hanging_teardown();
+    let before = env.shard_rows();
+    let (code, stderr) = interrupted_in_teardown(&env, &wt, &["destroy", "web"], "destroy.err");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("teardown"), "{stderr}");
+    assert!(stderr.contains("shards destroy"), "{stderr}");
+    // Nothing of the teardown is left running, and the shard is as it was.
+    assert_nothing_runs_in(&wt);
     assert_eq!(env.shard_rows(), before);
     assert!(wt.is_dir());
     // It can be destroyed again, without the hook.
@@ -151,39 +170,13 @@ setup = [
 
 #[test]
 fn ctrl_c_during_prunes_teardown_stops_it_and_keeps_the_debris_for_later() {
-    let env = TestEnv::new();
-    env.write_config("[hooks]\nteardown = \"touch ../torn-$SHARD_NAME; sleep 300\"\n");
-    let report = env.create("web");
-    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
+    let (env, wt) = hanging_teardown();
     // A destroy killed after its claim leaves debris for prune.
-    let mut crashing = env.command_in(&env.repo, &["destroy", "--no-hooks", "web"]);
-    crashing.env("SHARDS_TEST_CRASH_AT", "destroy:marked");
-    assert!(!crashing.output().unwrap().status.success());
+    env.crash_at("destroy:marked", &["destroy", "--no-hooks", "web"]);
     let before = env.shard_rows();
-    let err_path = env.root.join("prune.err");
-    let err_file = std::fs::File::create(&err_path).unwrap();
-    let mut prune = env
-        .command_in(&env.repo, &["prune"])
-        .stderr(err_file)
-        .spawn()
-        .unwrap();
-    let started = wt.parent().unwrap().join("torn-web");
-    wait_for("the teardown hook", || started.exists());
-    // SAFETY: signals the test's own child, as Ctrl-C would.
-    unsafe {
-        libc::kill(prune.id() as i32, libc::SIGINT);
-    }
-    let status = prune.wait().unwrap();
-    let stderr = std::fs::read_to_string(&err_path).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    let left = running_in(&wt);
-    for p in &left {
-        // SAFETY: only the test's own leftover `sleep`.
-        unsafe {
-            libc::kill(*p as i32, libc::SIGKILL);
-        }
-    }
-    assert_eq!(left, Vec::<i64>::new(), "the teardown's sleep still runs");
+    let (code, stderr) = interrupted_in_teardown(&env, &wt, &["prune"], "prune.err");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_nothing_runs_in(&wt);
     assert_eq!(env.shard_rows(), before);
     assert!(wt.is_dir());
 }
@@ -255,8 +248,7 @@ fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() 
 fn what_a_teardown_hook_leaves_in_the_background_does_not_outlive_the_destroy() {
     let env = TestEnv::new();
     env.write_config("[hooks]\nteardown = \"sleep 300 & echo $! > ../teardown.pid\"\n");
-    let report = env.create("web");
-    let wt = std::path::PathBuf::from(report["shard"]["path"].as_str().unwrap());
+    let wt = env.create_worktree("web");
     env.shards(&["destroy", "web"]).ok();
     let pid: i64 = std::fs::read_to_string(wt.parent().unwrap().join("teardown.pid"))
         .unwrap()

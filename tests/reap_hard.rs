@@ -5,13 +5,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::procs::answers;
+use crate::common::procs::{KillPidFile, answers};
 use crate::common::{TestEnv, shard_path};
 use crate::reap::{PATIENCE, Running, http_server, reaped, shard};
 
@@ -142,19 +141,8 @@ time.sleep(600)
     let pid_file = env.root.join("respawned.pid");
     let mut first =
         Running::start(&wt, "python3", &["-c", CODE, pid_file.to_str().unwrap()]).ready();
-    /// Kills the respawned process if the test fails before shards does.
-    struct Respawned(PathBuf);
-    impl Drop for Respawned {
-        fn drop(&mut self) {
-            if let Some(pid) = std::fs::read_to_string(&self.0)
-                .ok()
-                .and_then(|p| p.parse().ok())
-            {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-    let _respawned = Respawned(pid_file.clone());
+    // Kills the respawned process if the test fails before shards does.
+    let _respawned = KillPidFile(pid_file.clone());
     let out = env.shards(&["destroy", "--reap", "--json", "a"]).ok();
     let respawned: u64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let got = reaped(&out.json());
@@ -258,19 +246,8 @@ time.sleep(600)
     let script = env.root.join("supervisor.py");
     std::fs::write(&script, CODE).unwrap();
     let pid_file = env.root.join("latest.pid");
-    /// Kills the latest generation, whatever happens to the test.
-    struct Latest(PathBuf);
-    impl Drop for Latest {
-        fn drop(&mut self) {
-            if let Some(pid) = std::fs::read_to_string(&self.0)
-                .ok()
-                .and_then(|p| p.parse().ok())
-            {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-    let latest = Latest(pid_file.clone());
+    // Kills the latest generation, whatever happens to the test.
+    let latest = KillPidFile(pid_file.clone());
     let args = [script.to_str().unwrap(), pid_file.to_str().unwrap()];
     let _first = Running::start(&wt, "python3", &args).ready();
     let before = (env.shard_rows(), env.git_records());

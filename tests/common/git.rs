@@ -70,6 +70,12 @@ impl TestEnv {
         )
     }
 
+    /// Makes a commit of `files` on the repository's HEAD, with fixed
+    /// author and date (see [`commit`]).
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> git2::Oid {
+        commit(&Repository::open(&self.repo).unwrap(), files, message)
+    }
+
     /// Creates another repository next to the first.
     pub fn new_repo(&self, name: &str) -> PathBuf {
         let path = self.root.join(name);

@@ -1,9 +1,10 @@
 //! Real processes in tests: waiting, liveness, whether a port answers,
-//! killing a start hook's session, running a command as root without the
-//! power to read anything, and a python3 process holding a socket.
+//! killing a start hook's session or the process a pid file names, running a
+//! command as root without the power to read anything, and a python3
+//! process holding a socket.
 
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,15 @@ pub fn alive(pid: i64) -> bool {
     })
 }
 
+/// Returns the fields of `/proc/<pid>/stat` after the command name
+/// (state, ppid, process group, session, …), or `None` when `pid` has no
+/// entry there.
+pub fn stat_fields(pid: i64) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// True when something accepts a connection on 127.0.0.1:`port`.
 pub fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_ok()
@@ -53,6 +63,22 @@ impl Drop for KillSession {
         // SAFETY: only signals the test's own process (not always a group leader).
         unsafe {
             libc::kill(self.0 as i32, libc::SIGKILL);
+        }
+    }
+}
+
+/// Kills (SIGKILL) the process whose pid the file at this path holds, when
+/// the test ends, even by a panic; nothing when the file holds no pid.
+pub struct KillPidFile(pub PathBuf);
+
+impl Drop for KillPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            // SAFETY: only signals a process the test itself had started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }

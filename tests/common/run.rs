@@ -1,5 +1,5 @@
 //! Running programs in a test's world: `shards` (the one sanctioned way to
-//! launch it) and shells, with the scrubbed environment.
+//! launch it), shells and direnv, with the scrubbed environment.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,6 +42,22 @@ impl TestEnv {
         cmd.args(args).env("PATH", path);
         self.shards_vars(&mut cmd);
         Out::from(args, cmd.output().unwrap())
+    }
+
+    /// Runs `direnv` with `args` in `dir`, with nothing of the caller's
+    /// environment but `PATH`, and the test's home and XDG folders.
+    pub fn direnv(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("direnv")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .output()
+            .expect("direnv must be on PATH (.ci/run installs it)")
     }
 
     /// Sets the variables every `shards` run of this test gets.
@@ -92,6 +108,17 @@ impl TestEnv {
     /// Runs `shards` in `dir`.
     pub fn shards_in(&self, dir: &Path, args: &[&str]) -> Out {
         Out::from(args, self.command_in(dir, args).output().unwrap())
+    }
+
+    /// Runs `shards` in the repository with `SHARDS_TEST_CRASH_AT=step` for
+    /// this run only, and asserts that it died there (by SIGKILL).
+    #[track_caller]
+    pub fn crash_at(&self, step: &str, args: &[&str]) -> Out {
+        let mut cmd = self.command_in(&self.repo, args);
+        cmd.env("SHARDS_TEST_CRASH_AT", step);
+        let out = Out::from(args, cmd.output().unwrap());
+        assert_eq!(out.code, -1, "{step}: not killed by SIGKILL: {out}");
+        out
     }
 
     /// Starts one `shards` process in the repository for each argument list,
