@@ -52,10 +52,26 @@ fn state(env: &TestEnv) -> String {
         })
         .unwrap_or_default();
     format!(
-        "rows: {rows:?}\nrecords: {records:?}\nfolders: {:?}\n{}",
+        "rows: {rows:?}\nrecords: {records:?}\nfolders: {:?}\nlocks: {:?}\n{}",
         env.worktree_folders(),
+        git_locks(&env.repo.join(".git")),
         env.git_records()
     )
+}
+
+/// Returns git's lock files under `dir` (`refs/heads/big.lock`,
+/// `index.lock`): one left behind fails the user's next git command.
+fn git_locks(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(git_locks(&path));
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            found.push(path.to_string_lossy().into_owned());
+        }
+    }
+    found
 }
 
 fn spawn_create(env: &TestEnv, name: &str) -> Child {

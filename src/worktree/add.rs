@@ -179,7 +179,7 @@ impl Repo {
             }
         }
         if stop {
-            kill_group(group);
+            kill_group(group, &mut child);
             let _ = child.wait();
             return Ok(Outcome::Stopped);
         }
@@ -240,11 +240,10 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 /// being undone. SIGTERM first: git then removes the lock files it holds
 /// (`refs/heads/BRANCH.lock`, `index.lock`), which a SIGKILL would leave
 /// behind to fail the user's next `git branch`; SIGKILL after three seconds
-/// for what is left (a hook that ignores SIGTERM). The wait ends as soon as
-/// the group is gone, so only a git that cannot act on SIGTERM at once (in
-/// a slow write on a loaded disk, where half a second was seen to be too
-/// little) makes it longer.
-fn kill_group(group: i32) {
+/// for what is left (a hook that ignores SIGTERM). git itself (`child`, the
+/// group's leader) is reaped as it ends, or its zombie would keep the group
+/// alive for the whole wait; the wait ends as soon as the group is gone.
+fn kill_group(group: i32, child: &mut std::process::Child) {
     for (signal, wait) in [(libc::SIGTERM, 3000), (libc::SIGKILL, 1000)] {
         // SAFETY: kill sends a signal to the child's own process group.
         unsafe {
@@ -252,6 +251,7 @@ fn kill_group(group: i32) {
         }
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(wait) {
+            let _ = child.try_wait();
             // SAFETY: signal 0 only checks whether the group still exists.
             if unsafe { libc::kill(-group, 0) } != 0 {
                 return;
