@@ -131,3 +131,46 @@ fn issue_11_a_folder_made_while_a_create_waits_is_left_alone() {
     assert!(env.git(&env.repo, &["worktree", "list"]).contains("[mine]"));
     assert_eq!(env.list().len(), 1);
 }
+
+/// A git stopped while it makes the branch can die holding
+/// `refs/heads/BRANCH.lock` (a signal between the lock file's creation and
+/// git's handler that would remove it; seen under load in
+/// `interrupt::issue_10_sigint_or_sigterm_during_create_undoes_it`). The
+/// undo removes that lock with the rest of what the create made, so the
+/// next create of the branch works. Here a `git` that makes the lock and
+/// dies by SIGKILL stands in for it.
+#[test]
+fn a_branch_lock_a_dying_git_left_goes_with_the_undo() {
+    let env = TestEnv::new();
+    let fake = env.root.join("fake-git");
+    std::fs::create_dir_all(&fake).unwrap();
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = worktree ] && [ \"$2\" = add ] && [ \"$3\" = -b ]; then\n  : > '{}/.git/refs/heads/'\"$4\".lock\n  kill -KILL $$\nfi\nexec {} \"$@\"\n",
+        env.repo.display(),
+        real.trim()
+    );
+    let git = fake.join("git");
+    std::fs::write(&git, script).unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let out = env
+        .command_in(&env.repo, &["create", "locked"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!env.repo.join(".git/refs/heads/locked.lock").exists());
+    assert_eq!(env.branches(&env.repo), vec!["main"]);
+    assert!(env.list().is_empty());
+    // With the real git, the branch can be made now.
+    env.shards(&["create", "locked"]).ok();
+    assert_eq!(env.branches(&env.repo), vec!["locked", "main"]);
+}

@@ -47,6 +47,30 @@ impl Repo {
         Ok(left)
     }
 
+    /// Removes `refs/heads/BRANCH.lock` when it was made at or after
+    /// `since`: a git stopped while it made the branch (`git branch`, run
+    /// by `git worktree add -b`, dies at once if a signal comes between
+    /// its lock file's creation and the handler that would remove it)
+    /// leaves it, and it fails every later create of that branch. Only for
+    /// the undo of the create whose git it was, once that git is gone: the
+    /// branch was not there before, so a lock made since is that create's.
+    /// Returns true when one was removed.
+    pub fn remove_branch_lock(&self, branch: &str, since: std::time::SystemTime) -> Result<bool> {
+        let lock = self
+            .git_dir
+            .join("refs/heads")
+            .join(format!("{branch}.lock"));
+        let made = match fs::symlink_metadata(&lock) {
+            Ok(meta) if meta.is_file() => meta.modified().map_err(|e| Error::io(&lock, e))?,
+            _ => return Ok(false),
+        };
+        if made < since {
+            return Ok(false);
+        }
+        fs::remove_file(&lock).map_err(|e| Error::io(&lock, e))?;
+        Ok(true)
+    }
+
     /// Removes what a `git worktree add` killed part-way left at `path`,
     /// which no `.git` link names yet: when the folder is gone or holds
     /// nothing but an unfinished (empty or partial) `.git` file, the folder

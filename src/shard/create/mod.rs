@@ -81,6 +81,9 @@ struct Before {
     /// The commit at which the undo deletes the branch: set when git makes
     /// the branch now, and the undo deletes it only while it is still there.
     branch_made_at: Option<CommitId>,
+    /// When this was noted: a branch lock file git left since is this
+    /// create's (see `Repo::remove_branch_lock`).
+    at: std::time::SystemTime,
 }
 
 impl Build for Checkout<'_, '_> {
@@ -135,6 +138,7 @@ impl Build for Checkout<'_, '_> {
         // an unfinished `.git` file, which no `.git` link names yet.
         let _ = repo.remove_unfinished(&row.path, &before.records, true);
         if let Some(at) = before.branch_made_at {
+            let _ = repo.remove_branch_lock(&row.branch, before.at);
             let _ = repo.delete_branch_if_at(&row.branch, at);
         }
         match folder.is_err() && ours.is_some_and(|name| repo.owns_folder(&name, &row.path)) {
@@ -177,6 +181,8 @@ impl Checkout<'_, '_> {
         self.before = Some(Before {
             records: repo.worktree_records(),
             branch_made_at: makes_branch.then_some(self.plan.base),
+            // A second early: a file system's times may be coarser than ours.
+            at: std::time::SystemTime::now() - Duration::from_secs(1),
         });
         site.crash_point("create:branch");
         halt(row)?;
