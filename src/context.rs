@@ -15,7 +15,8 @@ use crate::ledger::Ledger;
 use crate::output::{Format, RenderCtx, Style};
 use crate::paths::Env;
 use crate::progress::Progress;
-use crate::shard::{Site, relocate};
+use crate::register::Register;
+use crate::shard::{Site, holds, relocate};
 use crate::worktree::Repo;
 
 /// Flags every command takes.
@@ -171,15 +172,21 @@ impl Ctx {
             };
             fsutil::create_home_dir(&self.env.home, sharing).map_err(unwritable)?;
             fsutil::touch_home_file(&path, sharing).map_err(unwritable)?;
-            let timeout = self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT);
-            *slot = Some(Ledger::open(&path, timeout)?);
+            *slot = Some(Ledger::open(&path, self.timeout())?);
             if let Some(ledger) = slot.as_mut() {
                 self.follow_moved_repos(ledger);
+                let register = Register::new(self.env.register.clone());
+                holds::backfill(&register, ledger, self.timeout());
             }
         }
         RefMut::filter_map(slot, Option::as_mut).map_err(|_| Error::LedgerLocked {
             path: self.env.ledger_path(),
         })
+    }
+
+    /// How long to wait for another process's ledger or register lock.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT)
     }
 
     /// Follows repositories that moved (see `shard::relocate`) as the
@@ -196,11 +203,14 @@ impl Ctx {
     /// with this context's home and test crash point.
     pub fn with_site<T>(&self, f: impl FnOnce(&mut Site<'_>) -> Result<T>) -> Result<T> {
         let mut ledger = self.ledger()?;
+        let register = Register::new(self.env.register.clone());
         let mut site = Site {
             ledger: &mut ledger,
             home: &self.env.home,
             crash_at: self.env.crash_at.as_deref(),
             held_lock: self.env.held_repo_lock.as_deref(),
+            register: &register,
+            timeout: self.timeout(),
         };
         f(&mut site)
     }

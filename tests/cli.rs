@@ -41,6 +41,7 @@ mod prune_merged;
 mod ready_adversarial;
 mod reap;
 mod reap_hard;
+mod register;
 mod shared_home;
 mod shell;
 mod snapshots;

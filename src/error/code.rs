@@ -34,6 +34,9 @@ impl Error {
             Error::LedgerTooNew { .. } => "ledger_too_new",
             Error::LedgerLocked { .. } => "ledger_locked",
             Error::LedgerUnwritable { .. } => "ledger_unwritable",
+            Error::RegisterLocked { .. } => "register_locked",
+            Error::RegisterUnsafe { .. } => "register_unsafe",
+            Error::RegisterUnusable { .. } => "register_unusable",
             Error::Sqlite(_) => "ledger",
             Error::Git(_) => "git",
             Error::GitFailed { .. } => "git_failed",
@@ -92,7 +95,10 @@ impl Error {
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
             | Error::LedgerLocked { .. }
-            | Error::LedgerUnwritable { .. } => 3,
+            | Error::LedgerUnwritable { .. }
+            | Error::RegisterLocked { .. }
+            | Error::RegisterUnsafe { .. }
+            | Error::RegisterUnusable { .. } => 3,
             Error::Child { code } => *code,
             // As shells report a process ended by a signal: 130, 143.
             Error::Interrupted { signal, .. } => 128 + signal,

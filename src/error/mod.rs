@@ -168,6 +168,26 @@ pub enum Error {
     #[error("the ledger {path} stayed locked by another process")]
     LedgerLocked { path: PathBuf },
 
+    /// The host's block register stayed locked past the timeout.
+    #[error("the host's block register {path} stayed locked by another process for {}", humantime::format_duration(*.waited))]
+    RegisterLocked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+
+    /// The host's block register is a folder others could empty: a
+    /// symlink, or writable by others without the sticky bit.
+    #[error("the host's block register {path} is not safe to use: {reason}")]
+    RegisterUnsafe { path: PathBuf, reason: &'static str },
+
+    /// The host's block register cannot be read or written.
+    #[error("cannot use the host's block register at {path}")]
+    RegisterUnusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Any other SQLite failure.
     #[error("ledger error")]
     Sqlite(#[from] rusqlite::Error),
