@@ -24,6 +24,7 @@ mod hostile;
 mod hostile_config;
 mod hostile_ledger;
 mod interrupt;
+mod json_usage;
 mod ledger;
 mod list;
 mod list_full;

@@ -242,8 +242,9 @@ pub enum Error {
         code: Option<i32>,
     },
 
-    /// Flags that cannot go together, found past clap (which checks the
-    /// rest with its own message and exit code 2).
+    /// A command line that cannot run: refused by clap (printed by clap
+    /// itself, and as this under `--json`), or flags that cannot go
+    /// together, found past clap.
     #[error("{message}")]
     Usage { message: String, hint: String },
 
