@@ -254,7 +254,8 @@ pub enum Error {
     NoShellFunction { name: String },
 
     /// An agent hook's payload (`shards hook claude-code`) that cannot be
-    /// acted on: not JSON, an unknown event, a missing field.
+    /// acted on: not JSON, too large, an unknown event, a missing field or
+    /// one of the wrong type.
     #[error("hook payload: {message}")]
     AgentHookPayload { message: String },
 
