@@ -29,6 +29,7 @@ mod ledger;
 mod list;
 mod list_full;
 mod mcp;
+mod mcp_args;
 mod mcp_wire;
 mod moved;
 mod nothing_lost;
