@@ -5,6 +5,7 @@
 mod common;
 
 mod adopt;
+mod branch_name;
 mod claude_hook;
 mod concurrency;
 mod config;

@@ -30,6 +30,15 @@ pub enum Error {
     #[error("invalid shard name `{}`: {reason}", clip(.name))]
     InvalidName { name: String, reason: String },
 
+    /// A branch name a shard cannot use (`--branch`, or a shard name that
+    /// names a remote-tracking branch); `hint` says what to pass instead.
+    #[error("invalid branch name `{}`: {reason}", clip(.name))]
+    InvalidBranch {
+        name: String,
+        reason: String,
+        hint: String,
+    },
+
     /// A git ref given on the command line that does not resolve.
     #[error("no such ref `{}` in {repo}", clip(.name))]
     RefNotFound { name: String, repo: PathBuf },
