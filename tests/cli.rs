@@ -5,6 +5,7 @@
 mod common;
 
 mod adopt;
+mod branch_name;
 mod claude_hook;
 mod concurrency;
 mod config;
@@ -24,10 +25,12 @@ mod hostile;
 mod hostile_config;
 mod hostile_ledger;
 mod interrupt;
+mod json_usage;
 mod ledger;
 mod list;
 mod list_full;
 mod mcp;
+mod mcp_args;
 mod mcp_wire;
 mod moved;
 mod nothing_lost;

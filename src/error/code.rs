@@ -12,6 +12,7 @@ impl Error {
             Error::NotARepo { .. } => "not_a_repo",
             Error::RepoUnsupported { .. } => "repo_unsupported",
             Error::InvalidName { .. } => "invalid_name",
+            Error::InvalidBranch { .. } => "invalid_branch",
             Error::RefNotFound { .. } => "ref_not_found",
             Error::ShardNotFound { .. } => "shard_not_found",
             Error::NameTaken { .. } => "name_taken",
@@ -63,6 +64,7 @@ impl Error {
             Error::NotARepo { .. }
             | Error::RepoUnsupported { .. }
             | Error::InvalidName { .. }
+            | Error::InvalidBranch { .. }
             | Error::RefNotFound { .. }
             | Error::ShardNotFound { .. }
             | Error::NameTaken { .. }

@@ -15,6 +15,7 @@ impl Error {
             Error::InvalidName { .. } => {
                 "use letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to 100 characters, not starting with `-`".to_string()
             }
+            Error::InvalidBranch { hint, .. } => hint.clone(),
             Error::RefNotFound { .. } => {
                 "pass an existing branch, tag or commit to --base (see `git branch -a`)".to_string()
             }

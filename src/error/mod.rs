@@ -30,6 +30,15 @@ pub enum Error {
     #[error("invalid shard name `{}`: {reason}", clip(.name))]
     InvalidName { name: String, reason: String },
 
+    /// A branch name a shard cannot use (`--branch`, or a shard name that
+    /// names a remote-tracking branch); `hint` says what to pass instead.
+    #[error("invalid branch name `{}`: {reason}", clip(.name))]
+    InvalidBranch {
+        name: String,
+        reason: String,
+        hint: String,
+    },
+
     /// A git ref given on the command line that does not resolve.
     #[error("no such ref `{}` in {repo}", clip(.name))]
     RefNotFound { name: String, repo: PathBuf },
@@ -262,8 +271,9 @@ pub enum Error {
         code: Option<i32>,
     },
 
-    /// Flags that cannot go together, found past clap (which checks the
-    /// rest with its own message and exit code 2).
+    /// A command line that cannot run: refused by clap (printed by clap
+    /// itself, and as this under `--json`), or flags that cannot go
+    /// together, found past clap.
     #[error("{message}")]
     Usage { message: String, hint: String },
 
@@ -273,7 +283,8 @@ pub enum Error {
     NoShellFunction { name: String },
 
     /// An agent hook's payload (`shards hook claude-code`) that cannot be
-    /// acted on: not JSON, an unknown event, a missing field.
+    /// acted on: not JSON, too large, an unknown event, a missing field or
+    /// one of the wrong type.
     #[error("hook payload: {message}")]
     AgentHookPayload { message: String },
 
