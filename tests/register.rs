@@ -61,6 +61,19 @@ fn issue_18_a_lost_ledger_does_not_hand_a_live_block_out_again() {
         "{out}"
     );
 
+    // `status` names them and how to bring them back.
+    let status = env.shards(&["status", "--json"]).ok().json();
+    let lost: Vec<&str> = status["elsewhere"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["holder"] == "lost")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lost, ["a", "b"]);
+    let text = env.shards(&["status"]).ok().stdout;
+    assert!(text.contains("`a` of this home's lost ledger"), "{text}");
+
     // Adopting one of them gives it back its own block, not another's.
     let adopted = env
         .shards(&["adopt", shard_path(&a).to_str().unwrap(), "--json"])
@@ -82,8 +95,17 @@ fn issue_18_a_second_home_never_hands_out_a_block_the_first_holds() {
         .json();
     assert_eq!(ports(&a["shard"]), env.block(0));
     assert_eq!(ports(&b["shard"]), env.block(1));
-    // Each home lists only its own.
+    // Each home lists only its own; `status` shows what the other holds.
     assert_eq!(env.list().len(), 1);
+    let status = env.shards(&["status"]).ok();
+    let lines: Vec<&str> = status.stdout.lines().take(2).collect();
+    insta::assert_snapshot!(env.redact(&lines.join("\n")), @r"
+    pool 10000-10999, blocks of 100: 10 total, 1 held, 1 held by other ledgers on this host, 0 busy on this host, 8 free (10% held)
+    held elsewhere on this host: 10100-10199, by a shard of your other ledger [TMP]/other_home/shards.db
+    ");
+    let json = env.shards(&["status", "--json"]).ok().json();
+    assert_eq!(json["pool"]["blocks_elsewhere"], 1);
+    assert_eq!(json["elsewhere"][0]["holder"], "ledger");
 
     // A destroyed shard's block is free again for every home.
     env.shards(&["destroy", "a"]).ok();

@@ -228,10 +228,16 @@ pub struct Lost {
     pub block: PortBlock,
 }
 
+/// Returns what other ledgers hold, under the register's lock (for
+/// `status`).
+pub fn elsewhere(register: &Register, ledger: &Ledger, timeout: Duration) -> Result<Elsewhere> {
+    let locked = register.lock(timeout)?;
+    survey(&locked, ledger)
+}
+
 /// Returns the shards of this home's lost ledger that still hold blocks.
 pub fn lost(register: &Register, ledger: &Ledger, timeout: Duration) -> Result<Vec<Lost>> {
-    let locked = register.lock(timeout)?;
-    let elsewhere = survey(&locked, ledger)?;
+    let elsewhere = elsewhere(register, ledger, timeout)?;
     Ok(elsewhere
         .lost()
         .filter_map(|h| match &h.holder {
