@@ -16,6 +16,7 @@ mod create_undo;
 mod destroy;
 mod disk;
 mod docs;
+mod dotfiles;
 mod env;
 mod git_child;
 mod hooks;
