@@ -28,6 +28,7 @@ mod interrupt;
 mod ledger;
 mod list;
 mod list_full;
+mod list_moved;
 mod mcp;
 mod mcp_wire;
 mod moved;
