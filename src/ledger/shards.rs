@@ -211,7 +211,8 @@ impl Ledger {
     /// Records new worktree folders for active shards git says were moved,
     /// each `(id, recorded folder, new folder)`, in one transaction. A row
     /// no longer active at its recorded folder (another process changed or
-    /// removed it since it was read) is left. Returns how many moved.
+    /// removed it since it was read) is left, and so is one whose new
+    /// folder another row holds (`path` is unique). Returns how many moved.
     pub fn set_moved_paths(&mut self, moves: &[(i64, PathBuf, PathBuf)]) -> Result<usize> {
         let moves = moves
             .iter()
@@ -221,7 +222,7 @@ impl Ledger {
             let mut n = 0;
             for (id, old, new) in &moves {
                 n += tx.execute(
-                    "UPDATE shards SET path = ?3 WHERE id = ?1 AND path = ?2 AND state = 'active'",
+                    "UPDATE OR IGNORE shards SET path = ?3 WHERE id = ?1 AND path = ?2 AND state = 'active'",
                     params![id, old, new],
                 )?;
             }
