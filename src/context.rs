@@ -174,7 +174,7 @@ impl Ctx {
             fsutil::touch_home_file(&path, sharing).map_err(unwritable)?;
             *slot = Some(Ledger::open(&path, self.timeout())?);
             if let Some(ledger) = slot.as_mut() {
-                self.follow_moved_repos(ledger);
+                self.follow_moves(ledger);
                 let register = Register::new(self.env.register.clone());
                 holds::backfill(&register, ledger, self.timeout());
             }
@@ -189,14 +189,15 @@ impl Ctx {
         self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT)
     }
 
-    /// Follows repositories that moved (see `shard::relocate`) as the
-    /// ledger opens, so every command sees a moved repository's shards.
-    fn follow_moved_repos(&self, ledger: &mut Ledger) {
+    /// Follows repositories and worktrees that moved (see
+    /// `shard::relocate`) as the ledger opens, so every command sees a
+    /// moved shard where git has it.
+    fn follow_moves(&self, ledger: &mut Ledger) {
         let here = || self.repo_if_any().ok().flatten();
         // Following a move is a repair the command can do without: if it
         // fails, the command goes on and reports its own ledger errors,
         // and prune still keeps every folder that is a live worktree.
-        let _ = relocate::follow_moved_repos(ledger, here);
+        let _ = relocate::follow_moves(ledger, here);
     }
 
     /// Runs one lifecycle operation on the ledger (opened if needed),
