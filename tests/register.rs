@@ -280,3 +280,66 @@ fn issue_18_recover_brings_a_lost_ledgers_shards_back_with_their_blocks() {
     let e = env.create("e");
     assert_eq!(ports(&e["shard"]), env.block(0));
 }
+
+/// Returns every block the env files of the worktrees under `homes` name:
+/// what live shards hold, whatever any ledger says.
+fn blocks_in_env_files(homes: &[PathBuf]) -> Vec<(u64, u64)> {
+    let mut blocks = Vec::new();
+    for home in homes {
+        let Ok(repos) = fs::read_dir(home.join("worktrees")) else {
+            continue;
+        };
+        for shard in repos
+            .flatten()
+            .flat_map(|r| fs::read_dir(r.path()).unwrap().flatten())
+        {
+            let env = shard.path().join(".env");
+            let start = crate::common::env_value(&env, "PORT_RANGE_START");
+            let end = crate::common::env_value(&env, "PORT_RANGE_END");
+            if let (Some(s), Some(e)) = (start, end) {
+                blocks.push((s.parse().unwrap(), e.parse().unwrap()));
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn issue_18_stress_four_homes_and_a_lost_ledger_never_hand_a_block_out_twice() {
+    let mut env = TestEnv::new();
+    env.small_pool(10, 100);
+    let homes: Vec<PathBuf> = (0..4).map(|i| env.root.join(format!("home{i}"))).collect();
+    let mut made = 0;
+    for round in 0..4 {
+        if round == 2 {
+            // Halfway, one home loses its ledger; its shards stay on disk.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = fs::remove_file(homes[0].join(format!("shards.db{suffix}")));
+            }
+        }
+        let children: Vec<_> = (0..16)
+            .map(|i| {
+                let name = format!("r{round}-{i}");
+                let args = ["create", name.as_str(), "--json"];
+                let mut cmd = env.command_in(&env.repo, &args);
+                cmd.env("SHARDS_HOME", &homes[i % 4])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                (args.map(String::from), cmd.spawn().unwrap())
+            })
+            .collect();
+        for (args, child) in children {
+            Out::from(&args, child.wait_with_output().unwrap()).ok();
+            made += 1;
+        }
+    }
+    let mut blocks = blocks_in_env_files(&homes);
+    assert_eq!(blocks.len(), made);
+    blocks.sort();
+    let twice = blocks.windows(2).filter(|w| w[1].0 <= w[0].1).count();
+    eprintln!(
+        "register stress: {made} creates from 4 homes (one ledger lost halfway), {} blocks held, {twice} handed out twice",
+        blocks.len()
+    );
+    assert_eq!(twice, 0, "{blocks:?}");
+}
