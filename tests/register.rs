@@ -19,13 +19,31 @@ fn in_home(env: &TestEnv, home: &Path, args: &[&str]) -> Out {
     Out::from(args, cmd.output().unwrap())
 }
 
-/// Deletes the home's ledger, as `rm shards.db*` does.
-fn lose_ledger(env: &TestEnv) {
+/// Deletes the ledger of the shards home `home`, as `rm shards.db*` does.
+fn lose_ledger(home: &Path) {
     for suffix in ["", "-wal", "-shm"] {
-        let mut path = env.ledger().into_os_string();
-        path.push(suffix);
-        let _ = fs::remove_file(PathBuf::from(path));
+        let _ = fs::remove_file(home.join(format!("shards.db{suffix}")));
     }
+}
+
+/// Starts `create NAME --json` in the repository with each job's home, all
+/// at once; returns their outcomes, each asserted a success.
+fn creates_at_once(env: &TestEnv, jobs: &[(String, PathBuf)]) -> Vec<Out> {
+    let children: Vec<_> = jobs
+        .iter()
+        .map(|(name, home)| {
+            let args = ["create", name.as_str(), "--json"];
+            let mut cmd = env.command_in(&env.repo, &args);
+            cmd.env("SHARDS_HOME", home)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            (args.map(String::from), cmd.spawn().unwrap())
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(args, child)| Out::from(&args, child.wait_with_output().unwrap()).ok())
+        .collect()
 }
 
 /// Returns the register's entry files, sorted.
@@ -47,7 +65,7 @@ fn issue_18_a_lost_ledger_does_not_hand_a_live_block_out_again() {
     let b = env.create("b");
     assert_eq!(ports(&a["shard"]), env.block(0));
     assert_eq!(ports(&b["shard"]), env.block(1));
-    lose_ledger(&env);
+    lose_ledger(&env.shards_home);
     assert!(env.list().is_empty());
 
     // A new shard skips both blocks the lost ledger's shards still hold,
@@ -119,27 +137,22 @@ fn issue_18_a_second_home_never_hands_out_a_block_the_first_holds() {
 fn issue_18_many_creates_from_two_homes_at_once_get_disjoint_blocks() {
     let env = TestEnv::new();
     let other = env.root.join("other_home");
-    let children: Vec<_> = (0..8)
+    let jobs: Vec<_> = (0..8)
         .map(|i| {
-            let name = format!("s{i}");
-            let args = ["create", name.as_str(), "--json"];
-            let mut cmd = env.command_in(&env.repo, &args);
-            if i % 2 == 1 {
-                cmd.env("SHARDS_HOME", &other);
-            }
-            let child = cmd
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            (args.map(String::from), child)
+            (
+                format!("s{i}"),
+                if i % 2 == 1 {
+                    other.clone()
+                } else {
+                    env.shards_home.clone()
+                },
+            )
         })
         .collect();
-    let mut blocks = Vec::new();
-    for (args, child) in children {
-        let out = Out::from(&args, child.wait_with_output().unwrap()).ok();
-        blocks.push(ports(&out.json()["shard"]));
-    }
+    let mut blocks: Vec<_> = creates_at_once(&env, &jobs)
+        .iter()
+        .map(|out| ports(&out.json()["shard"]))
+        .collect();
     blocks.sort();
     blocks.dedup();
     assert_eq!(blocks, (0..8).map(|i| env.block(i)).collect::<Vec<_>>());
@@ -150,7 +163,7 @@ fn issue_18_a_stale_entry_is_reclaimed_once_its_worktree_is_gone() {
     let env = TestEnv::new();
     let a = env.create("a");
     // The ledger and the worktree both gone: nothing holds the block.
-    lose_ledger(&env);
+    lose_ledger(&env.shards_home);
     fs::remove_dir_all(shard_path(&a)).unwrap();
     let b = env.create("b");
     assert_eq!(ports(&b["shard"]), env.block(0));
@@ -240,7 +253,7 @@ fn issue_18_recover_brings_a_lost_ledgers_shards_back_with_their_blocks() {
     let a = env.create("a");
     env.create("b");
     let c = env.create("c");
-    lose_ledger(&env);
+    lose_ledger(&env.shards_home);
     // One that cannot be adopted: its HEAD is detached.
     env.git(&shard_path(&c), &["checkout", "-q", "--detach"]);
 
@@ -313,25 +326,12 @@ fn issue_18_stress_four_homes_and_a_lost_ledger_never_hand_a_block_out_twice() {
     for round in 0..4 {
         if round == 2 {
             // Halfway, one home loses its ledger; its shards stay on disk.
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = fs::remove_file(homes[0].join(format!("shards.db{suffix}")));
-            }
+            lose_ledger(&homes[0]);
         }
-        let children: Vec<_> = (0..16)
-            .map(|i| {
-                let name = format!("r{round}-{i}");
-                let args = ["create", name.as_str(), "--json"];
-                let mut cmd = env.command_in(&env.repo, &args);
-                cmd.env("SHARDS_HOME", &homes[i % 4])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped());
-                (args.map(String::from), cmd.spawn().unwrap())
-            })
+        let jobs: Vec<_> = (0..16)
+            .map(|i| (format!("r{round}-{i}"), homes[i % 4].clone()))
             .collect();
-        for (args, child) in children {
-            Out::from(&args, child.wait_with_output().unwrap()).ok();
-            made += 1;
-        }
+        made += creates_at_once(&env, &jobs).len();
     }
     let mut blocks = blocks_in_env_files(&homes);
     assert_eq!(blocks.len(), made);
