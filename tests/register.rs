@@ -343,3 +343,29 @@ fn issue_18_stress_four_homes_and_a_lost_ledger_never_hand_a_block_out_twice() {
     );
     assert_eq!(twice, 0, "{blocks:?}");
 }
+
+#[test]
+fn issue_18_a_worktree_moved_with_git_keeps_its_block_after_the_ledger_is_lost() {
+    let env = TestEnv::new();
+    let a = env.create("a");
+    let moved = env.root.join("moved-a");
+    env.git(
+        &env.repo,
+        &[
+            "worktree",
+            "move",
+            shard_path(&a).to_str().unwrap(),
+            moved.to_str().unwrap(),
+        ],
+    );
+    // The ledger follows the move, and the block's entry with it.
+    env.create("b");
+    lose_ledger(&env.shards_home);
+    let c = env.create("c");
+    assert_eq!(ports(&c["shard"]), env.block(2));
+    let back = env
+        .shards(&["adopt", moved.to_str().unwrap(), "--name", "a", "--json"])
+        .ok()
+        .json();
+    assert_eq!(ports(&back["shard"]), env.block(0));
+}

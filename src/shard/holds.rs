@@ -128,10 +128,23 @@ pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
     let mut mine = Vec::new();
     for entry in locked.entries()? {
         if entry.ledger_id == ours {
-            if rows.iter().any(|r| r.block == entry.block) {
-                mine.push(entry.block);
-            } else {
-                locked.remove(entry.block, &entry.ledger_id)?;
+            match rows.iter().find(|r| r.block == entry.block) {
+                Some(row) => {
+                    // A worktree the ledger followed to its new folder:
+                    // the entry follows too, so a lost ledger's judge
+                    // looks where the shard is.
+                    let stale = entry
+                        .record
+                        .as_ref()
+                        .is_none_or(|r| r.worktree != row.path || r.shard_id != row.id);
+                    if stale {
+                        enter(locked, &ours, ledger.path(), row)?;
+                    }
+                    mine.push(entry.block);
+                }
+                None => {
+                    locked.remove(entry.block, &entry.ledger_id)?;
+                }
             }
             continue;
         }
