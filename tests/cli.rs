@@ -17,6 +17,7 @@ mod destroy;
 mod disk;
 mod docs;
 mod env;
+mod full_disk;
 mod git_child;
 mod hooks;
 mod hooks_start;

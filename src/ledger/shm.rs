@@ -8,14 +8,20 @@
 //! into one (the hash table's `memset` of the first frame committed) makes
 //! the kernel allocate it. On a nearly full disk that allocation fails and
 //! the kernel answers the store with SIGBUS: the process dies mid-commit
-//! (exit 135), with no error and no JSON. Here every mapping SQLite asks
-//! for is first backed by `fallocate` of the file's blocks up to its end;
-//! when the disk has no room, the mapping is refused with `SQLITE_FULL`,
-//! which the ledger reports as a ledger that cannot be written (exit 3).
+//! (exit 135), with no error and no JSON. Here every region SQLite maps is
+//! first faulted in for writing (`MADV_POPULATE_WRITE`, Linux 5.14), which
+//! allocates its blocks and changes no byte; when the disk has no room the
+//! kernel says so (EFAULT) instead of a signal, and the region is refused
+//! with `SQLITE_FULL`, which the ledger reports as a ledger that cannot be
+//! written (exit 3). An older kernel, or a region mapped read-only, is left
+//! as SQLite maps it.
+//!
+//! The file is never opened a second time: closing any descriptor of it
+//! would drop every POSIX lock this process holds on it, SQLite's included.
 //!
 //! Adapter detail of `ledger`: SQLite's C interface and the file system.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::sync::OnceLock;
 
 use rusqlite::ffi;
@@ -27,8 +33,6 @@ pub const VFS: &CStr = c"shards-unix";
 /// gives the files it wraps.
 struct Shim {
     real: *mut ffi::sqlite3_vfs,
-    /// Where, in a file object, the file's name is kept (past the real one).
-    name_at: usize,
     /// The real methods the wrapped files had, and the copy with `xShmMap`
     /// wrapped, set by the first main database file opened.
     methods: OnceLock<(usize, usize)>,
@@ -52,16 +56,12 @@ pub fn register() -> bool {
             if real.is_null() {
                 return None;
             }
-            let align = std::mem::align_of::<*const c_char>();
-            let name_at = (usize::try_from((*real).szOsFile).ok()?).div_ceil(align) * align;
             let mut vfs = *real;
-            vfs.szOsFile = c_int::try_from(name_at + std::mem::size_of::<*const c_char>()).ok()?;
             vfs.zName = VFS.as_ptr();
             vfs.pNext = std::ptr::null_mut();
             vfs.xOpen = Some(open);
             let shim = Shim {
                 real,
-                name_at,
                 methods: OnceLock::new(),
             };
             let vfs = Box::into_raw(Box::new(vfs));
@@ -82,20 +82,15 @@ unsafe extern "C" fn open(
     let Some(Some(shim)) = SHIM.get() else {
         return ffi::SQLITE_ERROR;
     };
-    // SAFETY: SQLite gives a file object of the VFS's szOsFile bytes; the
-    // real xOpen fills its first real szOsFile bytes, the name goes past
-    // them, and SQLite keeps `name` valid until xClose.
+    // SAFETY: the real xOpen fills the file object (of its own size); only
+    // its methods pointer is changed, to a copy of the same methods.
     unsafe {
         let Some(real_open) = (*shim.real).xOpen else {
             return ffi::SQLITE_ERROR;
         };
         let rc = real_open(shim.real, name, file, flags, out_flags);
         let methods = (*file).pMethods;
-        if rc != ffi::SQLITE_OK
-            || methods.is_null()
-            || name.is_null()
-            || flags & ffi::SQLITE_OPEN_MAIN_DB == 0
-        {
+        if rc != ffi::SQLITE_OK || methods.is_null() || flags & ffi::SQLITE_OPEN_MAIN_DB == 0 {
             return rc;
         }
         let (real, wrapped) = *shim.methods.get_or_init(|| {
@@ -106,18 +101,14 @@ unsafe extern "C" fn open(
         // A file the real VFS gave other methods (another locking style)
         // stays as it is.
         if real == methods as usize {
-            file.cast::<u8>()
-                .add(shim.name_at)
-                .cast::<*const c_char>()
-                .write(name);
             (*file).pMethods = wrapped as *const ffi::sqlite3_io_methods;
         }
         rc
     }
 }
 
-/// `xShmMap`: the real one, then the file's blocks up to the end of the
-/// region are allocated; without room the region is refused.
+/// `xShmMap`: the real one, then the region is faulted in for writing;
+/// without room on the disk it is refused.
 unsafe extern "C" fn shm_map(
     file: *mut ffi::sqlite3_file,
     region: c_int,
@@ -131,8 +122,8 @@ unsafe extern "C" fn shm_map(
     let Some(&(real, _)) = shim.methods.get() else {
         return ffi::SQLITE_ERROR;
     };
-    // SAFETY: only files `open` wrapped have this method: their real
-    // methods are `real` and their name is stored at `name_at`.
+    // SAFETY: only files `open` wrapped have this method, and their real
+    // methods are `real`; `out` is SQLite's.
     unsafe {
         let real = &*(real as *const ffi::sqlite3_io_methods);
         let Some(real_map) = real.xShmMap else {
@@ -142,13 +133,7 @@ unsafe extern "C" fn shm_map(
         if rc != ffi::SQLITE_OK || (*out).is_null() {
             return rc;
         }
-        let name = file
-            .cast::<u8>()
-            .add(shim.name_at)
-            .cast::<*const c_char>()
-            .read();
-        let end = (i64::from(region) + 1) * i64::from(size);
-        if reserve(CStr::from_ptr(name), end).is_err() {
+        if !populate(*out, size) {
             // SQLite keeps what `out` points at as the mapped region: it
             // must not, or it would store into it anyway.
             *out = std::ptr::null_mut();
@@ -158,25 +143,16 @@ unsafe extern "C" fn shm_map(
     }
 }
 
-/// Allocates the blocks of `<db>-shm` up to `end` (never past its size):
-/// `Err` only when the disk has no room; any other failure (a read-only
-/// file, a file system without fallocate) leaves the file to SQLite.
-fn reserve(db: &CStr, end: i64) -> Result<(), ()> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::io::AsRawFd;
-    let mut path = std::ffi::OsStr::from_bytes(db.to_bytes()).to_owned();
-    path.push("-shm");
-    let Ok(shm) = std::fs::OpenOptions::new().write(true).open(&path) else {
-        return Ok(());
-    };
-    // SAFETY: fallocate on an open descriptor; KEEP_SIZE never changes the
-    // file's size, and allocating a hole leaves its bytes zero, as read.
-    let r = unsafe { libc::fallocate(shm.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, end) };
-    if r == 0 {
-        return Ok(());
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::ENOSPC | libc::EDQUOT) => Err(()),
-        _ => Ok(()),
-    }
+/// Faults in the `len` bytes mapped at `at` for writing, as a store would,
+/// and returns false only when the kernel says a store would get SIGBUS.
+fn populate(at: *mut c_void, len: c_int) -> bool {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let start = at as usize & !(page - 1);
+    let end = at as usize + usize::try_from(len).unwrap_or(0);
+    // SAFETY: the range lies in the mapping SQLite just made (widened to
+    // its page), and MADV_POPULATE_WRITE changes no byte of it.
+    let r = unsafe { libc::madvise(start as *mut c_void, end - start, libc::MADV_POPULATE_WRITE) };
+    // EINVAL: a kernel without it, or a mapping SQLite made read-only.
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EFAULT)
 }
