@@ -5,6 +5,7 @@
 mod common;
 
 mod adopt;
+mod busy_sockets;
 mod claude_hook;
 mod concurrency;
 mod config;
