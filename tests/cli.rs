@@ -6,6 +6,7 @@ mod common;
 
 mod adopt;
 mod branch_name;
+mod busy_sockets;
 mod claude_hook;
 mod concurrency;
 mod config;
@@ -19,6 +20,7 @@ mod disk;
 mod docs;
 mod dotfiles;
 mod env;
+mod full_disk;
 mod git_child;
 mod hooks;
 mod hooks_start;

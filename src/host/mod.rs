@@ -6,11 +6,15 @@
 //! `/proc/net/tcp` walks every bucket of the connection hash table and costs
 //! milliseconds even when nothing listens, while the netlink dump of the
 //! listen table costs microseconds. `/proc/net` (through the procfs crate)
-//! is the fallback, and a bind test the last resort. Processes come from
-//! `/proc`; `procs` finds those running from a folder and signals them. Adapter: knows nothing of shards, git or SQLite.
+//! is the fallback, and a bind test the last resort. `busy` tells which
+//! ports a new block must avoid (TCP listening or only bound, UDP bound).
+//! Processes come from `/proc`; `procs` finds those running from a folder
+//! and signals them. Adapter: knows nothing of shards, git or SQLite.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
+#[cfg(test)]
+use std::net::TcpListener;
 use std::path::PathBuf;
 
 use procfs::net::TcpState;
@@ -171,8 +175,11 @@ pub fn process_cwds() -> Vec<ProcInfo> {
         .collect()
 }
 
+mod busy;
 mod diag;
 pub mod hook;
+
+pub use busy::{listening_ports, port_busy_by_bind, tcp_bound_in};
 pub mod interrupt;
 pub mod procs;
 
@@ -210,18 +217,6 @@ fn proc_listening_tcp_ports() -> Option<BTreeSet<u16>> {
         .map(|e| e.local_address.port())
         .collect();
     Some(ports)
-}
-
-/// Returns true when binding `port` fails on either address family: the
-/// fallback test where the listen table cannot be read.
-pub fn port_busy_by_bind(port: u16) -> bool {
-    let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
-    if v4.is_err() {
-        return true;
-    }
-    let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
-    // A host without IPv6 cannot have an IPv6 listener: only "in use" counts.
-    matches!(v6, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 /// Returns the first port of the OS ephemeral range, if the host says.

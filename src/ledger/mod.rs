@@ -14,7 +14,8 @@
 //! repositories and reserves, claims and moves shards; `services` keeps
 //! named ports; `hooks` keeps approvals of project hooks and the start
 //! hooks' processes; `rows` maps rows and sorts SQLite failures; `migrate` owns
-//! the schema.
+//! the schema; `shm` is the VFS that keeps a full disk from killing the
+//! process through the WAL index's mapping.
 //!
 //! Adapter: knows SQLite and the allocator, nothing of git, worktrees or
 //! path templates.
@@ -25,6 +26,7 @@ mod repos;
 mod rows;
 pub mod services;
 mod shards;
+mod shm;
 
 pub use rows::{RepoRow, ShardRow};
 use rows::{SHARD_COLUMNS, classify, is_locked, path_str, shard_from_row};
@@ -123,7 +125,14 @@ impl Ledger {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        // The `-shm` file's blocks are allocated before SQLite stores into
+        // its mapping, so a full disk is an error, not SIGBUS (see `shm`).
+        let conn = if shm::register() {
+            Connection::open_with_flags_and_vfs(path, flags, shm::VFS)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|e| classify(path, e))?;
         Self::setup(conn, path.to_path_buf(), timeout)
     }
 

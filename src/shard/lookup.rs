@@ -89,12 +89,18 @@ pub fn busy(row: &ShardRow) -> Error {
     }
 }
 
-/// Returns the host's "is any port of this block in use" test: the kernel's
-/// listen table when readable, else a bind test on every port.
+/// Returns the host's "is any port of this block in use" test: a TCP
+/// socket listening or a UDP socket bound, from the kernel's tables read
+/// once, or a TCP socket only bound, which a bind test of the block's
+/// ports finds; where the tables cannot be read, a bind test of every
+/// port of the block.
 pub fn host_busy() -> impl FnMut(PortBlock) -> bool {
-    let listening = host::listening_tcp_ports();
+    let listening = host::listening_ports();
     move |b: PortBlock| match &listening {
-        Some(ports) => ports.range(b.start()..=b.end()).next().is_some(),
+        Some(ports) => {
+            ports.range(b.start()..=b.end()).next().is_some()
+                || host::tcp_bound_in(b.start()..=b.end())
+        }
         None => (b.start()..=b.end()).any(host::port_busy_by_bind),
     }
 }
