@@ -14,6 +14,7 @@ mod copy_env;
 mod create;
 mod create_undo;
 mod destroy;
+mod destroy_race;
 mod disk;
 mod docs;
 mod env;

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::config::hooks::Hook;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::ledger::{Claim, ShardRow};
+use crate::ledger::{Claim, Ledger, ShardRow};
 use crate::model::ShardState;
 use crate::worktree::{self, Merged, Repo};
 
@@ -117,10 +117,30 @@ pub fn destroy(
         let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
         remove(repo, row)
     })?
-    .ok_or_else(|| Error::ShardNotFound {
-        name: row.name.clone(),
-        repo: repo.root.clone(),
+    .ok_or_else(|| destroyed_elsewhere(row))
+}
+
+/// Tells whether another process destroyed `row` since it was read, or is
+/// destroying it now: then what a check of its worktree found (a worktree
+/// half deleted looks changed) is not the answer, and the returned error
+/// is. `None` when its row is still there and no live process works on it.
+pub fn raced(ledger: &Ledger, row: &ShardRow) -> Result<Option<Error>> {
+    Ok(match ledger.shard(row.id)? {
+        Some(fresh) if fresh.name != row.name => Some(destroyed_elsewhere(row)),
+        Some(fresh) if fresh.state != ShardState::Active && lookup::owner_alive(&fresh) => {
+            Some(lookup::busy(&fresh))
+        }
+        Some(_) => None,
+        None => Some(destroyed_elsewhere(row)),
     })
+}
+
+/// The error for a shard whose row another process removed while this one
+/// destroyed it.
+fn destroyed_elsewhere(row: &ShardRow) -> Error {
+    Error::DestroyedElsewhere {
+        name: row.name.clone(),
+    }
 }
 
 /// Reclaims a shard `debris::diagnose` called reclaimable debris, if it
