@@ -39,6 +39,7 @@ mod ports;
 mod props;
 mod prune;
 mod prune_merged;
+mod prune_merged_net;
 mod ready_adversarial;
 mod reap;
 mod reap_hard;

@@ -120,6 +120,9 @@ pub fn kept(row: &ShardRow, keep: Keep) -> String {
         Keep::IsDefault { base } => format!("its branch is the default branch `{base}`"),
         Keep::Untouched => format!("no commit was made on its branch `{branch}` yet"),
         Keep::Open { base } => format!("its branch `{branch}` is not merged into `{base}`"),
+        Keep::NoNetChange { base } => format!(
+            "its branch `{branch}` has commits that `{base}` does not hold, with no net change"
+        ),
         Keep::Absent => format!("its branch `{branch}` does not exist"),
         Keep::Held { how, base, by } => {
             let merged = merged(row, how, &base);
