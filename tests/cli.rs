@@ -38,6 +38,7 @@ mod port;
 mod ports;
 mod props;
 mod prune;
+mod prune_by_hand;
 mod prune_merged;
 mod prune_merged_net;
 mod ready_adversarial;

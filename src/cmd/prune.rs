@@ -269,7 +269,7 @@ fn reclaim(
     let done = ctx.with_site(|site| act(site, &hook))?;
     Ok(done.map(|t| {
         let warn = skipped.into_iter().chain(t.warnings);
-        let branch = wording::branch(&t.row.branch, &t.branch);
+        let branch = wording::pruned_branch(&t.row.branch, &t.branch);
         Done {
             notes: warn
                 .map(|w| format!("warning: {w}"))

@@ -87,6 +87,17 @@ pub fn branch(branch: &str, fate: &BranchFate) -> Option<String> {
     }
 }
 
+/// Says what became of `branch` among `prune`'s notes: a deleted branch
+/// too, which prune's table does not say (destroy's line does).
+pub fn pruned_branch(branch: &str, fate: &BranchFate) -> Option<String> {
+    match fate {
+        BranchFate::Deleted => Some(format!(
+            "deleted branch `{branch}`: every commit on it is on another branch or tag"
+        )),
+        _ => self::branch(branch, fate),
+    }
+}
+
 /// Says why a shard is kept though `reason` would reclaim it: `procs` run
 /// from its worktree.
 pub fn still_running(row: &ShardRow, reason: &str, procs: &[Running]) -> String {
@@ -157,6 +168,11 @@ mod tests {
     fn a_branch_fate_is_said_once_or_not_at_all() {
         let said = |f: BranchFate| branch("b", &f);
         assert_eq!(said(BranchFate::Deleted), None);
+        assert!(
+            pruned_branch("b", &BranchFate::Deleted)
+                .is_some_and(|s| s.starts_with("deleted branch `b`"))
+        );
+        assert_eq!(pruned_branch("b", &BranchFate::RepoGone), None);
         assert_eq!(said(BranchFate::RepoGone), None);
         assert_eq!(
             said(BranchFate::Gone).as_deref(),
