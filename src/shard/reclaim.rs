@@ -11,7 +11,9 @@
 //! the branch (when nothing on it would be lost) go, then the row, which
 //! frees the block. If the hook fails (when it must not) or removing
 //! fails, the row is handed back as it was. What became of the branch is a
-//! [`BranchFate`].
+//! [`BranchFate`]. A destroy whose check refused a shard asks [`raced`]
+//! whether another process destroyed it meanwhile (its worktree, half
+//! deleted, looks changed), to say that instead.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
