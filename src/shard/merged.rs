@@ -140,7 +140,12 @@ pub fn judge(
     };
     let work = match checked {
         Ok(work) => work,
-        Err(e) => return held(Hold::Refused(e)),
+        // A worktree another process is destroying looks changed: say that.
+        Err(e) => {
+            return held(Hold::Refused(
+                super::reclaim::raced(ledger, row)?.unwrap_or(e),
+            ));
+        }
     };
     let starts = reap::starts(ledger, &[row])?;
     if let Some(found) = reap::find(&[row], &starts).pop()
