@@ -156,6 +156,7 @@ fn issue_17_prune_says_what_it_would_reclaim_then_reclaims_it() {
         NAME  PORTS        ACTION     REASON
         gone  10000-10009  reclaimed  its worktree is gone
         --- stderr ---
+        deleted branch `gone`: every commit on it is on another branch or tag
         Reclaimed 1 shard(s).
         [exit status: 0]
         ");

@@ -123,7 +123,12 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         let row = lookup::require(&ledger, repo, name)?;
         let row = lookup::follow_move(&mut ledger, row)?;
         check::unlocked(repo, &row, force)?;
-        let work = check::work(repo, &row, &config, force)?;
+        // A worktree another destroy is deleting looks changed: say that
+        // the shard is going, not that it holds work.
+        let work = match check::work(repo, &row, &config, force) {
+            Ok(work) => work,
+            Err(e) => return Err(reclaim::raced(&ledger, &row)?.unwrap_or(e)),
+        };
         rows.push((row, work));
     }
     let (hook, skipped) =

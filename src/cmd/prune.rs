@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::view::{BranchView, PortsView};
+use crate::cmd::view::{self, BranchView, PortsView};
 use crate::cmd::wording;
 use crate::config::Overrides;
 use crate::context::Ctx;
@@ -44,7 +44,9 @@ use crate::shard::{Site, hooks, reap};
 /// history, or merging it would change nothing (a squash merge, a rebase,
 /// cherry-picks). Only a shard whose worktree is clean (the env file holding
 /// nothing but shards' lines), with no process running from it, not locked,
-/// and older than --min-age; a branch that never had a commit is kept. A
+/// and older than --min-age; a branch that never had a commit is kept, and
+/// so is one whose commits the default branch does not hold and that
+/// change nothing together (empty commits, a change added then reverted). A
 /// squash-merged branch is deleted too (its changes are in the default
 /// branch; the note names the commit it was at).
 #[derive(Debug, Args)]
@@ -79,6 +81,12 @@ pub struct Pruned {
     pub ports: PortsView,
     /// Why it was (or would be) reclaimed, or why it was kept.
     pub reason: String,
+    /// With --merged, what was decided for an active shard: `merged` or
+    /// `squashed` (reclaimed), else kept as `young`, `untouched`, `open`,
+    /// `no_net_change`, `held` (clean, lock, processes), `absent`,
+    /// `is_default`, `no_default_branch` or `unreadable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<&'static str>,
     /// True when reclaimed (or, with --dry-run, when it would be).
     pub reclaimed: bool,
     /// What was kept or left in place, and why.
@@ -124,6 +132,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                 path,
                 ports: PortsView::of(row.block),
                 reason,
+                verdict: None,
                 reclaimed,
                 notes,
                 branch,
@@ -132,6 +141,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
         let (reason, reclaimable) = match debris::diagnose(row) {
             Diagnosis::Healthy if args.merged && row.state == ShardState::Active => {
                 let verdict = judge(ctx, row, args.min_age);
+                let name = verdict.as_ref().map_or("unreadable", view::verdict);
                 let (reason, merge) = match verdict {
                     Ok(Verdict::Reclaim(merge)) => {
                         (wording::merged(row, merge.how, &merge.base), Some(merge))
@@ -139,21 +149,26 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<PruneReport> {
                     Ok(Verdict::Keep(keep)) => (wording::kept(row, keep), None),
                     Err(e) => (format!("its merge state cannot be read: {e}"), None),
                 };
+                let judged = |p: Pruned| Pruned {
+                    verdict: Some(name),
+                    ..p
+                };
                 let reclaimable = merge.is_some();
                 let Some(merge) = merge.filter(|_| !args.dry_run) else {
-                    shards.push(pruned(row.path.clone(), reason, reclaimable, None));
+                    shards.push(judged(pruned(row.path.clone(), reason, reclaimable, None)));
                     continue;
                 };
-                match reclaim(ctx, row, |site, hook| {
+                let done = reclaim(ctx, row, |site, hook| {
                     reclaim::merged(site, row, &merge, hook)
-                }) {
+                });
+                match done {
                     Ok(None) => {}
                     Ok(Some(done)) => {
-                        shards.push(pruned(row.path.clone(), reason, true, Some(done)))
+                        shards.push(judged(pruned(row.path.clone(), reason, true, Some(done))))
                     }
                     Err(e) => {
                         let reason = format!("{reason}, but reclaiming it failed: {e}");
-                        shards.push(pruned(row.path.clone(), reason, false, None));
+                        shards.push(judged(pruned(row.path.clone(), reason, false, None)));
                     }
                 }
                 continue;
@@ -254,7 +269,7 @@ fn reclaim(
     let done = ctx.with_site(|site| act(site, &hook))?;
     Ok(done.map(|t| {
         let warn = skipped.into_iter().chain(t.warnings);
-        let branch = wording::branch(&t.row.branch, &t.branch);
+        let branch = wording::pruned_branch(&t.row.branch, &t.branch);
         Done {
             notes: warn
                 .map(|w| format!("warning: {w}"))

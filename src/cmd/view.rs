@@ -1,6 +1,7 @@
 //! How reports show a shard: the views shared by `create`, `list`,
-//! `destroy`, `prune`, `status` and the MCP tools. Plain data built from
-//! ledger rows.
+//! `destroy`, `prune`, `status` and the MCP tools, and the names `--json`
+//! gives a branch's fate and `prune --merged`'s verdicts. Plain data built
+//! from ledger rows and the lifecycle's values.
 //!
 //! Command layer: knows ledger rows and the model, nothing of git or SQLite
 //! (a shard's status comes from the lifecycle's `relocate::status`).
@@ -11,8 +12,10 @@ use serde::Serialize;
 
 use crate::ledger::ShardRow;
 use crate::model::{PortBlock, ShardStatus};
+use crate::shard::merged::{Keep, Verdict};
 use crate::shard::reclaim::{BranchFate, Retained};
 use crate::shard::relocate;
+use crate::worktree::Merged;
 
 /// A port block as printed in JSON.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -120,5 +123,26 @@ impl BranchView {
             kept_because,
             tip,
         }
+    }
+}
+
+/// Returns the name `prune --json` gives what `prune --merged` decided
+/// for a shard (its `verdict` field).
+pub fn verdict(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Reclaim(merge) => match merge.how {
+            Merged::Ancestor => "merged",
+            Merged::Changes => "squashed",
+        },
+        Verdict::Keep(keep) => match keep {
+            Keep::Young { .. } => "young",
+            Keep::NoDefaultBranch => "no_default_branch",
+            Keep::IsDefault { .. } => "is_default",
+            Keep::Untouched => "untouched",
+            Keep::Open { .. } => "open",
+            Keep::NoNetChange { .. } => "no_net_change",
+            Keep::Absent => "absent",
+            Keep::Held { .. } => "held",
+        },
     }
 }

@@ -87,6 +87,17 @@ pub fn branch(branch: &str, fate: &BranchFate) -> Option<String> {
     }
 }
 
+/// Says what became of `branch` among `prune`'s notes: a deleted branch
+/// too, which prune's table does not say (destroy's line does).
+pub fn pruned_branch(branch: &str, fate: &BranchFate) -> Option<String> {
+    match fate {
+        BranchFate::Deleted => Some(format!(
+            "deleted branch `{branch}`: every commit on it is on another branch or tag"
+        )),
+        _ => self::branch(branch, fate),
+    }
+}
+
 /// Says why a shard is kept though `reason` would reclaim it: `procs` run
 /// from its worktree.
 pub fn still_running(row: &ShardRow, reason: &str, procs: &[Running]) -> String {
@@ -120,6 +131,9 @@ pub fn kept(row: &ShardRow, keep: Keep) -> String {
         Keep::IsDefault { base } => format!("its branch is the default branch `{base}`"),
         Keep::Untouched => format!("no commit was made on its branch `{branch}` yet"),
         Keep::Open { base } => format!("its branch `{branch}` is not merged into `{base}`"),
+        Keep::NoNetChange { base } => format!(
+            "its branch `{branch}` has commits that `{base}` does not hold, with no net change"
+        ),
         Keep::Absent => format!("its branch `{branch}` does not exist"),
         Keep::Held { how, base, by } => {
             let merged = merged(row, how, &base);
@@ -154,6 +168,11 @@ mod tests {
     fn a_branch_fate_is_said_once_or_not_at_all() {
         let said = |f: BranchFate| branch("b", &f);
         assert_eq!(said(BranchFate::Deleted), None);
+        assert!(
+            pruned_branch("b", &BranchFate::Deleted)
+                .is_some_and(|s| s.starts_with("deleted branch `b`"))
+        );
+        assert_eq!(pruned_branch("b", &BranchFate::RepoGone), None);
         assert_eq!(said(BranchFate::RepoGone), None);
         assert_eq!(
             said(BranchFate::Gone).as_deref(),

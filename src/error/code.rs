@@ -16,7 +16,7 @@ impl Error {
             Error::RefNotFound { .. } => "ref_not_found",
             Error::ShardNotFound { .. } => "shard_not_found",
             Error::NameTaken { .. } => "name_taken",
-            Error::ShardGone { .. } => "shard_gone",
+            Error::ShardGone { .. } | Error::DestroyedElsewhere { .. } => "shard_gone",
             Error::PathTaken { .. } => "path_taken",
             Error::BranchCheckedOut { .. } => "branch_checked_out",
             Error::WorktreeDirty { .. } => "worktree_dirty",
@@ -69,6 +69,7 @@ impl Error {
             | Error::ShardNotFound { .. }
             | Error::NameTaken { .. }
             | Error::ShardGone { .. }
+            | Error::DestroyedElsewhere { .. }
             | Error::PathTaken { .. }
             | Error::BranchCheckedOut { .. }
             | Error::WorktreeDirty { .. }

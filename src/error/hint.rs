@@ -28,7 +28,7 @@ impl Error {
             Error::NameTaken { name, .. } => format!(
                 "pick another name, or `shards destroy {name}` first"
             ),
-            Error::ShardGone { .. } => {
+            Error::ShardGone { .. } | Error::DestroyedElsewhere { .. } => {
                 "run `shards list` to see the shards of this repository now".to_string()
             }
             Error::PathTaken { .. } => {

@@ -60,6 +60,11 @@ pub enum Error {
     #[error("the shard (ledger row {id}) was removed by another shards process meanwhile")]
     ShardGone { id: i64 },
 
+    /// Another process destroyed (or pruned) the shard while this one was
+    /// checking or destroying it.
+    #[error("shard `{name}` was destroyed by another process")]
+    DestroyedElsewhere { name: String },
+
     /// The worktree folder of a new shard exists already.
     #[error("the worktree folder {path} already exists")]
     PathTaken { path: PathBuf },

@@ -1,7 +1,9 @@
 //! `prune --merged`'s decision: whether an active shard's branch is merged
 //! into its repository's default branch (by ancestry, or by its changes: a
-//! squash merge, a rebase, cherry-picks), and the shard old enough, clean,
-//! unlocked and with nothing running from it, so that it may be reclaimed.
+//! squash merge, a rebase, cherry-picks; commits that change nothing
+//! together bring no change to be merged, so their branch is kept), and the
+//! shard old enough, clean, unlocked and with nothing running from it, so
+//! that it may be reclaimed.
 //! What it finds is a [`Verdict`]; the command layer words it.
 //!
 //! Lifecycle layer: uses the worktree adapter, the ledger (start hooks'
@@ -64,6 +66,12 @@ pub enum Keep {
         /// The default branch's short name.
         base: String,
     },
+    /// Its branch has commits `base` does not hold, that change nothing
+    /// together (empty commits, a change added then reverted).
+    NoNetChange {
+        /// The default branch's short name.
+        base: String,
+    },
     /// Its branch does not exist.
     Absent,
     /// Merged (`how`, into `base`), but it may not go.
@@ -116,6 +124,7 @@ pub fn judge(
         MergeState::Merged(how, tip) => (how, tip),
         MergeState::Untouched => return keep(Keep::Untouched),
         MergeState::Open => return keep(Keep::Open { base }),
+        MergeState::NoNetChange => return keep(Keep::NoNetChange { base }),
         MergeState::Absent => return keep(Keep::Absent),
     };
     let repo = Repo::discover(&row.repo.git_dir)?;
@@ -131,7 +140,12 @@ pub fn judge(
     };
     let work = match checked {
         Ok(work) => work,
-        Err(e) => return held(Hold::Refused(e)),
+        // A worktree another process is destroying looks changed: say that.
+        Err(e) => {
+            return held(Hold::Refused(
+                super::reclaim::raced(ledger, row)?.unwrap_or(e),
+            ));
+        }
     };
     let starts = reap::starts(ledger, &[row])?;
     if let Some(found) = reap::find(&[row], &starts).pop()

@@ -11,7 +11,9 @@
 //! the branch (when nothing on it would be lost) go, then the row, which
 //! frees the block. If the hook fails (when it must not) or removing
 //! fails, the row is handed back as it was. What became of the branch is a
-//! [`BranchFate`].
+//! [`BranchFate`]. A destroy whose check refused a shard asks [`raced`]
+//! whether another process destroyed it meanwhile (its worktree, half
+//! deleted, looks changed), to say that instead.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
@@ -19,7 +21,7 @@ use crate::config::Config;
 use crate::config::hooks::Hook;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::ledger::{Claim, ShardRow};
+use crate::ledger::{Claim, Ledger, ShardRow};
 use crate::model::ShardState;
 use crate::worktree::{self, Merged, Repo};
 
@@ -117,10 +119,30 @@ pub fn destroy(
         let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
         remove(repo, row)
     })?
-    .ok_or_else(|| Error::ShardNotFound {
-        name: row.name.clone(),
-        repo: repo.root.clone(),
+    .ok_or_else(|| destroyed_elsewhere(row))
+}
+
+/// Tells whether another process destroyed `row` since it was read, or is
+/// destroying it now: then what a check of its worktree found (a worktree
+/// half deleted looks changed) is not the answer, and the returned error
+/// is. `None` when its row is still there and no live process works on it.
+pub fn raced(ledger: &Ledger, row: &ShardRow) -> Result<Option<Error>> {
+    Ok(match ledger.shard(row.id)? {
+        Some(fresh) if fresh.name != row.name => Some(destroyed_elsewhere(row)),
+        Some(fresh) if fresh.state != ShardState::Active && lookup::owner_alive(&fresh) => {
+            Some(lookup::busy(&fresh))
+        }
+        Some(_) => None,
+        None => Some(destroyed_elsewhere(row)),
     })
+}
+
+/// The error for a shard whose row another process removed while this one
+/// destroyed it.
+fn destroyed_elsewhere(row: &ShardRow) -> Error {
+    Error::DestroyedElsewhere {
+        name: row.name.clone(),
+    }
 }
 
 /// Reclaims a shard `debris::diagnose` called reclaimable debris, if it

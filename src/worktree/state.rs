@@ -150,12 +150,18 @@ pub enum MergeState {
     Untouched,
     /// Not merged: merging it would change the default branch.
     Open,
+    /// Not merged, and nothing to merge: it has commits the default branch
+    /// does not hold, but its tree is its merge base's (empty commits, a
+    /// change added then reverted), so merging it would change nothing
+    /// though the default branch holds none of it.
+    NoNetChange,
     /// The branch does not exist.
     Absent,
 }
 
 /// Tells whether local branch `branch` of the repository at `git_dir` is
-/// merged into the ref `base`: by ancestry, else by merging it into `base`
+/// merged into the ref `base`: by ancestry, else (when it changes
+/// something since its merge base with `base`) by merging it into `base`
 /// in memory (as `git merge-tree --write-tree BASE BRANCH`) and finding
 /// `base`'s own tree, which is what a squash merge leaves.
 pub fn merge_state(git_dir: &Path, branch: &str, base: &str) -> Result<MergeState> {
@@ -174,6 +180,13 @@ pub fn merge_state(git_dir: &Path, branch: &str, base: &str) -> Result<MergeStat
             return Ok(MergeState::Untouched);
         }
         return Ok(MergeState::Merged(Merged::Ancestor, CommitId(tip.id())));
+    }
+    // A branch whose commits change nothing merges as a no-op too, but
+    // there is no change of its for the default branch to hold.
+    if let Ok(fork) = repo.merge_base(base.id(), tip.id())
+        && repo.find_commit(fork)?.tree_id() == tip.tree_id()
+    {
+        return Ok(MergeState::NoNetChange);
     }
     let mut index = repo.merge_commits(&base, &tip, None)?;
     if index.has_conflicts() {

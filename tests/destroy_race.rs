@@ -1,0 +1,91 @@
+//! Racing `shards destroy` (and `prune --merged`) of one shard: one
+//! reclaims it, each other one says that another process got there first,
+//! never that the worktree it watched being deleted holds work.
+
+use crate::common::TestEnv;
+
+/// Rounds of racing destroys, and destroys in each: a loser whose check
+/// comes while the winner deletes the worktree is the case, and more
+/// racers make one more likely (before the fix, about one round in three
+/// had a loser say the worktree held uncommitted or untracked changes).
+const ROUNDS: usize = 10;
+const RACERS: usize = 4;
+
+#[test]
+fn issue_18_the_loser_of_two_racing_destroys_says_another_process_destroyed_it() {
+    let env = TestEnv::new();
+    // Enough files that deleting the worktree takes a while: the loser's
+    // check then meets a worktree half gone.
+    let files: Vec<(String, String)> = (0..400)
+        .map(|i| (format!("src/f{i}.txt"), format!("{i}\n")))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    env.commit(&files, "many files");
+    let job = vec!["destroy".to_string(), "x".to_string()];
+    let mut losers = Vec::new();
+    for round in 0..ROUNDS {
+        env.create("x");
+        let outs = env.shards_at_once(&vec![job.clone(); RACERS]);
+        let won = outs.iter().filter(|o| o.code == 0).count();
+        assert_eq!(won, 1, "round {round}: {won} won: {outs:?}");
+        for loser in outs.into_iter().filter(|o| o.code != 0) {
+            assert_eq!(loser.code, 1, "round {round}: {loser}");
+            assert!(
+                !loser.stderr.contains("uncommitted")
+                    && !loser.stderr.contains("untracked")
+                    && !loser.stderr.contains("holds"),
+                "round {round}: the loser claims work: {loser}"
+            );
+            assert!(
+                loser.stderr.contains("was destroyed by another process")
+                    || loser.stderr.contains("is being destroyed by process")
+                    // A loser so slow that it looked after the winner was done.
+                    || loser.stderr.contains("no shard named `x`"),
+                "round {round}: {loser}"
+            );
+            assert!(loser.stderr.contains("hint: "), "round {round}: {loser}");
+            losers.push(loser.stderr);
+        }
+        assert!(env.list().is_empty(), "round {round}");
+    }
+    println!("{}", losers.join("\n"));
+}
+
+#[test]
+fn issue_18_a_prune_merged_racing_a_destroy_never_says_the_worktree_holds_work() {
+    let env = TestEnv::new();
+    let files: Vec<(String, String)> = (0..400)
+        .map(|i| (format!("src/f{i}.txt"), format!("{i}\n")))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    env.commit(&files, "many files");
+    let destroy = vec!["destroy".to_string(), "x".to_string()];
+    let prune: Vec<String> = ["prune", "--merged", "--min-age", "0s", "--json"]
+        .map(String::from)
+        .to_vec();
+    for round in 0..ROUNDS {
+        // x's branch is merged: a fast-forward of one commit.
+        let wt = crate::common::shard_path(&env.create("x"));
+        env.git(&wt, &["commit", "-q", "--allow-empty", "-m", "x"]);
+        env.git(&env.repo, &["merge", "-q", "--ff-only", "x"]);
+        let outs = env.shards_at_once(&[
+            destroy.clone(),
+            prune.clone(),
+            destroy.clone(),
+            prune.clone(),
+        ]);
+        for out in &outs {
+            assert!(
+                !out.stdout.contains("holds work") && !out.stderr.contains("uncommitted"),
+                "round {round}: {out}"
+            );
+        }
+        assert!(env.list().is_empty(), "round {round}: {outs:?}");
+    }
+}
