@@ -8,7 +8,7 @@
 //! each block it hands out, and reads the others' entries before it picks
 //! one. The folder is world-writable and sticky (mode 1777, as `/tmp`), so
 //! any user may add entries and only their owner may remove them; an entry
-//! is named `START-END.LEDGER` (the ledger's random id) and holds, readable
+//! is named `START-END.LEDGER.UID` (the ledger's random id, its owner) and holds, readable
 //! by its owner only, what that owner needs to tell a live entry from a
 //! stale one ([`Record`]). `.lock` (flock) serialises every reader that
 //! goes on to write, across users and homes.
@@ -89,32 +89,8 @@ impl Register {
     /// Locks the register, making its folder when missing, waiting up to
     /// `timeout` for another process's lock.
     pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>> {
-        self.ensure_dir()?;
         let path = self.dir.join(".lock");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o666)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .or_else(|e| match e.kind() {
-                // Another user made it: reading is enough for flock.
-                ErrorKind::PermissionDenied => OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path),
-                _ => Err(e),
-            })
-            .map_err(|e| self.unusable(&path, e))?;
-        // The umask narrows the mode at creation: every user must open it.
-        if let Ok(meta) = file.metadata()
-            && meta.uid() == crate_uid()
-            && meta.mode() & 0o666 != 0o666
-        {
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
-        }
+        let file = self.lock_file(&path)?;
         let start = Instant::now();
         loop {
             use std::os::fd::AsRawFd;
@@ -137,6 +113,37 @@ impl Register {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Opens (making it when missing, mode 0666, in a folder made when
+    /// missing) the register's lock file, which every user may flock.
+    fn lock_file(&self, path: &Path) -> Result<File> {
+        self.ensure_dir()?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .or_else(|e| match e.kind() {
+                // Another user made it: reading is enough for flock.
+                ErrorKind::PermissionDenied => OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path),
+                _ => Err(e),
+            })
+            .map_err(|e| self.unusable(path, e))?;
+        // The umask narrows the mode at creation: every user must open it.
+        if let Ok(meta) = file.metadata()
+            && meta.uid() == crate_uid()
+            && meta.mode() & 0o666 != 0o666
+        {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        Ok(file)
     }
 
     /// Returns the blocks that ledger `ledger_id` has entries for, read
@@ -292,14 +299,24 @@ impl Locked<'_> {
     }
 }
 
-/// The file name of an entry.
+/// The file name of this user's entry. The owner's uid is part of it: in
+/// a home shared by several users, one ledger's entries for one block may
+/// be made by each of them, and the sticky folder lets none replace
+/// another's file.
 fn entry_name(block: PortBlock, ledger_id: &str) -> String {
-    format!("{}-{}.{ledger_id}", block.start(), block.end())
+    format!(
+        "{}-{}.{ledger_id}.{}",
+        block.start(),
+        block.end(),
+        crate_uid()
+    )
 }
 
-/// Parses `START-END.LEDGER` into the block and the ledger id.
+/// Parses `START-END.LEDGER.UID` into the block and the ledger id.
 fn parse_name(name: &str) -> Option<(PortBlock, &str)> {
-    let (range, ledger_id) = name.split_once('.')?;
+    let (range, rest) = name.split_once('.')?;
+    let (ledger_id, uid) = rest.split_once('.')?;
+    uid.parse::<u32>().ok()?;
     let (start, end) = range.split_once('-')?;
     let (start, end): (u16, u16) = (start.parse().ok()?, end.parse().ok()?);
     let valid_id = !ledger_id.is_empty() && ledger_id.bytes().all(|b| b.is_ascii_alphanumeric());

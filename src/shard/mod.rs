@@ -98,27 +98,26 @@ impl Site<'_> {
     }
 }
 
-/// Takes the repository's worktree lock (`<home>/locks/repo-<id>.lock`),
-/// which every `git worktree add` or removal by shards holds: git dies
-/// reading a worktree record another git is writing or removing. Returns
+/// Takes the repository's worktree lock (`shards-worktrees.lock` in its
+/// common git dir, so every shards home and user shares it), which every
+/// `git worktree add` or removal by shards holds: git dies reading a
+/// worktree record another git is writing or removing. Returns
 /// `None` when this process runs under a shards that holds it already (a
 /// hook of its git): that git has written its record, and waiting for it
 /// would never end. While it waits, `keep_waiting` is asked every 10 ms and
 /// its error ends the wait (a SIGINT must not wait for another create).
 pub(crate) fn worktree_lock(
-    home: &Path,
     held: Option<&Path>,
-    repo_id: i64,
+    git_dir: &Path,
     keep_waiting: &dyn Fn() -> crate::error::Result<()>,
 ) -> crate::error::Result<Option<(std::fs::File, std::path::PathBuf)>> {
-    let locks = home.join("locks");
-    let sharing = crate::fsutil::Sharing::of(home);
-    crate::fsutil::create_home_dir(&locks, sharing)?;
-    let path = locks.join(format!("repo-{repo_id}.lock"));
+    let path = git_dir.join("shards-worktrees.lock");
     if held == Some(path.as_path()) {
         return Ok(None);
     }
-    let lock = crate::fsutil::open_lock(&path, sharing)?;
+    // The repository's own folder decides who may share it: the file is
+    // made with the user's umask, and anyone who may read it may lock it.
+    let lock = crate::fsutil::open_lock(&path, crate::fsutil::Sharing::of(git_dir))?;
     loop {
         match lock.try_lock() {
             Ok(()) => return Ok(Some((lock, path))),

@@ -114,9 +114,9 @@ pub fn destroy(
         }
         Ok(true)
     };
-    let (home, held) = (site.home, site.held_lock);
+    let held = site.held_lock;
     reclaim(site, "destroy", row.id, Some(work), hook, decide, |row| {
-        let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+        let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
         remove(repo, row)
     })?
     .ok_or_else(|| destroyed_elsewhere(row))
@@ -154,10 +154,10 @@ pub fn debris(
     hook: &TeardownHook<'_>,
 ) -> Result<Option<Reclaimed>> {
     let decide = |fresh: &ShardRow| Ok(diagnose(fresh).reclaimable());
-    let (home, held) = (site.home, site.held_lock);
+    let held = site.held_lock;
     reclaim(site, "prune", row.id, None, hook, decide, |row| {
         if row.repo.git_dir.exists() {
-            let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+            let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
             return remove(&Repo::discover(&row.repo.git_dir)?, row);
         }
         let mut notes = Vec::new();
@@ -184,7 +184,7 @@ pub fn merged(
     hook: &TeardownHook<'_>,
 ) -> Result<Option<Reclaimed>> {
     let decide = |fresh: &ShardRow| Ok(fresh.state == ShardState::Active);
-    let (home, held) = (site.home, site.held_lock);
+    let held = site.held_lock;
     reclaim(
         site,
         "prune",
@@ -201,7 +201,7 @@ pub fn merged(
                     summary,
                 });
             }
-            let _lock = super::worktree_lock(home, held, row.repo.id, &|| Ok(()))?;
+            let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
             let repo = Repo::discover(&row.repo.git_dir)?;
             let (fate, notes) = remove(&repo, row)?;
             let squashed = row.made_branch && merge.how == Merged::Changes;

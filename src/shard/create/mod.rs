@@ -123,7 +123,7 @@ impl Build for Checkout<'_, '_> {
         // steps' process groups). It goes with the folder, or it would
         // hold the freed block's ports.
         stop_leftovers(row);
-        let _lock = super::worktree_lock(site.home, site.held_lock, row.repo.id, &|| Ok(()));
+        let _lock = super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| Ok(()));
         // git's name for the record, which may differ from the one planned.
         let ours = repo
             .worktree_name_at(&row.path)
@@ -171,7 +171,7 @@ impl Checkout<'_, '_> {
         // Taken before the path and branch are checked, so no other shards
         // process adds a worktree there between the check and git's run;
         // a Ctrl-C while another create holds it ends the wait.
-        let lock = super::worktree_lock(site.home, site.held_lock, row.repo.id, &|| halt(row))?;
+        let lock = super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| halt(row))?;
         if std::fs::symlink_metadata(&row.path).is_ok() {
             return Err(Error::PathTaken {
                 path: row.path.clone(),
