@@ -17,6 +17,7 @@ mod destroy;
 mod disk;
 mod docs;
 mod env;
+mod env_lossless;
 mod git_child;
 mod hooks;
 mod hooks_start;
