@@ -18,6 +18,7 @@ mod disk;
 mod docs;
 mod env;
 mod env_lossless;
+mod env_work;
 mod git_child;
 mod hooks;
 mod hooks_start;

@@ -212,10 +212,10 @@ pub fn user_content(
     worktree: &Path,
     main: &Path,
     copied: Option<&[u8]>,
-    config: &Config,
+    env_file: &str,
 ) -> Result<Vec<(PathBuf, usize)>> {
     let mut found = Vec::new();
-    for file in [config.env_file.as_str(), ".envrc"] {
+    for file in [env_file, ".envrc"] {
         let path = worktree.join(file);
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
@@ -246,7 +246,7 @@ pub fn user_content(
             })
             .unwrap_or_default();
         let n = if file == ".envrc" {
-            let ours = envrc_lines(&config.env_file);
+            let ours = envrc_lines(env_file);
             let base = String::from_utf8_lossy(&base).into_owned();
             String::from_utf8_lossy(&bytes)
                 .lines()
