@@ -1,8 +1,9 @@
 //! No write loses a line (issue 18): while `shards port` allocates and
 //! releases ports, rewriting the env file each time, writers appending to
 //! the same file (one opening it anew for every line, as `echo >> .env`
-//! does, or one keeping an `O_APPEND` descriptor open) lose nothing, and the
-//! managed section is right at the end.
+//! does, from a thread or a shell loop, or one keeping an `O_APPEND`
+//! descriptor open) lose nothing, and the managed section is right at the
+//! end.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ enum Appender {
     Reopening,
     /// Keeps one `O_APPEND` descriptor open for all its lines.
     Holding,
+    /// A shell loop of `echo "... line $i" >> .env`: another process.
+    Shell,
 }
 
 /// How many lines each writer appends, one every [`PACE`].
@@ -28,6 +31,18 @@ const PACE: std::time::Duration = std::time::Duration::from_millis(2);
 /// many it wrote.
 fn append(path: PathBuf, tag: &'static str, how: Appender) -> JoinHandle<usize> {
     std::thread::spawn(move || {
+        if let Appender::Shell = how {
+            let script = format!(
+                r#"i=0; while [ $i -lt {LINES} ]; do echo "{tag} line $i" >> "$1"; sleep 0.002; i=$((i+1)); done"#
+            );
+            let status = std::process::Command::new("sh")
+                .args(["-c", &script, "sh"])
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            return LINES;
+        }
         let open = || {
             std::fs::OpenOptions::new()
                 .append(true)
@@ -159,6 +174,12 @@ fn check(env: &TestEnv, file: &Path, written: &[(&str, usize)], label: &str) {
 fn issue_18_lines_appended_by_reopening_writers_all_survive_port_changes() {
     let (env, file, written) = race(Appender::Reopening);
     check(&env, &file, &written, "reopening writers");
+}
+
+#[test]
+fn issue_18_lines_appended_by_a_shell_loop_all_survive_port_changes() {
+    let (env, file, written) = race(Appender::Shell);
+    check(&env, &file, &written, "a shell loop of echo >> .env");
 }
 
 #[test]
