@@ -6,10 +6,13 @@
 //! process's inputs (argv here). Entry layer: nothing imports it but
 //! `main`, `lib` and the completions generator.
 
-use clap::Parser;
+use std::ffi::OsString;
+
+use clap::{CommandFactory, Parser};
 
 pub use crate::cmd::Command;
 pub use crate::context::GlobalArgs;
+use crate::error::Error;
 
 const ABOUT: &str = "Give each coding agent its own git worktree and block of ports";
 
@@ -63,4 +66,85 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A command line clap did not turn into a [`Cli`]: a usage error, or
+/// `--help` / `--version`, which clap answers itself.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Clap's own answer: `exit()` prints it (help and version on stdout,
+    /// errors on stderr) and exits with its code.
+    pub clap: clap::Error,
+    /// Where a usage error's hint points: `shards port who --help`.
+    path: String,
+    /// `--json` was on the command line.
+    json: bool,
+}
+
+impl Refusal {
+    /// Returns the usage error to print as a JSON document: under `--json`,
+    /// and never for `--help` or `--version`, which are answers.
+    pub fn json_error(&self) -> Option<Error> {
+        (self.json && self.clap.exit_code() != 0).then(|| usage_error(&self.clap, &self.path))
+    }
+}
+
+/// Parses the process's command line. What clap refuses comes back with
+/// whether `--json` was asked for, read from argv since clap gave no
+/// [`GlobalArgs`]: any `--json` before a `--` (after it the words are a
+/// child command's, as in `shards run x -- cmd --json`).
+pub fn parse() -> Result<Cli, Refusal> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    Cli::try_parse_from(&args).map_err(|clap| {
+        let ours = || args.iter().skip(1).take_while(|a| *a != "--");
+        Refusal {
+            json: ours().any(|a| a == "--json"),
+            path: command_path(ours().filter_map(|a| a.to_str())),
+            clap,
+        }
+    })
+}
+
+/// Returns the subcommands named in `words` as a command line
+/// (`shards port who`), following clap's tree from the root.
+fn command_path<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec![cmd.get_name().to_string()];
+    for word in words {
+        let Some(sub) = cmd.find_subcommand(word).cloned() else {
+            continue;
+        };
+        path.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    path.join(" ")
+}
+
+/// Turns clap's refusal into an [`Error::Usage`]: its first paragraph as
+/// one line (the message); its tips, its usage line and `--help` of the
+/// command as the hint.
+fn usage_error(err: &clap::Error, path: &str) -> Error {
+    let text = err.render().to_string();
+    let mut paragraphs = text.split("\n\n").map(|p| {
+        p.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let first = paragraphs.next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(&first).to_string();
+    let mut hint = Vec::new();
+    for p in paragraphs {
+        if let Some(tip) = p.strip_prefix("tip: ") {
+            hint.push(tip.to_string());
+        } else if let Some(usage) = p.strip_prefix("Usage: ") {
+            hint.push(format!("usage: {usage}"));
+        }
+    }
+    hint.push(format!("see `{path} --help`"));
+    Error::Usage {
+        message,
+        hint: hint.join("; "),
+    }
 }

@@ -15,7 +15,8 @@ use crate::ledger::Ledger;
 use crate::output::{Format, RenderCtx, Style};
 use crate::paths::Env;
 use crate::progress::Progress;
-use crate::shard::{Site, relocate};
+use crate::register::Register;
+use crate::shard::{Site, holds, relocate};
 use crate::worktree::Repo;
 
 /// Flags every command takes.
@@ -171,10 +172,11 @@ impl Ctx {
             };
             fsutil::create_home_dir(&self.env.home, sharing).map_err(unwritable)?;
             fsutil::touch_home_file(&path, sharing).map_err(unwritable)?;
-            let timeout = self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT);
-            *slot = Some(Ledger::open(&path, timeout)?);
+            *slot = Some(Ledger::open(&path, self.timeout())?);
             if let Some(ledger) = slot.as_mut() {
-                self.follow_moved_repos(ledger);
+                self.follow_moves(ledger);
+                let register = Register::new(self.env.register.clone());
+                holds::backfill(&register, ledger, self.timeout());
             }
         }
         RefMut::filter_map(slot, Option::as_mut).map_err(|_| Error::LedgerLocked {
@@ -182,25 +184,34 @@ impl Ctx {
         })
     }
 
-    /// Follows repositories that moved (see `shard::relocate`) as the
-    /// ledger opens, so every command sees a moved repository's shards.
-    fn follow_moved_repos(&self, ledger: &mut Ledger) {
+    /// How long to wait for another process's ledger or register lock.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT)
+    }
+
+    /// Follows repositories and worktrees that moved (see
+    /// `shard::relocate`) as the ledger opens, so every command sees a
+    /// moved shard where git has it.
+    fn follow_moves(&self, ledger: &mut Ledger) {
         let here = || self.repo_if_any().ok().flatten();
         // Following a move is a repair the command can do without: if it
         // fails, the command goes on and reports its own ledger errors,
         // and prune still keeps every folder that is a live worktree.
-        let _ = relocate::follow_moved_repos(ledger, here);
+        let _ = relocate::follow_moves(ledger, here);
     }
 
     /// Runs one lifecycle operation on the ledger (opened if needed),
     /// with this context's home and test crash point.
     pub fn with_site<T>(&self, f: impl FnOnce(&mut Site<'_>) -> Result<T>) -> Result<T> {
         let mut ledger = self.ledger()?;
+        let register = Register::new(self.env.register.clone());
         let mut site = Site {
             ledger: &mut ledger,
             home: &self.env.home,
             crash_at: self.env.crash_at.as_deref(),
             held_lock: self.env.held_repo_lock.as_deref(),
+            register: &register,
+            timeout: self.timeout(),
         };
         f(&mut site)
     }

@@ -23,6 +23,7 @@ pub mod output;
 pub mod paths;
 pub mod progress;
 pub mod quote;
+pub mod register;
 pub mod shard;
 pub mod template;
 pub mod worktree;

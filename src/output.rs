@@ -186,16 +186,22 @@ pub fn error_text(err: &Error) -> String {
 pub fn print_error(err: &Error, format: Format) {
     eprintln!("shards: error: {}", error_text(err));
     if format == Format::Json {
-        let doc = ErrorDoc {
-            error: ErrorBody {
-                kind: err.kind(),
-                message: err.to_string(),
-                hint: err.hint(),
-                exit_code: err.exit_code(),
-            },
-        };
-        let _ = print_json(&doc);
+        print_error_json(err);
     }
+}
+
+/// Prints an error as a JSON document on stdout only: `{"version", "error":
+/// {"kind", "message", "hint", "exit_code"}}`.
+pub fn print_error_json(err: &Error) {
+    let doc = ErrorDoc {
+        error: ErrorBody {
+            kind: err.kind(),
+            message: err.to_string(),
+            hint: err.hint(),
+            exit_code: err.exit_code(),
+        },
+    };
+    let _ = print_json(&doc);
 }
 
 /// A plain text table with a header row and left-aligned columns.

@@ -18,6 +18,9 @@ pub const SHARDS_TEST_CRASH_AT: &str = "SHARDS_TEST_CRASH_AT";
 /// holds meanwhile, so a `shards` started by git's hooks (a post-checkout
 /// hook that creates another shard) does not wait for it forever.
 pub const SHARDS_HELD_REPO_LOCK: &str = "SHARDS_HELD_REPO_LOCK";
+/// The folder of the host's block register, which every shards home on
+/// the host must share (default `/var/tmp/shards-register`).
+pub const SHARDS_REGISTER: &str = "SHARDS_REGISTER";
 /// Test-only: the ledger's busy timeout in milliseconds, so a test of a
 /// ledger locked "for longer than the timeout" need not wait 30 seconds.
 pub const SHARDS_TEST_BUSY_TIMEOUT_MS: &str = "SHARDS_TEST_BUSY_TIMEOUT_MS";
@@ -52,6 +55,8 @@ pub struct Env {
     /// The shell function of `shards init` runs this process (see
     /// [`SHARDS_SHELL_FUNCTION`]).
     pub shell_function: bool,
+    /// The host's block register folder (see [`SHARDS_REGISTER`]).
+    pub register: PathBuf,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -70,6 +75,12 @@ impl Env {
             return Err(crate::error::Error::Config {
                 origin: SHARDS_HOME.into(),
                 message: format!("must be an absolute path, not {home:?}"),
+            });
+        }
+        if let Some(dir) = var(SHARDS_REGISTER).filter(|d| !std::path::Path::new(d).is_absolute()) {
+            return Err(crate::error::Error::Config {
+                origin: SHARDS_REGISTER.into(),
+                message: format!("must be an absolute path, not {dir:?}"),
             });
         }
         let user_home = var_path("HOME");
@@ -113,6 +124,8 @@ impl Env {
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis),
             shell_function: var(SHARDS_SHELL_FUNCTION).is_some(),
+            register: var_path(SHARDS_REGISTER)
+                .unwrap_or_else(|| PathBuf::from(crate::register::DEFAULT_DIR)),
         })
     }
 

@@ -239,6 +239,23 @@ fn bad_payloads_fail_with_a_clear_message_and_make_nothing() {
             r#"{"hook_event_name": "WorktreeCreate", "name": "..."}"#,
             "invalid shard name",
         ),
+        // Issue 18: a field of the wrong type says so, not "without".
+        (
+            r#"{"hook_event_name": "WorktreeCreate", "name": 123}"#,
+            "`name` is a number, expected a string",
+        ),
+        (
+            r#"{"hook_event_name": true}"#,
+            "`hook_event_name` is a boolean, expected a string",
+        ),
+        (
+            r#"{"hook_event_name": "WorktreeRemove", "worktree_path": ["/x"]}"#,
+            "`worktree_path` is an array, expected a string",
+        ),
+        (
+            r#"{"hook_event_name": "WorktreeCreate", "name": "a", "cwd": {}}"#,
+            "`cwd` is an object, expected a string",
+        ),
     ];
     for (payload, says) in cases {
         let out = hook(&env, &env.repo, payload).code(1).says(&[says]);
@@ -262,5 +279,31 @@ fn remove_spares_the_agent_that_runs_the_hook_from_the_worktree() {
     let out = env.shell_in("bash", &path, &["-c", &script]).ok();
     assert_eq!(out.stdout, "rc=0\n", "{out}");
     assert!(!path.exists());
+    assert!(env.list().is_empty());
+}
+
+/// A WorktreeCreate payload for `name` padded with a `transcript` field of
+/// `pad` bytes, as a long session's payload can be.
+fn padded_payload(env: &TestEnv, name: &str, pad: usize) -> String {
+    let mut payload: serde_json::Value = serde_json::from_str(&create_payload(env, name)).unwrap();
+    payload["transcript"] = "x".repeat(pad).into();
+    payload.to_string()
+}
+
+#[test]
+fn issue_18_a_payload_over_a_mebibyte_is_read_whole() {
+    let env = TestEnv::new();
+    let out = hook(&env, &env.root, &padded_payload(&env, "big", 3 << 20)).ok();
+    assert_shard(&env, "big", &only_path(&out));
+}
+
+#[test]
+fn issue_18_a_payload_over_the_bound_says_it_is_too_large() {
+    let env = TestEnv::new();
+    let out = hook(&env, &env.root, &padded_payload(&env, "huge", 64 << 20))
+        .code(1)
+        .says(&["payload larger than 64 MiB"]);
+    assert!(!out.stderr.contains("not JSON"), "{out}");
+    assert_eq!(out.stdout, "");
     assert!(env.list().is_empty());
 }

@@ -218,7 +218,7 @@ fn names_and_refs() -> Vec<Case> {
             "branch name hostile",
             &["create", "ok", "--branch", "../x"],
             1,
-            "invalid shard name",
+            "invalid branch name `../x`",
         ),
         // Refs.
         case(

@@ -23,7 +23,7 @@ const BIG: usize = 10 * 1024 * 1024;
 const REPLY_BOUND: usize = 2048;
 
 /// A running `shards mcp` with a line reader on its stdout.
-struct Wire {
+pub(crate) struct Wire {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -31,7 +31,7 @@ struct Wire {
 
 impl Wire {
     /// Starts the server and completes the handshake at `version`.
-    fn start(env: &TestEnv, version: &str) -> Wire {
+    pub(crate) fn start(env: &TestEnv, version: &str) -> Wire {
         let mut child = env.mcp_server(Stdio::null());
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
@@ -87,13 +87,13 @@ impl Wire {
 
     /// Pings with `id` and checks that the very next line is the answer:
     /// nothing else was sent before it, and the server still serves.
-    fn ping(&mut self, id: u64) {
+    pub(crate) fn ping(&mut self, id: u64) {
         self.send(&json!({"jsonrpc":"2.0","id":id,"method":"ping"}).to_string());
         assert_eq!(self.recv(), json!({"jsonrpc":"2.0","id":id,"result":{}}));
     }
 
     /// Calls a tool and returns the raw reply line.
-    fn call(&mut self, id: u64, tool: &str, arguments: Value) -> String {
+    pub(crate) fn call(&mut self, id: u64, tool: &str, arguments: Value) -> String {
         self.send(
             &json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
                 "params":{"name":tool,"arguments":arguments}})
@@ -103,7 +103,7 @@ impl Wire {
     }
 
     /// Closes stdin and checks the server ends cleanly with nothing more said.
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         drop(self.stdin.take());
         assert!(self.child.wait().unwrap().success());
         assert!(self.lines.recv_timeout(Duration::from_secs(5)).is_err());
@@ -112,7 +112,7 @@ impl Wire {
 
 /// The shards the ledger holds, the repository's branches and the worktree
 /// folders.
-fn world(env: &TestEnv) -> (Vec<String>, Vec<String>, Vec<PathBuf>) {
+pub(crate) fn world(env: &TestEnv) -> (Vec<String>, Vec<String>, Vec<PathBuf>) {
     let names = env
         .list()
         .iter()
@@ -138,7 +138,7 @@ fn assert_error(reply: &Value, id: Value, code: i64) {
 }
 
 /// The text a tool error or a protocol error carries.
-fn error_text(reply: &Value) -> String {
+pub(crate) fn error_text(reply: &Value) -> String {
     if let Some(message) = reply["error"]["message"].as_str() {
         return message.to_string();
     }
@@ -171,7 +171,7 @@ fn issue_10_mcp_a_10_mb_bad_value_is_quoted_back_as_a_short_prefix() {
     );
     assert!(text.contains("hint: "), "{text}");
 
-    // rmcp's own error: a value of the wrong type, quoted by serde.
+    // A value of the wrong type, in serde's words (quoted by serde).
     let line = wire.call(2, "get_port", json!({"services": big("s"), "shard": "x"}));
     assert!(line.len() < REPLY_BOUND, "a reply of {} bytes", line.len());
     let reply: Value = serde_json::from_str(&line).unwrap();

@@ -24,8 +24,10 @@ use crate::model::{ShardName, ShardState};
 use crate::output::{Render, RenderCtx};
 use crate::shard::reap;
 
-/// The largest payload read; Claude Code's are a few hundred bytes.
-const MAX_PAYLOAD: u64 = 1 << 20;
+/// The largest payload read. Claude Code's are usually a few hundred bytes,
+/// but nothing bounds what a session may carry, so the bound only keeps a
+/// runaway writer from filling memory.
+const MAX_PAYLOAD_MIB: u64 = 64;
 
 /// Handle a coding agent's worktree hook
 ///
@@ -87,11 +89,17 @@ pub fn run(ctx: &Ctx, args: &AgentHookArgs) -> Result<AgentHookReport> {
                         .to_string(),
                 ));
             }
-            let mut text = String::new();
+            let max = MAX_PAYLOAD_MIB << 20;
+            let mut text = Vec::new();
             io::stdin()
-                .take(MAX_PAYLOAD)
-                .read_to_string(&mut text)
+                .take(max + 1)
+                .read_to_end(&mut text)
                 .map_err(|e| payload(format!("cannot read stdin: {e}")))?;
+            if text.len() as u64 > max {
+                return Err(payload(format!(
+                    "payload larger than {MAX_PAYLOAD_MIB} MiB on stdin"
+                )));
+            }
             claude_code(ctx, &text)
         }
     }
@@ -101,35 +109,58 @@ fn payload(message: String) -> Error {
     Error::AgentHookPayload { message }
 }
 
-/// Returns the first of `keys` that the payload sets to a non-empty string.
-fn field<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
-    keys.iter()
-        .filter_map(|k| obj.get(*k).and_then(Value::as_str))
-        .find(|v| !v.is_empty())
+/// Returns the first of `keys` that the payload sets to a non-empty
+/// string; a key set to anything but a string or `null` is an error.
+fn field<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Result<Option<&'a str>> {
+    for key in keys {
+        match obj.get(*key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if v.is_empty() => {}
+            Some(Value::String(v)) => return Ok(Some(v)),
+            Some(other) => {
+                return Err(payload(format!(
+                    "`{key}` is {}, expected a string",
+                    json_type(other)
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Returns what a JSON value is, with its article ("a number").
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Acts on one Claude Code hook input.
-fn claude_code(ctx: &Ctx, text: &str) -> Result<AgentHookReport> {
+fn claude_code(ctx: &Ctx, text: &[u8]) -> Result<AgentHookReport> {
     let value: Value =
-        serde_json::from_str(text).map_err(|e| payload(format!("stdin is not JSON ({e})")))?;
+        serde_json::from_slice(text).map_err(|e| payload(format!("stdin is not JSON ({e})")))?;
     let obj = value
         .as_object()
         .ok_or_else(|| payload("stdin is not a JSON object".to_string()))?;
-    let event = field(obj, &["hook_event_name"])
+    let event = field(obj, &["hook_event_name"])?
         .ok_or_else(|| payload("no `hook_event_name`".to_string()))?;
     // The repository: the payload's `cwd` (where Claude Code runs).
-    let cwd = field(obj, &["cwd"]).map(|c| ctx.cwd.join(c));
+    let cwd = field(obj, &["cwd"])?.map(|c| ctx.cwd.join(c));
     match event {
         "WorktreeCreate" => {
-            let raw = field(obj, &["name", "worktree_name"])
+            let last_part = field(obj, &["worktree_path"])?.and_then(|p| {
+                Path::new(p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+            let raw = field(obj, &["name", "worktree_name"])?
                 .map(str::to_string)
-                .or_else(|| {
-                    field(obj, &["worktree_path"]).and_then(|p| {
-                        Path::new(p)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                    })
-                })
+                .or(last_part)
                 .ok_or_else(|| {
                     payload(
                         "WorktreeCreate without `name`, `worktree_name` or `worktree_path`"
@@ -137,12 +168,12 @@ fn claude_code(ctx: &Ctx, text: &str) -> Result<AgentHookReport> {
                     )
                 })?;
             let name = ShardName::sanitise(&raw);
-            let base = field(obj, &["base_ref", "base_commit", "source_ref"]);
+            let base = field(obj, &["base_ref", "base_commit", "source_ref"])?;
             let sub = at(ctx, cwd)?;
             worktree_create(&sub, &name, base)
         }
         "WorktreeRemove" => {
-            let path = field(obj, &["worktree_path", "path"])
+            let path = field(obj, &["worktree_path", "path"])?
                 .ok_or_else(|| payload("WorktreeRemove without `worktree_path`".to_string()))?;
             worktree_remove(ctx, &ctx.cwd.join(path))
         }

@@ -22,7 +22,9 @@ use crate::shard::survey::{self, Survey};
 ///
 /// Reads the ledger and checks only that each worktree folder exists and is
 /// still the shard's git worktree, so it stays instant with hundreds of
-/// shards. STATUS is active, missing (the worktree folder is gone),
+/// shards. A worktree moved with `git worktree move` is followed (the
+/// ledger records where git's record points). STATUS is active, missing
+/// (the worktree folder is gone),
 /// replaced (the folder is no longer the shard's git worktree; `shards
 /// prune` frees its block and leaves the folder), creating or destroying.
 ///

@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod path;
 pub mod port;
 pub mod prune;
+pub mod recover;
 pub mod run;
 pub mod status;
 pub mod trust;
@@ -49,6 +50,7 @@ pub enum Command {
     Path(path::PathArgs),
     Cd(cd::CdArgs),
     Adopt(adopt::AdoptArgs),
+    Recover(recover::RecoverArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
     Hook(agent_hook::AgentHookArgs),
@@ -98,6 +100,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Init(args) => emit(ctx, &init::run(args)?, format, ()),
         Command::Hook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
+        Command::Recover(args) => emit(ctx, &recover::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),

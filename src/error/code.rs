@@ -12,6 +12,7 @@ impl Error {
             Error::NotARepo { .. } => "not_a_repo",
             Error::RepoUnsupported { .. } => "repo_unsupported",
             Error::InvalidName { .. } => "invalid_name",
+            Error::InvalidBranch { .. } => "invalid_branch",
             Error::RefNotFound { .. } => "ref_not_found",
             Error::ShardNotFound { .. } => "shard_not_found",
             Error::NameTaken { .. } => "name_taken",
@@ -34,6 +35,9 @@ impl Error {
             Error::LedgerTooNew { .. } => "ledger_too_new",
             Error::LedgerLocked { .. } => "ledger_locked",
             Error::LedgerUnwritable { .. } => "ledger_unwritable",
+            Error::RegisterLocked { .. } => "register_locked",
+            Error::RegisterUnsafe { .. } => "register_unsafe",
+            Error::RegisterUnusable { .. } => "register_unusable",
             Error::Sqlite(_) => "ledger",
             Error::Git(_) => "git",
             Error::GitFailed { .. } => "git_failed",
@@ -60,6 +64,7 @@ impl Error {
             Error::NotARepo { .. }
             | Error::RepoUnsupported { .. }
             | Error::InvalidName { .. }
+            | Error::InvalidBranch { .. }
             | Error::RefNotFound { .. }
             | Error::ShardNotFound { .. }
             | Error::NameTaken { .. }
@@ -92,7 +97,10 @@ impl Error {
             Error::LedgerCorrupt { .. }
             | Error::LedgerTooNew { .. }
             | Error::LedgerLocked { .. }
-            | Error::LedgerUnwritable { .. } => 3,
+            | Error::LedgerUnwritable { .. }
+            | Error::RegisterLocked { .. }
+            | Error::RegisterUnsafe { .. }
+            | Error::RegisterUnusable { .. } => 3,
             Error::Child { code } => *code,
             // As shells report a process ended by a signal: 130, 143.
             Error::Interrupted { signal, .. } => 128 + signal,

@@ -15,6 +15,7 @@ impl Error {
             Error::InvalidName { .. } => {
                 "use letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to 100 characters, not starting with `-`".to_string()
             }
+            Error::InvalidBranch { hint, .. } => hint.clone(),
             Error::RefNotFound { .. } => {
                 "pass an existing branch, tag or commit to --base (see `git branch -a`)".to_string()
             }
@@ -83,6 +84,18 @@ impl Error {
             Error::LedgerLocked { .. } => {
                 "another shards process holds the ledger; try again, and check for a hung process (`pgrep -a shards`)".to_string()
             }
+            Error::RegisterLocked { .. } => {
+                "another shards process on this host holds the register while it picks a block; try again, and check for a hung process (`pgrep -a shards`)".to_string()
+            }
+            Error::RegisterUnsafe { path, .. } => format!(
+                "make it a sticky folder (`chmod 1777 {}`, as root if another user owns it), or set {} to a folder that every shards home on this host shares",
+                path.display(),
+                crate::paths::SHARDS_REGISTER
+            ),
+            Error::RegisterUnusable { .. } => format!(
+                "every shards home on this host records its blocks there so none is handed out twice; make it writable, or set {} to a writable folder that every shards home on this host shares",
+                crate::paths::SHARDS_REGISTER
+            ),
             Error::GitFailed { .. } => {
                 "git's message above names the cause; shards undid the create, so fix that and create again (`git worktree add` fails the same way)".to_string()
             }

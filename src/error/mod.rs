@@ -30,6 +30,15 @@ pub enum Error {
     #[error("invalid shard name `{}`: {reason}", clip(.name))]
     InvalidName { name: String, reason: String },
 
+    /// A branch name a shard cannot use (`--branch`, or a shard name that
+    /// names a remote-tracking branch); `hint` says what to pass instead.
+    #[error("invalid branch name `{}`: {reason}", clip(.name))]
+    InvalidBranch {
+        name: String,
+        reason: String,
+        hint: String,
+    },
+
     /// A git ref given on the command line that does not resolve.
     #[error("no such ref `{}` in {repo}", clip(.name))]
     RefNotFound { name: String, repo: PathBuf },
@@ -168,6 +177,26 @@ pub enum Error {
     #[error("the ledger {path} stayed locked by another process")]
     LedgerLocked { path: PathBuf },
 
+    /// The host's block register stayed locked past the timeout.
+    #[error("the host's block register {path} stayed locked by another process for {}", humantime::format_duration(*.waited))]
+    RegisterLocked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+
+    /// The host's block register is a folder others could empty: a
+    /// symlink, or writable by others without the sticky bit.
+    #[error("the host's block register {path} is not safe to use: {reason}")]
+    RegisterUnsafe { path: PathBuf, reason: &'static str },
+
+    /// The host's block register cannot be read or written.
+    #[error("cannot use the host's block register at {path}")]
+    RegisterUnusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Any other SQLite failure.
     #[error("ledger error")]
     Sqlite(#[from] rusqlite::Error),
@@ -242,8 +271,9 @@ pub enum Error {
         code: Option<i32>,
     },
 
-    /// Flags that cannot go together, found past clap (which checks the
-    /// rest with its own message and exit code 2).
+    /// A command line that cannot run: refused by clap (printed by clap
+    /// itself, and as this under `--json`), or flags that cannot go
+    /// together, found past clap.
     #[error("{message}")]
     Usage { message: String, hint: String },
 
@@ -253,7 +283,8 @@ pub enum Error {
     NoShellFunction { name: String },
 
     /// An agent hook's payload (`shards hook claude-code`) that cannot be
-    /// acted on: not JSON, an unknown event, a missing field.
+    /// acted on: not JSON, too large, an unknown event, a missing field or
+    /// one of the wrong type.
     #[error("hook payload: {message}")]
     AgentHookPayload { message: String },
 

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0004_add_owner_and_checked_destroy.sql"),
     include_str!("sql/0005_add_hook_approvals_and_starts.sql"),
     include_str!("sql/0006_add_env_copied.sql"),
+    include_str!("sql/0007_add_ledger_id.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -64,6 +65,12 @@ mod tests {
             assert_eq!(version(&conn).unwrap(), SUPPORTED);
             conn.execute_batch("SELECT shard_id, service, port FROM service_ports")
                 .unwrap();
+            let id: String = conn
+                .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(id.len(), 16);
         }
     }
 }

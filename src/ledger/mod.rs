@@ -43,6 +43,14 @@ use crate::model::PortBlock;
 /// How long a process waits for another one's write lock, by default.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What [`Ledger::peek`] read of another ledger file.
+pub struct Peek {
+    /// Its random id.
+    pub id: String,
+    /// Each shard's row id and block.
+    pub held: Vec<(i64, PortBlock)>,
+}
+
 /// The open ledger.
 pub struct Ledger {
     conn: Connection,
@@ -226,6 +234,16 @@ impl Ledger {
         Ok(value)
     }
 
+    /// Returns the ledger's random id, which names its entries in the host's
+    /// block register.
+    pub fn id(&self) -> Result<String> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| classify(&self.path, e))
+    }
+
     /// Returns the shard `name` of the repository whose git dir is `git_dir`.
     pub fn find(&self, git_dir: &Path, name: &str) -> Result<Option<ShardRow>> {
         let sql = format!(
@@ -248,6 +266,50 @@ impl Ledger {
         let rows = stmt.query_map([filter], shard_from_row)?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| classify(&self.path, e))
+    }
+
+    /// Reads another ledger file without changing it: its id and each
+    /// shard's row id and block. `Ok(None)` when no file is there; an error
+    /// when one is there and cannot be read as a ledger of this version.
+    pub fn peek(path: &Path) -> Result<Option<Peek>> {
+        if !path.try_exists().map_err(|err| Error::Io {
+            path: path.to_path_buf(),
+            err,
+        })? {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        conn.busy_timeout(Duration::from_secs(2))
+            .map_err(|e| classify(path, e))?;
+        let id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| classify(path, e))?;
+        let mut stmt = conn
+            .prepare("SELECT id, port_start, port_end FROM shards")
+            .map_err(|e| classify(path, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, u16>(1)?,
+                    r.get::<_, u16>(2)?,
+                ))
+            })
+            .map_err(|e| classify(path, e))?;
+        let mut held = Vec::new();
+        for row in rows {
+            let (id, start, end) = row.map_err(|e| classify(path, e))?;
+            if let Some(b) = end
+                .checked_sub(start)
+                .and_then(|d| PortBlock::new(start, d + 1))
+            {
+                held.push((id, b));
+            }
+        }
+        Ok(Some(Peek { id, held }))
     }
 
     /// Returns every block held in the ledger.

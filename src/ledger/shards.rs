@@ -208,6 +208,28 @@ impl Ledger {
         })
     }
 
+    /// Records new worktree folders for active shards git says were moved,
+    /// each `(id, recorded folder, new folder)`, in one transaction. A row
+    /// no longer active at its recorded folder (another process changed or
+    /// removed it since it was read) is left, and so is one whose new
+    /// folder another row holds (`path` is unique). Returns how many moved.
+    pub fn set_moved_paths(&mut self, moves: &[(i64, PathBuf, PathBuf)]) -> Result<usize> {
+        let moves = moves
+            .iter()
+            .map(|(id, old, new)| Ok((*id, path_str(old)?.to_string(), path_str(new)?.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        self.write(|tx| {
+            let mut n = 0;
+            for (id, old, new) in &moves {
+                n += tx.execute(
+                    "UPDATE OR IGNORE shards SET path = ?3 WHERE id = ?1 AND path = ?2 AND state = 'active'",
+                    params![id, old, new],
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
     /// Records the name git gave a shard's worktree record, when it is not
     /// the one planned.
     pub fn set_wt_name(&mut self, id: i64, wt_name: &str) -> Result<()> {

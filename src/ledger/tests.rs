@@ -231,3 +231,45 @@ fn a_claim_takes_only_the_row_as_it_was_seen() {
     l.remove(seen.id).unwrap();
     assert!(matches!(l.claim(&now, (8, 8), false).unwrap(), Claim::Gone));
 }
+
+#[test]
+fn moved_paths_change_only_active_rows_still_at_their_recorded_folder() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let pool = Pool::new(3000, 3399, 100).unwrap();
+    let g = Path::new("/src/app/.git");
+    let at = |p: &str| PathBuf::from(p);
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let mut n = new(g, name);
+        n.place = fixed(Box::leak(format!("/wt/app/{name}").into_boxed_str()));
+        ids.push(l.reserve(&n, &pool, |_| false).unwrap().id);
+    }
+    for &id in &ids[..3] {
+        l.set_state(id, ShardState::Active, None).unwrap();
+    }
+    // b was moved by another process since it was read; d is `creating`.
+    l.set_path(ids[1], Path::new("/else/b")).unwrap();
+    let moves = [
+        (ids[0], at("/wt/app/a"), at("/moved/a")),
+        (ids[1], at("/wt/app/b"), at("/moved/b")),
+        // A folder another row holds is left, without failing the others.
+        (ids[2], at("/wt/app/c"), at("/else/b")),
+        (ids[3], at("/wt/app/d"), at("/moved/d")),
+    ];
+    assert_eq!(l.set_moved_paths(&moves).unwrap(), 1);
+    let paths: Vec<PathBuf> = l
+        .list(Some(g))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            at("/moved/a"),
+            at("/else/b"),
+            at("/wt/app/c"),
+            at("/wt/app/d")
+        ]
+    );
+}

@@ -24,7 +24,7 @@ use crate::template::WorktreePlace;
 use crate::worktree::Repo;
 
 use super::copy::Copied;
-use super::{Site, env, lookup, now};
+use super::{Site, env, holds, lookup, now};
 
 /// A shard that was made.
 pub struct Made {
@@ -78,8 +78,11 @@ pub(super) trait Build {
     /// Returns the repository, the configuration and what the shard will be.
     fn parts(&self) -> (&Repo, &Config, &Spec);
 
-    /// Reserves the shard's row and block: one ledger transaction.
-    fn reserve(&mut self, site: &mut Site<'_>) -> Result<ShardRow> {
+    /// Reserves the shard's row and block: one ledger transaction, under
+    /// the host register's lock, with the block's entry written before the
+    /// lock goes. Also returns a warning when shards of this home's lost
+    /// ledger still hold blocks.
+    fn reserve(&mut self, site: &mut Site<'_>) -> Result<(ShardRow, Option<String>)> {
         let (repo, config, spec) = self.parts();
         let new = NewShard {
             git_dir: &repo.git_dir,
@@ -95,7 +98,37 @@ pub(super) trait Build {
             now: now(),
             services: &config.services,
         };
-        site.ledger.reserve(&new, &config.pool, lookup::host_busy())
+        // Under the register's lock, no shards process of any home on this
+        // host picks a block between this survey and this block's entry.
+        let locked = site.register.lock(site.timeout)?;
+        let mut elsewhere = holds::survey(&locked, site.ledger)?;
+        // A worktree of this home's lost ledger comes back with its own
+        // block, whatever listens in it (its own servers, most likely).
+        let kept = match &spec.place {
+            WorktreePlace::Fixed(path) => elsewhere.take_lost(path),
+            WorktreePlace::Template { .. } => None,
+        };
+        let pool = kept
+            .as_ref()
+            .and_then(holds::Held::pool)
+            .unwrap_or(config.pool);
+        let mut listening = lookup::host_busy();
+        let row = site.ledger.reserve(&new, &pool, |b| {
+            elsewhere.overlaps(b) || (kept.is_none() && listening(b))
+        })?;
+        let entered = site
+            .ledger
+            .id()
+            .and_then(|id| holds::enter(&locked, &id, site.ledger.path(), &row));
+        if let Err(e) = entered {
+            // No entry, no block: another home could hand it out.
+            let _ = site.ledger.remove(row.id);
+            return Err(e);
+        }
+        if let Some(held) = kept {
+            let _ = locked.remove(held.block, &held.ledger_id);
+        }
+        Ok((row, holds::lost_warning(&elsewhere)))
     }
 
     /// Makes what the shard holds before its env file is written.
@@ -119,11 +152,11 @@ pub(super) trait Build {
 /// step. On any failure before `active`, undoes the build and removes the
 /// row (unless the undo left the worktree folder).
 pub(super) fn establish<B: Build>(site: &mut Site<'_>, build: &mut B) -> Result<Made> {
-    let row = build.reserve(site)?;
+    let (row, lost) = build.reserve(site)?;
     site.crash_point(&format!("{}:reserved", B::OP));
     let mut made = Made {
         row,
-        warnings: Vec::new(),
+        warnings: lost.into_iter().collect(),
         copied: Copied::default(),
         start: StartHook::None,
     };
@@ -136,8 +169,10 @@ pub(super) fn establish<B: Build>(site: &mut Site<'_>, build: &mut B) -> Result<
             // Errors of the undo are ignored on purpose: the first cause is
             // the one to report, and anything left is still `creating`,
             // which `prune` reclaims.
-            if let Undone::All = build.undo(site, &made.row) {
-                let _ = site.ledger.remove(made.row.id);
+            if let Undone::All = build.undo(site, &made.row)
+                && site.ledger.remove(made.row.id).is_ok()
+            {
+                holds::erase(site.register, site.ledger, made.row.block, site.timeout);
             }
             Err(cause)
         }

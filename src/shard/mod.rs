@@ -19,6 +19,8 @@
 //!   and teardown with the shard's variables.
 //! - [`ports`]: named service ports changed in the ledger and the env file
 //!   together.
+//! - [`holds`]: the blocks other ledgers on this host hold, from the
+//!   host's register, and this ledger's own entries there.
 //! - [`lookup`]: find a shard by name or working directory, follow a moved
 //!   worktree, tell a live owner from a dead one.
 //! - [`reap`]: the processes running from a shard's worktree, found and
@@ -39,6 +41,7 @@ pub mod copy;
 pub mod create;
 pub mod debris;
 pub mod env;
+pub mod holds;
 pub mod hooks;
 pub mod lookup;
 pub mod merged;
@@ -49,8 +52,10 @@ pub mod relocate;
 pub mod survey;
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::ledger::Ledger;
+use crate::register::Register;
 
 /// The outside world one lifecycle operation works on.
 pub struct Site<'a> {
@@ -62,6 +67,12 @@ pub struct Site<'a> {
     pub crash_at: Option<&'a str>,
     /// The repository lock a parent shards holds (`SHARDS_HELD_REPO_LOCK`).
     pub held_lock: Option<&'a Path>,
+    /// The host's block register, which every ledger on the host checks
+    /// before it hands out a block.
+    pub register: &'a Register,
+    /// How long to wait for another process's lock (the ledger's busy
+    /// timeout).
+    pub timeout: Duration,
 }
 
 impl Site<'_> {

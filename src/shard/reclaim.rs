@@ -27,7 +27,7 @@ use super::check::WorkCheck;
 use super::debris::diagnose;
 use super::hooks::Say;
 use super::merged::Merge;
-use super::{Site, hooks, lookup};
+use super::{Site, holds, hooks, lookup};
 
 /// The `teardown` hook a destroy or prune runs after its claim, before the
 /// worktree goes, and how a failure is taken.
@@ -244,6 +244,7 @@ fn reclaim(
     };
     site.crash_point(&format!("{op}:removed"));
     site.ledger.remove(row.id)?;
+    holds::erase(site.register, site.ledger, row.block, site.timeout);
     Ok(Some(Reclaimed {
         row,
         branch,

@@ -1,7 +1,9 @@
 //! Repositories and shard folders that changed under shards: a repository
 //! moved with `mv` (before or after `git worktree repair`) keeps its
-//! shards, a shard folder that is no longer its worktree is `replaced`, and
-//! a path that cannot be checked is never taken for gone.
+//! shards, a worktree moved with `git worktree move` is followed (by every
+//! command, as the ledger opens), a shard folder that is no longer its
+//! worktree is `replaced`, and a path that cannot be checked is never
+//! taken for gone.
 //!
 //! A moved repository is known by git's own links, not by its path: after
 //! `git worktree repair` a shard folder's `.git` file names the new
@@ -11,7 +13,7 @@
 //! and its branch exist there.
 //!
 //! Lifecycle layer: reads git's links through the worktree adapter; writes
-//! only a moved repository's new place to the ledger.
+//! only a moved repository's or worktree's new place to the ledger.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,40 @@ use crate::worktree::{self, Link, Repo};
 
 use super::debris::Diagnosis;
 use super::lookup;
+
+/// Follows what moved under shards since the last run, as the ledger
+/// opens, so every command sees the shards where git has them: moved
+/// repositories ([`follow_moved_repos`]), then worktrees moved with `git
+/// worktree move` ([`follow_moved_worktrees`]). Returns the first error,
+/// after trying both.
+pub fn follow_moves<'r>(
+    ledger: &mut Ledger,
+    here: impl FnOnce() -> Option<&'r Repo>,
+) -> Result<()> {
+    let repos = follow_moved_repos(ledger, here);
+    let worktrees = follow_moved_worktrees(ledger);
+    repos.and(worktrees).map(|_| ())
+}
+
+/// Follows every active shard whose folder is gone and whose repository's
+/// own record says it lives elsewhere now (`git worktree move` rewrites
+/// `worktrees/<wt_name>/gitdir`; the folder there must point back, see
+/// [`lookup::moved`]); records the new folders in one write. Costs a
+/// `stat` per shard, and a read of git's record per missing one. Returns
+/// how many moved.
+pub fn follow_moved_worktrees(ledger: &mut Ledger) -> Result<usize> {
+    let moves: Vec<(i64, PathBuf, PathBuf)> = ledger
+        .list(None)?
+        .into_iter()
+        .filter(|s| s.state == ShardState::Active)
+        .filter(|s| matches!(worktree::exists(&s.path), Ok(false)))
+        .filter_map(|s| lookup::moved(&s).map(|new| (s.id, s.path, new)))
+        .collect();
+    if moves.is_empty() {
+        return Ok(0);
+    }
+    ledger.set_moved_paths(&moves)
+}
 
 /// Follows every repository of the ledger whose git dir is gone and which
 /// moved, as git's links show (see the module doc), to its new place;

@@ -99,7 +99,7 @@ impl Repo {
                 cmd.arg(path_arg).arg(branch);
             }
         }
-        let dir = self.workdir.as_deref().unwrap_or(&self.git_dir);
+        let dir = self.git_finds_it_from();
         // One pipe for git's stdout and stderr (hooks may write to either;
         // shards' stdout is the answer only).
         let (reader, writer) = pipe()?;
@@ -215,6 +215,22 @@ impl Repo {
                 )
             })?;
         Ok(Outcome::Added(Added { wt_name, said }))
+    }
+}
+
+impl Repo {
+    /// Returns the folder the child git runs in, where git finds this
+    /// repository as git2 did: the worktree shards was run in, when it has
+    /// its `.git`; else the git dir git2 opened. A `core.worktree`
+    /// repository (the dotfiles layout: `git init --bare ~/.cfg`,
+    /// `core.worktree=$HOME`) has no `.git` in its work tree, so git run
+    /// there finds nothing (or an enclosing repository), while from the git
+    /// dir it finds this one, as `git worktree add` run by hand does.
+    fn git_finds_it_from(&self) -> &Path {
+        match &self.workdir {
+            Some(w) if w.join(".git").symlink_metadata().is_ok() => w,
+            _ => self.repo.path(),
+        }
     }
 }
 

@@ -66,6 +66,15 @@ impl TestEnv {
         let home = root.join("home");
         let shards_home = root.join("shards_home");
         std::fs::create_dir_all(&home).unwrap();
+        // The host's block register lives where every user may make it
+        // (/var/tmp): here, made for them, as sticky as shards makes it.
+        let register = root.join("register");
+        std::fs::create_dir(&register).unwrap();
+        std::fs::set_permissions(
+            &register,
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
         let repo = root.join("repo");
         init_repo(&repo);
         let mut env = TestEnv {

@@ -63,6 +63,9 @@ impl TestEnv {
     /// Sets the variables every `shards` run of this test gets.
     fn shards_vars(&self, cmd: &mut Command) {
         cmd.env("SHARDS_HOME", &self.shards_home)
+            // The host's block register of this test's world: never the
+            // real /var/tmp one.
+            .env("SHARDS_REGISTER", self.root.join("register"))
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_CACHE_HOME", self.home.join(".cache"))

@@ -19,12 +19,14 @@ use rmcp::{Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use self::args::Checked;
 use crate::cmd::{create, destroy, env, list, port, status};
 use crate::context::{Ctx, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::paths::Env;
 
+mod args;
 mod clip;
 mod jsonrpc;
 mod wire;
@@ -179,8 +181,9 @@ impl ShardsServer {
     )]
     async fn create_shard(
         &self,
-        Parameters(input): Parameters<CreateInput>,
+        Parameters(input): Parameters<Checked<CreateInput>>,
     ) -> std::result::Result<Json<create::CreateReport>, String> {
+        let input = input.take("create_shard")?;
         call(input.repo, move |ctx| {
             let args = create::CreateArgs {
                 name: input.name,
@@ -202,8 +205,9 @@ impl ShardsServer {
     )]
     async fn list_shards(
         &self,
-        Parameters(input): Parameters<ListInput>,
+        Parameters(input): Parameters<Checked<ListInput>>,
     ) -> std::result::Result<Json<list::ListReport>, String> {
+        let input = input.take("list_shards")?;
         call(input.repo, move |ctx| {
             list::run(
                 ctx,
@@ -221,8 +225,9 @@ impl ShardsServer {
     )]
     async fn destroy_shard(
         &self,
-        Parameters(input): Parameters<DestroyInput>,
+        Parameters(input): Parameters<Checked<DestroyInput>>,
     ) -> std::result::Result<Json<destroy::DestroyReport>, String> {
+        let input = input.take("destroy_shard")?;
         call(input.repo, move |ctx| {
             destroy::run(
                 ctx,
@@ -244,16 +249,18 @@ impl ShardsServer {
     )]
     async fn get_port(
         &self,
-        Parameters(input): Parameters<PortInput>,
+        Parameters(input): Parameters<Checked<PortInput>>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
+        let input = input.take("get_port")?;
         ports(input, false).await
     }
 
     #[tool(description = "Release named ports of a shard so their offsets can be reused.")]
     async fn release_port(
         &self,
-        Parameters(input): Parameters<PortInput>,
+        Parameters(input): Parameters<Checked<PortInput>>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
+        let input = input.take("release_port")?;
         ports(input, true).await
     }
 
@@ -262,8 +269,9 @@ impl ShardsServer {
     )]
     async fn port_status(
         &self,
-        Parameters(input): Parameters<ScopeInput>,
+        Parameters(input): Parameters<Checked<ScopeInput>>,
     ) -> std::result::Result<Json<status::StatusReport>, String> {
+        let input = input.take("port_status")?;
         call(input.repo, move |ctx| {
             status::run(ctx, &status::StatusArgs { all: input.all })
         })
@@ -275,8 +283,9 @@ impl ShardsServer {
     )]
     async fn shard_env(
         &self,
-        Parameters(input): Parameters<EnvInput>,
+        Parameters(input): Parameters<Checked<EnvInput>>,
     ) -> std::result::Result<Json<env::EnvReport>, String> {
+        let input = input.take("shard_env")?;
         call(input.repo, move |ctx| {
             env::run(
                 ctx,

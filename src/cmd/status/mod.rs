@@ -10,7 +10,8 @@ use clap::Args;
 mod report;
 
 pub use report::{
-    Place, PoolView, ServiceState, ShardAudit, SocketView, StartProcess, StatusReport,
+    ElsewhereView, Place, PoolView, ServiceState, ShardAudit, SocketView, StartProcess,
+    StatusReport,
 };
 
 use crate::alloc::Pool;
@@ -19,7 +20,8 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::host::{self, ProcInfo, Proto, Socket};
-use crate::shard::reap;
+use crate::register::Register;
+use crate::shard::{holds, reap};
 
 /// Audit ports: who listens where, per shard
 ///
@@ -36,7 +38,12 @@ pub struct StatusArgs {
     pub all: bool,
 }
 
-fn pool_view(pool: &Pool, held_blocks: &[crate::model::PortBlock], sockets: &[Socket]) -> PoolView {
+fn pool_view(
+    pool: &Pool,
+    held_blocks: &[crate::model::PortBlock],
+    elsewhere: &holds::Elsewhere,
+    sockets: &[Socket],
+) -> PoolView {
     // The same rule as the allocator: a block is busy when a TCP port in it
     // is listening (UDP sockets are shown per shard but do not block).
     let ports: std::collections::BTreeSet<u16> = sockets
@@ -44,10 +51,12 @@ fn pool_view(pool: &Pool, held_blocks: &[crate::model::PortBlock], sockets: &[So
         .filter(|s| s.proto == Proto::Tcp)
         .map(|s| s.addr.port())
         .collect();
-    let (mut held, mut busy) = (0, 0);
+    let (mut held, mut busy, mut away) = (0, 0, 0);
     for b in pool.blocks() {
         if held_blocks.iter().any(|h| h.overlaps(&b)) {
             held += 1;
+        } else if elsewhere.overlaps(b) {
+            away += 1;
         } else if ports.range(b.start()..=b.end()).next().is_some() {
             busy += 1;
         }
@@ -59,8 +68,9 @@ fn pool_view(pool: &Pool, held_blocks: &[crate::model::PortBlock], sockets: &[So
         block_size: pool.block_size(),
         blocks_total: total,
         blocks_held: held,
-        blocks_free: total - held - busy,
+        blocks_free: total - held - busy - away,
         blocks_busy: busy,
+        blocks_elsewhere: away,
         utilization: (f64::from(held) * 1000.0 / f64::from(total.max(1))).round() / 10.0,
     }
 }
@@ -86,6 +96,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
     let recorded: Vec<(i64, i64)> = ids.iter().map(|id| starts[id].pid).collect();
     let mut sessions: HashMap<i64, Vec<i32>> =
         ids.into_iter().zip(reap::sessions(&recorded)).collect();
+    let register = Register::new(ctx.env.register.clone());
+    let (elsewhere, register_error) = match holds::elsewhere(&register, &ledger, ctx.timeout()) {
+        Ok(e) => (e, None),
+        Err(e) => (holds::Elsewhere::default(), Some(e.to_string())),
+    };
     drop(ledger);
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
@@ -170,7 +185,34 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
     }
     let held: Vec<_> = all_rows.iter().map(|r| r.block).collect();
     Ok(StatusReport {
-        pool: pool_view(&config.pool, &held, &sockets),
+        pool: pool_view(&config.pool, &held, &elsewhere, &sockets),
         shards,
+        elsewhere: elsewhere.held.iter().map(elsewhere_view).collect(),
+        register_error,
     })
+}
+
+fn elsewhere_view(h: &holds::Held) -> ElsewhereView {
+    let mut view = ElsewhereView {
+        start: h.block.start(),
+        end: h.block.end(),
+        holder: "ledger",
+        uid: None,
+        ledger: None,
+        name: None,
+        worktree: None,
+    };
+    match &h.holder {
+        holds::Holder::User(uid) => {
+            view.holder = "user";
+            view.uid = Some(*uid);
+        }
+        holds::Holder::Ledger(path) => view.ledger = Some(path.clone()),
+        holds::Holder::Lost { name, worktree } => {
+            view.holder = "lost";
+            view.name = Some(name.clone());
+            view.worktree = Some(worktree.clone());
+        }
+    }
+    view
 }

@@ -111,8 +111,33 @@ pub struct PoolView {
     pub blocks_free: u32,
     /// Blocks not held but with a port in use on this host.
     pub blocks_busy: u32,
+    /// Blocks not held here but by another ledger on this host (another
+    /// home, another user, a lost ledger's shard), as the host's block
+    /// register says.
+    pub blocks_elsewhere: u32,
     /// Held blocks as a percentage of the pool.
     pub utilization: f64,
+}
+
+/// A block of the pool that another ledger on this host holds.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ElsewhereView {
+    /// First port.
+    pub start: u16,
+    /// Last port (inclusive).
+    pub end: u16,
+    /// `user` (another Unix user's shard), `ledger` (a shard of your other
+    /// shards home) or `lost` (a shard of this home's lost ledger:
+    /// `shards recover` brings it back).
+    pub holder: &'static str,
+    /// The other user's uid (`user`).
+    pub uid: Option<u32>,
+    /// The other ledger's path (`ledger`).
+    pub ledger: Option<PathBuf>,
+    /// The lost shard's name and worktree (`lost`).
+    pub name: Option<String>,
+    /// The lost shard's worktree (`lost`).
+    pub worktree: Option<PathBuf>,
 }
 
 /// The result of `shards status`.
@@ -122,24 +147,57 @@ pub struct StatusReport {
     pub pool: PoolView,
     /// One audit per shard in scope.
     pub shards: Vec<ShardAudit>,
+    /// The pool's blocks that other ledgers on this host hold.
+    pub elsewhere: Vec<ElsewhereView>,
+    /// Why the host's block register could not be read, if it could not.
+    pub register_error: Option<String>,
 }
 
 impl Render for StatusReport {
+    fn warnings(&self) -> Vec<String> {
+        self.register_error
+            .iter()
+            .map(|e| format!("blocks held elsewhere on this host are not shown: {e}"))
+            .collect()
+    }
+
     fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
         let style = cx.style;
         let p = &self.pool;
         writeln!(
             w,
-            "pool {}-{}, blocks of {}: {} total, {} held, {} busy on this host, {} free ({}% held)",
+            "pool {}-{}, blocks of {}: {} total, {} held, {}{} busy on this host, {} free ({}% held)",
             p.base,
             p.max,
             p.block_size,
             p.blocks_total,
             p.blocks_held,
+            match p.blocks_elsewhere {
+                0 => String::new(),
+                n => format!("{n} held by other ledgers on this host, "),
+            },
             p.blocks_busy,
             p.blocks_free,
             p.utilization
         )?;
+        for e in &self.elsewhere {
+            let whose = match (e.holder, &e.uid, &e.ledger, &e.name, &e.worktree) {
+                ("user", Some(uid), ..) => format!("a shard of user {uid}"),
+                ("lost", _, _, Some(name), Some(wt)) => format!(
+                    "`{name}` of this home's lost ledger, at {} (`shards recover` brings it back)",
+                    cx.path(wt)
+                ),
+                (_, _, Some(ledger), ..) => {
+                    format!("a shard of your other ledger {}", cx.path(ledger))
+                }
+                _ => "another ledger".to_string(),
+            };
+            writeln!(
+                w,
+                "held elsewhere on this host: {}-{}, by {whose}",
+                e.start, e.end
+            )?;
+        }
         for s in &self.shards {
             writeln!(w)?;
             writeln!(

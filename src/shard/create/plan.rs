@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::model::ShardName;
+use crate::model::{MAX_NAME_LEN, ShardName};
 use crate::template::WorktreePlace;
 use crate::worktree::{CommitId, Repo, Start};
 
@@ -25,7 +25,15 @@ impl Names {
     pub fn parse(name: &str, branch: Option<&str>) -> Result<Names> {
         let name = ShardName::parse(name).map_err(|r| invalid(name, r))?;
         let branch = match branch {
-            Some(b) => ShardName::parse(b).map_err(|r| invalid(b, r))?.to_string(),
+            // A shard's branch follows its name's rules, but it is the
+            // branch that is wrong, and `--branch` that mends it.
+            Some(b) => ShardName::parse(b)
+                .map_err(|reason| Error::InvalidBranch {
+                    name: b.to_string(),
+                    reason,
+                    hint: format!("pass a --branch of letters, digits, `.`, `_`, `-` and `/` (like a git branch name), up to {MAX_NAME_LEN} characters, not starting with `-`"),
+                })?
+                .to_string(),
             None => name.to_string(),
         };
         Ok(Names { name, branch })
@@ -111,12 +119,11 @@ pub fn plan_create(
     };
     if source.makes_branch() && repo.is_remote_tracking(&branch) {
         let local = branch.split_once('/').map(|(_, b)| b).unwrap_or(&branch);
-        return Err(invalid(
-            &branch,
-            format!(
-                "it names a remote-tracking branch; to work on it, use `--branch {local} --base {branch}`"
-            ),
-        ));
+        return Err(Error::InvalidBranch {
+            name: branch.clone(),
+            reason: "it names a remote-tracking branch".to_string(),
+            hint: format!("to work on it, use `--branch {local} --base {branch}`"),
+        });
     }
     let base = match &source {
         BranchSource::Remote { tracking } => {
