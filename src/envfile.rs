@@ -21,6 +21,9 @@ pub struct Applied {
     /// Keys the user also sets outside the section, which would shadow or be
     /// shadowed by shards' values depending on the loader.
     pub shadowed: Vec<String>,
+    /// Where the section's last line (`# <<< shards <<<`) starts in
+    /// `bytes`: blank lines put there stay inside the section.
+    pub end_at: usize,
 }
 
 /// Where the managed section sits in a file, as line indexes.
@@ -115,6 +118,7 @@ pub fn apply(existing: &[u8], vars: &[(String, String)]) -> Result<Applied, Stri
         bytes.extend_from_slice(eol.as_bytes());
     }
     bytes.extend_from_slice(rendered.as_bytes());
+    let end_at = bytes.len() - END.len() - eol.len();
     for line in after {
         bytes.extend_from_slice(line);
     }
@@ -126,7 +130,11 @@ pub fn apply(existing: &[u8], vars: &[(String, String)]) -> Result<Applied, Stri
         .map(str::to_string)
         .collect();
     shadowed.dedup();
-    Ok(Applied { bytes, shadowed })
+    Ok(Applied {
+        bytes,
+        shadowed,
+        end_at,
+    })
 }
 
 /// Returns how many non-blank lines of `existing` lie outside the managed
@@ -296,6 +304,17 @@ mod tests {
         assert!(text.ends_with("# <<< shards <<<\r\nB=2\r\n"));
         assert!(text.contains("PORT=3100\r\n"));
         assert!(!text.contains("PORT=1\r\n"));
+    }
+
+    #[test]
+    fn blank_lines_at_the_end_marker_stay_inside_the_section() {
+        let out = apply(b"A=1\r\n", &vars()).unwrap();
+        assert!(out.bytes[out.end_at..].starts_with(END.as_bytes()));
+        let mut padded = out.bytes.clone();
+        padded.splice(out.end_at..out.end_at, *b"\n\n");
+        assert_eq!(user_lines(&padded), 1);
+        assert_eq!(read_section(&padded), Some(vars()));
+        assert_eq!(apply(&padded, &vars()).unwrap().bytes, out.bytes);
     }
 
     #[test]

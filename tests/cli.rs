@@ -21,6 +21,8 @@ mod disk;
 mod docs;
 mod dotfiles;
 mod env;
+mod env_lossless;
+mod env_work;
 mod full_disk;
 mod git_child;
 mod hooks;

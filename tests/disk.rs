@@ -79,7 +79,9 @@ fn an_env_file_that_cannot_be_written_leaves_ledger_and_file_as_they_were() {
     let wt = crate::common::shard_path(&r);
     let before = std::fs::read(wt.join(".env")).unwrap();
     {
-        let _ro = ReadOnly::new(&[&wt]);
+        // The file too: shards edits it in place (issue 18), which a
+        // read-only folder does not stop.
+        let _ro = ReadOnly::new(&[&wt, &wt.join(".env")]);
         env.shards_in(&wt, &["port", "web", "api"])
             .code(1)
             .says(&["hint: check that you may write there"]);

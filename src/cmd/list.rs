@@ -29,7 +29,9 @@ use crate::shard::survey::{self, Survey};
 /// prune` frees its block and leaves the folder), creating or destroying.
 ///
 /// With --full, also reads each worktree (in parallel): DIRTY (M modified
-/// and ? untracked files, or clean), +/- (commits ahead of and behind its
+/// and ? untracked files, `env` when the env file or .envrc holds lines
+/// shards did not write, which destroy also counts as work; or clean), +/-
+/// (commits ahead of and behind its
 /// repository's default branch: origin/HEAD, else main, else master, else
 /// the main worktree's HEAD; named on stderr), LAST (age of the last
 /// commit) and SERVICES (each named port, `*` when something listens on
@@ -86,6 +88,10 @@ pub struct FullView {
     pub last_commit_at: Option<String>,
     /// Why its worktree could not be read (it is missing, or git failed).
     pub worktree_error: Option<String>,
+    /// The lines of its env file and `.envrc` that shards did not write,
+    /// in the words `destroy` refuses with ("1 line in .env that shards did
+    /// not write"); null when there are none.
+    pub env_work: Option<String>,
     /// Its named ports.
     pub services: Vec<ServiceLive>,
 }
@@ -121,6 +127,7 @@ impl FullView {
             behind: state.as_ref().and_then(|s| s.behind),
             last_commit_at: state.as_ref().and_then(|s| s.last_commit).map(at),
             worktree_error: error,
+            env_work: s.env_work,
             services: s
                 .services
                 .into_iter()
@@ -193,7 +200,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
 /// How DIRTY shows a shard's files.
 fn dirty(f: &FullView) -> String {
     match (f.modified, f.untracked) {
-        (Some(0), Some(0)) => "clean".to_string(),
+        (Some(0), Some(0)) if f.env_work.is_none() => "clean".to_string(),
         (Some(m), Some(u)) => {
             let mut parts = Vec::new();
             if m > 0 {
@@ -201,6 +208,9 @@ fn dirty(f: &FullView) -> String {
             }
             if u > 0 {
                 parts.push(format!("{u}?"));
+            }
+            if f.env_work.is_some() {
+                parts.push("env".to_string());
             }
             parts.join(" ")
         }
@@ -316,6 +326,9 @@ impl Render<bool> for ListReport {
                 && listed.shard.status == ShardStatus::Active
             {
                 notes.push(format!("{}: {e}", listed.shard.name));
+            }
+            if let Some(w) = &f.env_work {
+                notes.push(format!("{}: {w}.", listed.shard.name));
             }
         }
         if self.shards.is_empty() {

@@ -1,6 +1,8 @@
-//! File writing: the one place that writes user-visible files, always
-//! atomically (a sibling temp file, then a rename over the target); and
-//! (`copy`) files brought into a new worktree from the main one.
+//! File writing: the one place that writes user-visible files, either
+//! atomically (a sibling temp file, then a rename over the target) or, for
+//! files other programs write too (the env file, `.envrc`), in place under
+//! a write lease (`edit`); and (`copy`) files brought into a new worktree
+//! from the main one.
 //!
 //! Adapter: knows files, nothing of git, SQLite or the command line.
 
@@ -13,6 +15,9 @@ use crate::error::{Error, Result};
 
 mod clone;
 pub mod copy;
+mod edit;
+
+pub use edit::{Edited, Exclusion, Rewrite, edit};
 
 /// Reads a file that shards may edit; a missing file reads as empty.
 ///
@@ -35,7 +40,9 @@ pub fn read_editable(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Replaces `path` with `bytes` atomically, keeping the old file's mode
-/// (a new file gets 0644).
+/// (a new file gets 0644). Whatever another process appends to the old
+/// file meanwhile is lost with it: a file others write too goes through
+/// [`edit`].
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mode = fs::metadata(path)

@@ -110,7 +110,7 @@ pub fn work(repo: &Repo, row: &ShardRow, config: &Config, force: Force) -> Resul
         return Ok(WorkCheck::Forced);
     }
     let summary = match worktree::dirty_summary(&row.path) {
-        Ok(None) => env_work(row, &repo.root, config)?,
+        Ok(None) => env_work(row, &repo.root, &config.env_file)?,
         Ok(Some(summary)) => Some(summary),
         Err(e) => Some(format!("its git status cannot be read: {e}")),
     };
@@ -140,12 +140,14 @@ pub fn unlocked(repo: &Repo, row: &ShardRow, force: Force) -> Result<()> {
     }
 }
 
-/// Describes the lines of the env file and `.envrc` that shards did not
-/// write and that did not come from the main worktree (what create copied
-/// into the env file, else the main worktree's same file), if any (git
-/// status cannot see them: shards hides both files).
-fn env_work(row: &ShardRow, main: &Path, config: &Config) -> Result<Option<String>> {
-    let found = env::user_content(&row.path, main, row.env_copied.as_deref(), config)?;
+/// Describes the lines of the env file (`env_file`) and `.envrc` that
+/// shards did not write and that did not come from the main worktree
+/// `main` (what create copied into the env file, else the main worktree's
+/// same file), if any (git status cannot see them: shards hides both
+/// files). The one judge of that work: [`work`] refuses a destroy for it
+/// and `list --full` shows it (`survey`).
+pub fn env_work(row: &ShardRow, main: &Path, env_file: &str) -> Result<Option<String>> {
+    let found = env::user_content(&row.path, main, row.env_copied.as_deref(), env_file)?;
     if found.is_empty() {
         return Ok(None);
     }

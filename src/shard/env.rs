@@ -77,9 +77,9 @@ pub fn write(worktree: &Path, config: &Config, vars: &[(String, String)]) -> Res
 /// An env file write that has been checked but not done yet.
 pub struct EnvWrite {
     path: PathBuf,
-    /// The new content, or `None` when nothing changes or the file is
-    /// tracked (and so left alone).
-    bytes: Option<Vec<u8>>,
+    /// The section's variables, or `None` when the file as read holds them
+    /// already or is tracked (and so left alone).
+    vars: Option<Vec<(String, String)>>,
     /// False when the file is tracked by git and so not shards' to manage.
     managed: bool,
     warnings: Vec<String>,
@@ -97,7 +97,7 @@ pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> R
         );
         return Ok(EnvWrite {
             path,
-            bytes: None,
+            vars: None,
             managed: false,
             warnings: vec![warning],
         });
@@ -133,10 +133,10 @@ pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> R
             )
         })
         .collect();
-    let bytes = (applied.bytes != existing).then_some(applied.bytes);
+    let vars = (applied.bytes != existing).then(|| vars.to_vec());
     Ok(EnvWrite {
         path,
-        bytes,
+        vars,
         managed: true,
         warnings,
     })
@@ -146,8 +146,9 @@ pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> R
 /// returns warnings.
 pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<String>> {
     let mut warnings = write.warnings;
-    // Everything that can fail goes before the env file's own atomic write,
-    // so a failure leaves the env file as it was (and so in step with the
+    // Everything that can fail goes before the env file's own write (which
+    // fails before changing a byte, see `fsutil::edit`), so a failure
+    // leaves the env file as it was (and so in step with the
     // ledger, which the caller then rolls back).
     if config.direnv {
         warnings.extend(write_envrc(worktree, &config.env_file)?);
@@ -155,7 +156,7 @@ pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<S
     if write.managed {
         worktree::ensure_ignored(worktree, &config.env_file)?;
     }
-    if let Some(bytes) = write.bytes {
+    if let Some(vars) = write.vars {
         // Make missing folders one by one from the worktree root down, so a
         // worktree removed meanwhile (a racing destroy) is never recreated.
         let rel = write.path.strip_prefix(worktree).unwrap_or(&write.path);
@@ -169,7 +170,20 @@ pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<S
                 _ => {}
             }
         }
-        fsutil::write_atomically(&write.path, &bytes)?;
+        // In place, with the file read again under the lease: lines other
+        // programs append meanwhile stay (see `fsutil::edit`).
+        let path = &write.path;
+        fsutil::edit(path, |existing| {
+            let applied = envfile::apply(existing, &vars).map_err(|message| Error::EnvFile {
+                path: path.clone(),
+                message,
+            })?;
+            let changed = applied.bytes != existing;
+            Ok(changed.then_some(fsutil::Rewrite {
+                slack: applied.end_at,
+                bytes: applied.bytes,
+            }))
+        })?;
     }
     Ok(warnings)
 }
@@ -198,10 +212,10 @@ pub fn user_content(
     worktree: &Path,
     main: &Path,
     copied: Option<&[u8]>,
-    config: &Config,
+    env_file: &str,
 ) -> Result<Vec<(PathBuf, usize)>> {
     let mut found = Vec::new();
-    for file in [config.env_file.as_str(), ".envrc"] {
+    for file in [env_file, ".envrc"] {
         let path = worktree.join(file);
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
@@ -232,7 +246,7 @@ pub fn user_content(
             })
             .unwrap_or_default();
         let n = if file == ".envrc" {
-            let ours = envrc_lines(&config.env_file);
+            let ours = envrc_lines(env_file);
             let base = String::from_utf8_lossy(&base).into_owned();
             String::from_utf8_lossy(&bytes)
                 .lines()
@@ -269,15 +283,21 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
             path.display()
         )]);
     }
-    let mut text = fsutil::read_editable(&path)?;
-    if has_line(&text) {
+    if has_line(&fsutil::read_editable(&path)?) {
         return Ok(Vec::new());
     }
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
-    text.extend_from_slice(format!("{comment}\n{line}\n").as_bytes());
-    fsutil::write_atomically(&path, &text)?;
+    // In place, like the env file: the user's lines stay.
+    fsutil::edit(&path, |existing| {
+        if has_line(existing) {
+            return Ok(None);
+        }
+        let mut text = existing.to_vec();
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(format!("{comment}\n{line}\n").as_bytes());
+        Ok(Some(fsutil::Rewrite::at_end(text)))
+    })?;
     worktree::ensure_ignored(worktree, ".envrc")?;
     Ok(Vec::new())
 }

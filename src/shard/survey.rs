@@ -1,7 +1,8 @@
 //! What each shard is doing, for `list --full`: its worktree's modified and
-//! untracked files, its branch ahead of and behind the repository's default
-//! branch, its last commit's time, and which of its named ports something
-//! listens on. Worktrees are read in parallel, one git repository per read,
+//! untracked files, the lines of its env file and `.envrc` that shards did
+//! not write (judged as `destroy` judges them, `check::env_work`), its
+//! branch ahead of and behind the repository's default branch, its last
+//! commit's time, and which of its named ports something listens on. Worktrees are read in parallel, one git repository per read,
 //! and the kernel's listen table once for all shards.
 //!
 //! Lifecycle layer: reads through the worktree and host adapters; writes
@@ -39,6 +40,10 @@ pub struct Survey {
     pub worktree: std::result::Result<WorktreeState, String>,
     /// Its named ports, by port.
     pub services: Vec<LiveService>,
+    /// The lines of its env file and `.envrc` that shards did not write,
+    /// in `destroy`'s words (`check::env_work`), or why they could not be
+    /// read; `None` when there are none or the worktree was not read.
+    pub env_work: Option<String>,
 }
 
 /// Reads the state of every shard of `rows` (in order), on as many threads
@@ -77,13 +82,19 @@ pub fn survey(
             .get(&row.repo.git_dir)
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        worktree::read_state(&row.path, base, &own).map_err(|e| e.to_string())
+        let state = worktree::read_state(&row.path, base, &own).map_err(|e| e.to_string())?;
+        // The env file is the first of shards' own files.
+        let env_file = own.first().copied().unwrap_or(".env");
+        let env_work = super::check::env_work(row, &row.repo.root, env_file)
+            .unwrap_or_else(|e| Some(format!("its env file cannot be read: {e}")));
+        Ok((state, env_work))
     });
     rows.iter()
         .zip(states)
-        .map(|(row, state)| Survey {
+        .map(|(row, read)| Survey {
             base: bases[&row.repo.git_dir].clone(),
-            worktree: state,
+            env_work: read.as_ref().ok().and_then(|(_, w)| w.clone()),
+            worktree: read.map(|(state, _)| state),
             services: services
                 .iter()
                 .filter(|s| s.shard_id == row.id)
