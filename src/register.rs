@@ -347,18 +347,23 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_strangers_are_skipped() {
+        let ours = entry_name(block(3000, 100), "ab12");
+        assert_eq!(ours, format!("3000-3099.ab12.{}", crate_uid()));
+        assert_eq!(parse_name(&ours), Some((block(3000, 100), "ab12")));
         assert_eq!(
-            parse_name("3000-3099.ab12"),
+            parse_name("3000-3099.ab12.1000"),
             Some((block(3000, 100), "ab12"))
         );
         for odd in [
             ".lock",
             ".tmp.ab.12",
-            "3000.ab",
-            "3099-3000.ab",
-            "3000-3099.",
-            "x-y.ab",
-            "3000-3099.a/b",
+            "3000.ab.1",
+            "3099-3000.ab.1",
+            "3000-3099..1",
+            "x-y.ab.1",
+            "3000-3099.a/b.1",
+            "3000-3099.ab",
+            "3000-3099.ab.x",
         ] {
             assert_eq!(parse_name(odd), None, "{odd}");
         }
