@@ -77,7 +77,7 @@ fn issue_11_a_hook_that_creates_a_shard_does_not_hang() {
 /// Holds the repository's worktree lock, as another create would, and
 /// starts `create NAME`, which waits for it; returns both.
 fn create_behind_the_lock(env: &TestEnv, name: &str) -> (File, std::process::Child) {
-    let lock = File::open(env.shards_home.join("locks/repo-1.lock")).unwrap();
+    let lock = File::open(env.repo.join(".git/shards.worktree-lock")).unwrap();
     lock.lock().unwrap();
     let child = env
         .command_in(&env.repo, &["create", name])

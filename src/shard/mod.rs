@@ -98,8 +98,9 @@ impl Site<'_> {
     }
 }
 
-/// Takes the repository's worktree lock (`shards-worktrees.lock` in its
-/// common git dir, so every shards home and user shares it), which every
+/// Takes the repository's worktree lock (`shards.worktree-lock` in its
+/// common git dir, so every shards home and user shares it; not named
+/// `*.lock`, which people delete when git complains of one), which every
 /// `git worktree add` or removal by shards holds: git dies reading a
 /// worktree record another git is writing or removing. Returns
 /// `None` when this process runs under a shards that holds it already (a
@@ -111,7 +112,7 @@ pub(crate) fn worktree_lock(
     git_dir: &Path,
     keep_waiting: &dyn Fn() -> crate::error::Result<()>,
 ) -> crate::error::Result<Option<(std::fs::File, std::path::PathBuf)>> {
-    let path = git_dir.join("shards-worktrees.lock");
+    let path = git_dir.join("shards.worktree-lock");
     if held == Some(path.as_path()) {
         return Ok(None);
     }
