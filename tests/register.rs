@@ -220,7 +220,7 @@ fn as_peer(env: &TestEnv, home: &Path, dir: &Path, args: &[&str]) -> Out {
 }
 
 #[test]
-#[ignore = "runs shards as a second Unix user: needs root (.ci/run runs it)"]
+#[ignore = "needs root and useradd (.ci/run runs it)"]
 fn issue_18_two_users_with_private_homes_never_share_a_block() {
     let peer = peer();
     let env = TestEnv::new();
