@@ -49,6 +49,7 @@ fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::Shar
         pid: (1, 1),
         now: 0,
         services: &BTreeMap::new(),
+        spare: None,
     };
     ledger.reserve(&new, pool, |_| false).unwrap()
 }

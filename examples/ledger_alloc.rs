@@ -53,6 +53,7 @@ fn main() {
             pid,
             now: 0,
             services: &services,
+            spare: None,
         };
         match ledger.reserve(&new, &pool, |b| {
             listening.range(b.start()..=b.end()).next().is_some()

@@ -57,6 +57,7 @@ mod register;
 mod shared_home;
 mod shell;
 mod snapshots;
+mod spares;
 mod status;
 mod stress;
 mod submodules;

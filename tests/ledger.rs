@@ -111,7 +111,7 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     // The old shard has no record of a copied env file (0006).
     let copied: Option<Vec<u8>> = conn
         .query_row(

@@ -237,6 +237,7 @@ fn worktree_remove(ctx: &Ctx, path: &Path) -> Result<AgentHookReport> {
         .ledger()?
         .list(None)?
         .into_iter()
+        .filter(|r| r.spare.is_none())
         .find(|r| {
             r.path == path
                 || r.path == wanted

@@ -52,6 +52,9 @@ pub struct ListArgs {
 pub struct ListReport {
     /// Shards, by repository then port.
     pub shards: Vec<Listed>,
+    /// How many spares (made ahead of their names, `shards spares`) the
+    /// listed repositories hold, ready or being made.
+    pub spares: usize,
 }
 
 /// One listed shard: the ledger's view, and with `--full` its state.
@@ -157,7 +160,12 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
     } else {
         Some(ctx.repo()?.git_dir.clone())
     };
-    let rows = ctx.ledger()?.list(git_dir.as_deref())?;
+    let (spares, rows): (Vec<_>, Vec<_>) = ctx
+        .ledger()?
+        .list(git_dir.as_deref())?
+        .into_iter()
+        .partition(|r| r.spare.is_some());
+    let spares = spares.len();
     let mut shards: Vec<Listed> = rows
         .iter()
         .map(|row| Listed {
@@ -166,7 +174,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
         })
         .collect();
     if !args.full {
-        return Ok(ListReport { shards });
+        return Ok(ListReport { shards, spares });
     }
     let services = ctx.ledger()?.all_services()?;
     // The env file and `.envrc` are shards' own, whatever a repository
@@ -194,7 +202,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ListReport> {
     {
         listed.full = Some(FullView::of(s));
     }
-    Ok(ListReport { shards })
+    Ok(ListReport { shards, spares })
 }
 
 /// How DIRTY shows a shard's files.
@@ -303,6 +311,11 @@ impl Render<bool> for ListReport {
             .filter(|s| s.shard.status != ShardStatus::Active)
             .count();
         let mut notes = Vec::new();
+        match self.spares {
+            0 => {}
+            1 => notes.push("1 spare held (`shards spares`).".to_string()),
+            n => notes.push(format!("{n} spares held (`shards spares`).")),
+        }
         let mut said = std::collections::BTreeSet::new();
         for listed in &self.shards {
             let Some(f) = &listed.full else { continue };

@@ -20,6 +20,7 @@ pub mod port;
 pub mod prune;
 pub mod recover;
 pub mod run;
+pub mod spares;
 pub mod status;
 pub mod trust;
 pub mod view;
@@ -51,6 +52,7 @@ pub enum Command {
     Cd(cd::CdArgs),
     Adopt(adopt::AdoptArgs),
     Recover(recover::RecoverArgs),
+    Spares(spares::SparesArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
     Hook(agent_hook::AgentHookArgs),
@@ -101,6 +103,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Hook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Recover(args) => emit(ctx, &recover::run(ctx, args)?, format, ()),
+        Command::Spares(args) => emit(ctx, &spares::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),

@@ -48,6 +48,20 @@ pub struct Config {
     /// `copy.symlink`: gitignore patterns of ignored paths linked to the
     /// main worktree instead of copied, each with where it was set.
     pub copy_symlink: Vec<(String, String)>,
+    /// `[spares]`: how many spares to keep ready, and what a fit depends on.
+    pub spares: Spares,
+}
+
+/// `[spares]`: shards made ahead of their names, claimed by `create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spares {
+    /// How many to keep ready per repository (0: none).
+    pub count: u16,
+    /// Files (relative to the repository root) the setup depends on: a
+    /// spare fits only a base at which they hold what they held at its fill.
+    pub key: Vec<String>,
+    /// The ref spares track (default: the repository's default branch).
+    pub base: Option<String>,
 }
 
 /// Reads and parses a configuration file; a missing file is `None`.

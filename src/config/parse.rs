@@ -25,6 +25,17 @@ pub struct Layer {
     pub(super) hooks: HooksLayer,
     #[serde(default)]
     pub(super) copy: CopyLayer,
+    #[serde(default)]
+    pub(super) spares: SparesLayer,
+}
+
+/// `[spares]`: shards made ahead of their names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SparesLayer {
+    pub(super) count: Option<Spanned<u16>>,
+    pub(super) key: Option<Vec<Spanned<String>>>,
+    pub(super) base: Option<Spanned<String>>,
 }
 
 /// `[hooks]`: each checked by `config::hooks::hook_from` as it is layered.

@@ -32,6 +32,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SHARDS_ENV_FILE", "env.file"),
     ("SHARDS_ENV_DIRENV", "env.direnv"),
     ("SHARDS_ENV_COMPOSE", "env.compose"),
+    ("SHARDS_SPARES_COUNT", "spares.count"),
 ];
 
 struct Builder {
@@ -45,6 +46,9 @@ struct Builder {
     compose: bool,
     hooks: Hooks,
     copy_symlink: Vec<(String, String)>,
+    spares: crate::config::Spares,
+    /// Where each `spares.key` entry was set, for its error.
+    key_origins: Vec<String>,
 }
 
 fn parse_value<T: std::str::FromStr>(origin: &str, key: &str, raw: &str, want: &str) -> Result<T> {
@@ -113,6 +117,16 @@ impl Builder {
                 *slot = Some(hook_from(name, v.get_ref(), &at(v.span()), src.project)?);
             }
         }
+        if let Some(v) = &l.spares.count {
+            self.spares.count = *v.get_ref();
+        }
+        if let Some(list) = &l.spares.key {
+            self.spares.key = list.iter().map(|v| v.get_ref().clone()).collect();
+            self.key_origins = list.iter().map(|v| at(v.span())).collect();
+        }
+        if let Some(v) = &l.spares.base {
+            self.spares.base = Some(v.get_ref().clone());
+        }
         if let Some(list) = &l.copy.symlink {
             self.copy_symlink = list
                 .iter()
@@ -137,6 +151,9 @@ impl Builder {
             "env.file" => self.env_file = (raw.to_string(), origin.into()),
             "env.direnv" => self.direnv = parse_bool(origin, key, raw)?,
             "env.compose" => self.compose = parse_bool(origin, key, raw)?,
+            "spares.count" => {
+                self.spares.count = parse_value(origin, key, raw, "a number from 0 to 65535")?
+            }
             _ => {
                 return Err(Error::Config {
                     origin: origin.to_string(),
@@ -233,6 +250,22 @@ impl Builder {
                 ));
             }
         }
+        for (file, origin) in self.spares.key.iter().zip(&self.key_origins) {
+            let path = Path::new(file);
+            let inside = !file.is_empty()
+                && path.is_relative()
+                && path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                return Err(bad(
+                    origin,
+                    format!(
+                        "`spares.key`: {file:?} must be a file path relative to the repository root, without `..`"
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             pool,
             services,
@@ -242,6 +275,7 @@ impl Builder {
             compose: self.compose,
             hooks: self.hooks,
             copy_symlink: self.copy_symlink,
+            spares: self.spares,
         })
     }
 }
@@ -264,6 +298,8 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         compose: true,
         hooks: Hooks::default(),
         copy_symlink: Vec::new(),
+        spares: crate::config::Spares::default(),
+        key_origins: Vec::new(),
     };
     for src in sources {
         b.add_source(src)?;

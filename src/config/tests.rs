@@ -63,3 +63,24 @@ fn bad_override_names_the_variable() {
     let e = resolve(32767, &[], &o).unwrap_err().to_string();
     assert!(e.starts_with("SHARDS_PORTS_BASE: `ports.base`"), "{e}");
 }
+
+#[test]
+fn spares_are_read_checked_and_overridden() {
+    let c = one("[spares]\ncount = 3\nkey = [\"package-lock.json\", \"web/pnpm-lock.yaml\"]\nbase = \"origin/main\"\n").unwrap();
+    assert_eq!(c.spares.count, 3);
+    assert_eq!(c.spares.key, ["package-lock.json", "web/pnpm-lock.yaml"]);
+    assert_eq!(c.spares.base.as_deref(), Some("origin/main"));
+    assert_eq!(one("").unwrap().spares, Spares::default());
+    let e = one("[spares]\nkey = [\"../secret\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("c.toml:2") && e.contains("spares.key"), "{e}");
+    let mut o = Overrides::default();
+    o.values
+        .push(("SHARDS_SPARES_COUNT".into(), "spares.count", "2".into()));
+    assert_eq!(resolve(32767, &[], &o).unwrap().spares.count, 2);
+    o.values
+        .push(("SHARDS_SPARES_COUNT".into(), "spares.count", "many".into()));
+    let e = resolve(32767, &[], &o).unwrap_err().to_string();
+    assert!(e.contains("SHARDS_SPARES_COUNT"), "{e}");
+}

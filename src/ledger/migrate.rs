@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0005_add_hook_approvals_and_starts.sql"),
     include_str!("sql/0006_add_env_copied.sql"),
     include_str!("sql/0007_add_ledger_id.sql"),
+    include_str!("sql/0008_add_spares.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -71,6 +72,32 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(id.len(), 16);
+            conn.execute_batch("SELECT spare_fit, spare_base FROM shards")
+                .unwrap();
         }
+    }
+
+    #[test]
+    fn making_the_shards_table_anew_keeps_every_row_that_refers_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shards.db");
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 7;
+             INSERT INTO repos VALUES (1, '/r/.git', '/r', 'r');
+             INSERT INTO shards (id, repo_id, name, branch, path, wt_name, made_branch, state, created_at, port_start, port_end)
+                 VALUES (1, 1, 'a', 'a', '/w/a', 'a', 1, 'active', 0, 3000, 3099);
+             INSERT INTO service_ports VALUES (1, 'web', 3000);
+             INSERT INTO hook_starts VALUES (1, 10, 20, '/log', 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let ledger = crate::ledger::Ledger::open(&path, std::time::Duration::from_secs(5)).unwrap();
+        assert_eq!(ledger.services(1).unwrap().len(), 1);
+        assert!(ledger.start_of(1).unwrap().is_some());
+        assert_eq!(ledger.list(None).unwrap().len(), 1);
     }
 }

@@ -28,7 +28,7 @@ pub mod services;
 mod shards;
 mod shm;
 
-pub use rows::{RepoRow, ShardRow};
+pub use rows::{RepoRow, ShardRow, SpareOf};
 use rows::{SHARD_COLUMNS, classify, is_locked, path_str, shard_from_row};
 pub use shards::{Claim, NewShard};
 
@@ -200,17 +200,25 @@ impl Ledger {
                 });
             }
         }
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(classify)?;
+
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
         // Migrating takes the write lock, so only do it when needed: `list`
         // must not wait behind a writer just to learn there is nothing to do.
         let found = if found < migrate::SUPPORTED {
+            // Off outside the transaction (SQLite ignores the pragma inside
+            // one); the bundled SQLite turns them on by default.
+            conn.pragma_update(None, "foreign_keys", false)
+                .map_err(classify)?;
             retry_locked(timeout, || migrate::migrate(&mut conn)).map_err(classify)?
         } else {
             found
         };
+        // Foreign keys are off while migrations run: one makes the shards
+        // table anew (0008), and dropping the old one with them on would
+        // delete every row that refers to it.
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(classify)?;
         if found > migrate::SUPPORTED {
             return Err(Error::LedgerTooNew {
                 path,

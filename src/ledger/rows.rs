@@ -21,6 +21,17 @@ pub struct RepoRow {
     pub dir_name: String,
 }
 
+/// What a spare was made to fit, so a `create` claims it only when it is
+/// what a cold create would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpareOf {
+    /// The fingerprint of the config, sparse patterns and key files'
+    /// content it was made with.
+    pub fit: String,
+    /// The commit its worktree was checked out at.
+    pub base: String,
+}
+
 /// A shard as the ledger knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardRow {
@@ -60,6 +71,9 @@ pub struct ShardRow {
     /// from before the ledger recorded it (then the main worktree's file
     /// stands in).
     pub env_copied: Option<Vec<u8>>,
+    /// What a spare (or a shard being made as one) was made to fit; `None`
+    /// for a shard.
+    pub spare: Option<SpareOf>,
 }
 
 pub(super) fn is_locked(e: &rusqlite::Error) -> bool {
@@ -119,7 +133,7 @@ fn corrupt_reason(e: &rusqlite::Error) -> Option<&'static str> {
     .then_some("SQLite cannot read it as a database")
 }
 
-pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked, s.env_copied";
+pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked, s.env_copied, s.spare_fit, s.spare_base";
 
 pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
     let bad = |i: usize, what: &str| {
@@ -152,6 +166,13 @@ pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardR
         owner_uid: row.get(16)?,
         found_clean: row.get(17)?,
         env_copied: row.get(18)?,
+        spare: match (
+            row.get::<_, Option<String>>(19)?,
+            row.get::<_, Option<String>>(20)?,
+        ) {
+            (Some(fit), Some(base)) => Some(SpareOf { fit, base }),
+            _ => None,
+        },
         repo: RepoRow {
             id: row.get(12)?,
             git_dir: PathBuf::from(row.get::<_, String>(13)?),

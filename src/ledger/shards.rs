@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{SHARD_COLUMNS, path_str, shard_from_row};
-use super::{Ledger, RepoRow, ShardRow, services, taken_blocks};
+use super::{Ledger, RepoRow, ShardRow, SpareOf, services, taken_blocks};
 use crate::alloc::{self, Pool};
 use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
@@ -59,6 +59,8 @@ pub struct NewShard<'a> {
     pub now: i64,
     /// Configured services, allocated at their fixed offsets when they fit.
     pub services: &'a BTreeMap<String, u16>,
+    /// What a spare is made to fit; `None` for a shard.
+    pub spare: Option<&'a SpareOf>,
 }
 
 impl Ledger {
@@ -98,8 +100,8 @@ impl Ledger {
             }
             let holder: Option<String> = tx
                 .query_row(
-                    "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2",
-                    params![repo.id, new.branch],
+                    "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2 AND spare_fit IS NULL AND ?3 IS NULL",
+                    params![repo.id, new.branch, new.spare.map(|s| s.fit.as_str())],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -122,9 +124,9 @@ impl Ledger {
                 busy: e.busy,
             })?;
             tx.execute(
-                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid],
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid, spare_fit, spare_base)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid, new.spare.map(|s| s.fit.as_str()), new.spare.map(|s| s.base.as_str())],
             )?;
             let id = tx.last_insert_rowid();
             let fitting: Vec<String> = new.services.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
@@ -144,6 +146,7 @@ impl Ledger {
                 owner_uid: Some(new.owner_uid),
                 found_clean: false,
                 env_copied: None,
+                spare: new.spare.cloned(),
             })
         })
     }

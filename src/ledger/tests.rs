@@ -38,6 +38,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         pid: (1, 1),
         now: 0,
         services: &NO_SERVICES,
+        spare: None,
     }
 }
 

@@ -17,6 +17,8 @@ pub enum ShardState {
     Active,
     /// Being removed; `pid` is the destroyer.
     Destroying,
+    /// A spare: made ahead of its name, ready for a `create` to claim.
+    Spare,
 }
 
 impl ShardState {
@@ -26,6 +28,7 @@ impl ShardState {
             ShardState::Creating => "creating",
             ShardState::Active => "active",
             ShardState::Destroying => "destroying",
+            ShardState::Spare => "spare",
         }
     }
 
@@ -35,6 +38,7 @@ impl ShardState {
             "creating" => Some(ShardState::Creating),
             "active" => Some(ShardState::Active),
             "destroying" => Some(ShardState::Destroying),
+            "spare" => Some(ShardState::Spare),
             _ => None,
         }
     }
@@ -63,6 +67,8 @@ pub enum ShardStatus {
     Creating,
     /// Being removed (or its destroy was killed).
     Destroying,
+    /// A spare, ready for a `create` to claim.
+    Spare,
 }
 
 impl ShardStatus {
@@ -74,6 +80,7 @@ impl ShardStatus {
             ShardState::Active => ShardStatus::Missing,
             ShardState::Creating => ShardStatus::Creating,
             ShardState::Destroying => ShardStatus::Destroying,
+            ShardState::Spare => ShardStatus::Spare,
         }
     }
 
@@ -85,6 +92,7 @@ impl ShardStatus {
             ShardStatus::Replaced => "replaced",
             ShardStatus::Creating => "creating",
             ShardStatus::Destroying => "destroying",
+            ShardStatus::Spare => "spare",
         }
     }
 }

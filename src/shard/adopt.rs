@@ -77,6 +77,7 @@ pub fn plan_adopt(repo: &Repo, target: &Path, name: Option<&str>) -> Result<Adop
             wt_name,
             place: WorktreePlace::Fixed(target.clone()),
             made_branch: false,
+            spare: None,
         },
     })
 }

@@ -59,6 +59,9 @@ pub(super) struct Spec {
     pub(super) place: WorktreePlace,
     /// Whether this shard makes (and so may delete) its branch.
     pub(super) made_branch: bool,
+    /// What a spare is made to fit; `None` for a shard. A spare's build
+    /// ends in the state `spare`, not `active`.
+    pub(super) spare: Option<crate::ledger::SpareOf>,
 }
 
 /// What an undo left behind.
@@ -97,6 +100,7 @@ pub(super) trait Build {
             pid: host::current_process(),
             now: now(),
             services: &config.services,
+            spare: spec.spare.as_ref(),
         };
         // Under the register's lock, no shards process of any home on this
         // host picks a block between this survey and this block's entry.
@@ -190,9 +194,12 @@ fn activate<B: Build>(site: &mut Site<'_>, build: &mut B, made: &mut Made) -> Re
     halt(&made.row)?;
     build.set_up(site, made)?;
     halt(&made.row)?;
-    site.ledger
-        .set_state(made.row.id, ShardState::Active, None)?;
-    made.row.state = ShardState::Active;
+    let done = match made.row.spare {
+        Some(_) => ShardState::Spare,
+        None => ShardState::Active,
+    };
+    site.ledger.set_state(made.row.id, done, None)?;
+    made.row.state = done;
     made.row.pid = None;
     Ok(())
 }

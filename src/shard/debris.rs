@@ -61,6 +61,9 @@ pub fn diagnose(row: &ShardRow) -> Diagnosis {
             None => debris("its worktree is gone"),
         },
         ShardState::Active => Diagnosis::Healthy,
+        ShardState::Spare if repo_gone => debris("it is a spare of a repository that is gone"),
+        ShardState::Spare if wt_gone => debris("it is a spare whose worktree is gone"),
+        ShardState::Spare => Diagnosis::Healthy,
         _ if lookup::owner_alive(row) => Diagnosis::Healthy,
         ShardState::Creating => debris("its create was interrupted"),
         // The destroy found no work before it began deleting: what is

@@ -95,6 +95,11 @@ pub fn vars(ledger: &Ledger, row: &ShardRow, config: &Config) -> Result<Vec<(Str
         "SHARD_PATH".to_string(),
         row.path.to_string_lossy().into_owned(),
     ));
+    if row.spare.is_some() {
+        // A spare's setup runs ahead of its name: SHARD_NAME is the
+        // spare's own until a create claims it.
+        vars.push(("SHARD_SPARE".to_string(), "1".to_string()));
+    }
     Ok(vars)
 }
 

@@ -15,8 +15,10 @@ use crate::worktree::{self, Repo};
 
 /// Returns the shard `name` of `repo`.
 pub fn require(ledger: &Ledger, repo: &Repo, name: &str) -> Result<ShardRow> {
+    // A spare is shards' own until a create claims it (`shards spares`).
     ledger
         .find(&repo.git_dir, name)?
+        .filter(|r| r.spare.is_none())
         .ok_or_else(|| Error::ShardNotFound {
             name: name.to_string(),
             repo: repo.root.clone(),
@@ -36,6 +38,7 @@ pub fn resolve(ledger: &Ledger, repo: &Repo, cwd: &Path, name: Option<&str>) -> 
     ledger
         .list(Some(&repo.git_dir))?
         .into_iter()
+        .filter(|r| r.spare.is_none())
         .find(|r| std::fs::canonicalize(&r.path).is_ok_and(|p| p == here))
         .ok_or_else(not_in_shard)
 }

@@ -49,6 +49,7 @@ pub mod ports;
 pub mod reap;
 pub mod reclaim;
 pub mod relocate;
+pub mod spare;
 pub mod survey;
 
 use std::path::Path;

@@ -260,6 +260,7 @@ mod tests {
             owner_uid: None,
             found_clean: false,
             env_copied: None,
+            spare: None,
         }
     }
 

@@ -74,6 +74,7 @@ pub fn survey(
             }
             ShardStatus::Creating => return Err("it is being created".to_string()),
             ShardStatus::Destroying => return Err("it is being destroyed".to_string()),
+            ShardStatus::Spare => return Err("it is a spare".to_string()),
         }
         let base = bases[&row.repo.git_dir]
             .as_ref()

@@ -32,6 +32,9 @@ pub enum Start<'a> {
     /// Check out `branch` as it is, or, when only a remote has it, let git
     /// make it from there and track it (git's own DWIM).
     Existing,
+    /// No branch: HEAD detached at this commit, as `git worktree add
+    /// --detach` (a spare, made ahead of its name and branch).
+    Detached(&'a str),
 }
 
 /// What a finished `git worktree add` left.
@@ -97,6 +100,9 @@ impl Repo {
             }
             Start::Existing => {
                 cmd.arg(path_arg).arg(branch);
+            }
+            Start::Detached(commit) => {
+                cmd.arg("--detach").arg(path_arg).arg(commit);
             }
         }
         let dir = self.git_finds_it_from();

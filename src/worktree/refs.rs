@@ -4,7 +4,7 @@
 //! Part of the `worktree` adapter; must not depend on ports, SQLite or the
 //! command line, and touches no worktree folder (that is `add`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use git2::{BranchType, Repository};
 
@@ -80,6 +80,20 @@ impl Repo {
             }
         }
         (found.len() == 1).then(|| found.remove(0))
+    }
+
+    /// Returns the bytes of the file at `path` (relative to the root) in
+    /// `commit`'s tree; `None` when the tree has no such file.
+    pub fn file_at(&self, commit: &CommitId, path: &str) -> Result<Option<Vec<u8>>> {
+        let repo = Repository::open(&self.git_dir)?;
+        let tree = repo.find_commit(commit.0)?.tree()?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        match entry.to_object(&repo)?.into_blob() {
+            Ok(blob) => Ok(Some(blob.content().to_vec())),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Returns the worktree folder where `branch` is checked out, if any.

@@ -19,7 +19,7 @@ use crate::worktree::{CommitId, Outcome, Repo};
 
 mod plan;
 
-pub use plan::{CreatePlan, CreateRequest, Names, plan_create};
+pub use plan::{CreatePlan, CreateRequest, Names, plan_create, plan_spare};
 
 use super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
 use super::copy::bring_over;
@@ -148,7 +148,13 @@ impl Build for Checkout<'_, '_> {
     }
 
     fn started(&mut self, site: &mut Site<'_>, made: &mut Made) {
-        let Some(hook) = &self.hooks.start else {
+        // A spare's start hook runs when a create claims it.
+        let Some(hook) = self
+            .hooks
+            .start
+            .as_ref()
+            .filter(|_| made.row.spare.is_none())
+        else {
             return;
         };
         let say = self.tell.say;

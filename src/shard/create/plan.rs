@@ -63,12 +63,14 @@ pub(super) enum BranchSource {
     },
     /// The local branch as it is.
     Existing,
+    /// No branch: a spare, detached at this commit.
+    Detached { commit: String },
 }
 
 impl BranchSource {
     /// Returns true when the create makes the branch.
     fn makes_branch(&self) -> bool {
-        !matches!(self, BranchSource::Existing)
+        matches!(self, BranchSource::New { .. } | BranchSource::Remote { .. })
     }
 
     /// Returns how `git worktree add` starts the worktree.
@@ -76,6 +78,7 @@ impl BranchSource {
         match self {
             BranchSource::New { base } => Start::New(base.as_deref()),
             BranchSource::Remote { .. } | BranchSource::Existing => Start::Existing,
+            BranchSource::Detached { commit } => Start::Detached(commit),
         }
     }
 }
@@ -130,6 +133,7 @@ pub fn plan_create(
             repo.resolve_base(Some(&format!("refs/remotes/{tracking}")))?
         }
         BranchSource::New { base } => repo.resolve_base(base.as_deref())?,
+        BranchSource::Detached { commit } => repo.resolve_base(Some(commit))?,
         BranchSource::Existing => {
             if let Some(at) = repo.checked_out_at(&branch)? {
                 return Err(Error::BranchCheckedOut { branch, path: at });
@@ -163,9 +167,47 @@ pub fn plan_create(
             branch,
             place,
             made_branch: source.makes_branch(),
+            spare: None,
         },
         source,
         base,
         warnings,
+    })
+}
+
+/// Plans a spare of `repo`: a worktree detached at `base` under the home
+/// (`template`, with `{repo}` and `{name}`), named `name`, made to fit
+/// `fit`; writes nothing.
+pub fn plan_spare(
+    ledger: &Ledger,
+    repo: &Repo,
+    name: ShardName,
+    template: String,
+    base: CommitId,
+    fit: String,
+) -> Result<CreatePlan> {
+    let place = WorktreePlace::Template {
+        template,
+        name_folder: name.folder(),
+        user_home: None,
+        repo_root: repo.root.clone(),
+    };
+    place.resolve(&ledger.repo_dir_name(&repo.git_dir, &repo.root, &repo.name)?)?;
+    let commit = base.to_string();
+    Ok(CreatePlan {
+        spec: Spec {
+            wt_name: repo.free_worktree_name(&name.folder()),
+            name,
+            branch: String::new(),
+            place,
+            made_branch: false,
+            spare: Some(crate::ledger::SpareOf {
+                fit,
+                base: commit.clone(),
+            }),
+        },
+        source: BranchSource::Detached { commit },
+        base,
+        warnings: Vec::new(),
     })
 }
