@@ -15,13 +15,7 @@ fn git_move(env: &TestEnv, report: &serde_json::Value, to: &str) -> PathBuf {
     let new = env.root.join(to);
     std::fs::create_dir_all(new.parent().unwrap()).unwrap();
     let old = shard_path(report);
-    let args = [
-        "worktree",
-        "move",
-        old.to_str().unwrap(),
-        new.to_str().unwrap(),
-    ];
-    env.git(&env.repo, &args);
+    env.git_worktree_move(&old, &new);
     assert!(!old.exists() && new.join(".git").is_file());
     new
 }

@@ -4,16 +4,17 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::common::{TestEnv, read, shard_path as path};
+use crate::common::{TestEnv, read, shard_named, shard_path as path};
 
 /// Makes shard `name` with one commit of its own adding `file`.
 fn shard_with_commit(env: &TestEnv, name: &str, file: &str) -> std::path::PathBuf {
     let wt = path(&env.create(name));
-    std::fs::write(wt.join(file), format!("{name}\n")).unwrap();
-    env.git(&wt, &["add", file]);
-    env.git(&wt, &["commit", "-q", "-m", &format!("{name}: add {file}")]);
+    env.git_commit_file(
+        &wt,
+        file,
+        &format!("{name}\n"),
+        &format!("{name}: add {file}"),
+    );
     wt
 }
 
@@ -23,15 +24,6 @@ fn squash_into_main(env: &TestEnv, branch: &str) {
         &env.repo,
         &["commit", "-q", "-m", &format!("squash {branch}")],
     );
-}
-
-fn entry<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {doc:#}"))
 }
 
 fn names(env: &TestEnv) -> Vec<String> {
@@ -51,21 +43,19 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
     squash_into_main(&env, "squashed");
     squash_into_main(&env, "dirty");
     // main moved on after the squash: still merged.
-    std::fs::write(env.repo.join("later.txt"), "later").unwrap();
-    env.git(&env.repo, &["add", "later.txt"]);
-    env.git(&env.repo, &["commit", "-q", "-m", "later"]);
+    env.git_commit_file(&env.repo, "later.txt", "later", "later");
 
     let doc = env
         .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
         .ok()
         .json();
-    let s = entry(&doc, "squashed");
+    let s = shard_named(&doc, "squashed");
     assert_eq!(s["reclaimed"], true, "{doc:#}");
     // Its commits are on no other ref: the tip it was deleted at brings it back.
     assert_eq!(s["branch"]["fate"], "deleted", "{doc:#}");
     let tip = s["branch"]["tip"].as_str().unwrap();
     env.git(&env.repo, &["cat-file", "-e", tip]);
-    assert!(entry(&doc, "open").get("branch").is_none(), "{doc:#}");
+    assert!(shard_named(&doc, "open").get("branch").is_none(), "{doc:#}");
     assert!(
         s["reason"]
             .as_str()
@@ -73,15 +63,15 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
             .contains("changes are in `main`"),
         "{doc:#}"
     );
-    assert_eq!(entry(&doc, "open")["reclaimed"], false);
+    assert_eq!(shard_named(&doc, "open")["reclaimed"], false);
     assert!(
-        entry(&doc, "open")["reason"]
+        shard_named(&doc, "open")["reason"]
             .as_str()
             .unwrap()
             .contains("not merged into `main`"),
         "{doc:#}"
     );
-    let d = entry(&doc, "dirty");
+    let d = shard_named(&doc, "dirty");
     assert_eq!(d["reclaimed"], false);
     assert!(d["reason"].as_str().unwrap().contains("wip.txt"), "{doc:#}");
 
@@ -138,8 +128,8 @@ fn a_fast_forward_merge_is_reclaimed_but_a_branch_never_committed_on_is_kept() {
         .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
         .ok()
         .json();
-    assert_eq!(entry(&doc, "ff")["reclaimed"], true, "{doc:#}");
-    let fresh = entry(&doc, "fresh");
+    assert_eq!(shard_named(&doc, "ff")["reclaimed"], true, "{doc:#}");
+    let fresh = shard_named(&doc, "fresh");
     assert_eq!(fresh["reclaimed"], false);
     assert!(
         fresh["reason"].as_str().unwrap().contains("no commit"),
@@ -155,7 +145,7 @@ fn a_shard_younger_than_min_age_is_kept() {
     squash_into_main(&env, "young");
     // The default --min-age is 1h.
     let doc = env.shards(&["prune", "--merged", "--json"]).ok().json();
-    let y = entry(&doc, "young");
+    let y = shard_named(&doc, "young");
     assert_eq!(y["reclaimed"], false);
     assert!(
         y["reason"]
@@ -169,7 +159,7 @@ fn a_shard_younger_than_min_age_is_kept() {
         .ok()
         .json();
     assert!(
-        entry(&doc, "young")["reason"]
+        shard_named(&doc, "young")["reason"]
             .as_str()
             .unwrap()
             .contains("2h")
@@ -232,7 +222,7 @@ fn a_merged_shard_with_a_process_running_from_it_is_kept() {
         .json();
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
-    let b = entry(&doc, "busy");
+    let b = shard_named(&doc, "busy");
     assert_eq!(b["reclaimed"], false, "{doc:#}");
     let reason = b["reason"].as_str().unwrap();
     assert!(
@@ -255,7 +245,7 @@ fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
         .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
         .ok()
         .json();
-    let s = entry(&doc, "secret");
+    let s = shard_named(&doc, "secret");
     assert_eq!(s["reclaimed"], false, "{doc:#}");
     assert!(
         s["reason"].as_str().unwrap().contains("1 line in .env"),

@@ -76,6 +76,26 @@ impl TestEnv {
         commit(&Repository::open(&self.repo).unwrap(), files, message)
     }
 
+    /// Writes `file` (holding `content`) in the work tree `dir` and commits
+    /// it there with the real `git`, as a user's work on its branch.
+    pub fn git_commit_file(&self, dir: &Path, file: &str, content: &str, message: &str) {
+        std::fs::write(dir.join(file), content).unwrap();
+        self.git(dir, &["add", file]);
+        self.git(dir, &["commit", "-q", "-m", message]);
+    }
+
+    /// Moves the worktree at `from` to `to` with `git worktree move`, as a
+    /// user would.
+    pub fn git_worktree_move(&self, from: &Path, to: &Path) {
+        let args = [
+            "worktree",
+            "move",
+            from.to_str().unwrap(),
+            to.to_str().unwrap(),
+        ];
+        self.git(&self.repo, &args);
+    }
+
     /// Creates another repository next to the first.
     pub fn new_repo(&self, name: &str) -> PathBuf {
         let path = self.root.join(name);
