@@ -140,8 +140,7 @@ fn commits_on_a_detached_head_are_work_that_destroy_refuses_to_lose() {
 fn a_worktree_moved_with_git_is_followed_not_freed() {
     let env = TestEnv::new();
     let r = env.create("mv");
-    let moved = env.root.join("moved");
-    env.git_worktree_move(&path(&r), &moved);
+    let moved = env.git_move_shard(&r, "moved");
     // Every command follows it as the ledger opens (tests/list_moved.rs).
     let s = &env.list()[0];
     assert_eq!(s["status"], "active");

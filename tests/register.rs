@@ -345,8 +345,7 @@ fn issue_18_stress_four_homes_and_a_lost_ledger_never_hand_a_block_out_twice() {
 fn issue_18_a_worktree_moved_with_git_keeps_its_block_after_the_ledger_is_lost() {
     let env = TestEnv::new();
     let a = env.create("a");
-    let moved = env.root.join("moved-a");
-    env.git_worktree_move(&shard_path(&a), &moved);
+    let moved = env.git_move_shard(&a, "moved-a");
     // The ledger follows the move, and the block's entry with it.
     env.create("b");
     lose_ledger(&env.shards_home);

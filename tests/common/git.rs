@@ -84,16 +84,23 @@ impl TestEnv {
         self.git(dir, &["commit", "-q", "-m", message]);
     }
 
-    /// Moves the worktree at `from` to `to` with `git worktree move`, as a
-    /// user would.
-    pub fn git_worktree_move(&self, from: &Path, to: &Path) {
+    /// Moves the worktree of the shard of `report` (`create --json`) to
+    /// `root/<to>` with `git worktree move`, as a user would, and returns
+    /// the new folder.
+    #[track_caller]
+    pub fn git_move_shard(&self, report: &serde_json::Value, to: &str) -> PathBuf {
+        let new = self.root.join(to);
+        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        let old = super::shard_path(report);
         let args = [
             "worktree",
             "move",
-            from.to_str().unwrap(),
-            to.to_str().unwrap(),
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
         ];
         self.git(&self.repo, &args);
+        assert!(!old.exists() && new.join(".git").is_file());
+        new
     }
 
     /// Creates another repository next to the first.
