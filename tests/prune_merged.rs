@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::common::{TestEnv, read, shard_named, shard_path as path};
 
 /// Makes shard `name` with one commit of its own adding `file`.
@@ -33,6 +35,18 @@ fn names(env: &TestEnv) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the prune report `doc` kept shard `name` (did not reclaim
+/// it) for a reason that contains each of `words`.
+#[track_caller]
+fn assert_kept(doc: &Value, name: &str, words: &[&str]) {
+    let s = shard_named(doc, name);
+    assert_eq!(s["reclaimed"], false, "{doc:#}");
+    let reason = s["reason"].as_str().unwrap();
+    for w in words {
+        assert!(reason.contains(w), "{name}: {reason:?} lacks {w:?}");
+    }
+}
+
 #[test]
 fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
     let env = TestEnv::new();
@@ -45,10 +59,7 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
     // main moved on after the squash: still merged.
     env.git_commit_file(&env.repo, "later.txt", "later", "later");
 
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     let s = shard_named(&doc, "squashed");
     assert_eq!(s["reclaimed"], true, "{doc:#}");
     // Its commits are on no other ref: the tip it was deleted at brings it back.
@@ -63,17 +74,8 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
             .contains("changes are in `main`"),
         "{doc:#}"
     );
-    assert_eq!(shard_named(&doc, "open")["reclaimed"], false);
-    assert!(
-        shard_named(&doc, "open")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not merged into `main`"),
-        "{doc:#}"
-    );
-    let d = shard_named(&doc, "dirty");
-    assert_eq!(d["reclaimed"], false);
-    assert!(d["reason"].as_str().unwrap().contains("wip.txt"), "{doc:#}");
+    assert_kept(&doc, "open", &["not merged into `main`"]);
+    assert_kept(&doc, "dirty", &["wip.txt"]);
 
     assert!(
         !squashed.exists(),
@@ -124,17 +126,9 @@ fn a_fast_forward_merge_is_reclaimed_but_a_branch_never_committed_on_is_kept() {
     shard_with_commit(&env, "ff", "f.txt");
     env.create("fresh");
     env.git(&env.repo, &["merge", "-q", "--ff-only", "ff"]);
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     assert_eq!(shard_named(&doc, "ff")["reclaimed"], true, "{doc:#}");
-    let fresh = shard_named(&doc, "fresh");
-    assert_eq!(fresh["reclaimed"], false);
-    assert!(
-        fresh["reason"].as_str().unwrap().contains("no commit"),
-        "{doc:#}"
-    );
+    assert_kept(&doc, "fresh", &["no commit"]);
     assert_eq!(names(&env), vec!["fresh"]);
 }
 
@@ -145,15 +139,7 @@ fn a_shard_younger_than_min_age_is_kept() {
     squash_into_main(&env, "young");
     // The default --min-age is 1h.
     let doc = env.shards(&["prune", "--merged", "--json"]).ok().json();
-    let y = shard_named(&doc, "young");
-    assert_eq!(y["reclaimed"], false);
-    assert!(
-        y["reason"]
-            .as_str()
-            .unwrap()
-            .contains("younger than --min-age 1h"),
-        "{doc:#}"
-    );
+    assert_kept(&doc, "young", &["younger than --min-age 1h"]);
     let doc = env
         .shards(&["prune", "--merged", "--min-age", "2h", "--json"])
         .ok()
@@ -216,19 +202,10 @@ fn a_merged_shard_with_a_process_running_from_it_is_kept() {
         .current_dir(&wt)
         .spawn()
         .unwrap();
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
-    let b = shard_named(&doc, "busy");
-    assert_eq!(b["reclaimed"], false, "{doc:#}");
-    let reason = b["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("processes still run") && reason.contains("sleep"),
-        "{doc:#}"
-    );
+    assert_kept(&doc, "busy", &["processes still run", "sleep"]);
     assert!(wt.exists());
     assert_eq!(names(&env), vec!["busy"]);
 }
@@ -241,16 +218,8 @@ fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
     let dotenv = wt.join(".env");
     let text = format!("API_TOKEN=abc\n{}", read(&dotenv));
     std::fs::write(&dotenv, &text).unwrap();
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    let s = shard_named(&doc, "secret");
-    assert_eq!(s["reclaimed"], false, "{doc:#}");
-    assert!(
-        s["reason"].as_str().unwrap().contains("1 line in .env"),
-        "{doc:#}"
-    );
+    let doc = env.prune_merged_now();
+    assert_kept(&doc, "secret", &["1 line in .env"]);
     assert_eq!(read(&dotenv), text);
 }
 

@@ -9,10 +9,7 @@ use crate::common::{TestEnv, shard_named, shard_path as path};
 
 /// Runs `prune --merged --min-age 0s --json` and returns shard `name`'s entry.
 fn pruned(env: &TestEnv, name: &str) -> Value {
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     shard_named(&doc, name).clone()
 }
 
@@ -83,10 +80,7 @@ fn issue_18_a_squash_merge_is_still_reclaimed_and_a_fresh_branch_still_kept() {
     env.git(&env.repo, &["merge", "-q", "--squash", "done"]);
     env.git(&env.repo, &["commit", "-q", "-m", "squash done"]);
     env.create("fresh");
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     let by = |name: &str| shard_named(&doc, name);
     assert_eq!(by("done")["reclaimed"], true, "{doc:#}");
     assert_eq!(by("done")["verdict"], "squashed", "{doc:#}");

@@ -278,6 +278,15 @@ impl TestEnv {
         assert_eq!(ports(&self.create("b")["shard"]), self.block(0));
     }
 
+    /// Runs `prune --merged --min-age 0s --json` (merged shards, however
+    /// young) and returns its report.
+    #[track_caller]
+    pub fn prune_merged_now(&self) -> Value {
+        self.shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+            .ok()
+            .json()
+    }
+
     /// Runs `prune --json` and asserts that it kept the first shard it names,
     /// for a reason that contains `reason`.
     #[track_caller]
