@@ -33,7 +33,7 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
         )]);
     assert!(!wt.exists());
     assert!(env.list().is_empty());
-    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+    env.assert_only_main_worktree();
 }
 
 #[test]

@@ -28,6 +28,14 @@ fn squash_into_main(env: &TestEnv, branch: &str) {
     );
 }
 
+/// Makes shard `name` as [`shard_with_commit`] does and squash-merges its
+/// branch into `main`.
+fn squash_merged_shard(env: &TestEnv, name: &str, file: &str) -> std::path::PathBuf {
+    let wt = shard_with_commit(env, name, file);
+    squash_into_main(env, name);
+    wt
+}
+
 fn names(env: &TestEnv) -> Vec<String> {
     env.list()
         .iter()
@@ -135,8 +143,7 @@ fn a_fast_forward_merge_is_reclaimed_but_a_branch_never_committed_on_is_kept() {
 #[test]
 fn a_shard_younger_than_min_age_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "young", "y.txt");
-    squash_into_main(&env, "young");
+    let wt = squash_merged_shard(&env, "young", "y.txt");
     // The default --min-age is 1h.
     let doc = env.shards(&["prune", "--merged", "--json"]).ok().json();
     assert_kept(&doc, "young", &["younger than --min-age 1h"]);
@@ -195,8 +202,7 @@ fn min_age_needs_merged_and_a_duration() {
 #[test]
 fn a_merged_shard_with_a_process_running_from_it_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "busy", "b.txt");
-    squash_into_main(&env, "busy");
+    let wt = squash_merged_shard(&env, "busy", "b.txt");
     let mut sleeper = std::process::Command::new("sleep")
         .arg("30")
         .current_dir(&wt)
@@ -213,8 +219,7 @@ fn a_merged_shard_with_a_process_running_from_it_is_kept() {
 #[test]
 fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "secret", "s.txt");
-    squash_into_main(&env, "secret");
+    let wt = squash_merged_shard(&env, "secret", "s.txt");
     let dotenv = wt.join(".env");
     let text = format!("API_TOKEN=abc\n{}", read(&dotenv));
     std::fs::write(&dotenv, &text).unwrap();
@@ -267,8 +272,7 @@ fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
 fn issue_17_a_squash_merged_shard_is_reclaimed_with_its_branch_named() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
-    shard_with_commit(&env, "done", "d.txt");
-    squash_into_main(&env, "done");
+    squash_merged_shard(&env, "done", "d.txt");
     let tip = env.git(&env.repo, &["rev-parse", "--short=10", "done"]);
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
     let shown = env.shown(&out).replace(tip.trim(), "[TIP]");

@@ -137,6 +137,13 @@ impl TestEnv {
         wt
     }
 
+    /// Asserts that git knows no worktree of the repository but its main one.
+    #[track_caller]
+    pub fn assert_only_main_worktree(&self) {
+        let list = self.git(&self.repo, &["worktree", "list"]);
+        assert_eq!(list.lines().count(), 1, "{list}");
+    }
+
     /// Returns the local branch names of `repo`.
     pub fn branches(&self, repo: &Path) -> Vec<String> {
         let r = Repository::open(repo).unwrap();
