@@ -4,11 +4,12 @@
 //! `copy_env`.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::mount::LoopMount;
 use crate::common::procs::without_read_override;
 use crate::common::{TestEnv, commit, read, shard_path};
 
@@ -187,46 +188,17 @@ fn a_copy_failure_undoes_the_create() {
     assert!(env.shard_rows().is_empty());
 }
 
-/// A loop-mounted XFS image with reflink, unmounted when dropped.
-struct Xfs {
-    mnt: PathBuf,
-}
-
-impl Xfs {
-    fn mount(dir: &Path) -> Xfs {
-        let img = dir.join("xfs.img");
-        let mnt = dir.join("xfs");
-        std::fs::create_dir_all(&mnt).unwrap();
-        let run = |program: &str, args: &[&str]| {
-            let out = Command::new(program)
-                .args(args)
-                .output()
-                .unwrap_or_else(|e| panic!("{program}: {e} (.ci/run installs xfsprogs)"));
-            assert!(
-                out.status.success(),
-                "{program} {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let (img_s, mnt_s) = (img.to_str().unwrap(), mnt.to_str().unwrap());
-        run("truncate", &["-s", "400M", img_s]);
-        run("mkfs.xfs", &["-q", "-m", "reflink=1", img_s]);
-        run("mount", &["-o", "loop", img_s, mnt_s]);
-        Xfs { mnt }
-    }
-}
-
-impl Drop for Xfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mnt).status();
-    }
-}
-
 #[test]
 #[ignore = "needs root, loop devices and xfsprogs (.ci/run installs xfsprogs)"]
 fn on_xfs_the_copy_shares_extents_with_the_main_worktree() {
     let mut env = TestEnv::new();
-    let xfs = Xfs::mount(&env.root);
+    // An XFS with reflink, where a copy can share the original's extents.
+    let xfs = LoopMount::mount(
+        &env.root,
+        "xfs",
+        "400M",
+        &["mkfs.xfs", "-q", "-m", "reflink=1"],
+    );
     let repo_dir = xfs.mnt.join("repo");
     let repo = crate::common::init_repo(&repo_dir);
     commit(&repo, &[(".gitignore", "target/\n")], "ignore");

@@ -33,16 +33,14 @@ fn refuses_untracked_and_uncommitted_work_and_force_proceeds() {
         )]);
     assert!(!wt.exists());
     assert!(env.list().is_empty());
-    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+    env.assert_only_main_worktree();
 }
 
 #[test]
 fn keeps_a_branch_with_commits_found_nowhere_else() {
     let env = TestEnv::new();
     let wt = env.create_worktree("x");
-    std::fs::write(wt.join("feature.txt"), "f").unwrap();
-    env.git(&wt, &["add", "feature.txt"]);
-    env.git(&wt, &["commit", "-q", "-m", "feature"]);
+    env.git_commit_file(&wt, "feature.txt", "f", "feature");
     let out = env
         .shards(&["destroy", "x", "--json"])
         .ok()
@@ -127,9 +125,7 @@ fn commits_on_a_detached_head_are_work_that_destroy_refuses_to_lose() {
     let env = TestEnv::new();
     let wt = env.create_worktree("det");
     env.git(&wt, &["checkout", "-q", "--detach"]);
-    std::fs::write(wt.join("d.txt"), "d").unwrap();
-    env.git(&wt, &["add", "d.txt"]);
-    env.git(&wt, &["commit", "-q", "-m", "detached work"]);
+    env.git_commit_file(&wt, "d.txt", "d", "detached work");
     env.shards(&["destroy", "det"])
         .code(1)
         .says(&["HEAD is detached at"]);
@@ -144,16 +140,7 @@ fn commits_on_a_detached_head_are_work_that_destroy_refuses_to_lose() {
 fn a_worktree_moved_with_git_is_followed_not_freed() {
     let env = TestEnv::new();
     let r = env.create("mv");
-    let moved = env.root.join("moved");
-    env.git(
-        &env.repo,
-        &[
-            "worktree",
-            "move",
-            path(&r).to_str().unwrap(),
-            moved.to_str().unwrap(),
-        ],
-    );
+    let moved = env.git_move_shard(&r, "moved");
     // Every command follows it as the ledger opens (tests/list_moved.rs).
     let s = &env.list()[0];
     assert_eq!(s["status"], "active");
@@ -179,9 +166,7 @@ fn issue_17_destroy_says_what_went_and_what_was_kept() {
     env.small_pool(10, 4);
     let merged = path(&env.create("merged"));
     let ahead = path(&env.create("ahead"));
-    std::fs::write(ahead.join("a.txt"), "a").unwrap();
-    env.git(&ahead, &["add", "a.txt"]);
-    env.git(&ahead, &["commit", "-q", "-m", "a"]);
+    env.git_commit_file(&ahead, "a.txt", "a", "a");
     env.git(&env.repo, &["branch", "before"]);
     env.shards(&["create", "old", "--branch", "before"]).ok();
     let out = env.shards(&["destroy", "merged", "ahead", "old"]).ok();

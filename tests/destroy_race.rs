@@ -11,11 +11,10 @@ use crate::common::TestEnv;
 const ROUNDS: usize = 10;
 const RACERS: usize = 4;
 
-#[test]
-fn issue_18_the_loser_of_two_racing_destroys_says_another_process_destroyed_it() {
+/// A world whose repository holds 400 files: enough that deleting a
+/// worktree takes a while, so a loser's check meets a worktree half gone.
+fn with_many_files() -> TestEnv {
     let env = TestEnv::new();
-    // Enough files that deleting the worktree takes a while: the loser's
-    // check then meets a worktree half gone.
     let files: Vec<(String, String)> = (0..400)
         .map(|i| (format!("src/f{i}.txt"), format!("{i}\n")))
         .collect();
@@ -24,6 +23,12 @@ fn issue_18_the_loser_of_two_racing_destroys_says_another_process_destroyed_it()
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     env.commit(&files, "many files");
+    env
+}
+
+#[test]
+fn issue_18_the_loser_of_two_racing_destroys_says_another_process_destroyed_it() {
+    let env = with_many_files();
     let job = vec!["destroy".to_string(), "x".to_string()];
     let mut losers = Vec::new();
     for round in 0..ROUNDS {
@@ -56,15 +61,7 @@ fn issue_18_the_loser_of_two_racing_destroys_says_another_process_destroyed_it()
 
 #[test]
 fn issue_18_a_prune_merged_racing_a_destroy_never_says_the_worktree_holds_work() {
-    let env = TestEnv::new();
-    let files: Vec<(String, String)> = (0..400)
-        .map(|i| (format!("src/f{i}.txt"), format!("{i}\n")))
-        .collect();
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, c)| (p.as_str(), c.as_str()))
-        .collect();
-    env.commit(&files, "many files");
+    let env = with_many_files();
     let destroy = vec!["destroy".to_string(), "x".to_string()];
     let prune: Vec<String> = ["prune", "--merged", "--min-age", "0s", "--json"]
         .map(String::from)

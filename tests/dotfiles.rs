@@ -55,8 +55,19 @@ fn bare_with_core_worktree(env: &TestEnv) -> PathBuf {
 /// (so git does not take every folder of the home for the repository) and
 /// `core.worktree` set instead. Returns the git dir.
 fn separate_git_dir_without_git_file(env: &TestEnv) -> PathBuf {
+    let dot = separate_git_dir(env);
+    std::fs::remove_file(env.home.join(".git")).unwrap();
+    env.git(
+        &dot,
+        &["config", "core.worktree", env.home.to_str().unwrap()],
+    );
+    dot
+}
+
+/// `git init --separate-git-dir ~/.dotfiles ~` (which leaves a `~/.git`
+/// file naming the git dir), the dotfiles committed. Returns the git dir.
+fn separate_git_dir(env: &TestEnv) -> PathBuf {
     let dot = env.home.join(".dotfiles");
-    let home = env.home.to_str().unwrap();
     env.git(
         &env.home,
         &[
@@ -66,12 +77,10 @@ fn separate_git_dir_without_git_file(env: &TestEnv) -> PathBuf {
             "main",
             "--separate-git-dir",
             dot.to_str().unwrap(),
-            home,
+            env.home.to_str().unwrap(),
         ],
     );
     commit_dotfiles(env, &dot);
-    std::fs::remove_file(env.home.join(".git")).unwrap();
-    env.git(&dot, &["config", "core.worktree", home]);
     dot
 }
 
@@ -211,21 +220,7 @@ fn issue_18_a_separate_git_dir_without_its_git_file_makes_a_shard_as_git_does() 
 #[test]
 fn issue_18_a_separate_git_dir_with_its_git_file_makes_a_shard_from_the_home() {
     let env = TestEnv::new();
-    let dot = env.home.join(".dotfiles");
-    let home = env.home.to_str().unwrap();
-    env.git(
-        &env.home,
-        &[
-            "init",
-            "-q",
-            "-b",
-            "main",
-            "--separate-git-dir",
-            dot.to_str().unwrap(),
-            home,
-        ],
-    );
-    commit_dotfiles(&env, &dot);
+    let dot = separate_git_dir(&env);
     shard_is_what_git_makes(&env, &dot, &env.home);
 }
 

@@ -8,77 +8,42 @@
 //! `-shm` file it maps) had holes, and the first store into one on a
 //! nearly full disk was SIGBUS (exit 135). Needs root for `mount`.
 
+use crate::common::TestEnv;
+use crate::common::mount::LoopMount;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::TestEnv;
-
-/// A loop-mounted ext4 image, unmounted when dropped.
-struct Ext4 {
-    mnt: PathBuf,
+/// Mounts an 8 MiB ext4 of 1 KiB blocks at `dir/ext4`.
+fn ext4(dir: &Path) -> LoopMount {
+    // No blocks kept for root (the test runs as root, who could use them).
+    let mkfs = ["mkfs.ext4", "-q", "-F", "-m", "0", "-b", "1024"];
+    LoopMount::mount(dir, "ext4", "8M", &mkfs)
 }
 
-impl Ext4 {
-    fn mount(dir: &Path) -> Ext4 {
-        let img = dir.join("ext4.img");
-        let mnt = dir.join("ext4");
-        std::fs::create_dir_all(&mnt).unwrap();
-        let run = |program: &str, args: &[&str]| {
-            let out = Command::new(program)
-                .args(args)
-                .output()
-                .unwrap_or_else(|e| panic!("{program}: {e} (.ci/run installs e2fsprogs)"));
-            assert!(
-                out.status.success(),
-                "{program} {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let (img_s, mnt_s) = (img.to_str().unwrap(), mnt.to_str().unwrap());
-        run("truncate", &["-s", "8M", img_s]);
-        // No blocks kept for root (the test runs as root, who could use them).
-        run("mkfs.ext4", &["-q", "-F", "-m", "0", "-b", "1024", img_s]);
-        run("mount", &["-o", "loop", img_s, mnt_s]);
-        Ext4 { mnt }
-    }
-
-    /// Fills the file system but `free_kb` KiB: writes a file until the
-    /// disk refuses, then gives back `free_kb` KiB of it.
-    fn leave(&self, free_kb: u64) {
-        let path = self.mnt.join("fill");
-        let _ = std::fs::remove_file(&path);
-        let mut file = std::fs::File::create(&path).unwrap();
-        let mut size = 0u64;
-        for chunk in [64 * 1024, 1024] {
-            let buf = vec![0u8; chunk];
-            while let Ok(n) = file.write(&buf) {
-                size += n as u64;
-                if n < chunk {
-                    break;
-                }
+/// Fills the file system but `free_kb` KiB: writes a file until the disk
+/// refuses, then gives back `free_kb` KiB of it.
+fn leave(disk: &LoopMount, free_kb: u64) {
+    let path = disk.mnt.join("fill");
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::File::create(&path).unwrap();
+    let mut size = 0u64;
+    for chunk in [64 * 1024, 1024] {
+        let buf = vec![0u8; chunk];
+        while let Ok(n) = file.write(&buf) {
+            size += n as u64;
+            if n < chunk {
+                break;
             }
-            let _ = file.sync_all();
         }
-        file.set_len(size.saturating_sub(free_kb * 1024)).unwrap();
-        file.sync_all().unwrap();
+        let _ = file.sync_all();
     }
-
-    fn free_all(&self) {
-        let _ = std::fs::remove_file(self.mnt.join("fill"));
-    }
+    file.set_len(size.saturating_sub(free_kb * 1024)).unwrap();
+    file.sync_all().unwrap();
 }
 
-impl Drop for Ext4 {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.mnt)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-        }
-    }
+/// Frees what [`leave`] filled.
+fn free_all(disk: &LoopMount) {
+    let _ = std::fs::remove_file(disk.mnt.join("fill"));
 }
 
 /// Asserts that a run ended by exiting, not by a signal, and that under
@@ -106,7 +71,7 @@ fn answered(out: &crate::common::Out, free_kb: u64) {
 #[ignore = "needs root and a loop device (mount); .ci/run runs it"]
 fn a_nearly_full_disk_gets_answers_not_signals_and_prune_reclaims_what_was_left() {
     let mut env = TestEnv::new();
-    let disk = Ext4::mount(&env.root);
+    let disk = ext4(&env.root);
     let home = disk.mnt.join("home");
     env.set("SHARDS_HOME", home.to_str().unwrap()).set(
         "SHARDS_WORKTREE_ROOT",
@@ -119,9 +84,9 @@ fn a_nearly_full_disk_gets_answers_not_signals_and_prune_reclaims_what_was_left(
     {
         let (made, gone, service) = (format!("c{i}"), format!("d{i}"), format!("svc{i}"));
         // Each round destroys a shard made while there was room.
-        disk.free_all();
+        free_all(&disk);
         let made_before = env.shards(&["create", &gone]);
-        disk.leave(free_kb);
+        leave(&disk, free_kb);
         let runs: [&[&str]; 8] = [
             &["create", &made, "--json"],
             &["list"],
@@ -137,7 +102,7 @@ fn a_nearly_full_disk_gets_answers_not_signals_and_prune_reclaims_what_was_left(
         }
         answered(&made_before, free_kb);
     }
-    disk.free_all();
+    free_all(&disk);
     env.shards(&["prune", "--json"]).ok();
     let shards = env.list();
     let states: Vec<String> = shards

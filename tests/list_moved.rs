@@ -9,23 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{TestEnv, ages, env_value, shard_path};
 
-/// Moves shard `name`'s worktree to `root/<to>` with `git worktree move`,
-/// as a user would, and returns the new folder.
-fn git_move(env: &TestEnv, report: &serde_json::Value, to: &str) -> PathBuf {
-    let new = env.root.join(to);
-    std::fs::create_dir_all(new.parent().unwrap()).unwrap();
-    let old = shard_path(report);
-    let args = [
-        "worktree",
-        "move",
-        old.to_str().unwrap(),
-        new.to_str().unwrap(),
-    ];
-    env.git(&env.repo, &args);
-    assert!(!old.exists() && new.join(".git").is_file());
-    new
-}
-
 /// The path the ledger's row for shard `name` holds.
 fn ledger_path(env: &TestEnv, name: &str) -> PathBuf {
     let conn = rusqlite::Connection::open_with_flags(
@@ -47,7 +30,7 @@ fn issue_18_list_follows_a_worktree_moved_with_git_as_prune_does() {
     env.small_pool(10, 4);
     let a = env.create("a");
     env.create("b");
-    let new = git_move(&env, &a, "elsewhere/a");
+    let new = env.git_move_shard(&a, "elsewhere/a");
 
     let out = env.shards(&["list"]).ok();
     insta::assert_snapshot!(ages(&env.shown(&out)), @"
@@ -99,7 +82,7 @@ fn issue_18_a_worktree_deleted_after_a_move_is_missing_and_prune_reclaims_it() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
     let a = env.create("a");
-    let new = git_move(&env, &a, "elsewhere/a");
+    let new = env.git_move_shard(&a, "elsewhere/a");
     env.list();
     std::fs::remove_dir_all(&new).unwrap();
     let out = env.shards(&["list"]).ok();

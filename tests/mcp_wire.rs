@@ -121,6 +121,16 @@ pub(crate) fn world(env: &TestEnv) -> (Vec<String>, Vec<String>, Vec<PathBuf>) {
     (names, env.branches(&env.repo), env.worktree_folders())
 }
 
+/// Asserts that the world ([`world`]) holds shard `name` and nothing else:
+/// one shard in the ledger, its branch beside `main`, one worktree folder.
+#[track_caller]
+fn assert_only_shard(env: &TestEnv, name: &str) {
+    let (names, branches, folders) = world(env);
+    assert_eq!(names, [name]);
+    assert_eq!(branches, [name, "main"]);
+    assert_eq!(folders.len(), 1);
+}
+
 /// Checks an error reply: exactly `jsonrpc`, `id` and `error`, with `code`.
 #[track_caller]
 fn assert_error(reply: &Value, id: Value, code: i64) {
@@ -248,10 +258,7 @@ fn issue_10_mcp_a_line_that_is_not_json_gets_a_parse_error_and_serving_goes_on()
     assert_eq!(reply["id"], 9);
     assert_eq!(reply["result"]["isError"], false, "{reply}");
     wire.finish();
-    let (names, branches, folders) = world(&env);
-    assert_eq!(names, ["after-garbage"]);
-    assert_eq!(branches, ["after-garbage", "main"]);
-    assert_eq!(folders.len(), 1);
+    assert_only_shard(&env, "after-garbage");
 }
 
 #[test]
@@ -343,10 +350,7 @@ fn issue_10_mcp_a_batch_under_2025_03_26_is_answered_with_an_array() {
     wire.ping(8);
     wire.finish();
 
-    let (names, branches, folders) = world(&env);
-    assert_eq!(names, ["batched"]);
-    assert_eq!(branches, ["batched", "main"]);
-    assert_eq!(folders.len(), 1);
+    assert_only_shard(&env, "batched");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::procs::without_read_override;
-use crate::common::{TestEnv, init_repo, ports, run_ok, shard_path};
+use crate::common::{TestEnv, init_repo, ports, read, run_ok, shard_path};
 
 /// The ledger as text: repositories, then shards (name, path, state, block).
 fn ledger(env: &TestEnv) -> (Vec<String>, Vec<String>) {
@@ -123,14 +123,8 @@ fn list_in(env: &TestEnv, dir: &Path, all: bool) -> Vec<Value> {
 
 /// Asserts that shard `b`'s work is exactly where it was and git still sees it.
 fn assert_work_kept(env: &TestEnv, b: &Path) {
-    assert_eq!(
-        std::fs::read_to_string(b.join("notes.txt")).unwrap(),
-        "only copy of my notes\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(b.join("README.md")).unwrap(),
-        "hello\nmy unsaved change\n"
-    );
+    assert_eq!(read(&b.join("notes.txt")), "only copy of my notes\n");
+    assert_eq!(read(&b.join("README.md")), "hello\nmy unsaved change\n");
     let status = env.git(b, &["status", "--porcelain"]);
     assert!(
         status.contains(" M README.md") && status.contains("?? notes.txt"),
@@ -217,10 +211,7 @@ fn issue_10_moved_repository_is_recognised_before_worktree_repair() {
     assert_eq!(prune_json(&env, &moved, true), Vec::<Value>::new());
     assert_eq!(ledger(&env).1, shards);
     // b's files are untouched (git cannot read it until repaired).
-    assert_eq!(
-        std::fs::read_to_string(b.join("notes.txt")).unwrap(),
-        "only copy of my notes\n"
-    );
+    assert_eq!(read(&b.join("notes.txt")), "only copy of my notes\n");
     run("git", &["worktree", "repair"], &moved);
     assert_work_kept(&env, &b);
     assert_eq!(list_in(&env, &moved, false).len(), 2);
@@ -348,10 +339,7 @@ fn issue_10_replaced_folder_shows_replaced_and_prune_leaves_it() {
         "{pruned:?}"
     );
     // The folder and its file stay; a's row and block are gone; b is untouched.
-    assert_eq!(
-        std::fs::read_to_string(a.join("mine.txt")).unwrap(),
-        "not a worktree\n"
-    );
+    assert_eq!(read(&a.join("mine.txt")), "not a worktree\n");
     assert_eq!(ledger(&env).1, shards[1..].to_vec());
     assert_work_kept(&env, &b);
     // The freed block is handed out again.

@@ -36,7 +36,7 @@ fn issue_10_a_destroy_killed_mid_removal_is_finished_by_prune() {
     assert!(env.list().is_empty());
     assert!(!wt.exists());
     assert_eq!(env.branches(&env.repo), vec!["main"]);
-    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+    env.assert_only_main_worktree();
     // Its block is free again: the next shard gets the same ports.
     assert_eq!(env.create("y")["shard"]["ports"], r["shard"]["ports"]);
 }
@@ -192,5 +192,5 @@ fn issue_10_what_a_killed_git_worktree_add_left_is_reclaimed() {
     assert!(!wt.exists() && !record.exists());
     assert!(env.list().is_empty());
     assert_eq!(env.branches(&env.repo), vec!["main"]);
-    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+    env.assert_only_main_worktree();
 }

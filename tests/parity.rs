@@ -265,7 +265,7 @@ fn issue_11_a_locked_shard_is_refused_by_destroy_with_its_reason() {
     env.shards(&["destroy", "--force", "--force", "x"]).ok();
     assert!(!shard.exists());
     assert!(env.list().is_empty());
-    assert_eq!(env.git(&env.repo, &["worktree", "list"]).lines().count(), 1);
+    env.assert_only_main_worktree();
 }
 
 /// Submodules are not initialised (an empty folder, as git leaves it),

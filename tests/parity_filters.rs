@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, read};
 use crate::parity::{assert_same, commit_all, create, git_wt, write};
 
 /// A long-running process filter in git's protocol (as git-lfs speaks
@@ -67,14 +67,8 @@ fn issue_11_smudge_and_process_filters_apply_as_in_git() {
     let shard = create(&env, &["x"]);
     let theirs = git_wt(&env, "g");
     assert_same(&env, &shard, &theirs);
-    assert_eq!(
-        std::fs::read_to_string(shard.join("a.up")).unwrap(),
-        "SHOUT\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(shard.join("b.big")).unwrap(),
-        "SMUDGED large content\n"
-    );
+    assert_eq!(read(&shard.join("a.up")), "SHOUT\n");
+    assert_eq!(read(&shard.join("b.big")), "SMUDGED large content\n");
 }
 
 /// Before: with `filter.lfs.required=true` and the filter missing, create

@@ -4,35 +4,27 @@ use std::net::TcpListener;
 
 use crate::common::{TestEnv, ports};
 
-/// Returns a pool of 5 blocks of 10 and its first port, and the pool's
-/// port 3 bound on `ip` (an error where the host cannot).
-fn env_around(ip: &str) -> (TestEnv, u64, std::io::Result<TcpListener>) {
+/// Returns a pool of 5 blocks of 10, and the pool's port 3 bound on `ip`
+/// (an error where the host cannot).
+fn env_around(ip: &str) -> (TestEnv, std::io::Result<TcpListener>) {
     let mut env = TestEnv::new();
     env.small_pool(10, 5);
     let listener = TcpListener::bind((ip, env.port(3)));
-    let base = u64::from(env.base());
-    (env, base, listener)
+    (env, listener)
 }
 
 #[test]
 fn a_block_with_an_ipv4_listener_is_skipped() {
-    let (env, base, listener) = env_around("127.0.0.1");
-    let listener = listener.unwrap();
-    let r = env.create("a");
-    assert_eq!(ports(&r["shard"]), (base + 10, base + 19));
-    drop(listener);
-    // Once the port is free, the lowest block is handed out again.
-    let r = env.create("b");
-    assert_eq!(ports(&r["shard"]), (base, base + 9));
+    let (env, listener) = env_around("127.0.0.1");
+    env.assert_first_block_skipped_while(listener.unwrap());
 }
 
 #[test]
 fn a_block_with_an_ipv6_listener_is_skipped() {
-    let (env, base, listener) = env_around("::1");
+    let (env, listener) = env_around("::1");
     match listener {
         Ok(_listener) => {
-            let r = env.create("a");
-            assert_eq!(ports(&r["shard"]), (base + 10, base + 19));
+            assert_eq!(ports(&env.create("a")["shard"]), env.block(1));
         }
         Err(e) => {
             assert_ne!(
@@ -48,8 +40,7 @@ fn a_block_with_an_ipv6_listener_is_skipped() {
                  without an IPv6 loopback ({e}); checked instead that a host without IPv6 \
                  still gets the first block"
             );
-            let r = env.create("a");
-            assert_eq!(ports(&r["shard"]), (base, base + 9));
+            assert_eq!(ports(&env.create("a")["shard"]), env.block(0));
         }
     }
 }

@@ -45,9 +45,7 @@ fn issue_18_a_branch_with_commits_of_its_own_stays_and_prune_says_so() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
     let wt = shard_path(&env.create("work"));
-    std::fs::write(wt.join("w.txt"), "w\n").unwrap();
-    env.git(&wt, &["add", "w.txt"]);
-    env.git(&wt, &["commit", "-q", "-m", "work"]);
+    env.git_commit_file(&wt, "w.txt", "w\n", "work");
     let tip = env.git(&wt, &["rev-parse", "HEAD"]);
     git_worktree_remove(&env, &wt);
     let doc = env.shards(&["prune", "--json"]).ok().json();

@@ -6,14 +6,17 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, read, shard_path as path};
+use crate::common::{TestEnv, read, shard_named, shard_path as path};
 
 /// Makes shard `name` with one commit of its own adding `file`.
 fn shard_with_commit(env: &TestEnv, name: &str, file: &str) -> std::path::PathBuf {
     let wt = path(&env.create(name));
-    std::fs::write(wt.join(file), format!("{name}\n")).unwrap();
-    env.git(&wt, &["add", file]);
-    env.git(&wt, &["commit", "-q", "-m", &format!("{name}: add {file}")]);
+    env.git_commit_file(
+        &wt,
+        file,
+        &format!("{name}\n"),
+        &format!("{name}: add {file}"),
+    );
     wt
 }
 
@@ -25,13 +28,12 @@ fn squash_into_main(env: &TestEnv, branch: &str) {
     );
 }
 
-fn entry<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {doc:#}"))
+/// Makes shard `name` as [`shard_with_commit`] does and squash-merges its
+/// branch into `main`.
+fn squash_merged_shard(env: &TestEnv, name: &str, file: &str) -> std::path::PathBuf {
+    let wt = shard_with_commit(env, name, file);
+    squash_into_main(env, name);
+    wt
 }
 
 fn names(env: &TestEnv) -> Vec<String> {
@@ -39,6 +41,18 @@ fn names(env: &TestEnv) -> Vec<String> {
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Asserts that the prune report `doc` kept shard `name` (did not reclaim
+/// it) for a reason that contains each of `words`.
+#[track_caller]
+fn assert_kept(doc: &Value, name: &str, words: &[&str]) {
+    let s = shard_named(doc, name);
+    assert_eq!(s["reclaimed"], false, "{doc:#}");
+    let reason = s["reason"].as_str().unwrap();
+    for w in words {
+        assert!(reason.contains(w), "{name}: {reason:?} lacks {w:?}");
+    }
 }
 
 #[test]
@@ -51,21 +65,16 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
     squash_into_main(&env, "squashed");
     squash_into_main(&env, "dirty");
     // main moved on after the squash: still merged.
-    std::fs::write(env.repo.join("later.txt"), "later").unwrap();
-    env.git(&env.repo, &["add", "later.txt"]);
-    env.git(&env.repo, &["commit", "-q", "-m", "later"]);
+    env.git_commit_file(&env.repo, "later.txt", "later", "later");
 
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    let s = entry(&doc, "squashed");
+    let doc = env.prune_merged_now();
+    let s = shard_named(&doc, "squashed");
     assert_eq!(s["reclaimed"], true, "{doc:#}");
     // Its commits are on no other ref: the tip it was deleted at brings it back.
     assert_eq!(s["branch"]["fate"], "deleted", "{doc:#}");
     let tip = s["branch"]["tip"].as_str().unwrap();
     env.git(&env.repo, &["cat-file", "-e", tip]);
-    assert!(entry(&doc, "open").get("branch").is_none(), "{doc:#}");
+    assert!(shard_named(&doc, "open").get("branch").is_none(), "{doc:#}");
     assert!(
         s["reason"]
             .as_str()
@@ -73,17 +82,8 @@ fn a_squash_merged_clean_shard_is_reclaimed_and_unmerged_or_dirty_ones_kept() {
             .contains("changes are in `main`"),
         "{doc:#}"
     );
-    assert_eq!(entry(&doc, "open")["reclaimed"], false);
-    assert!(
-        entry(&doc, "open")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not merged into `main`"),
-        "{doc:#}"
-    );
-    let d = entry(&doc, "dirty");
-    assert_eq!(d["reclaimed"], false);
-    assert!(d["reason"].as_str().unwrap().contains("wip.txt"), "{doc:#}");
+    assert_kept(&doc, "open", &["not merged into `main`"]);
+    assert_kept(&doc, "dirty", &["wip.txt"]);
 
     assert!(
         !squashed.exists(),
@@ -134,42 +134,25 @@ fn a_fast_forward_merge_is_reclaimed_but_a_branch_never_committed_on_is_kept() {
     shard_with_commit(&env, "ff", "f.txt");
     env.create("fresh");
     env.git(&env.repo, &["merge", "-q", "--ff-only", "ff"]);
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    assert_eq!(entry(&doc, "ff")["reclaimed"], true, "{doc:#}");
-    let fresh = entry(&doc, "fresh");
-    assert_eq!(fresh["reclaimed"], false);
-    assert!(
-        fresh["reason"].as_str().unwrap().contains("no commit"),
-        "{doc:#}"
-    );
+    let doc = env.prune_merged_now();
+    assert_eq!(shard_named(&doc, "ff")["reclaimed"], true, "{doc:#}");
+    assert_kept(&doc, "fresh", &["no commit"]);
     assert_eq!(names(&env), vec!["fresh"]);
 }
 
 #[test]
 fn a_shard_younger_than_min_age_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "young", "y.txt");
-    squash_into_main(&env, "young");
+    let wt = squash_merged_shard(&env, "young", "y.txt");
     // The default --min-age is 1h.
     let doc = env.shards(&["prune", "--merged", "--json"]).ok().json();
-    let y = entry(&doc, "young");
-    assert_eq!(y["reclaimed"], false);
-    assert!(
-        y["reason"]
-            .as_str()
-            .unwrap()
-            .contains("younger than --min-age 1h"),
-        "{doc:#}"
-    );
+    assert_kept(&doc, "young", &["younger than --min-age 1h"]);
     let doc = env
         .shards(&["prune", "--merged", "--min-age", "2h", "--json"])
         .ok()
         .json();
     assert!(
-        entry(&doc, "young")["reason"]
+        shard_named(&doc, "young")["reason"]
             .as_str()
             .unwrap()
             .contains("2h")
@@ -219,26 +202,16 @@ fn min_age_needs_merged_and_a_duration() {
 #[test]
 fn a_merged_shard_with_a_process_running_from_it_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "busy", "b.txt");
-    squash_into_main(&env, "busy");
+    let wt = squash_merged_shard(&env, "busy", "b.txt");
     let mut sleeper = std::process::Command::new("sleep")
         .arg("30")
         .current_dir(&wt)
         .spawn()
         .unwrap();
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
+    let doc = env.prune_merged_now();
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
-    let b = entry(&doc, "busy");
-    assert_eq!(b["reclaimed"], false, "{doc:#}");
-    let reason = b["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("processes still run") && reason.contains("sleep"),
-        "{doc:#}"
-    );
+    assert_kept(&doc, "busy", &["processes still run", "sleep"]);
     assert!(wt.exists());
     assert_eq!(names(&env), vec!["busy"]);
 }
@@ -246,21 +219,12 @@ fn a_merged_shard_with_a_process_running_from_it_is_kept() {
 #[test]
 fn a_merged_shard_whose_env_file_holds_lines_of_its_own_is_kept() {
     let env = TestEnv::new();
-    let wt = shard_with_commit(&env, "secret", "s.txt");
-    squash_into_main(&env, "secret");
+    let wt = squash_merged_shard(&env, "secret", "s.txt");
     let dotenv = wt.join(".env");
     let text = format!("API_TOKEN=abc\n{}", read(&dotenv));
     std::fs::write(&dotenv, &text).unwrap();
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    let s = entry(&doc, "secret");
-    assert_eq!(s["reclaimed"], false, "{doc:#}");
-    assert!(
-        s["reason"].as_str().unwrap().contains("1 line in .env"),
-        "{doc:#}"
-    );
+    let doc = env.prune_merged_now();
+    assert_kept(&doc, "secret", &["1 line in .env"]);
     assert_eq!(read(&dotenv), text);
 }
 
@@ -308,8 +272,7 @@ fn issue_17_a_dry_run_that_would_reclaim_nothing_says_so() {
 fn issue_17_a_squash_merged_shard_is_reclaimed_with_its_branch_named() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
-    shard_with_commit(&env, "done", "d.txt");
-    squash_into_main(&env, "done");
+    squash_merged_shard(&env, "done", "d.txt");
     let tip = env.git(&env.repo, &["rev-parse", "--short=10", "done"]);
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
     let shown = env.shown(&out).replace(tip.trim(), "[TIP]");

@@ -5,21 +5,12 @@
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, shard_path as path};
+use crate::common::{TestEnv, shard_named, shard_path as path};
 
 /// Runs `prune --merged --min-age 0s --json` and returns shard `name`'s entry.
 fn pruned(env: &TestEnv, name: &str) -> Value {
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    doc["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {doc:#}"))
-        .clone()
+    let doc = env.prune_merged_now();
+    shard_named(&doc, name).clone()
 }
 
 /// Makes shard `name` with two empty commits on its branch.
@@ -53,9 +44,7 @@ fn issue_18_a_change_added_then_reverted_is_kept_and_the_table_says_why() {
     let mut env = TestEnv::new();
     env.small_pool(10, 4);
     let wt = path(&env.create("idea"));
-    std::fs::write(wt.join("idea.txt"), "maybe\n").unwrap();
-    env.git(&wt, &["add", "idea.txt"]);
-    env.git(&wt, &["commit", "-q", "-m", "idea"]);
+    env.git_commit_file(&wt, "idea.txt", "maybe\n", "idea");
     env.git(&wt, &["revert", "--no-edit", "HEAD"]);
     let out = env.shards(&["prune", "--merged", "--min-age", "0s"]).ok();
     insta::assert_snapshot!(env.shown(&out), @r"
@@ -87,25 +76,12 @@ fn issue_18_empty_commits_that_main_holds_are_merged() {
 fn issue_18_a_squash_merge_is_still_reclaimed_and_a_fresh_branch_still_kept() {
     let env = TestEnv::new();
     let wt = path(&env.create("done"));
-    std::fs::write(wt.join("d.txt"), "d\n").unwrap();
-    env.git(&wt, &["add", "d.txt"]);
-    env.git(&wt, &["commit", "-q", "-m", "d"]);
+    env.git_commit_file(&wt, "d.txt", "d\n", "d");
     env.git(&env.repo, &["merge", "-q", "--squash", "done"]);
     env.git(&env.repo, &["commit", "-q", "-m", "squash done"]);
     env.create("fresh");
-    let doc = env
-        .shards(&["prune", "--merged", "--min-age", "0s", "--json"])
-        .ok()
-        .json();
-    let by = |name: &str| {
-        doc["shards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let doc = env.prune_merged_now();
+    let by = |name: &str| shard_named(&doc, name);
     assert_eq!(by("done")["reclaimed"], true, "{doc:#}");
     assert_eq!(by("done")["verdict"], "squashed", "{doc:#}");
     assert_eq!(by("fresh")["reclaimed"], false, "{doc:#}");

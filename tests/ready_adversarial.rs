@@ -9,6 +9,14 @@ use std::time::Duration;
 use crate::common::TestEnv;
 use crate::common::procs::{KillSession, alive, answers, stat_fields, wait_for};
 
+/// Waits until the server a start hook runs answers on the first port of
+/// the shard of `report` (`create --json`); returns that port.
+fn server_answers(report: &serde_json::Value) -> u16 {
+    let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
+    wait_for("the server", || answers(port));
+    port
+}
+
 /// The pids of the processes whose session is `sid`.
 fn session(sid: i64) -> Vec<i64> {
     let mut out = Vec::new();
@@ -33,8 +41,7 @@ fn a_start_hook_that_leaves_the_worktree_is_still_the_shards_and_reap_stops_it()
     // shards started it for this shard.
     let start = "cd / && python3 -u -m http.server $PORT --bind 127.0.0.1 & wait";
     let (env, report, pid, _kill) = TestEnv::started(start, "web");
-    let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
-    wait_for("the server", || answers(port));
+    let port = server_answers(&report);
     let members = session(pid);
     assert!(members.len() >= 2, "sh and python3: {members:?}");
     // A plain destroy refuses, naming the server, and removes nothing.
@@ -225,8 +232,7 @@ fn status_shows_the_server_a_start_hook_left_running_when_its_shell_has_ended() 
     // shell ends at once, its server runs on in the hook's session.
     let start = "python3 -u -m http.server $PORT --bind 127.0.0.1 >/dev/null 2>&1 &";
     let (env, report, pid, _kill) = TestEnv::started(start, "web");
-    let port = report["shard"]["ports"]["start"].as_u64().unwrap() as u16;
-    wait_for("the server", || answers(port));
+    server_answers(&report);
     wait_for("the hook's shell to end", || !alive(pid));
     let server = session(pid);
     assert_eq!(server.len(), 1, "{server:?}");

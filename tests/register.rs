@@ -19,6 +19,13 @@ fn in_home(env: &TestEnv, home: &Path, args: &[&str]) -> Out {
     Out::from(args, cmd.output().unwrap())
 }
 
+/// Creates shard `name` in the repository from the shards home `home` and
+/// returns its block.
+fn block_from_home(env: &TestEnv, home: &Path, name: &str) -> (u64, u64) {
+    let report = in_home(env, home, &["create", name, "--json"]).ok().json();
+    ports(&report["shard"])
+}
+
 /// Deletes the ledger of the shards home `home`, as `rm shards.db*` does.
 fn lose_ledger(home: &Path) {
     for suffix in ["", "-wal", "-shm"] {
@@ -107,12 +114,8 @@ fn issue_18_a_lost_ledger_does_not_hand_a_live_block_out_again() {
 fn issue_18_a_second_home_never_hands_out_a_block_the_first_holds() {
     let env = TestEnv::new();
     let other = env.root.join("other_home");
-    let a = env.create("a");
-    let b = in_home(&env, &other, &["create", "b", "--json"])
-        .ok()
-        .json();
-    assert_eq!(ports(&a["shard"]), env.block(0));
-    assert_eq!(ports(&b["shard"]), env.block(1));
+    assert_eq!(ports(&env.create("a")["shard"]), env.block(0));
+    assert_eq!(block_from_home(&env, &other, "b"), env.block(1));
     // Each home lists only its own; `status` shows what the other holds.
     assert_eq!(env.list().len(), 1);
     let status = env.shards(&["status"]).ok();
@@ -127,10 +130,7 @@ fn issue_18_a_second_home_never_hands_out_a_block_the_first_holds() {
 
     // A destroyed shard's block is free again for every home.
     env.shards(&["destroy", "a"]).ok();
-    let c = in_home(&env, &other, &["create", "c", "--json"])
-        .ok()
-        .json();
-    assert_eq!(ports(&c["shard"]), env.block(0));
+    assert_eq!(block_from_home(&env, &other, "c"), env.block(0));
 }
 
 #[test]
@@ -179,10 +179,7 @@ fn issue_18_a_ledger_from_before_the_register_enters_its_blocks_at_its_next_comm
     fs::remove_dir_all(env.root.join("register")).unwrap();
     env.shards(&["list"]).ok();
     assert_eq!(entries(&env).len(), 1);
-    let b = in_home(&env, &other, &["create", "b", "--json"])
-        .ok()
-        .json();
-    assert_eq!(ports(&b["shard"]), env.block(1));
+    assert_eq!(block_from_home(&env, &other, "b"), env.block(1));
 }
 
 #[test]
@@ -348,16 +345,7 @@ fn issue_18_stress_four_homes_and_a_lost_ledger_never_hand_a_block_out_twice() {
 fn issue_18_a_worktree_moved_with_git_keeps_its_block_after_the_ledger_is_lost() {
     let env = TestEnv::new();
     let a = env.create("a");
-    let moved = env.root.join("moved-a");
-    env.git(
-        &env.repo,
-        &[
-            "worktree",
-            "move",
-            shard_path(&a).to_str().unwrap(),
-            moved.to_str().unwrap(),
-        ],
-    );
+    let moved = env.git_move_shard(&a, "moved-a");
     // The ledger follows the move, and the block's entry with it.
     env.create("b");
     lose_ledger(&env.shards_home);

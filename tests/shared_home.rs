@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Peer, TestEnv, env_value, peer, ports, run_ok, shard_path};
+use crate::common::{Peer, TestEnv, env_value, peer, ports, run_ok, shard_named, shard_path};
 
 /// Returns the second user and a test world it may enter (a temp dir is
 /// 0700: its folder is opened to others).
@@ -256,13 +256,7 @@ fn issue_10_prune_keeps_a_shard_of_another_user_it_cannot_read() {
         .shards_as(&peer, &theirs, &["prune", "--all", "--json"])
         .ok()
         .json();
-    let shards = out["shards"].as_array().unwrap();
-    let find = |name: &str| {
-        shards
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("{name} not in {out}"))
-    };
+    let find = |name: &str| shard_named(&out, name);
     assert_eq!(find("a")["reclaimed"], false, "{out}");
     let reason = find("a")["reason"].as_str().unwrap();
     assert!(

@@ -3,18 +3,9 @@
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, hold, map_words, realign, services};
+use crate::common::{TestEnv, hold, map_words, realign, services, shard_named};
 
 use crate::common::shard_path as path;
-
-fn shard<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
-}
 
 fn find<'a>(list: &'a Value, port: u16, proto: &str) -> Option<&'a Value> {
     list.as_array()
@@ -50,7 +41,7 @@ fn the_audit_matches_what_the_kernel_reports() {
     // b's process hard-coded a port outside b's block (inside a's).
     let stray = hold(&wb, "tcp", "127.0.0.1", stray_port);
     let status = env.shards(&["status", "--json"]).ok().json();
-    let sa = shard(&status, "a");
+    let sa = shard_named(&status, "a");
     let l = &sa["listening"];
     let own_v = find(l, web, "tcp").expect("own listener missing");
     assert_eq!(own_v["pid"], own.pid);
@@ -69,7 +60,7 @@ fn the_audit_matches_what_the_kernel_reports() {
     let st = find(l, stray_port, "tcp").expect("b's stray listener missing from a's block");
     assert_eq!(st["place"], "foreign");
     // b's audit names its stray process and the shard whose block it uses.
-    let sb = shard(&status, "b");
+    let sb = shard_named(&status, "b");
     let out = find(&sb["outside"], stray_port, "tcp")
         .expect("stray listener missing from b's outside list");
     assert_eq!(out["pid"], stray.pid);

@@ -101,17 +101,7 @@ fn bound_only_ports() -> Option<BTreeSet<u16>> {
 /// too; on a host without IPv6, the IPv4 wildcard.
 fn tcp_refused(port: u16, reuse: bool) -> bool {
     if let Some(fd) = tcp_socket(libc::AF_INET6, reuse) {
-        let off: libc::c_int = 0;
-        // SAFETY: setsockopt reads one int.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                (&raw const off).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_int_option(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0);
         if bind(&fd, &SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
             return false;
         }
@@ -148,19 +138,24 @@ fn tcp_socket(family: libc::c_int, reuse: bool) -> Option<OwnedFd> {
     }
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     if reuse {
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt reads one int.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
-                (&raw const on).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_int_option(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1);
     }
     Some(fd)
+}
+
+/// Sets the int socket option `name` of `level` on `fd` to `value`; a
+/// refusal is not checked (the bind that follows tells what counts).
+fn set_int_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+    // SAFETY: setsockopt reads one int.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Binds `fd` to `addr`; false when the kernel refuses.

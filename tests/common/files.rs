@@ -14,6 +14,19 @@ pub fn ports(shard: &Value) -> (u64, u64) {
     )
 }
 
+/// Returns the entry of shard `name` in a report's `shards` list (`list`,
+/// `status` or `prune --json`), failing the test with the report where
+/// there is none.
+#[track_caller]
+pub fn shard_named<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {doc:#}"))
+}
+
 /// Returns the shards' port blocks sorted, asserting that no two overlap.
 #[track_caller]
 pub fn disjoint_blocks(shards: &[Value]) -> Vec<(u64, u64)> {

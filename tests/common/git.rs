@@ -76,6 +76,33 @@ impl TestEnv {
         commit(&Repository::open(&self.repo).unwrap(), files, message)
     }
 
+    /// Writes `file` (holding `content`) in the work tree `dir` and commits
+    /// it there with the real `git`, as a user's work on its branch.
+    pub fn git_commit_file(&self, dir: &Path, file: &str, content: &str, message: &str) {
+        std::fs::write(dir.join(file), content).unwrap();
+        self.git(dir, &["add", file]);
+        self.git(dir, &["commit", "-q", "-m", message]);
+    }
+
+    /// Moves the worktree of the shard of `report` (`create --json`) to
+    /// `root/<to>` with `git worktree move`, as a user would, and returns
+    /// the new folder.
+    #[track_caller]
+    pub fn git_move_shard(&self, report: &serde_json::Value, to: &str) -> PathBuf {
+        let new = self.root.join(to);
+        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        let old = super::shard_path(report);
+        let args = [
+            "worktree",
+            "move",
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
+        ];
+        self.git(&self.repo, &args);
+        assert!(!old.exists() && new.join(".git").is_file());
+        new
+    }
+
     /// Creates another repository next to the first.
     pub fn new_repo(&self, name: &str) -> PathBuf {
         let path = self.root.join(name);
@@ -108,6 +135,13 @@ impl TestEnv {
             &["worktree", "add", "-q", "-b", branch, wt.to_str().unwrap()],
         );
         wt
+    }
+
+    /// Asserts that git knows no worktree of the repository but its main one.
+    #[track_caller]
+    pub fn assert_only_main_worktree(&self) {
+        let list = self.git(&self.repo, &["worktree", "list"]);
+        assert_eq!(list.lines().count(), 1, "{list}");
     }
 
     /// Returns the local branch names of `repo`.

@@ -16,6 +16,7 @@
 
 mod files;
 mod git;
+pub mod mount;
 mod out;
 mod peer;
 pub mod ports;
@@ -265,6 +266,25 @@ impl TestEnv {
             .iter()
             .map(|s| format!("{} {} {}", s["name"], s["status"], s["ports"]))
             .collect()
+    }
+
+    /// Asserts that a shard created while `busy` (something holding a port
+    /// of the first block) lives gets the second block, and that once
+    /// `busy` is dropped the next shard gets the first.
+    #[track_caller]
+    pub fn assert_first_block_skipped_while<T>(&self, busy: T) {
+        assert_eq!(ports(&self.create("a")["shard"]), self.block(1));
+        drop(busy);
+        assert_eq!(ports(&self.create("b")["shard"]), self.block(0));
+    }
+
+    /// Runs `prune --merged --min-age 0s --json` (merged shards, however
+    /// young) and returns its report.
+    #[track_caller]
+    pub fn prune_merged_now(&self) -> Value {
+        self.shards(&["prune", "--merged", "--min-age", "0s", "--json"])
+            .ok()
+            .json()
     }
 
     /// Runs `prune --json` and asserts that it kept the first shard it names,

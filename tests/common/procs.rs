@@ -130,7 +130,7 @@ const HOLDER: &str = r#"
 import socket, sys, time
 proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 family = socket.AF_INET6 if ":" in host else socket.AF_INET
-kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 s = socket.socket(family, kind)
 if family == socket.AF_INET6:
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -141,8 +141,10 @@ print(s.getsockname()[1], flush=True)
 time.sleep(600)
 "#;
 
-/// Starts a python3 process in `cwd` that binds `proto` (`tcp` or `udp`)
-/// on `host:port` and waits; returns once the socket is bound.
+/// Starts a python3 process in `cwd` that binds `proto` on `host:port`
+/// and waits: `tcp` (listening), `tcp-bound` (a TCP socket bound but not
+/// listening, a server starting up) or `udp`; returns once the socket is
+/// bound.
 pub fn hold(cwd: &Path, proto: &str, host: &str, port: u16) -> Holder {
     use std::io::BufRead;
     let mut child = Command::new("python3")
