@@ -285,7 +285,7 @@ fn create_says_what_it_copied() {
     [TMP]/shards_home/worktrees/repo/a
     --- stderr ---
     Created shard `a` on branch `a` at [TMP]/shards_home/worktrees/repo/a (ports 10000-10099).
-    Copied 1 file (8 B) and 0 links from the main worktree (.worktreeinclude).
+    Copied 1 file (8 B) from the main worktree (.worktreeinclude).
     [exit status: 0]
     ");
 }
@@ -320,7 +320,7 @@ fn invalid_names_and_exhausted_ports_say_what_next() {
     let out = env.shards(&["create", "b"]).code(1);
     insta::assert_snapshot!(env.shown(&out), @"
     --- stderr ---
-    shards: error: no free port block: the pool 10000-10009 has 1 blocks of 10, 1 held by shards and 0 with ports in use on this host
+    shards: error: no free port block: the pool 10000-10009 has 1 block of 10, 1 held by shards and 0 with ports in use or held elsewhere on this host
     hint: run `shards prune` to reclaim blocks of deleted worktrees, `shards destroy` shards you no longer need, widen `ports.max`, or shrink `ports.block_size`
     [exit status: 1]
     ");

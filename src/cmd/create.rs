@@ -151,13 +151,16 @@ impl CopiedView {
         } else {
             ""
         };
+        let links = match self.links {
+            0 => String::new(),
+            1 => " and 1 link".to_string(),
+            n => format!(" and {n} links"),
+        };
         notes.push(format!(
-            "Copied {} {} ({}{how}) and {} {} from the main worktree ({}).",
+            "Copied {} {} ({}{how}){links} from the main worktree ({}).",
             self.files,
             if self.files == 1 { "file" } else { "files" },
             human_bytes(self.bytes),
-            self.links,
-            if self.links == 1 { "link" } else { "links" },
             crate::shard::copy::INCLUDE_FILE,
         ));
         if !self.disowned.is_empty() {

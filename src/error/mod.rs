@@ -113,7 +113,7 @@ pub enum Error {
 
     /// Every block of the pool is held or busy.
     #[error(
-        "no free port block: the pool {base}-{max} has {total} blocks of {block_size}, {held} held by shards and {busy} with ports in use on this host"
+        "no free port block: the pool {base}-{max} has {total} {} of {block_size}, {held} held by shards and {busy} with ports in use or held elsewhere on this host", if *.total == 1 { "block" } else { "blocks" }
     )]
     PortsExhausted {
         base: u16,
