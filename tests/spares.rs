@@ -65,7 +65,11 @@ fn fill_makes_spares_with_their_blocks_and_setup_done_and_drop_frees_them() {
     let name = made[0]["name"].as_str().unwrap();
     env.shards(&["destroy", name]).code(1);
     // Their blocks are held: a shard gets the next one.
-    assert_eq!(ports(&env.create("a")["shard"]), env.block(2));
+    let a = env
+        .shards(&["create", "a", "--no-spare", "--json"])
+        .ok()
+        .json();
+    assert_eq!(ports(&a["shard"]), env.block(2));
 
     let out = env.shards(&["spares", "drop"]).ok();
     assert!(out.stderr.contains("Dropped 2 spares"), "{out}");
@@ -110,4 +114,188 @@ fn a_fill_killed_mid_checkout_is_reclaimed_by_one_prune() {
     let records = env.git(&env.repo, &["worktree", "list", "--porcelain"]);
     assert_eq!(records.matches("worktree ").count(), 1, "{records}");
     assert_eq!(ports(&env.create("a")["shard"]), env.block(0));
+}
+
+/// Returns every file of a worktree but `.git`, the env file and the
+/// setup hook's own file, with its mode and content, sorted.
+fn tree(dir: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if [".git", ".env", ".setup-ran"].contains(&rel.as_str()) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    rel,
+                    meta.permissions().mode(),
+                    fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_shard_from_a_spare_is_what_a_cold_create_makes() {
+    let env = world(1);
+    env.commit(
+        &[("src/lib.rs", "fn a() {}"), ("bin/run.sh", "#!/bin/sh\n")],
+        "files",
+    );
+    env.git(&env.repo, &["update-index", "--chmod=+x", "bin/run.sh"]);
+    env.git(&env.repo, &["commit", "-qm", "exec"]);
+    env.shards(&["spares", "fill"]).ok();
+    // The base moves after the fill: the spare is brought forward by git.
+    env.commit(
+        &[("src/lib.rs", "fn a() { b() }"), ("new.txt", "n")],
+        "moved on",
+    );
+    let warm = env.shards(&["create", "warm", "--json"]).ok().json();
+    assert_eq!(warm["from_spare"], true);
+    let cold = env
+        .shards(&["create", "cold", "--json", "--no-spare"])
+        .ok()
+        .json();
+    assert_eq!(cold["from_spare"], false);
+    let (w, c) = (
+        crate::common::shard_path(&warm),
+        crate::common::shard_path(&cold),
+    );
+    assert_eq!(tree(&w), tree(&c));
+    assert_eq!(
+        env.git(&w, &["ls-files", "-s"]),
+        env.git(&c, &["ls-files", "-s"])
+    );
+    assert_eq!(
+        env.git(&w, &["rev-parse", "HEAD"]),
+        env.git(&c, &["rev-parse", "HEAD"])
+    );
+    assert_eq!(
+        env.git(&w, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "warm"
+    );
+    // Clean but for the setup hook's own file, in both.
+    assert_eq!(env.git(&w, &["status", "--porcelain"]), "?? .setup-ran\n");
+    assert_eq!(env.git(&c, &["status", "--porcelain"]), "?? .setup-ran\n");
+    // The env file names the shard; only block and name differ.
+    let strip = |p: &std::path::Path, name: &str, start: u64| {
+        fs::read_to_string(p.join(".env"))
+            .unwrap()
+            .replace(name, "NAME")
+            .lines()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) if v.parse::<u64>().is_ok_and(|n| n >= start) => {
+                    format!("{k}=+{}", v.parse::<u64>().unwrap() - start)
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(&w, "warm", ports(&warm["shard"]).0),
+        strip(&c, "cold", ports(&cold["shard"]).0)
+    );
+    // The spare's block went with it; the spare is gone from the list.
+    assert!(spares(&env).is_empty());
+    let listed = env.list();
+    assert_eq!(listed.len(), 2);
+    crate::common::disjoint_blocks(&listed);
+}
+
+#[test]
+fn a_changed_key_file_or_an_existing_branch_sends_create_cold_and_says_why() {
+    let env = world(1);
+    env.shards(&["spares", "fill"]).ok();
+    env.git(&env.repo, &["branch", "old"]);
+    let out = env.shards(&["create", "old"]).ok();
+    assert!(
+        out.stderr
+            .contains("Made cold, not from a spare: the branch exists"),
+        "{out}"
+    );
+    env.commit(&[("lock.json", "v2")], "lock changed");
+    let out = env.shards(&["create", "x", "--json"]).ok();
+    assert_eq!(out.json()["from_spare"], false);
+    assert!(
+        out.json()["cold"]
+            .as_str()
+            .unwrap()
+            .contains("other settings, sparse patterns or key files"),
+        "{out}"
+    );
+    assert_eq!(spares(&env).len(), 1);
+}
+
+#[test]
+fn six_creates_at_once_with_two_spares_take_at_most_two_and_all_are_whole() {
+    let env = world(2);
+    env.shards(&["spares", "fill"]).ok();
+    let jobs: Vec<Vec<String>> = (0..6)
+        .map(|i| vec!["create".into(), format!("s{i}"), "--json".into()])
+        .collect();
+    let outs = env.shards_at_once(&jobs);
+    let warm = outs
+        .into_iter()
+        .map(|o| o.ok().json())
+        .filter(|j| j["from_spare"] == true)
+        .count();
+    assert!(warm <= 2, "{warm} from spares");
+    let listed = env.list();
+    assert_eq!(listed.len(), 6);
+    crate::common::disjoint_blocks(&listed);
+    for s in &listed {
+        let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
+        let name = s["name"].as_str().unwrap();
+        assert_eq!(
+            env.git(&path, &["rev-parse", "--abbrev-ref", "HEAD"])
+                .trim(),
+            name
+        );
+        assert_eq!(
+            crate::common::env_value(&path.join(".env"), "SHARD_NAME").as_deref(),
+            Some(name)
+        );
+    }
+    assert_eq!(spares(&env).len(), 2 - warm);
+}
+
+#[test]
+fn a_switch_git_refuses_hands_the_spare_back_and_creates_cold() {
+    let env = world(1);
+    env.shards(&["spares", "fill"]).ok();
+    let before = spares(&env);
+    // The base now tracks the file the spare's setup made: git refuses to
+    // overwrite it when switching the spare.
+    env.commit(&[(".setup-ran", "tracked now")], "track it");
+    let out = env.shards(&["create", "x", "--json"]).ok();
+    let report = out.json();
+    assert_eq!(report["from_spare"], false);
+    assert!(
+        report["cold"].as_str().unwrap().contains("handed back"),
+        "{out}"
+    );
+    let after = spares(&env);
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["name"], before[0]["name"]);
+    assert_eq!(after[0]["path"], before[0]["path"]);
+    assert_eq!(after[0]["state"], "ready");
+    let path = std::path::PathBuf::from(after[0]["path"].as_str().unwrap());
+    assert_eq!(
+        env.git(&path, &["rev-parse", "--abbrev-ref", "HEAD"])
+            .trim(),
+        "HEAD"
+    );
+    // No branch of the shard's name left behind by the handed-back spare
+    // but the cold create's own.
+    assert_eq!(env.list().len(), 1);
 }

@@ -214,6 +214,7 @@ fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<AgentHoo
         block_size: None,
         direnv: false,
         no_hooks: false,
+        no_spare: false,
         cd: false,
         command: Vec::new(),
     };

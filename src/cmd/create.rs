@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::build::StartHook;
 use crate::shard::copy::Copied;
-use crate::shard::create::{self, CreateRequest, Names, Tell};
+use crate::shard::create::{self, Cold, CreateRequest, Names, Taken, Tell};
 use crate::shard::hooks;
 
 /// Create a shard: worktree, branch, port block and .env
@@ -66,6 +66,10 @@ pub struct CreateArgs {
     #[arg(long)]
     pub no_hooks: bool,
 
+    /// Make the shard cold, even when a spare is ready (`[spares] count`)
+    #[arg(long)]
+    pub no_spare: bool,
+
     /// Then change the shell's directory to the new shard (needs the shell
     /// function of `shards init`)
     // `--json` is checked in `run`: a subcommand alone (its man page) has
@@ -85,6 +89,11 @@ pub struct CreateReport {
     pub shard: ShardView,
     /// Whether the branch was made by this create.
     pub branch_created: bool,
+    /// Whether the shard was made from a spare (see `shards spares`).
+    pub from_spare: bool,
+    /// With spares on, why this one was made cold rather than from a spare.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold: Option<String>,
     /// The env file written (absolute).
     pub env_file: PathBuf,
     /// Warnings about the env file, the branch or optional hook steps.
@@ -197,13 +206,21 @@ impl Render for CreateReport {
     fn notes(&self, cx: &RenderCtx<'_>) -> Vec<String> {
         let s = &self.shard;
         let mut notes = vec![format!(
-            "Created shard `{}` on branch `{}` at {} (ports {}-{}).",
+            "Created shard `{}` on branch `{}` at {} (ports {}-{}){}.",
             s.name,
             s.branch,
             cx.path(&s.path),
             s.ports.start,
-            s.ports.end
+            s.ports.end,
+            if self.from_spare {
+                ", from a spare"
+            } else {
+                ""
+            }
         )];
+        if let Some(why) = &self.cold {
+            notes.push(format!("Made cold, not from a spare: {why}."));
+        }
         if let Some(start) = &self.start {
             notes.push(format!(
                 "Started its start hook in the background (pid {}); its output goes to {}",
@@ -237,6 +254,16 @@ fn flags(args: &CreateArgs) -> Overrides {
             .push(("--direnv".into(), "env.direnv", "true".into()));
     }
     flags
+}
+
+/// Says why a create with spares on made its shard cold.
+fn cold_reason(why: &Cold) -> String {
+    match why {
+        Cold::BranchExists => "the branch exists, and a spare only takes a new one".into(),
+        Cold::NoneReady => "no spare is ready (`shards spares fill` makes them)".into(),
+        Cold::NoneFits => "the spares were made for other settings, sparse patterns or key files (`shards spares fill` replaces them)".into(),
+        Cold::Failed(e) => format!("taking a spare failed, so it was handed back ({e})"),
+    }
 }
 
 /// Creates a shard.
@@ -278,7 +305,23 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             copying.borrow_mut().update(done, total)
         },
     };
-    let made = ctx.with_site(|site| create::create(site, repo, plan, &config, &hooks, tell))?;
+    let use_spares = config.spares.count > 0 && !args.no_spare && !args.no_hooks;
+    let (made, from_spare, cold) = ctx.with_site(|site| {
+        if !use_spares {
+            return Ok((
+                create::create(site, repo, plan, &config, &hooks, tell)?,
+                false,
+                None,
+            ));
+        }
+        match create::take_spare(site, repo, plan, &config, &hooks, &say)? {
+            Taken::Made(made) => Ok((*made, true, None)),
+            Taken::Cold(why, plan) => {
+                let made = create::create(site, repo, *plan, &config, &hooks, tell)?;
+                Ok((made, false, Some(cold_reason(&why))))
+            }
+        }
+    })?;
     progress.borrow_mut().finish();
     copying.borrow_mut().finish();
     let mut warnings = made.warnings;
@@ -306,6 +349,8 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     Ok(CreateReport {
         shard: ShardView::of(&made.row),
         branch_created: made.row.made_branch,
+        from_spare,
+        cold,
         env_file: made.row.path.join(&config.env_file),
         warnings,
         start,

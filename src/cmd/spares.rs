@@ -24,8 +24,8 @@ use crate::shard::{hooks, lookup};
 /// (run with `SHARD_SPARE=1`; `SHARD_NAME` is then the spare's own name).
 /// `[spares] count` says how many to keep. Without a subcommand, lists
 /// them: ready, filling, or stale (made for other settings or key files).
-/// Not built yet: `create` does not claim spares, and nothing refills them
-/// in the background.
+/// `create` takes a ready spare that fits (`--no-spare` makes it cold);
+/// nothing refills them in the background yet.
 #[derive(Debug, Args)]
 pub struct SparesArgs {
     #[command(subcommand)]

@@ -27,6 +27,7 @@ mod rows;
 pub mod services;
 mod shards;
 mod shm;
+mod spares;
 
 pub use rows::{RepoRow, ShardRow, SpareOf};
 use rows::{SHARD_COLUMNS, classify, is_locked, path_str, shard_from_row};

@@ -91,29 +91,8 @@ impl Ledger {
     ) -> Result<ShardRow> {
         self.write(|tx| {
             let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
-            if let Some(existing) = find_in(tx, repo.id, new.name)? {
-                return Err(Error::NameTaken {
-                    name: new.name.to_string(),
-                    repo: repo.root.clone(),
-                    state: existing.state,
-                });
-            }
-            let holder: Option<String> = tx
-                .query_row(
-                    "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2 AND spare_fit IS NULL AND ?3 IS NULL",
-                    params![repo.id, new.branch, new.spare.map(|s| s.fit.as_str())],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(path) = holder {
-                return Err(Error::BranchCheckedOut { branch: new.branch.to_string(), path: PathBuf::from(path) });
-            }
-            let path = new.place.resolve(&repo.dir_name)?;
-            let path = path_str(&path)?;
-            let taken_path: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)", [path], |r| r.get(0))?;
-            if taken_path {
-                return Err(Error::PathTaken { path: PathBuf::from(path) });
-            }
+            let path = check_new(tx, &repo, new)?;
+            let path = path.as_str();
             let taken = taken_blocks(tx)?;
             let block = alloc::pick(pool, &taken, busy).map_err(|e| Error::PortsExhausted {
                 base: pool.base(),
@@ -266,6 +245,45 @@ impl Ledger {
     }
 }
 
+/// Checks, inside the transaction, that `new` can be made in `repo`: its
+/// name free, its branch held by no other shard, its folder free in the
+/// ledger; returns the folder.
+pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> Result<String> {
+    if let Some(existing) = find_in(tx, repo.id, new.name)? {
+        return Err(Error::NameTaken {
+            name: new.name.to_string(),
+            repo: repo.root.clone(),
+            state: existing.state,
+        });
+    }
+    let holder: Option<String> = tx
+            .query_row(
+                "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2 AND spare_fit IS NULL AND ?3 IS NULL",
+                params![repo.id, new.branch, new.spare.map(|s| s.fit.as_str())],
+                |r| r.get(0),
+            )
+            .optional()?;
+    if let Some(path) = holder {
+        return Err(Error::BranchCheckedOut {
+            branch: new.branch.to_string(),
+            path: PathBuf::from(path),
+        });
+    }
+    let path = new.place.resolve(&repo.dir_name)?;
+    let path = path_str(&path)?.to_string();
+    let taken_path: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM shards WHERE path = ?1)",
+        [&path],
+        |r| r.get(0),
+    )?;
+    if taken_path {
+        return Err(Error::PathTaken {
+            path: PathBuf::from(&path),
+        });
+    }
+    Ok(path)
+}
+
 fn find_in(tx: &Connection, repo_id: i64, name: &str) -> Result<Option<ShardRow>> {
     let sql = format!(
         "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.id = ?1 AND s.name = ?2"
@@ -311,7 +329,12 @@ fn free_dir_name(conn: &Connection, name: &str) -> Result<String> {
     Ok(candidate)
 }
 
-fn ensure_repo(tx: &Connection, git_dir: &Path, root: &Path, name: &str) -> Result<RepoRow> {
+pub(super) fn ensure_repo(
+    tx: &Connection,
+    git_dir: &Path,
+    root: &Path,
+    name: &str,
+) -> Result<RepoRow> {
     if let Some(row) = repo_of(tx, git_dir, root)? {
         return Ok(row);
     }

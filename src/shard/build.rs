@@ -50,6 +50,7 @@ pub enum StartHook {
 }
 
 /// What a shard will be, whatever builds it: what its row records.
+#[derive(Clone)]
 pub(super) struct Spec {
     pub(super) name: ShardName,
     pub(super) branch: String,
@@ -71,6 +72,9 @@ pub(super) enum Undone {
     /// The shard's own worktree folder could not be removed: the row stays
     /// `creating`, for `prune` to retry.
     FolderLeft,
+    /// The shard was a spare, and is one again as it was: the row goes
+    /// back to this.
+    HandedBack(Box<ShardRow>),
 }
 
 /// One way of making a shard, run by [`establish`].
@@ -173,10 +177,16 @@ pub(super) fn establish<B: Build>(site: &mut Site<'_>, build: &mut B) -> Result<
             // Errors of the undo are ignored on purpose: the first cause is
             // the one to report, and anything left is still `creating`,
             // which `prune` reclaims.
-            if let Undone::All = build.undo(site, &made.row)
-                && site.ledger.remove(made.row.id).is_ok()
-            {
-                holds::erase(site.register, site.ledger, made.row.block, site.timeout);
+            match build.undo(site, &made.row) {
+                Undone::All => {
+                    if site.ledger.remove(made.row.id).is_ok() {
+                        holds::erase(site.register, site.ledger, made.row.block, site.timeout);
+                    }
+                }
+                Undone::HandedBack(spare) => {
+                    let _ = site.ledger.hand_back(&spare);
+                }
+                Undone::FolderLeft => {}
             }
             Err(cause)
         }

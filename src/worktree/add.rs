@@ -232,7 +232,7 @@ impl Repo {
     /// `core.worktree=$HOME`) has no `.git` in its work tree, so git run
     /// there finds nothing (or an enclosing repository), while from the git
     /// dir it finds this one, as `git worktree add` run by hand does.
-    fn git_finds_it_from(&self) -> &Path {
+    pub(super) fn git_finds_it_from(&self) -> &Path {
         match &self.workdir {
             Some(w) if w.join(".git").symlink_metadata().is_ok() => w,
             _ => self.repo.path(),

@@ -27,6 +27,7 @@ mod refs;
 mod remove;
 mod state;
 mod submodules;
+mod switch;
 
 use std::fmt;
 use std::fs;

@@ -192,6 +192,7 @@ impl ShardsServer {
                 block_size: None,
                 direnv: false,
                 no_hooks: input.no_hooks,
+                no_spare: false,
                 cd: false,
                 command: Vec::new(),
             };

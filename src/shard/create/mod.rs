@@ -18,8 +18,10 @@ use crate::ledger::ShardRow;
 use crate::worktree::{CommitId, Outcome, Repo};
 
 mod plan;
+mod take;
 
 pub use plan::{CreatePlan, CreateRequest, Names, plan_create, plan_spare};
+pub use take::{Cold, Taken, take_spare};
 
 use super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
 use super::copy::bring_over;

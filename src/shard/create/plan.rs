@@ -51,6 +51,7 @@ pub struct CreateRequest<'a> {
 }
 
 /// Where the shard's branch comes from: what `git worktree add` is given.
+#[derive(Clone)]
 pub(super) enum BranchSource {
     /// A new branch from the user's base (HEAD without one), made by
     /// `git worktree add -b`, so git sets its upstream as it would.
@@ -84,6 +85,7 @@ impl BranchSource {
 }
 
 /// A validated create, before anything is written.
+#[derive(Clone)]
 pub struct CreatePlan {
     pub(super) spec: Spec,
     pub(super) source: BranchSource,

@@ -1,0 +1,65 @@
+//! Spares in the ledger: a spare turned into a shard in one transaction
+//! ([`Ledger::take_spare`]), and handed back when its claim is undone.
+//!
+//! Adapter: SQLite only.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::rows::{SHARD_COLUMNS, shard_from_row};
+use super::shards::{NewShard, check_new, ensure_repo};
+use super::{Ledger, ShardRow};
+use crate::error::Result;
+
+impl Ledger {
+    /// Turns the oldest ready spare of `new`'s repository made to fit `fit`
+    /// into the shard `new` (`creating`, by `new.pid`, at `new`'s folder, on
+    /// its branch, which it makes), in one transaction, so two creates never
+    /// take one spare; its block stays. Checks `new` as a reservation does.
+    /// `None` when no spare fits. Returns the spare as it was, and the shard.
+    pub fn take_spare(
+        &mut self,
+        new: &NewShard<'_>,
+        fit: &str,
+    ) -> Result<Option<(ShardRow, ShardRow)>> {
+        self.write(|tx| {
+            let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
+            let path = check_new(tx, &repo, new)?;
+            let sql = format!(
+                "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id
+                 WHERE r.id = ?1 AND s.state = 'spare' AND s.spare_fit = ?2 ORDER BY s.created_at, s.id LIMIT 1"
+            );
+            let Some(spare) = tx.query_row(&sql, params![repo.id, fit], shard_from_row).optional()? else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE shards SET name = ?2, branch = ?3, path = ?4, made_branch = 1, state = 'creating',
+                 pid = ?5, pid_start = ?6, spare_fit = NULL, spare_base = NULL WHERE id = ?1",
+                params![spare.id, new.name, new.branch, path, new.pid.0, new.pid.1],
+            )?;
+            let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
+            let shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
+            Ok(Some((spare, shard)))
+        })
+    }
+
+    /// Makes a taken spare a spare again, as `spare` was before
+    /// [`Ledger::take_spare`] took it.
+    pub fn hand_back(&mut self, spare: &ShardRow) -> Result<()> {
+        let of = spare.spare.as_ref();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE shards SET name = ?2, branch = ?3, path = ?4, made_branch = 0, state = 'spare',
+                 pid = NULL, pid_start = NULL, spare_fit = ?5, spare_base = ?6 WHERE id = ?1",
+                params![
+                    spare.id,
+                    spare.name,
+                    spare.branch,
+                    spare.path.to_string_lossy(),
+                    of.map(|s| s.fit.as_str()),
+                    of.map(|s| s.base.as_str())
+                ],
+            )?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! Creating a shard from a spare: [`take_spare`] turns a ready spare that
+//! fits into the planned shard in one ledger transaction, then builds it
+//! as a [`Taking`] (see `build`): `git worktree move` to the shard's folder
+//! and `git switch -c` to its branch at its base (git writes only the files
+//! that differ and runs `post-checkout`); the env file follows the new
+//! name, the block stays, and the `start` hook runs as after any create.
+//! Its undo hands the spare back: the branch undone, the worktree moved
+//! back, the row a spare again.
+//!
+//! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use crate::config::Config;
+use crate::config::hooks::Hooks;
+use crate::error::{Error, Result};
+use crate::ledger::{NewShard, ShardRow};
+use crate::worktree::Repo;
+
+use super::super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
+use super::super::hooks::{self, Say};
+use super::super::{Site, holds, now, spare};
+use super::CreatePlan;
+use super::plan::BranchSource;
+use crate::host;
+
+/// Why a create made its shard cold rather than from a spare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cold {
+    /// The branch exists already: a spare only takes a new branch.
+    BranchExists,
+    /// No spare of this repository is ready (none made, or being made).
+    NoneReady,
+    /// The spares were made for other settings, sparse patterns or key
+    /// files than a create would use now.
+    NoneFits,
+    /// Taking one failed (git refused the move or the switch, say); it was
+    /// handed back.
+    Failed(String),
+}
+
+/// What became of a create that may take a spare.
+pub enum Taken {
+    /// The shard was made from a spare.
+    Made(Box<Made>),
+    /// No spare was taken, for this reason; nothing was changed.
+    Cold(Cold, Box<CreatePlan>),
+}
+
+/// Makes the planned shard from a ready spare that fits, when there is one.
+pub fn take_spare(
+    site: &mut Site<'_>,
+    repo: &Repo,
+    plan: CreatePlan,
+    config: &Config,
+    hooks: &Hooks,
+    say: Say<'_>,
+) -> Result<Taken> {
+    let start = match &plan.source {
+        BranchSource::New { base } => base.clone().unwrap_or_else(|| plan.base.to_string()),
+        _ => return Ok(Taken::Cold(Cold::BranchExists, Box::new(plan))),
+    };
+    let fit = spare::fit(repo, config, &plan.base)?;
+    let spares = spare::of(site.ledger, repo)?;
+    if !spares
+        .iter()
+        .any(|s| s.state == crate::model::ShardState::Spare)
+    {
+        return Ok(Taken::Cold(Cold::NoneReady, Box::new(plan)));
+    }
+    let spec = &plan.spec;
+    let place = &spec.place;
+    let new = NewShard {
+        git_dir: &repo.git_dir,
+        root: &repo.root,
+        dir_name: &repo.name,
+        name: spec.name.as_str(),
+        branch: &spec.branch,
+        place,
+        wt_name: &spec.wt_name,
+        made_branch: true,
+        owner_uid: host::current_uid(),
+        pid: host::current_process(),
+        now: now(),
+        services: &config.services,
+        spare: None,
+    };
+    let Some((was, row)) = site.ledger.take_spare(&new, &fit)? else {
+        return Ok(Taken::Cold(Cold::NoneFits, Box::new(plan)));
+    };
+    let cold = plan.clone();
+    let mut taking = Taking {
+        repo,
+        config,
+        hooks,
+        say,
+        spec: plan.spec,
+        start,
+        was,
+        row: Some(row),
+        moved: false,
+        switched: false,
+    };
+    match establish(site, &mut taking) {
+        Ok(made) => Ok(Taken::Made(Box::new(made))),
+        // Ctrl-C stops the create; the spare was handed back.
+        Err(e @ Error::Interrupted { .. }) => Err(e),
+        Err(e) => Ok(Taken::Cold(
+            Cold::Failed(crate::quote::clip(&e.to_string()).into_owned()),
+            Box::new(cold),
+        )),
+    }
+}
+
+/// A create from a spare as a build.
+struct Taking<'a, 's> {
+    repo: &'a Repo,
+    config: &'a Config,
+    hooks: &'a Hooks,
+    say: Say<'s>,
+    spec: Spec,
+    /// What the branch starts at, as `git worktree add -b` would get it.
+    start: String,
+    /// The spare as it was.
+    was: ShardRow,
+    /// The row the take made, until `reserve` hands it over.
+    row: Option<ShardRow>,
+    moved: bool,
+    switched: bool,
+}
+
+impl Build for Taking<'_, '_> {
+    const OP: &'static str = "create";
+
+    fn parts(&self) -> (&Repo, &Config, &Spec) {
+        (self.repo, self.config, &self.spec)
+    }
+
+    fn reserve(&mut self, site: &mut Site<'_>) -> Result<(ShardRow, Option<String>)> {
+        let row = self
+            .row
+            .take()
+            .ok_or(Error::ShardGone { id: self.was.id })?;
+        // The block's entry in the host's register follows the worktree.
+        if let (Ok(locked), Ok(id)) = (site.register.lock(site.timeout), site.ledger.id()) {
+            let _ = holds::enter(&locked, &id, site.ledger.path(), &row);
+        }
+        Ok((row, None))
+    }
+
+    fn build(&mut self, site: &mut Site<'_>, made: &mut Made) -> Result<()> {
+        let (repo, row) = (self.repo, &made.row);
+        halt(row)?;
+        let _lock = super::super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| halt(row))?;
+        if std::fs::symlink_metadata(&row.path).is_ok() {
+            return Err(Error::PathTaken {
+                path: row.path.clone(),
+            });
+        }
+        crate::fsutil::create_worktree_parent(site.home, &row.path)?;
+        repo.move_worktree(&self.was.path, &row.path)?;
+        self.moved = true;
+        halt(row)?;
+        repo.switch_new_branch(&row.path, &row.branch, &self.start)?;
+        self.switched = true;
+        halt(row)
+    }
+
+    fn undo(&mut self, site: &Site<'_>, row: &ShardRow) -> Undone {
+        let repo = self.repo;
+        let base = self
+            .was
+            .spare
+            .as_ref()
+            .map(|s| s.base.clone())
+            .unwrap_or_default();
+        let back = (|| -> Result<()> {
+            if self.switched {
+                repo.switch_detached(&row.path, &base)?;
+                let at = repo.resolve_base(Some(&self.start))?;
+                repo.delete_branch_if_at(&row.branch, at)?;
+            }
+            if self.moved {
+                let _lock =
+                    super::super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| Ok(()))?;
+                repo.move_worktree(&row.path, &self.was.path)?;
+            }
+            Ok(())
+        })();
+        match back {
+            Ok(()) => Undone::HandedBack(Box::new(self.was.clone())),
+            // Left `creating`: prune reclaims it once this process is gone.
+            Err(_) => Undone::FolderLeft,
+        }
+    }
+
+    fn started(&mut self, site: &mut Site<'_>, made: &mut Made) {
+        let Some(hook) = &self.hooks.start else {
+            return;
+        };
+        made.start = match hooks::vars(site.ledger, &made.row, self.config)
+            .and_then(|vars| hooks::start(site, hook, &made.row, &vars, self.say))
+        {
+            Ok(record) => StartHook::Running(record),
+            Err(e) => StartHook::Failed(e),
+        };
+    }
+}
