@@ -10,7 +10,14 @@ nothing is deleted between runs (a mass delete slows the next writes on
 ext4 and would be measured as if it were the command's). `sync` runs before
 each timed command, outside its time; the commands take turns (shards, git,
 git with parallel checkout, rotated each round), so a slow phase of the
-machine hits all of them. Writes medians in hyperfine's JSON shape.
+machine hits all of them. Writes medians (and p90s) in hyperfine's JSON
+shape.
+
+Optional, for `bench/cold_create.sh`: `EXTRA_BINS="LABEL=PATH ..."` adds
+more shards binaries to the create cases (another build, such as the one
+before a change, timed in the same rounds), after the default commands, so
+`bench/run.sh`'s indices stay. `GIT_ONLY_W0=0` leaves out the
+`checkout.workers=0` baseline.
 """
 
 import json
@@ -48,6 +55,11 @@ def unmount():
         os.remove(IMG)
 
 
+def p90(t):
+    s = sorted(t)
+    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+
+
 def run(argv, cwd):
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
@@ -58,6 +70,9 @@ try:
     sh("cp", "-a", src, repo)
     env = os.environ
     env["SHARDS_HOME"] = f"{MNT}/shards"
+    # The host's block register on the image too: a run leaves nothing in
+    # /var/tmp, and its entries' writes are timed on the same disk.
+    env["SHARDS_REGISTER"] = f"{MNT}/register"
     wt = f"{MNT}/wt"
     os.makedirs(wt)
     git_add = lambda i: ["git", "worktree", "add", "-q", "-b", f"g{i}", f"{wt}/g{i}"]
@@ -69,6 +84,16 @@ try:
             lambda i: [git_add(i)],
             lambda i: [git_add_w0(i)],
         ]
+        if os.environ.get("GIT_ONLY_W0") == "0":
+            names.pop()
+            commands.pop()
+        for k, extra in enumerate(os.environ.get("EXTRA_BINS", "").split()):
+            label, path = extra.split("=", 1)
+            names.append(f"shards create ({label})")
+            # Its own home: builds that differ in how they leave the
+            # ledger's files (a WAL kept or not) must not pay for each other.
+            home = f"{MNT}/shards-{label}"
+            commands.append(lambda i, path=path, k=k, home=home: [["env", f"SHARDS_HOME={home}", path, "create", "-q", f"x{k}-{i}"]])
     else:
         names = ["shards destroy", "git worktree remove + git branch -d"]
         commands = [
@@ -94,13 +119,13 @@ try:
                 times[c].append(took)
     doc = {
         "results": [
-            {"command": n, "median": statistics.median(t), "times": t}
+            {"command": n, "median": statistics.median(t), "p90": p90(t), "times": t}
             for n, t in zip(names, times)
         ]
     }
     json.dump(doc, open(out, "w"))
     for n, t in zip(names, times):
-        print(f"  {fs} {kind}: {n}: median {statistics.median(t) * 1000:.1f} ms", file=sys.stderr)
+        print(f"  {fs} {kind}: {n}: median {statistics.median(t) * 1000:.1f} ms, p90 {p90(t) * 1000:.1f} ms", file=sys.stderr)
 finally:
     os.chdir("/")
     unmount()

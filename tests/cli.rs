@@ -7,6 +7,7 @@ mod common;
 mod adopt;
 mod branch_name;
 mod busy_sockets;
+mod checkout_workers;
 mod claude_hook;
 mod concurrency;
 mod config;

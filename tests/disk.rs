@@ -124,11 +124,14 @@ fn a_ledger_on_a_disk_that_refuses_writes_is_exit_3_and_untouched() {
     let before = std::fs::read(&db).unwrap();
     {
         let _ro = ReadOnly::new(&[&db, &env.shards_home]);
-        for args in [&["create", "y"][..], &["destroy", "x"], &["prune"]] {
+        for args in [&["create", "y"][..], &["destroy", "x"]] {
             env.shards(args)
                 .code(3)
                 .says(&["cannot be written", "hint: SQLite needs to write"]);
         }
+        // A prune with nothing to reclaim writes nothing: the ledger's WAL
+        // is kept between runs (issue 19), so it has no file to make.
+        env.shards(&["prune"]).ok().says(&["Nothing to prune."]);
     }
     assert_eq!(std::fs::read(&db).unwrap(), before);
     assert_eq!(env.list().len(), 1);

@@ -89,8 +89,11 @@ impl Repo {
             cmd.env_remove(var);
         }
         cmd.envs(env.iter().copied());
-        // git's own config decides, `checkout.workers` included: on 2 cores
-        // git's parallel checkout was slower than its default (BENCHMARKS.md).
+        // git's own config decides, `checkout.workers` included: on 2
+        // cores git's parallel checkout of 20,000 files was as often slower
+        // than its default as faster (0.80x, 1.08x and 1.21x in three runs
+        // of `bench/cold_create.sh`, issue 19; README, Speed), so shards
+        // passes no `checkout.*` setting (tests/checkout_workers.rs).
         cmd.args(["worktree", "add"]);
         let path_arg = path.as_os_str();
         match start {
