@@ -65,6 +65,28 @@ pub(super) struct Spec {
     pub(super) spare: Option<crate::ledger::SpareOf>,
 }
 
+impl Spec {
+    /// Returns the shard as a reservation asks for it, made by this
+    /// process now.
+    pub(super) fn new_shard<'a>(&'a self, repo: &'a Repo, config: &'a Config) -> NewShard<'a> {
+        NewShard {
+            git_dir: &repo.git_dir,
+            root: &repo.root,
+            dir_name: &repo.name,
+            name: self.name.as_str(),
+            branch: &self.branch,
+            place: &self.place,
+            wt_name: &self.wt_name,
+            made_branch: self.made_branch,
+            owner_uid: host::current_uid(),
+            pid: host::current_process(),
+            now: now(),
+            services: &config.services,
+            spare: self.spare.as_ref(),
+        }
+    }
+}
+
 /// What an undo left behind.
 pub(super) enum Undone {
     /// Everything the build made is gone: the row goes too.
@@ -91,21 +113,7 @@ pub(super) trait Build {
     /// ledger still hold blocks.
     fn reserve(&mut self, site: &mut Site<'_>) -> Result<(ShardRow, Option<String>)> {
         let (repo, config, spec) = self.parts();
-        let new = NewShard {
-            git_dir: &repo.git_dir,
-            root: &repo.root,
-            dir_name: &repo.name,
-            name: spec.name.as_str(),
-            branch: &spec.branch,
-            place: &spec.place,
-            wt_name: &spec.wt_name,
-            made_branch: spec.made_branch,
-            owner_uid: host::current_uid(),
-            pid: host::current_process(),
-            now: now(),
-            services: &config.services,
-            spare: spec.spare.as_ref(),
-        };
+        let new = spec.new_shard(repo, config);
         // Under the register's lock, no shards process of any home on this
         // host picks a block between this survey and this block's entry.
         let locked = site.register.lock(site.timeout)?;

@@ -68,26 +68,7 @@ impl Repo {
         env: &[(&str, &std::ffi::OsStr)],
         watch: &mut dyn FnMut(Option<(usize, usize)>) -> bool,
     ) -> Result<Outcome> {
-        let mut cmd = Command::new("git");
-        // git must act on the repository shards found, not on one a parent
-        // git names in its environment (shards run from a hook), as git
-        // itself clears these for the submodules it runs in.
-        for var in [
-            "GIT_DIR",
-            "GIT_WORK_TREE",
-            "GIT_IMPLICIT_WORK_TREE",
-            "GIT_INDEX_FILE",
-            "GIT_OBJECT_DIRECTORY",
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-            "GIT_COMMON_DIR",
-            "GIT_PREFIX",
-            "GIT_GRAFT_FILE",
-            "GIT_SHALLOW_FILE",
-            "GIT_NO_REPLACE_OBJECTS",
-            "GIT_REPLACE_REF_BASE",
-        ] {
-            cmd.env_remove(var);
-        }
+        let mut cmd = git_command();
         cmd.envs(env.iter().copied());
         // git's own config decides, `checkout.workers` included: on 2
         // cores git's parallel checkout of 20,000 files was as often slower
@@ -241,6 +222,30 @@ impl Repo {
             _ => self.repo.path(),
         }
     }
+}
+
+/// Returns a `git` command that acts on the repository shards found, not
+/// on one a parent git names in its environment (shards run from a hook),
+/// as git itself clears these for the submodules it runs in.
+pub(super) fn git_command() -> Command {
+    let mut cmd = Command::new("git");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_PREFIX",
+        "GIT_GRAFT_FILE",
+        "GIT_SHALLOW_FILE",
+        "GIT_NO_REPLACE_OBJECTS",
+        "GIT_REPLACE_REF_BASE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 /// Makes a pipe whose ends are closed in child processes unless given to them.

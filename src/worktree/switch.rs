@@ -8,7 +8,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use super::Repo;
 use crate::error::{Error, Result};
@@ -43,16 +43,7 @@ impl Repo {
 /// Runs git with `args` in `dir`, with none of a parent git's variables
 /// (shards run from a hook), and fails with git's output when git does.
 fn run_git(dir: &Path, args: &[&OsStr]) -> Result<()> {
-    let mut cmd = Command::new("git");
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_COMMON_DIR",
-        "GIT_PREFIX",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = super::add::git_command();
     cmd.args(args).current_dir(dir).stdin(Stdio::null());
     let out = cmd.output().map_err(|e| Error::CannotRun {
         program: "git".into(),

@@ -12,15 +12,14 @@
 use crate::config::Config;
 use crate::config::hooks::Hooks;
 use crate::error::{Error, Result};
-use crate::ledger::{NewShard, ShardRow};
+use crate::ledger::ShardRow;
 use crate::worktree::Repo;
 
 use super::super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
 use super::super::hooks::{self, Say};
-use super::super::{Site, holds, now, spare};
+use super::super::{Site, holds, spare};
 use super::CreatePlan;
 use super::plan::BranchSource;
-use crate::host;
 
 /// Why a create made its shard cold rather than from a spare.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,23 +65,8 @@ pub fn take_spare(
     {
         return Ok(Taken::Cold(Cold::NoneReady, Box::new(plan)));
     }
-    let spec = &plan.spec;
-    let place = &spec.place;
-    let new = NewShard {
-        git_dir: &repo.git_dir,
-        root: &repo.root,
-        dir_name: &repo.name,
-        name: spec.name.as_str(),
-        branch: &spec.branch,
-        place,
-        wt_name: &spec.wt_name,
-        made_branch: true,
-        owner_uid: host::current_uid(),
-        pid: host::current_process(),
-        now: now(),
-        services: &config.services,
-        spare: None,
-    };
+    // A new branch: the take makes it, as the plan says.
+    let new = plan.spec.new_shard(repo, config);
     let Some((was, row)) = site.ledger.take_spare(&new, &fit)? else {
         return Ok(Taken::Cold(Cold::NoneFits, Box::new(plan)));
     };
