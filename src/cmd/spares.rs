@@ -61,7 +61,7 @@ pub struct SpareView {
     /// The spare's own name.
     pub name: String,
     /// `ready`, `filling` or `stale`.
-    pub state: &'static str,
+    pub state: Readiness,
     /// The commit its worktree is detached at.
     pub base: String,
     /// Its block.
@@ -112,11 +112,7 @@ pub fn run(ctx: &Ctx, args: &SparesArgs) -> Result<SparesReport> {
         .iter()
         .map(|row| SpareView {
             name: row.name.clone(),
-            state: match spare::readiness(row, &fit) {
-                Readiness::Ready => "ready",
-                Readiness::Filling => "filling",
-                Readiness::Stale => "stale",
-            },
+            state: spare::readiness(row, &fit),
             base: row
                 .spare
                 .as_ref()
@@ -144,7 +140,7 @@ impl Render for SparesReport {
         for s in &self.spares {
             table.row(vec![
                 s.name.clone(),
-                s.state.to_string(),
+                s.state.as_str().to_string(),
                 s.base.chars().take(10).collect(),
                 format!("{}-{}", s.ports.start, s.ports.end),
                 ctx.path(&s.path),
@@ -165,7 +161,11 @@ impl Render for SparesReport {
                 plural(self.dropped)
             ));
         }
-        let ready = self.spares.iter().filter(|s| s.state == "ready").count();
+        let ready = self
+            .spares
+            .iter()
+            .filter(|s| s.state == Readiness::Ready)
+            .count();
         notes.push(format!(
             "{ready} of {} spare{} ready ([spares] count = {}).",
             self.count,

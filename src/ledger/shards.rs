@@ -256,13 +256,18 @@ pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> 
             state: existing.state,
         });
     }
-    let holder: Option<String> = tx
+    // A spare has no branch (nor do the spares the query skips), so it
+    // holds none that another shard could want.
+    let holder: Option<String> = match new.spare {
+        Some(_) => None,
+        None => tx
             .query_row(
-                "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2 AND spare_fit IS NULL AND ?3 IS NULL",
-                params![repo.id, new.branch, new.spare.map(|s| s.fit.as_str())],
+                "SELECT path FROM shards WHERE repo_id = ?1 AND branch = ?2 AND spare_fit IS NULL",
+                params![repo.id, new.branch],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()?,
+    };
     if let Some(path) = holder {
         return Err(Error::BranchCheckedOut {
             branch: new.branch.to_string(),

@@ -93,7 +93,8 @@ pub fn of(ledger: &Ledger, repo: &Repo) -> Result<Vec<ShardRow>> {
 
 /// Whether a spare is ready to claim, still being made, or made to fit
 /// something else than what a create would make now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Readiness {
     /// Made, and it fits.
     Ready,
@@ -101,6 +102,17 @@ pub enum Readiness {
     Filling,
     /// Made for other settings, sparse patterns or key files.
     Stale,
+}
+
+impl Readiness {
+    /// Returns the word shown in tables and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Readiness::Ready => "ready",
+            Readiness::Filling => "filling",
+            Readiness::Stale => "stale",
+        }
+    }
 }
 
 /// Returns how `spare` stands against `fit`, what a spare made now fits.
