@@ -184,6 +184,15 @@ impl Ctx {
         })
     }
 
+    /// Makes what this process wrote to the ledger durable now, when it is
+    /// open: before an `exec`, which never drops the ledger.
+    pub fn sync_ledger(&self) -> std::io::Result<()> {
+        match self.ledger.try_borrow() {
+            Ok(slot) => slot.as_ref().map_or(Ok(()), Ledger::sync_wal),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// How long to wait for another process's ledger or register lock.
     pub fn timeout(&self) -> std::time::Duration {
         self.env.busy_timeout.unwrap_or(crate::ledger::BUSY_TIMEOUT)

@@ -127,7 +127,8 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         // the shard is going, not that it holds work.
         let work = match check::work(repo, &row, &config, force) {
             Ok(work) => work,
-            Err(e) => return Err(reclaim::raced(&ledger, &row)?.unwrap_or(e)),
+            // A ledger that cannot be read now keeps the check's own error.
+            Err(e) => return Err(reclaim::raced(&ledger, &row).ok().flatten().unwrap_or(e)),
         };
         rows.push((row, work));
     }

@@ -60,8 +60,13 @@ pub fn exec_in_shard(ctx: &Ctx, name: &str, command: &[String]) -> Error {
     };
     match prepare() {
         Ok((mut cmd, program)) => {
-            // Output already written must reach its reader before exec.
+            // Output already written must reach its reader before exec,
+            // and what this process committed must reach the disk: exec
+            // drops nothing, so the ledger's own sync would never run.
             let _ = io::stdout().flush();
+            if let Err(err) = ctx.sync_ledger() {
+                return Error::io(ctx.env.ledger_path(), err);
+            }
             Error::CannotRun {
                 program,
                 err: cmd.exec(),

@@ -52,7 +52,9 @@ const LEASE_WAIT: Duration = Duration::from_millis(20);
 pub enum Exclusion {
     /// Under a write lease: nobody else had the file open.
     Lease,
-    /// No lease could be had: the file was read again just before writing.
+    /// No lease could be had (someone holds the file open): the file never
+    /// shrinks and growth is taken by an append, so appending writers lose
+    /// nothing; one writing at an offset of its own could.
     BestEffort,
 }
 
@@ -117,9 +119,17 @@ where
         if written && !made {
             file.sync_data().map_err(|e| Error::io(path, e))?;
         }
-        tries += 1;
-        if tries >= 3 || still_at(path, &file) {
+        if still_at(path, &file) {
             return Ok(Edited { written, exclusion });
+        }
+        tries += 1;
+        if tries >= 3 {
+            return Err(Error::io(
+                path,
+                io::Error::other(
+                    "another program replaced the file each time shards wrote it (3 tries)",
+                ),
+            ));
         }
     }
 }
@@ -183,6 +193,9 @@ fn open(path: &Path) -> Result<(File, bool)> {
 fn still_at(path: &Path, file: &File) -> bool {
     match (std::fs::symlink_metadata(path), file.metadata()) {
         (Ok(now), Ok(ours)) => now.dev() == ours.dev() && now.ino() == ours.ino(),
+        // Deleted since: the edit went to a file nobody reads.
+        (Err(e), _) if e.kind() == io::ErrorKind::NotFound => false,
+        // Cannot be checked: taken for the file written.
         _ => true,
     }
 }
@@ -275,6 +288,8 @@ fn write_alone(file: &File, old_len: u64, new: &[u8]) -> io::Result<()> {
 /// append later lands behind the room.
 fn write_beside(file: &File, old_len: u64, new: Rewrite) -> io::Result<()> {
     let Rewrite { mut bytes, slack } = new;
+    // Within the content, whatever the caller gave.
+    let slack = slack.min(bytes.len());
     let new_len = bytes.len() as u64;
     if new_len <= old_len {
         let pad = vec![b'\n'; (old_len - new_len) as usize];

@@ -61,19 +61,31 @@ pub struct Ledger {
 }
 
 impl Drop for Ledger {
+    /// Syncs the WAL when this connection wrote ([`Ledger::sync_wal`]).
+    fn drop(&mut self) {
+        let _ = self.sync_wal();
+    }
+}
+
+impl Ledger {
     /// Syncs the WAL when this connection wrote (SQLite, with
     /// `synchronous = NORMAL`, syncs it only at checkpoints): what this
     /// process committed then outlives a power cut. One `fdatasync` of the
     /// WAL makes every frame in it durable; the database stays consistent
-    /// either way, a cut before it only losing the last commits.
-    fn drop(&mut self) {
+    /// either way, a cut before it only losing the last commits. Runs when
+    /// the ledger is dropped, and must be called before an `exec`, which
+    /// drops nothing.
+    pub fn sync_wal(&self) -> std::io::Result<()> {
         if self.conn.total_changes() == 0 || self.path == Path::new(":memory:") {
-            return;
+            return Ok(());
         }
         let mut wal = self.path.as_os_str().to_owned();
         wal.push("-wal");
-        if let Ok(file) = std::fs::File::open(&wal) {
-            let _ = file.sync_data();
+        match std::fs::File::open(&wal) {
+            Ok(file) => file.sync_data(),
+            // Checkpointed away by SQLite: the database file holds it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -312,15 +324,16 @@ impl Ledger {
             "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE ?1 IS NULL OR r.git_dir = ?1 ORDER BY r.root, s.port_start"
         );
         let filter = git_dir.map(path_str).transpose()?;
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([filter], shard_from_row)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| classify(&self.path, e))
+        let classify = |e| classify(&self.path, e);
+        let mut stmt = self.conn.prepare(&sql).map_err(classify)?;
+        let rows = stmt.query_map([filter], shard_from_row).map_err(classify)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(classify)
     }
 
     /// Reads another ledger file without changing it: its id and each
     /// shard's row id and block. `Ok(None)` when no file is there; an error
-    /// when one is there and cannot be read as a ledger of this version.
+    /// when one is there and cannot be read as a ledger with an id (made
+    /// or migrated by a shards that has the host register).
     pub fn peek(path: &Path) -> Result<Option<Peek>> {
         if !path.try_exists().map_err(|err| Error::Io {
             path: path.to_path_buf(),

@@ -143,7 +143,10 @@ pub fn judge(
         // A worktree another process is destroying looks changed: say that.
         Err(e) => {
             return held(Hold::Refused(
-                super::reclaim::raced(ledger, row)?.unwrap_or(e),
+                super::reclaim::raced(ledger, row)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(e),
             ));
         }
     };

@@ -128,7 +128,10 @@ pub fn destroy(
 /// is. `None` when its row is still there and no live process works on it.
 pub fn raced(ledger: &Ledger, row: &ShardRow) -> Result<Option<Error>> {
     Ok(match ledger.shard(row.id)? {
-        Some(fresh) if fresh.name != row.name => Some(destroyed_elsewhere(row)),
+        // A row id can be reused by a create after a destroy.
+        Some(fresh) if fresh.name != row.name || fresh.created_at != row.created_at => {
+            Some(destroyed_elsewhere(row))
+        }
         Some(fresh) if fresh.state != ShardState::Active && lookup::owner_alive(&fresh) => {
             Some(lookup::busy(&fresh))
         }

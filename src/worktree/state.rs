@@ -135,8 +135,9 @@ pub enum Merged {
     /// Its tip is in the default branch's history (a merge, fast-forward
     /// or rebase that kept the commits).
     Ancestor,
-    /// Its commits are not, but merging it would change nothing: its
-    /// changes are there already (a squash merge, a rebase or cherry-picks).
+    /// Its commits are not, but it changes something since its merge base
+    /// and merging it would change nothing: its changes are there already
+    /// (a squash merge, a rebase or cherry-picks).
     Changes,
 }
 
