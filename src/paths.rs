@@ -24,6 +24,9 @@ pub const SHARDS_REGISTER: &str = "SHARDS_REGISTER";
 /// Test-only: the ledger's busy timeout in milliseconds, so a test of a
 /// ledger locked "for longer than the timeout" need not wait 30 seconds.
 pub const SHARDS_TEST_BUSY_TIMEOUT_MS: &str = "SHARDS_TEST_BUSY_TIMEOUT_MS";
+/// Test-only: `create` starts no background spare filler (a test that
+/// counts spares, or ends before a filler would, sets it).
+pub const SHARDS_TEST_NO_FILLER: &str = "SHARDS_TEST_NO_FILLER";
 
 /// Set by the shell function of `shards init` for the runs it handles
 /// (`shards cd`, `create --cd`): the shell will change its directory to the
@@ -57,6 +60,11 @@ pub struct Env {
     pub shell_function: bool,
     /// The host's block register folder (see [`SHARDS_REGISTER`]).
     pub register: PathBuf,
+    /// This program, as the kernel names it: what starts the background
+    /// spare filler (`None` when it cannot be found).
+    pub exe: Option<PathBuf>,
+    /// `create` starts no background filler (see [`SHARDS_TEST_NO_FILLER`]).
+    pub no_filler: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -126,6 +134,8 @@ impl Env {
             shell_function: var(SHARDS_SHELL_FUNCTION).is_some(),
             register: var_path(SHARDS_REGISTER)
                 .unwrap_or_else(|| PathBuf::from(crate::register::DEFAULT_DIR)),
+            exe: std::env::current_exe().ok(),
+            no_filler: var(SHARDS_TEST_NO_FILLER).is_some(),
         })
     }
 

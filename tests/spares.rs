@@ -1,7 +1,8 @@
-//! Spares (issue 19, first slice): `shards spares fill` makes shards ahead
-//! of their names, `drop` removes them, `prune` reclaims a killed fill;
-//! spares stay out of `list` and of commands that take a shard's name.
-//! Not built yet: `create` claiming a spare, the background filler.
+//! Spares (issue 19): `shards spares fill` makes shards ahead of their
+//! names, `drop` removes them, `prune` reclaims a killed fill, `create`
+//! claims one that fits (or says why it made the shard cold); spares stay
+//! out of `list` and of commands that take a shard's name. The background
+//! filler is in `spares_filler.rs`.
 
 use std::fs;
 

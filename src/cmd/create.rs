@@ -340,6 +340,11 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             None
         }
     };
+    // The filler makes spares up to the count again, after this create
+    // took one or found none; this create does not wait for it.
+    if use_spares {
+        warnings.extend(super::spares::start_filler(ctx, repo));
+    }
     if args.cd && !ctx.env.shell_function {
         warnings.push(format!(
             "could not change the directory: that takes the shell function, not loaded in this shell; add `eval \"$(shards init bash)\"` to ~/.bashrc (zsh: `eval \"$(shards init zsh)\"` in ~/.zshrc; fish: `shards init fish | source` in config.fish), or now: cd {}",

@@ -103,7 +103,14 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
         Command::Hook(args) => emit(ctx, &agent_hook::run(ctx, args)?, format, ()),
         Command::Adopt(args) => emit(ctx, &adopt::run(ctx, args)?, format, ()),
         Command::Recover(args) => emit(ctx, &recover::run(ctx, args)?, format, ()),
-        Command::Spares(args) => emit(ctx, &spares::run(ctx, args)?, format, ()),
+        Command::Spares(args) => {
+            // A fill stopped by Ctrl-C or SIGTERM undoes the spare it was
+            // making, as a create does.
+            let interrupts = host::interrupt::catch();
+            let report = spares::run(ctx, args)?;
+            drop(interrupts);
+            emit(ctx, &report, format, ())
+        }
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),

@@ -49,6 +49,7 @@ impl Error {
             Error::HookFailed { .. } => "hook_failed",
             Error::Interrupted { .. } => "interrupted",
             Error::DestroyInterrupted { .. } => "interrupted",
+            Error::WaitInterrupted { .. } => "interrupted",
             Error::CannotRun { .. } => "cannot_run",
             Error::NoShellFunction { .. } => "no_shell_function",
             Error::Usage { .. } => "usage",
@@ -106,6 +107,7 @@ impl Error {
             // As shells report a process ended by a signal: 130, 143.
             Error::Interrupted { signal, .. } => 128 + signal,
             Error::DestroyInterrupted { signal, .. } => 128 + signal,
+            Error::WaitInterrupted { signal } => 128 + signal,
             // As shells do: 127 for a command not found, 126 for one that cannot run.
             Error::CannotRun { err, .. } if err.kind() == std::io::ErrorKind::NotFound => 127,
             Error::CannotRun { .. } => 126,

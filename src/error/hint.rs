@@ -107,6 +107,9 @@ impl Error {
             Error::DestroyInterrupted { name, .. } => format!(
                 "run `shards destroy {name}` again, or `shards destroy --no-hooks {name}` to destroy it without its teardown hook"
             ),
+            Error::WaitInterrupted { .. } => {
+                "the filler goes on in the background; `shards spares` shows how far it is".to_string()
+            }
             Error::Interrupted { .. } => {
                 "nothing of it is left; if a second signal stopped the undo, `shards prune` reclaims the rest".to_string()
             }

@@ -253,6 +253,10 @@ pub enum Error {
     #[error("interrupted ({}); undid the create of `{name}`", signal_name(*signal))]
     Interrupted { signal: i32, name: String },
 
+    /// SIGINT or SIGTERM stopped the wait for the spare filler.
+    #[error("interrupted ({}) while waiting for the spare filler; nothing was changed", signal_name(*signal))]
+    WaitInterrupted { signal: i32 },
+
     /// SIGINT or SIGTERM stopped a destroy or prune before `name` was reclaimed: handed back.
     #[error("interrupted ({}) before `{name}` was reclaimed; it is kept as it was (a teardown hook that ran was stopped)", signal_name(*signal))]
     DestroyInterrupted { signal: i32, name: String },

@@ -129,6 +129,23 @@ pub fn spawn_background(
     vars: &[(String, String)],
     log: &Path,
 ) -> Result<(i64, i64)> {
+    spawn_detached(shell(script, dir, vars), log, Priority::Normal)
+}
+
+/// How much of the machine a detached process may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// As shards itself.
+    Normal,
+    /// Only what nothing else wants: `nice` 19 and the idle I/O class
+    /// (`ionice -c 3`), so work ahead of need never slows the user's.
+    Idle,
+}
+
+/// Starts `cmd` as [`spawn_background`] starts a hook: in a session of its
+/// own, nobody's child, stdin `/dev/null`, its output appended to `log`, at
+/// `priority`. Returns its pid and start time.
+pub fn spawn_detached(mut cmd: Command, log: &Path, priority: Priority) -> Result<(i64, i64)> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     // Never through a link, and only into a file of this user's: in a home
     // shared by a group, another member may have put either at the name.
@@ -136,7 +153,7 @@ pub fn spawn_background(
         Error::io(
             log,
             std::io::Error::other(
-                "is a symbolic link or not a file of yours, so shards does not write the start hook's log there; remove it and start again",
+                "is a symbolic link or not a file of yours, so shards does not write a background log there; remove it and start again",
             ),
         )
     };
@@ -156,8 +173,11 @@ pub fn spawn_background(
         return Err(planted());
     }
     let file2 = file.try_clone().map_err(|e| Error::io(log, e))?;
-    let mut cmd = shell(script, dir, vars);
-    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(file2));
+    let idle = priority == Priority::Idle;
     // Forked twice, so the hook is nobody's child: not shards' (which may
     // become the user's command with `create -- CMD` and never wait for
     // it) and not a zombie of it. The middle process tells the hook's pid
@@ -180,24 +200,37 @@ pub fn spawn_background(
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if idle {
+                // Best effort: a kernel that refuses leaves the priority
+                // as it was, which is slower for others, never wrong.
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                libc::syscall(
+                    libc::SYS_ioprio_set,
+                    IOPRIO_WHO_PROCESS,
+                    0,
+                    IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+                );
+            }
             Ok(())
         });
     }
     let spawned = cmd.spawn();
     drop(cmd);
     drop(writer);
-    let mut middle = spawned.map_err(|e| Error::CannotRun {
-        program: "sh".into(),
-        err: e,
-    })?;
+    let mut middle = spawned.map_err(|e| Error::CannotRun { program, err: e })?;
     let _ = middle.wait();
     let mut bytes = [0u8; 4];
     std::fs::File::from(reader)
         .read_exact(&mut bytes)
-        .map_err(|e| Error::io("the start hook's pid", e))?;
+        .map_err(|e| Error::io("a background process's pid", e))?;
     let pid = i64::from(i32::from_ne_bytes(bytes));
     Ok((pid, super::start_time(pid).unwrap_or(0)))
 }
+
+/// `ioprio_set`'s words (linux/ioprio.h), which libc does not carry.
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+const IOPRIO_CLASS_IDLE: libc::c_int = 3;
+const IOPRIO_CLASS_SHIFT: libc::c_int = 13;
 
 /// Makes a pipe whose ends are closed in child processes when they exec.
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {

@@ -41,6 +41,7 @@ pub mod copy;
 pub mod create;
 pub mod debris;
 pub mod env;
+pub mod filler;
 pub mod holds;
 pub mod hooks;
 pub mod lookup;

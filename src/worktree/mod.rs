@@ -25,6 +25,7 @@ mod inspect;
 mod link;
 mod refs;
 mod remove;
+mod settle;
 mod state;
 mod submodules;
 mod switch;

@@ -90,8 +90,18 @@ impl TestEnv {
         };
         let (base, max) = (env.ports.base, env.ports.base + env.ports.len - 1);
         env.set("SHARDS_PORTS_BASE", &base.to_string())
-            .set("SHARDS_PORTS_MAX", &max.to_string());
+            .set("SHARDS_PORTS_MAX", &max.to_string())
+            // A create with spares on starts a background filler, which
+            // would outlive the test; the tests of the filler let it.
+            .set("SHARDS_TEST_NO_FILLER", "1");
         env
+    }
+
+    /// Lets `create` start its background spare filler. A test that does
+    /// waits for it (`shards spares fill --wait`) before it ends.
+    pub fn with_filler(&mut self) -> &mut TestEnv {
+        self.vars.retain(|(k, _)| k != "SHARDS_TEST_NO_FILLER");
+        self
     }
 
     /// Returns the test's first port: where its pool starts.

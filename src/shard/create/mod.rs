@@ -104,14 +104,20 @@ impl Build for Checkout<'_, '_> {
     fn set_up(&mut self, site: &mut Site<'_>, made: &mut Made) -> Result<()> {
         // The setup hook runs in the checked-out worktree with its env
         // file; a failing step (or a signal) fails the create.
-        let Some(hook) = &self.hooks.setup else {
-            return Ok(());
-        };
-        let row = &made.row;
-        let vars = hooks::vars(site.ledger, row, self.config)?;
-        let say = self.tell.say;
-        let warnings = hooks::run("setup", hook, row, &vars, say, &|| halt(row), true)?;
-        made.warnings.extend(warnings);
+        if let Some(hook) = &self.hooks.setup {
+            let row = &made.row;
+            let vars = hooks::vars(site.ledger, row, self.config)?;
+            let say = self.tell.say;
+            let warnings = hooks::run("setup", hook, row, &vars, say, &|| halt(row), true)?;
+            made.warnings.extend(warnings);
+        }
+        // A spare is ready once a claim's switch would be fast: its index
+        // newer than its files (see `worktree::settle`).
+        if made.row.spare.is_some() {
+            let row = &made.row;
+            self.repo
+                .settle_index(&row.path, &row.wt_name, &|| halt(row))?;
+        }
         Ok(())
     }
 
