@@ -300,3 +300,36 @@ fn a_switch_git_refuses_hands_the_spare_back_and_creates_cold() {
     // but the cold create's own.
     assert_eq!(env.list().len(), 1);
 }
+
+#[test]
+fn the_spares_table_shows_state_base_block_and_age() {
+    let env = world(2);
+    let out = env.shards(&["spares", "fill"]).ok();
+    // Spare names are random (`spare-` and 8 hex digits), ages depend on
+    // the clock.
+    let mut text = env.shown(&out);
+    let mut from = 0;
+    while let Some(at) = text[from..].find("spare-").map(|i| from + i) {
+        let id = text.get(at + 6..at + 14).unwrap_or("");
+        if id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+            text.replace_range(at..at + 14, "spare-[ID]");
+        }
+        from = at + 6;
+    }
+    let shown = crate::common::realign(&crate::common::map_words(&text, |w| {
+        (w.ends_with('s') && w[..w.len() - 1].parse::<u32>().is_ok()).then(|| "[AGE]".into())
+    }));
+    insta::assert_snapshot!(shown, @"
+    NAME        STATE  BASE        PORTS        AGE    PATH
+    spare-[ID]  ready  d1ff67ec7b  10000-10009  [AGE]  [TMP]/shards_home/spares/repo/spare-[ID]
+    spare-[ID]  ready  d1ff67ec7b  10010-10019  [AGE]  [TMP]/shards_home/spares/repo/spare-[ID]
+    --- stderr ---
+    setup 1/1: echo $SHARD_NAME $SHARD_SPARE $PORT > .setup-ran
+    Made spare `spare-[ID]` (ports 10000-10009).
+    setup 1/1: echo $SHARD_NAME $SHARD_SPARE $PORT > .setup-ran
+    Made spare `spare-[ID]` (ports 10010-10019).
+    Made 2 spares.
+    2 of 2 spares ready ([spares] count = 2).
+    [exit status: 0]
+    ");
+}

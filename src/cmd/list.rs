@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
-use crate::cmd::view::ShardView;
+use crate::cmd::view::{self, ShardView};
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
@@ -141,15 +141,6 @@ impl FullView {
                 })
                 .collect(),
         }
-    }
-}
-
-fn age(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
     }
 }
 
@@ -289,12 +280,12 @@ impl Render<bool> for ListReport {
                         .and_then(|t| humantime::parse_rfc3339(t).ok())
                         .map(|t| {
                             let secs = now.duration_since(t).map_or(0, |d| d.as_secs());
-                            age(secs as i64)
+                            view::age(secs as i64)
                         })
                         .unwrap_or_else(|| "-".to_string());
                     row.extend([dirty(f), vs, last, services(f)]);
                 }
-                None => row.extend([age(s.age_secs(now)), cx.path(&s.path)]),
+                None => row.extend([view::age(s.age_secs(now)), cx.path(&s.path)]),
             }
             if all {
                 row.insert(0, cx.path(&s.repo));

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cmd::view::{PortsView, ShardView};
+use crate::cmd::view::{self, PortsView, ShardView};
 use crate::config::Config;
 use crate::config::Overrides;
 use crate::context::Ctx;
@@ -92,8 +92,10 @@ pub struct SpareView {
     pub ports: PortsView,
     /// Its worktree.
     pub path: std::path::PathBuf,
-    /// When it was made (Unix seconds).
-    pub created_at: i64,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// Seconds since it was made.
+    pub age_secs: i64,
 }
 
 /// Lists, fills or drops spares.
@@ -167,9 +169,16 @@ pub fn run(ctx: &Ctx, args: &SparesArgs) -> Result<SparesReport> {
     }
     if filling {
         let hooks = hooks::allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, false)?;
+        let progress = std::cell::RefCell::new(ctx.progress("Checking out a spare"));
+        let say = |line: &str| {
+            progress.borrow_mut().finish();
+            ctx.say(line);
+        };
+        let mut checkout = |done, total| progress.borrow_mut().update(done, total);
         made = ctx
-            .with_site(|site| spare::fill(site, repo, &config, &hooks, &say))?
+            .with_site(|site| spare::fill(site, repo, &config, &hooks, &say, &mut checkout))?
             .len();
+        progress.borrow_mut().finish();
     }
     drop(turn);
     report(ctx, repo, &config, &lanes, (made, dropped), false)
@@ -220,7 +229,8 @@ fn report(
                 .unwrap_or_default(),
             ports: PortsView::of(row.block),
             path: ShardView::of(row).path,
-            created_at: row.created_at,
+            created_at: ShardView::of(row).created_at,
+            age_secs: (crate::shard::now() - row.created_at).max(0),
         })
         .collect();
     Ok(SparesReport {
@@ -238,13 +248,14 @@ impl Render for SparesReport {
         if self.spares.is_empty() {
             return Ok(());
         }
-        let mut table = Table::new(vec!["NAME", "STATE", "BASE", "PORTS", "PATH"]);
+        let mut table = Table::new(vec!["NAME", "STATE", "BASE", "PORTS", "AGE", "PATH"]);
         for s in &self.spares {
             table.row(vec![
                 s.name.clone(),
                 s.state.as_str().to_string(),
                 s.base.chars().take(10).collect(),
                 format!("{}-{}", s.ports.start, s.ports.end),
+                view::age(s.age_secs),
                 ctx.path(&s.path),
             ]);
         }

@@ -85,6 +85,16 @@ impl ShardView {
     }
 }
 
+/// Returns an age in seconds as a table shows it: `42s`, `5m`, `3h`, `2d`.
+pub fn age(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
 /// What became of a reclaimed shard's branch, as printed in JSON.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BranchView {

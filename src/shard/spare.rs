@@ -126,13 +126,15 @@ pub fn readiness(spare: &ShardRow, fit: &str) -> Readiness {
 
 /// Makes spares until `repo` has `config.spares.count` that fit, one at a
 /// time (each a build of its own: a failed one is undone and stops the
-/// fill); returns those made.
+/// fill); returns those made. `checkout` hears (done, total) as each
+/// spare's checkout goes; `say` hears each spare made.
 pub fn fill(
     site: &mut Site<'_>,
     repo: &Repo,
     config: &Config,
     hooks: &Hooks,
     say: Say<'_>,
+    checkout: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Made>> {
     let base = base(repo, config)?;
     let fit = fit(repo, config, &base)?;
@@ -145,13 +147,20 @@ pub fn fill(
         let name = spare_name()?;
         let template = format!("{}/spares/{{repo}}/{{name}}", site.home.display());
         let plan = plan_spare(site.ledger, repo, name, template, base, fit.clone())?;
-        let (mut checkout, mut copying) = (|_, _| {}, |_, _| {});
+        let mut copying = |_, _| {};
         let tell = Tell {
             say,
-            checkout: &mut checkout,
+            checkout: &mut *checkout,
             copying: &mut copying,
         };
-        made.push(create::create(site, repo, plan, config, hooks, tell)?);
+        let spare = create::create(site, repo, plan, config, hooks, tell)?;
+        say(&format!(
+            "Made spare `{}` (ports {}-{}).",
+            spare.row.name,
+            spare.row.block.start(),
+            spare.row.block.end()
+        ));
+        made.push(spare);
     }
     Ok(made)
 }
