@@ -46,7 +46,15 @@ fn fillers(env: &TestEnv) -> Vec<i32> {
             found.push(pid);
         }
     }
+    // A filler's child between its fork and its exec still reads as one.
+    let parents: Vec<String> = found.iter().map(|&pid| stat_field(pid, 4)).collect();
+    let pids: Vec<String> = found.iter().map(|pid| pid.to_string()).collect();
     found
+        .into_iter()
+        .zip(parents)
+        .filter(|(_, parent)| !pids.contains(parent))
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// Waits (up to a minute) until `done` holds.
@@ -64,7 +72,9 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
 
 /// Returns field `n` (from 1, as proc(5) counts) of /proc/PID/stat.
 fn stat_field(pid: i32, n: usize) -> String {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return String::new();
+    };
     // The command name (field 2) may hold spaces; it ends at the last ')'.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     rest.split(' ').nth(n - 3).unwrap().to_string()
@@ -153,4 +163,60 @@ fn fillers_started_at_once_never_make_more_than_the_count() {
             .chain(list.iter().cloned())
             .collect::<Vec<_>>(),
     );
+}
+
+/// Starts a filler by claiming the ready spare, and waits until it is
+/// held in its spare's setup; returns its pid.
+fn filler_at_work(env: &TestEnv, name: &str) -> i32 {
+    std::fs::write(env.root.join("hold"), "").unwrap();
+    let made = env.shards(&["create", name, "--json"]).ok().json();
+    assert_eq!(made["from_spare"], true, "{made}");
+    wait_for("the filler to start a spare", || {
+        spares(env)["spares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["state"] == "filling")
+    });
+    let pids = fillers(env);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    pids[0]
+}
+
+/// Returns the folders under the home's spares folder (the lock folder
+/// `.fill` aside).
+fn spare_folders(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.shards_home.join("spares/repo"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_filler_stopped_by_sigterm_undoes_its_spare_and_one_killed_is_pruned() {
+    let env = world(1);
+    env.shards(&["spares", "fill"]).ok();
+
+    // SIGTERM: the filler undoes the spare it was making, as a create does.
+    let pid = filler_at_work(&env, "a");
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_for("the filler to exit", || fillers(&env).is_empty());
+    assert_eq!(spares(&env)["spares"], serde_json::json!([]));
+    assert_eq!(spare_folders(&env), Vec::<std::path::PathBuf>::new());
+    let log =
+        std::fs::read_to_string(Path::new(spares(&env)["filler_log"].as_str().unwrap())).unwrap();
+    assert!(log.contains("interrupted"), "{log}");
+
+    // SIGKILL: the half-made spare is debris that one prune reclaims.
+    std::fs::remove_file(env.root.join("hold")).unwrap();
+    env.shards(&["spares", "fill"]).ok();
+    let pid = filler_at_work(&env, "b");
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_for("the filler to go", || fillers(&env).is_empty());
+    std::fs::remove_file(env.root.join("hold")).unwrap();
+    env.shards(&["prune"]).ok();
+    assert_eq!(spares(&env)["spares"], serde_json::json!([]));
+    assert_eq!(spare_folders(&env), Vec::<std::path::PathBuf>::new());
+    assert_eq!(env.list().len(), 2);
+    let worktrees = env.git(&env.repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 3, "{worktrees}");
 }
