@@ -59,6 +59,7 @@ mod shared_home;
 mod shell;
 mod snapshots;
 mod spares;
+mod spares_take;
 mod status;
 mod stress;
 mod submodules;

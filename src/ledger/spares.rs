@@ -12,10 +12,13 @@ use crate::error::Result;
 
 impl Ledger {
     /// Turns the oldest ready spare of `new`'s repository made to fit `fit`
-    /// into the shard `new` (`creating`, by `new.pid`, at `new`'s folder, on
-    /// its branch, which it makes), in one transaction, so two creates never
-    /// take one spare; its block stays. Checks `new` as a reservation does.
-    /// `None` when no spare fits. Returns the spare as it was, and the shard.
+    /// into the shard `new` (`creating`, by `new.pid`, on its branch, which
+    /// it makes), in one transaction, so two creates never take one spare;
+    /// its block stays. Checks `new` as a reservation does. `None` when no
+    /// spare fits. Returns the spare as it was, and the shard, whose `path`
+    /// is `new`'s folder; the ledger keeps the spare's folder until git has
+    /// moved the worktree there ([`Ledger::set_path`]), so a create killed
+    /// before leaves a row `prune` finds the worktree by.
     pub fn take_spare(
         &mut self,
         new: &NewShard<'_>,
@@ -32,12 +35,13 @@ impl Ledger {
                 return Ok(None);
             };
             tx.execute(
-                "UPDATE shards SET name = ?2, branch = ?3, path = ?4, made_branch = 1, state = 'creating',
-                 pid = ?5, pid_start = ?6, spare_fit = NULL, spare_base = NULL WHERE id = ?1",
-                params![spare.id, new.name, new.branch, path, new.pid.0, new.pid.1],
+                "UPDATE shards SET name = ?2, branch = ?3, made_branch = 1, state = 'creating',
+                 pid = ?4, pid_start = ?5, spare_fit = NULL, spare_base = NULL WHERE id = ?1",
+                params![spare.id, new.name, new.branch, new.pid.0, new.pid.1],
             )?;
             let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
-            let shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
+            let mut shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
+            shard.path = path.into();
             Ok(Some((spare, shard)))
         })
     }
