@@ -767,6 +767,47 @@ fn a_signal_at_any_moment_of_a_claim_leaves_the_spare_or_a_whole_shard() {
     assert!(undone > 0, "no claim was undone");
 }
 
+/// A second SIGINT while the first one's undo switches the spare back (its
+/// `post-checkout` hook pausing) ends `create` at once; what it leaves is a
+/// `creating` shard, which one `prune` reclaims (worktree, branch, block),
+/// the ledger and git agreeing afterwards.
+#[test]
+fn a_second_signal_during_the_claims_undo_is_finished_by_one_prune() {
+    let c = Claim::new();
+    let env = &c.env;
+    let flag = env.root.join("pause-switch");
+    fs::write(&flag, "").unwrap();
+    let mut child = c.spawn();
+    assert!(c.wait(&mut child, &|| c.paused.exists()), "never paused");
+    send(&child, libc::SIGINT, true);
+    // The undo's switch back pauses too.
+    fs::remove_file(&c.paused).unwrap();
+    fs::write(&flag, "").unwrap();
+    assert!(
+        c.wait(&mut child, &|| c.paused.exists()),
+        "the undo never paused"
+    );
+    send(&child, libc::SIGINT, true);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{out:?}");
+    // git, in its own group, outlives shards by the hook's pause at most.
+    std::thread::sleep(Duration::from_millis(1500));
+    let listed = env.list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "creating");
+    let pruned = env.shards(&["prune"]).ok();
+    assert!(
+        pruned.stdout.contains("its create was interrupted"),
+        "{pruned}"
+    );
+    agree(env, &[]);
+    assert!(env.list().is_empty() && spares(env).is_empty());
+    prune_idle(env);
+    let made = env.shards(&["create", "big", "--json"]).ok().json();
+    assert_eq!(ports(&made["shard"]), env.block(0));
+    agree(env, &[]);
+}
+
 // ------------------------------------------------------------ killed outright
 
 /// A claim killed outright (SIGKILL) after the take (before the move),
