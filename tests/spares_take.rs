@@ -412,6 +412,34 @@ fn a_claim_keeps_the_sparse_patterns_of_a_cold_create() {
     assert!(!shard_path(&w).join("skip").exists());
 }
 
+/// A shard claimed from a spare made a day ago is as young as a cold one:
+/// its age (`list`, `prune --merged --min-age`) starts at the claim.
+#[test]
+fn a_claimed_shard_is_as_young_as_a_cold_one() {
+    let env = world(1);
+    env.shards(&["spares", "fill"]).ok();
+    let db = rusqlite::Connection::open(env.ledger()).unwrap();
+    db.execute("UPDATE shards SET created_at = created_at - 86400", [])
+        .unwrap();
+    let warm = env.shards(&["create", "warm", "--json"]).ok().json();
+    assert_eq!(warm["from_spare"], true);
+    env.shards(&["create", "cold", "--json", "--no-spare"]).ok();
+    let born = |name: &str| -> i64 {
+        db.query_row(
+            "SELECT created_at FROM shards WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(
+        (born("warm") - born("cold")).abs() < 60,
+        "{} {}",
+        born("warm"),
+        born("cold")
+    );
+}
+
 // -------------------------------------------------------- git's differences
 
 /// Returns `git reflog HEAD`'s messages in `dir`, newest first.
@@ -514,7 +542,7 @@ fn a_post_checkout_hook_failing_at_the_claim_hands_the_spare_back_detached() {
     agree(&env, &[]);
     let after = spares(&env);
     assert_eq!(after.len(), 1);
-    for k in ["name", "path", "base", "ports"] {
+    for k in ["name", "path", "base", "ports", "created_at"] {
         assert_eq!(after[0][k], before[0][k], "{k}");
     }
     assert_eq!(
@@ -648,7 +676,7 @@ fn handed_back(env: &TestEnv, spare: &Value, sig: i32, out: &Output, when: &str)
     agree(env, &[]);
     let now = spares(env);
     assert_eq!(now.len(), 1, "{what}");
-    for k in ["name", "path", "base", "ports"] {
+    for k in ["name", "path", "base", "ports", "created_at"] {
         assert_eq!(now[0][k], spare[k], "{k}: {what}");
     }
     assert!(env.list().is_empty(), "{what}");
