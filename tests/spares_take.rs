@@ -450,15 +450,19 @@ fn reflog(env: &TestEnv, dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The HEAD reflog of a claimed shard keeps the spare's own entry (its
-/// `git worktree add --detach`) below the switch to the branch; a cold
-/// create's has only its `git worktree add -b`.
+/// git's own differences in a claimed shard: its HEAD reflog keeps the
+/// spare's own entry (its `git worktree add --detach`) below the switch to
+/// the branch, where a cold create's has its `git worktree add -b`; and
+/// git's record of the worktree keeps the spare's name (`git worktree
+/// move` does not rename it), where a cold create's is named after its
+/// folder.
 #[test]
-fn a_claimed_shards_head_reflog_keeps_the_spares_entry() {
+fn a_claimed_shard_keeps_the_spares_reflog_entry_and_worktree_record_name() {
     let (we, ce) = twins(&|_| {}, &|e| {
         e.commit(&[("a.txt", "1")], "moved on");
     });
-    let base = spares(&we)[0]["base"].as_str().unwrap().to_string();
+    let spare = spares(&we)[0].clone();
+    let base = spare["base"].as_str().unwrap().to_string();
     let (w, c) = claim_and_cold(&we, &ce, "feat", &[]);
     same_shard(&we, &w, &ce, &c);
     // git worktree add writes HEAD with an empty message; with -b it then
@@ -471,6 +475,19 @@ fn a_claimed_shards_head_reflog_keeps_the_spares_entry() {
             format!("checkout: moving from {base} to feat"),
             String::new()
         ]
+    );
+    let record = |e: &TestEnv, d: &Path| {
+        let dir = e.git(d, &["rev-parse", "--absolute-git-dir"]);
+        Path::new(dir.trim())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(record(&ce, &shard_path(&c)), "feat");
+    assert_eq!(
+        record(&we, &shard_path(&w)),
+        spare["name"].as_str().unwrap()
     );
 }
 
