@@ -917,3 +917,62 @@ fn a_claim_brings_the_included_files_as_they_are_now() {
         "SECRET=new\n"
     );
 }
+
+/// Commits on the test repository's HEAD what its work tree holds at
+/// `paths` (links as links, modes as they are) and drops `gone`, with
+/// fixed author and date, so twin worlds get the same commit.
+fn commit_as_is(env: &TestEnv, paths: &[&str], gone: &[&str], message: &str) {
+    let repo = Repository::open(&env.repo).unwrap();
+    let mut index = repo.index().unwrap();
+    for p in paths {
+        index.add_path(Path::new(p)).unwrap();
+    }
+    for p in gone {
+        fs::remove_file(env.repo.join(p)).unwrap();
+        index.remove_path(Path::new(p)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new(
+        "Test",
+        "test@example.com",
+        &git2::Time::new(1_700_000_000, 0),
+    )
+    .unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])
+        .unwrap();
+}
+
+/// The base moved since the fill by a symbolic link, an executable file
+/// and a deletion: the claimed shard is the cold create's.
+#[test]
+fn a_claim_writes_links_modes_and_deletions_as_a_cold_create() {
+    let (we, ce) = twins(&|_| {}, &|e| {
+        std::os::unix::fs::symlink("src/lib.rs", e.repo.join("link")).unwrap();
+        fs::write(e.repo.join("run.sh"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(
+            e.repo.join("run.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        commit_as_is(e, &["link", "run.sh"], &["README.md"], "links and modes");
+    });
+    let (w, c) = claim_and_cold(&we, &ce, "feat", &[]);
+    same_shard(&we, &w, &ce, &c);
+    let wt = shard_path(&w);
+    assert_eq!(
+        fs::read_link(wt.join("link")).unwrap(),
+        Path::new("src/lib.rs")
+    );
+    assert!(!wt.join("README.md").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(wt.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o111,
+        0o111
+    );
+}
