@@ -52,18 +52,14 @@ fn path_of(v: &Value) -> PathBuf {
 /// git's branches agree: every shard active, on its branch, clean, its env
 /// file naming it; every spare ready, in the spares folder, detached at
 /// its base, its env file naming it; no other worktree but the main one;
-/// no branch but `main`, `extra` and the shards'. Returns the state as a
-/// text to compare before and after.
+/// no branch but `main` and the shards'; no lock file of git's left.
+/// Returns the state as a text to compare before and after.
 #[track_caller]
-fn agree(env: &TestEnv, extra: &[&str]) -> String {
+fn agree(env: &TestEnv) -> String {
     let shards = env.list();
     let spares = spares(env);
     let mut want_wt = BTreeSet::from([format!("{} main", env.repo.display())]);
-    let mut want_br: BTreeSet<String> = ["main"]
-        .iter()
-        .chain(extra)
-        .map(|s| s.to_string())
-        .collect();
+    let mut want_br = BTreeSet::from(["main".to_string()]);
     for s in &shards {
         let (name, path) = (s["name"].as_str().unwrap(), path_of(s));
         assert_eq!(s["status"], "active", "{s}");
@@ -123,7 +119,23 @@ fn agree(env: &TestEnv, extra: &[&str]) -> String {
     assert_eq!(have_br, want_br, "git's branches and the ledger differ");
     let blocks: Vec<Value> = shards.iter().chain(&spares).cloned().collect();
     crate::common::disjoint_blocks(&blocks);
+    assert_eq!(git_locks(&env.repo.join(".git")), Vec::<PathBuf>::new());
     format!("shards: {shards:?}\nspares: {spares:?}\nworktrees: {have_wt:?}\nbranches: {have_br:?}")
+}
+
+/// Returns git's lock files under `dir` (`index.lock`, `HEAD.lock`): one
+/// left behind fails the user's next git command.
+fn git_locks(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(git_locks(&path));
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            found.push(path);
+        }
+    }
+    found
 }
 
 /// Writes the repository's `post-checkout` hook, a shell script of `body`.
@@ -373,7 +385,7 @@ fn a_claim_sets_the_upstream_a_cold_create_sets_under_each_auto_setup_merge() {
                 _ => unreachable!(),
             };
             assert_eq!(got.as_deref(), want, "{what}");
-            agree(&we, &[]);
+            agree(&we);
         }
     }
 }
@@ -556,7 +568,7 @@ fn a_post_checkout_hook_failing_at_the_claim_hands_the_spare_back_detached() {
         out.json()["cold"].as_str().unwrap().contains("handed back"),
         "{out}"
     );
-    agree(&env, &[]);
+    agree(&env);
     let after = spares(&env);
     assert_eq!(after.len(), 1);
     for k in ["name", "path", "base", "ports", "created_at"] {
@@ -690,7 +702,7 @@ fn handed_back(env: &TestEnv, spare: &Value, sig: i32, out: &Output, when: &str)
     let what = format!("signal {sig} {when}: {:?}\n{stderr}", out.status);
     assert_eq!(out.status.code(), Some(128 + sig), "{what}");
     assert!(stderr.contains("interrupted"), "{what}");
-    agree(env, &[]);
+    agree(env);
     let now = spares(env);
     assert_eq!(now.len(), 1, "{what}");
     for k in ["name", "path", "base", "ports", "created_at"] {
@@ -698,7 +710,7 @@ fn handed_back(env: &TestEnv, spare: &Value, sig: i32, out: &Output, when: &str)
     }
     assert!(env.list().is_empty(), "{what}");
     prune_idle(env);
-    agree(env, &[]);
+    agree(env);
 }
 
 /// SIGINT or SIGTERM, to `create` alone or to its whole process group,
@@ -710,7 +722,7 @@ fn a_signal_during_a_claim_hands_the_spare_back() {
     let c = Claim::new();
     let env = &c.env;
     let spare = spares(env)[0].clone();
-    let before = agree(env, &[]);
+    let before = agree(env);
     for sig in [libc::SIGINT, libc::SIGTERM] {
         for group in [false, true] {
             for step in ["pause-switch", "pause-move"] {
@@ -723,7 +735,7 @@ fn a_signal_during_a_claim_hands_the_spare_back() {
                 send(&child, sig, group);
                 let out = child.wait_with_output().unwrap();
                 handed_back(env, &spare, sig, &out, &format!("at {step}, group {group}"));
-                assert_eq!(agree(env, &[]), before);
+                assert_eq!(agree(env), before);
             }
             // Waiting for the worktree lock, which another create holds.
             let lock = fs::File::create(env.repo.join(".git/shards.worktree-lock")).unwrap();
@@ -752,7 +764,7 @@ fn a_signal_during_a_claim_hands_the_spare_back() {
     let made = env.shards(&["create", "big", "--json"]).ok().json();
     assert_eq!(made["from_spare"], true);
     assert!(shard_path(&made).join("many/f299.txt").is_file());
-    agree(env, &[]);
+    agree(env);
     prune_idle(env);
 }
 
@@ -789,7 +801,7 @@ fn a_signal_at_any_moment_of_a_claim_leaves_the_spare_or_a_whole_shard() {
                 out.status.signal() == Some(libc::SIGINT) || out.status.success(),
                 "{what}"
             );
-            agree(env, &[]);
+            agree(env);
             prune_idle(env);
             let listed = env.list();
             if listed.is_empty() {
@@ -805,7 +817,7 @@ fn a_signal_at_any_moment_of_a_claim_leaves_the_spare_or_a_whole_shard() {
             );
             env.shards(&["destroy", "big"]).ok();
             env.shards(&["spares", "fill"]).ok();
-            agree(env, &[]);
+            agree(env);
             spare = spares(env)[0].clone();
         }
     }
@@ -845,12 +857,12 @@ fn a_second_signal_during_the_claims_undo_is_finished_by_one_prune() {
         pruned.stdout.contains("its create was interrupted"),
         "{pruned}"
     );
-    agree(env, &[]);
+    agree(env);
     assert!(env.list().is_empty() && spares(env).is_empty());
     prune_idle(env);
     let made = env.shards(&["create", "big", "--json"]).ok().json();
     assert_eq!(ports(&made["shard"]), env.block(0));
-    agree(env, &[]);
+    agree(env);
 }
 
 // ------------------------------------------------------------ killed outright
@@ -881,13 +893,13 @@ fn a_claim_killed_outright_is_finished_by_one_prune() {
             out.stdout.contains("its create was interrupted"),
             "{step}: {out}"
         );
-        agree(&env, &[]);
+        agree(&env);
         assert!(env.list().is_empty() && spares(&env).is_empty(), "{step}");
         prune_idle(&env);
         let made = env.shards(&["create", "next", "--json"]).ok().json();
         assert_eq!(made["from_spare"], false, "{step}");
         assert_eq!(ports(&made["shard"]), env.block(0), "{step}");
-        agree(&env, &[]);
+        agree(&env);
     }
 }
 
