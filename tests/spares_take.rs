@@ -318,25 +318,23 @@ fn claim_and_cold(warm: &TestEnv, cold: &TestEnv, name: &str, extra: &[&str]) ->
     (w, c)
 }
 
-/// The world's repository gets a remote `origin` (another repository, with
-/// `main` and a branch `x` one commit ahead), fetched; `main` tracks
-/// `origin/main`; `branch.autoSetupMerge` is `mode` (git's default when
-/// `None`).
+/// The world's repository becomes a clone of another (`main`, the same
+/// commits, and a branch `x` one commit ahead): `origin/main` and
+/// `origin/x`, `main` tracking `origin/main`; `branch.autoSetupMerge` is
+/// `mode` (git's default when `None`).
 fn with_origin(env: &TestEnv, mode: Option<&str>) {
     let up = env.new_repo("up");
     let upstream = Repository::open(&up).unwrap();
     crate::common::commit(&upstream, &[("lock.json", "v1")], "lock file");
     env.git(&up, &["switch", "-q", "-c", "x"]);
     crate::common::commit(&upstream, &[("x.txt", "on x\n")], "x");
-    env.git(
-        &env.repo,
-        &["remote", "add", "origin", up.to_str().unwrap()],
-    );
-    env.git(&env.repo, &["fetch", "-q", "origin"]);
-    env.git(
-        &env.repo,
-        &["branch", "-q", "--set-upstream-to=origin/main", "main"],
-    );
+    env.git(&up, &["switch", "-q", "main"]);
+    let main = env.git(&env.repo, &["rev-parse", "main"]);
+    fs::remove_dir_all(&env.repo).unwrap();
+    let (from, to) = (up.to_str().unwrap(), env.repo.to_str().unwrap());
+    env.git(&env.root, &["clone", "-q", from, to]);
+    assert_eq!(env.git(&env.repo, &["rev-parse", "main"]), main);
+    fs::write(env.repo.join(".git/info/exclude"), ".setup-ran\n").unwrap();
     if let Some(mode) = mode {
         env.git(&env.repo, &["config", "branch.autoSetupMerge", mode]);
     }
