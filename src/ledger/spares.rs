@@ -12,10 +12,13 @@ use crate::error::Result;
 
 impl Ledger {
     /// Turns the oldest ready spare of `new`'s repository made to fit `fit`
-    /// into the shard `new` (`creating`, by `new.pid`, at `new`'s folder, on
-    /// its branch, which it makes), in one transaction, so two creates never
-    /// take one spare; its block stays. Checks `new` as a reservation does.
-    /// `None` when no spare fits. Returns the spare as it was, and the shard.
+    /// into the shard `new` (`creating`, by `new.pid`, made `new.now`, on its
+    /// branch, which it makes), in one transaction, so two creates never take one spare;
+    /// its block stays. Checks `new` as a reservation does. `None` when no
+    /// spare fits. Returns the spare as it was, and the shard, whose `path`
+    /// is `new`'s folder; the ledger keeps the spare's folder until git has
+    /// moved the worktree there ([`Ledger::set_path`]), so a create killed
+    /// before leaves a row `prune` finds the worktree by.
     pub fn take_spare(
         &mut self,
         new: &NewShard<'_>,
@@ -32,31 +35,35 @@ impl Ledger {
                 return Ok(None);
             };
             tx.execute(
-                "UPDATE shards SET name = ?2, branch = ?3, path = ?4, made_branch = 1, state = 'creating',
-                 pid = ?5, pid_start = ?6, spare_fit = NULL, spare_base = NULL WHERE id = ?1",
-                params![spare.id, new.name, new.branch, path, new.pid.0, new.pid.1],
+                "UPDATE shards SET name = ?2, branch = ?3, made_branch = 1, state = 'creating',
+                 pid = ?4, pid_start = ?5, created_at = ?6, spare_fit = NULL, spare_base = NULL
+                 WHERE id = ?1",
+                params![spare.id, new.name, new.branch, new.pid.0, new.pid.1, new.now],
             )?;
             let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
-            let shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
+            let mut shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
+            shard.path = path.into();
             Ok(Some((spare, shard)))
         })
     }
 
     /// Makes a taken spare a spare again, as `spare` was before
-    /// [`Ledger::take_spare`] took it.
+    /// [`Ledger::take_spare`] took it (its age included).
     pub fn hand_back(&mut self, spare: &ShardRow) -> Result<()> {
         let of = spare.spare.as_ref();
         self.write(|tx| {
             tx.execute(
                 "UPDATE shards SET name = ?2, branch = ?3, path = ?4, made_branch = 0, state = 'spare',
-                 pid = NULL, pid_start = NULL, spare_fit = ?5, spare_base = ?6 WHERE id = ?1",
+                 pid = NULL, pid_start = NULL, created_at = ?7, spare_fit = ?5, spare_base = ?6
+                 WHERE id = ?1",
                 params![
                     spare.id,
                     spare.name,
                     spare.branch,
                     spare.path.to_string_lossy(),
                     of.map(|s| s.fit.as_str()),
-                    of.map(|s| s.base.as_str())
+                    of.map(|s| s.base.as_str()),
+                    spare.created_at
                 ],
             )?;
             Ok(())

@@ -1,11 +1,16 @@
 //! Creating a shard from a spare: [`take_spare`] turns a ready spare that
 //! fits into the planned shard in one ledger transaction, then builds it
 //! as a [`Taking`] (see `build`): `git worktree move` to the shard's folder
-//! and `git switch -c` to its branch at its base (git writes only the files
-//! that differ and runs `post-checkout`); the env file follows the new
-//! name, the block stays, and the `start` hook runs as after any create.
-//! Its undo hands the spare back: the branch undone, the worktree moved
-//! back, the row a spare again.
+//! (the row's folder follows once git moved it), the branch made as a cold
+//! create's `git worktree add -b` makes it (`git branch NAME START` where
+//! shards was run: the same start and upstream), and `git switch NAME` in
+//! the spare (git writes only the files that differ and runs
+//! `post-checkout`); the env file follows the new name, the block stays,
+//! and the `start` hook runs as after any create. Its undo hands the spare
+//! back: HEAD detached at the spare's base again (when git switched, even
+//! if it then failed: a failing `post-checkout` is git's exit status), the
+//! branch deleted, the worktree moved back, the env file naming the spare,
+//! the row a spare again.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
@@ -13,11 +18,11 @@ use crate::config::Config;
 use crate::config::hooks::Hooks;
 use crate::error::{Error, Result};
 use crate::ledger::ShardRow;
-use crate::worktree::Repo;
+use crate::worktree::{CommitId, Repo};
 
 use super::super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
 use super::super::hooks::{self, Say};
-use super::super::{Site, holds, spare};
+use super::super::{Site, env, holds, spare};
 use super::CreatePlan;
 use super::plan::BranchSource;
 
@@ -53,8 +58,9 @@ pub fn take_spare(
     hooks: &Hooks,
     say: Say<'_>,
 ) -> Result<Taken> {
+    // What `git worktree add -b NAME PATH [BASE]` starts the branch at.
     let start = match &plan.source {
-        BranchSource::New { base } => base.clone().unwrap_or_else(|| plan.base.to_string()),
+        BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
         _ => return Ok(Taken::Cold(Cold::BranchExists, Box::new(plan))),
     };
     let fit = spare::fit(repo, config, &plan.base)?;
@@ -81,6 +87,8 @@ pub fn take_spare(
         was,
         row: Some(row),
         moved: false,
+        branched: None,
+        switching: false,
         switched: false,
     };
     match establish(site, &mut taking) {
@@ -101,13 +109,20 @@ struct Taking<'a, 's> {
     hooks: &'a Hooks,
     say: Say<'s>,
     spec: Spec,
-    /// What the branch starts at, as `git worktree add -b` would get it.
+    /// What the branch starts at, as `git worktree add -b` would get it
+    /// (`HEAD` without a `--base`).
     start: String,
     /// The spare as it was.
     was: ShardRow,
     /// The row the take made, until `reserve` hands it over.
     row: Option<ShardRow>,
+    /// git moved the worktree to the shard's folder.
     moved: bool,
+    /// git made the branch, at this commit.
+    branched: Option<CommitId>,
+    /// git was asked to switch to the branch (it may have, and failed).
+    switching: bool,
+    /// git switched to the branch.
     switched: bool,
 }
 
@@ -142,9 +157,19 @@ impl Build for Taking<'_, '_> {
         crate::fsutil::create_worktree_parent(site.home, &row.path)?;
         repo.move_worktree(&self.was.path, &row.path)?;
         self.moved = true;
+        // The row kept the spare's folder until now: killed before the
+        // move, `prune` finds the worktree where the row says.
+        site.ledger.set_path(row.id, &row.path)?;
+        site.crash_point("create:spare-moved");
         halt(row)?;
-        repo.switch_new_branch(&row.path, &row.branch, &self.start)?;
+        let said = repo.make_branch(&row.branch, &self.start)?;
+        self.branched = Some(repo.resolve_base(Some(&format!("refs/heads/{}", row.branch)))?);
+        made.warnings
+            .extend(said.iter().map(|l| format!("git: {l}")));
+        self.switching = true;
+        repo.switch_branch(&row.path, &row.branch)?;
         self.switched = true;
+        site.crash_point("create:spare-switched");
         halt(row)
     }
 
@@ -157,15 +182,31 @@ impl Build for Taking<'_, '_> {
             .map(|s| s.base.clone())
             .unwrap_or_default();
         let back = (|| -> Result<()> {
-            if self.switched {
-                repo.switch_detached(&row.path, &base)?;
-                let at = repo.resolve_base(Some(&self.start))?;
+            let on_branch = |repo: &Repo| -> Result<bool> {
+                Ok(repo.head_branch(&row.path)?.as_deref() == Some(row.branch.as_str()))
+            };
+            // git may have switched and still failed: a `post-checkout`
+            // hook's failure is git's exit status.
+            if self.switching && on_branch(repo)? {
+                let detached = repo.switch_detached(&row.path, &base);
+                if on_branch(repo)? {
+                    detached?;
+                }
+            }
+            if let Some(at) = self.branched {
                 repo.delete_branch_if_at(&row.branch, at)?;
             }
             if self.moved {
                 let _lock =
                     super::super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| Ok(()))?;
                 repo.move_worktree(&row.path, &self.was.path)?;
+            }
+            if self.switched {
+                // The env file may name the shard by now: it names the
+                // spare again. Not an error of the undo (the row would stay
+                // at the shard's folder, the worktree being back in the
+                // spare's): a claim writes the file again anyway.
+                let _ = env::sync(site.ledger, site.home, &self.was, self.config);
             }
             Ok(())
         })();
