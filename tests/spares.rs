@@ -106,6 +106,19 @@ fn a_changed_key_file_makes_spares_stale_and_fill_replaces_them() {
 }
 
 #[test]
+fn a_changed_include_list_makes_spares_stale() {
+    let env = world(1);
+    env.shards(&["spares", "fill"]).ok();
+    assert_eq!(spares(&env)[0]["state"], "ready");
+    // The main worktree's .worktreeinclude says what a create copies in:
+    // a spare copied by another list is not what a cold create makes.
+    fs::write(env.repo.join(".worktreeinclude"), ".env.local\n").unwrap();
+    assert_eq!(spares(&env)[0]["state"], "stale");
+    let made = env.shards(&["create", "a", "--json"]).ok().json();
+    assert_eq!(made["from_spare"], false);
+}
+
+#[test]
 fn a_fill_killed_mid_checkout_is_reclaimed_by_one_prune() {
     let env = world(1);
     env.crash_at("create:checkout", &["spares", "fill"]);

@@ -907,7 +907,7 @@ fn a_claim_killed_outright_is_finished_by_one_prune() {
 /// Fails: the claim keeps the copies made at the fill (`SECRET=old`), and
 /// nothing in a spare's fit (`shard::spare::fit`) tells that they changed.
 #[test]
-#[ignore = "a claim keeps the fill's .worktreeinclude copies (issue 19: not yet fixed)"]
+#[ignore = "not built: a claim keeps the copies .worktreeinclude brought at the fill (README, Spares)"]
 fn a_claim_brings_the_included_files_as_they_are_now() {
     let (we, ce) = twins(
         &|e| {

@@ -94,8 +94,6 @@ pub struct SpareView {
     pub path: std::path::PathBuf,
     /// When it was made (RFC 3339).
     pub created_at: String,
-    /// Seconds since it was made.
-    pub age_secs: i64,
 }
 
 /// Lists, fills or drops spares.
@@ -230,7 +228,6 @@ fn report(
             ports: PortsView::of(row.block),
             path: ShardView::of(row).path,
             created_at: ShardView::of(row).created_at,
-            age_secs: (crate::shard::now() - row.created_at).max(0),
         })
         .collect();
     Ok(SparesReport {
@@ -248,6 +245,7 @@ impl Render for SparesReport {
         if self.spares.is_empty() {
             return Ok(());
         }
+        let now = std::time::SystemTime::now();
         let mut table = Table::new(vec!["NAME", "STATE", "BASE", "PORTS", "AGE", "PATH"]);
         for s in &self.spares {
             table.row(vec![
@@ -255,7 +253,7 @@ impl Render for SparesReport {
                 s.state.as_str().to_string(),
                 s.base.chars().take(10).collect(),
                 format!("{}-{}", s.ports.start, s.ports.end),
-                view::age(s.age_secs),
+                view::age(view::secs_since(&s.created_at, now)),
                 ctx.path(&s.path),
             ]);
         }

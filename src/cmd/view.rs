@@ -78,11 +78,16 @@ impl ShardView {
 
     /// Returns the seconds from its creation to `now` (0 when unreadable).
     pub fn age_secs(&self, now: std::time::SystemTime) -> i64 {
-        humantime::parse_rfc3339(&self.created_at)
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .map_or(0, |d| d.as_secs() as i64)
+        secs_since(&self.created_at, now)
     }
+}
+
+/// Returns the seconds from `at` (RFC 3339) to `now` (0 when unreadable).
+pub fn secs_since(at: &str, now: std::time::SystemTime) -> i64 {
+    humantime::parse_rfc3339(at)
+        .ok()
+        .and_then(|t| now.duration_since(t).ok())
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Returns an age in seconds as a table shows it: `42s`, `5m`, `3h`, `2d`.

@@ -43,8 +43,10 @@ pub fn base(repo: &Repo, config: &Config) -> Result<CommitId> {
 
 /// Returns what a spare made now at `base` fits: a hash of the settings
 /// that shape a shard (hooks, copy and env settings, block size and named
-/// ports), the main worktree's sparse patterns and the `key` files'
-/// content at `base`. Two spares with the same fit are interchangeable.
+/// ports), the main worktree's sparse patterns and `.worktreeinclude`
+/// list, and the `key` files' content at `base`. Two spares with the same
+/// fit are interchangeable. The included files themselves are as they were
+/// at the fill (hashing them would cost a walk of the main worktree).
 pub fn fit(repo: &Repo, config: &Config, base: &CommitId) -> Result<String> {
     let mut hash = Sha256::new();
     let shape = format!(
@@ -58,11 +60,17 @@ pub fn fit(repo: &Repo, config: &Config, base: &CommitId) -> Result<String> {
         config.services,
     );
     hash.update(shape.as_bytes());
+    // What git checks out (sparse patterns) and what is copied in (the
+    // main worktree's include list) shape the spare as the settings do.
     let sparse = repo.git_dir.join("info/sparse-checkout");
-    match std::fs::read(&sparse) {
-        Ok(bytes) => hash.update(&bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&sparse, e)),
+    let include = repo.root.join(super::copy::INCLUDE_FILE);
+    for file in [&sparse, &include] {
+        hash.update(file.as_os_str().as_encoded_bytes());
+        match std::fs::read(file) {
+            Ok(bytes) => hash.update(Sha256::digest(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => hash.update(b"\x00"),
+            Err(e) => return Err(Error::io(file, e)),
+        }
     }
     for key in &config.spares.key {
         hash.update(key.as_bytes());

@@ -91,14 +91,21 @@ pub fn take_spare(
         switching: false,
         switched: false,
     };
+    let id = taking.was.id;
     match establish(site, &mut taking) {
         Ok(made) => Ok(Taken::Made(Box::new(made))),
         // Ctrl-C stops the create; the spare was handed back.
         Err(e @ Error::Interrupted { .. }) => Err(e),
-        Err(e) => Ok(Taken::Cold(
-            Cold::Failed(crate::quote::clip(&e.to_string()).into_owned()),
-            Box::new(cold),
-        )),
+        // Handed back: a cold create goes on. Not handed back (its undo
+        // failed too), the row still holds the name, and the cause is
+        // the create's error; `prune` reclaims the rest.
+        Err(e) => match site.ledger.shard(id)? {
+            Some(row) if row.spare.is_some() => Ok(Taken::Cold(
+                Cold::Failed(crate::quote::clip(&e.to_string()).into_owned()),
+                Box::new(cold),
+            )),
+            _ => Err(e),
+        },
     }
 }
 
@@ -211,7 +218,14 @@ impl Build for Taking<'_, '_> {
             Ok(())
         })();
         match back {
-            Ok(()) => Undone::HandedBack(Box::new(self.was.clone())),
+            Ok(()) => {
+                // The block's entry in the host's register follows the
+                // worktree back.
+                if let (Ok(locked), Ok(id)) = (site.register.lock(site.timeout), site.ledger.id()) {
+                    let _ = holds::enter(&locked, &id, site.ledger.path(), &self.was);
+                }
+                Undone::HandedBack(Box::new(self.was.clone()))
+            }
             // Left `creating`: prune reclaims it once this process is gone.
             Err(_) => Undone::FolderLeft,
         }
