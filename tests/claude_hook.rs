@@ -307,3 +307,19 @@ fn issue_18_a_payload_over_the_bound_says_it_is_too_large() {
     assert_eq!(out.stdout, "");
     assert!(env.list().is_empty());
 }
+
+#[test]
+fn worktree_create_takes_a_ready_spare() {
+    let env = TestEnv::new();
+    env.write_config("[spares]\ncount = 1\n");
+    env.shards(&["spares", "fill"]).ok();
+    let spare = env.shards(&["spares", "--json"]).ok().json()["spares"][0].clone();
+    let out = hook(&env, &env.repo, &create_payload(&env, "agent"));
+    assert!(out.stderr.contains("from a spare"), "{out}");
+    let path = PathBuf::from(out.ok().stdout.trim());
+    let shard = &env.list()[0];
+    assert_eq!(PathBuf::from(shard["path"].as_str().unwrap()), path);
+    assert_eq!(shard["ports"], spare["ports"]);
+    let left = env.shards(&["spares", "--json"]).ok().json();
+    assert_eq!(left["spares"], serde_json::json!([]));
+}

@@ -280,3 +280,27 @@ fn the_server_keeps_answering_while_a_call_waits_for_the_ledger() {
     lock.execute_batch("ROLLBACK").unwrap();
     assert!(server.close().0);
 }
+
+#[test]
+fn create_shard_takes_a_ready_spare() {
+    let env = TestEnv::new();
+    env.write_config("[spares]\ncount = 1\n");
+    env.shards(&["spares", "fill"]).ok();
+    let spare = env.shards(&["spares", "--json"]).ok().json()["spares"][0].clone();
+    let mut server = Server::start(&env, Stdio::null());
+    server.send(INITIALIZE);
+    assert_eq!(server.recv()["id"], 1);
+    server.send(INITIALIZED);
+    server.send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_shard","arguments":{"name":"agent"}}}"#,
+    );
+    let made = server.recv();
+    assert_eq!(made["result"]["isError"], false, "{made}");
+    let report: Value =
+        serde_json::from_str(made["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(report["from_spare"], true, "{report}");
+    assert_eq!(report["shard"]["ports"], spare["ports"]);
+    server.close();
+    let left = env.shards(&["spares", "--json"]).ok().json();
+    assert_eq!(left["spares"], serde_json::json!([]));
+}
