@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 pub use add::{Added, Outcome, Start};
 pub use dirty::dirty_summary;
 pub use ignored::{Ignored, ignored_entries};
-pub use inspect::{WorktreeInfo, ensure_ignored, inspect, is_tracked, moved_to};
+pub use inspect::{Files, WorktreeInfo, ensure_ignored, inspect, is_tracked, moved_to};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use state::{
     DefaultBranch, MergeState, Merged, WorktreeState, default_branch, merge_state, read_state,
