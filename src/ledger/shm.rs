@@ -1,5 +1,6 @@
-//! The ledger's VFS: SQLite's own unix VFS with one change, the `-shm`
-//! file's blocks are allocated before SQLite touches its mapping.
+//! The ledger's VFS: SQLite's own unix VFS with two changes: the `-shm`
+//! file's blocks are allocated before SQLite touches its mapping, and the
+//! `-wal` file grows a mebibyte of zeros at a time.
 //!
 //! In WAL mode SQLite maps the `-shm` file (the WAL index) into memory and
 //! writes it through that mapping. To grow the file it writes one byte at
@@ -19,6 +20,24 @@
 //! The file is never opened a second time: closing any descriptor of it
 //! would drop every POSIX lock this process holds on it, SQLite's included.
 //!
+//! The WAL is kept between runs and synced once when a writing connection
+//! drops (`Ledger::sync_wal`). A commit that appended its frames makes that
+//! `fdatasync` commit the file system's journal (the file's size changed),
+//! and on ext4 that journal commit carries whatever else the command
+//! changed meanwhile, such as the whole checkout `git worktree add` just
+//! made: several milliseconds. A commit that overwrote blocks already
+//! written is synced without a journal commit. So when a write would
+//! extend the WAL, the file is first extended with zeros (written, not
+//! `fallocate`d: an unwritten extent would need the journal too) to the
+//! next mebibyte, and the commits of the next few dozen creates overwrite
+//! them. SQLite writes the WAL only under its write lock, so nothing else
+//! writes there meanwhile; zeros after the last frame are what SQLite
+//! already copes with (a frame that fails its checksum ends the log, as
+//! the frames left behind by a restarted WAL do); once SQLite checkpoints
+//! and starts the WAL again from its head, it overwrites the file as it
+//! is. When the zeros do not fit on the disk, the file is cut back to its
+//! old size and the write goes ahead as SQLite asked.
+//!
 //! Adapter detail of `ledger`: SQLite's C interface and the file system.
 
 use std::ffi::{CStr, c_int, c_void};
@@ -36,7 +55,12 @@ struct Shim {
     /// The real methods the wrapped files had, and the copy with `xShmMap`
     /// wrapped, set by the first main database file opened.
     methods: OnceLock<(usize, usize)>,
+    /// The same for WAL files, with `xWrite` wrapped.
+    wal_methods: OnceLock<(usize, usize)>,
 }
+
+/// How far ahead of SQLite's writes the WAL file is extended with zeros.
+const WAL_CHUNK: i64 = 1 << 20;
 
 // SAFETY: the pointers name SQLite's static VFS and leaked, never-freed
 // structures that are only read after they are set.
@@ -63,6 +87,7 @@ pub fn register() -> bool {
             let shim = Shim {
                 real,
                 methods: OnceLock::new(),
+                wal_methods: OnceLock::new(),
             };
             let vfs = Box::into_raw(Box::new(vfs));
             (ffi::sqlite3_vfs_register(vfs, 0) == ffi::SQLITE_OK).then_some(shim)
@@ -71,7 +96,8 @@ pub fn register() -> bool {
     .is_some()
 }
 
-/// `xOpen`: the real one, then main database files get `xShmMap` wrapped.
+/// `xOpen`: the real one, then main database files get `xShmMap` wrapped
+/// and WAL files `xWrite`.
 unsafe extern "C" fn open(
     _vfs: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
@@ -90,14 +116,24 @@ unsafe extern "C" fn open(
         };
         let rc = real_open(shim.real, name, file, flags, out_flags);
         let methods = (*file).pMethods;
-        if rc != ffi::SQLITE_OK || methods.is_null() || flags & ffi::SQLITE_OPEN_MAIN_DB == 0 {
+        if rc != ffi::SQLITE_OK || methods.is_null() {
             return rc;
         }
-        let (real, wrapped) = *shim.methods.get_or_init(|| {
-            let mut copy = *methods;
-            copy.xShmMap = Some(shm_map);
-            (methods as usize, Box::into_raw(Box::new(copy)) as usize)
-        });
+        let (real, wrapped) = if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
+            *shim.methods.get_or_init(|| {
+                let mut copy = *methods;
+                copy.xShmMap = Some(shm_map);
+                (methods as usize, Box::into_raw(Box::new(copy)) as usize)
+            })
+        } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
+            *shim.wal_methods.get_or_init(|| {
+                let mut copy = *methods;
+                copy.xWrite = Some(wal_write);
+                (methods as usize, Box::into_raw(Box::new(copy)) as usize)
+            })
+        } else {
+            return rc;
+        };
         // A file the real VFS gave other methods (another locking style)
         // stays as it is.
         if real == methods as usize {
@@ -141,6 +177,67 @@ unsafe extern "C" fn shm_map(
         }
         rc
     }
+}
+
+/// `xWrite` of a WAL file: a write that would extend the file first
+/// extends it with zeros to the next [`WAL_CHUNK`] boundary past its end, so
+/// that it and the next commits overwrite written blocks (see the module
+/// doc). The write itself is the real one's, unchanged.
+unsafe extern "C" fn wal_write(
+    file: *mut ffi::sqlite3_file,
+    buf: *const c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    let Some(Some(shim)) = SHIM.get() else {
+        return ffi::SQLITE_ERROR;
+    };
+    let Some(&(real, _)) = shim.wal_methods.get() else {
+        return ffi::SQLITE_ERROR;
+    };
+    // SAFETY: only files `open` wrapped have this method, and their real
+    // methods are `real`; `buf` holds `amount` bytes (SQLite's).
+    unsafe {
+        let real = &*(real as *const ffi::sqlite3_io_methods);
+        let Some(real_write) = real.xWrite else {
+            return ffi::SQLITE_ERROR;
+        };
+        let end = offset.saturating_add(i64::from(amount.max(0)));
+        if let (Some(size_of), Some(truncate)) = (real.xFileSize, real.xTruncate) {
+            let mut size: ffi::sqlite3_int64 = 0;
+            if size_of(file, &mut size) == ffi::SQLITE_OK && end > size {
+                let target = (end / WAL_CHUNK + 1) * WAL_CHUNK;
+                if !zero_fill(real_write, file, size, target) {
+                    // No room for the zeros: as SQLite asked, no more.
+                    let _ = truncate(file, size);
+                }
+            }
+        }
+        real_write(file, buf, amount, offset)
+    }
+}
+
+type WriteFn =
+    unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int;
+
+/// Writes zeros from `from` to `to` through the real `xWrite`; false when
+/// one of the writes failed.
+///
+/// # Safety
+/// `file` is an open file of the VFS whose `xWrite` `write` is.
+unsafe fn zero_fill(write: WriteFn, file: *mut ffi::sqlite3_file, from: i64, to: i64) -> bool {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as i64);
+        // SAFETY: ZEROS holds at least `n` bytes; `file` is as the caller says.
+        let rc = unsafe { write(file, ZEROS.as_ptr().cast(), n as c_int, at) };
+        if rc != ffi::SQLITE_OK {
+            return false;
+        }
+        at += n;
+    }
+    true
 }
 
 /// Faults in the `len` bytes mapped at `at` for writing, as a store would,

@@ -274,3 +274,35 @@ fn moved_paths_change_only_active_rows_still_at_their_recorded_folder() {
         ]
     );
 }
+
+#[test]
+fn the_wal_grows_by_whole_mebibytes_of_zeros_and_every_commit_is_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shards.db");
+    let pool = Pool::new(3000, 9999, 10).unwrap();
+    let g = Path::new("/src/app/.git");
+    let wal = dir.path().join("shards.db-wal");
+    let mut sizes = Vec::new();
+    // Enough commits to cross a mebibyte: each writes a few 4 KiB frames.
+    for round in 0..3 {
+        let mut l = Ledger::open(&path, BUSY_TIMEOUT).unwrap();
+        for i in 0..40 {
+            let name = format!("s{round}-{i}");
+            let place = fixed(Box::leak(format!("/wt/app/{name}").into_boxed_str()));
+            let mut shard = new(g, Box::leak(name.into_boxed_str()));
+            shard.place = place;
+            let row = l.reserve(&shard, &pool, |_| false).unwrap();
+            l.set_state(row.id, ShardState::Active, None).unwrap();
+        }
+        drop(l);
+        sizes.push(std::fs::metadata(&wal).unwrap().len());
+    }
+    // Read back by a fresh connection (the WAL index is rebuilt from the
+    // file, zeros after the last frame included).
+    let l = Ledger::open(&path, BUSY_TIMEOUT).unwrap();
+    let rows = l.list(Some(g)).unwrap();
+    assert_eq!(rows.len(), 120);
+    assert!(rows.iter().all(|r| r.state == ShardState::Active));
+    assert!(sizes.iter().all(|s| s % (1 << 20) == 0), "{sizes:?}");
+    assert!(sizes[2] > sizes[0], "{sizes:?}");
+}

@@ -83,6 +83,8 @@ pub struct EnvWrite {
     /// False when the file is tracked by git and so not shards' to manage.
     managed: bool,
     warnings: Vec<String>,
+    /// The worktree, opened once for the checks of both steps.
+    files: worktree::Files,
 }
 
 /// Checks everything about writing the managed section into the worktree's
@@ -90,7 +92,8 @@ pub struct EnvWrite {
 pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> Result<EnvWrite> {
     let file = &config.env_file;
     let path = worktree.join(file);
-    if worktree::is_tracked(worktree, file)? {
+    let files = worktree::Files::open(worktree)?;
+    if files.is_tracked(file)? {
         let warning = format!(
             "{} is tracked by git, so shards left it alone; set `env.file` (for example `.env.shard`) to a file the repository does not track",
             path.display()
@@ -100,6 +103,7 @@ pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> R
             vars: None,
             managed: false,
             warnings: vec![warning],
+            files,
         });
     }
     // A folder on the way that is a link could lead out of the worktree.
@@ -139,6 +143,7 @@ pub fn prepare(worktree: &Path, config: &Config, vars: &[(String, String)]) -> R
         vars,
         managed: true,
         warnings,
+        files,
     })
 }
 
@@ -151,10 +156,10 @@ pub fn commit(worktree: &Path, config: &Config, write: EnvWrite) -> Result<Vec<S
     // leaves the env file as it was (and so in step with the
     // ledger, which the caller then rolls back).
     if config.direnv {
-        warnings.extend(write_envrc(worktree, &config.env_file)?);
+        warnings.extend(write_envrc(worktree, &write.files, &config.env_file)?);
     }
     if write.managed {
-        worktree::ensure_ignored(worktree, &config.env_file)?;
+        write.files.ensure_ignored(&config.env_file)?;
     }
     if let Some(vars) = write.vars {
         // Make missing folders one by one from the worktree root down, so a
@@ -266,7 +271,7 @@ pub fn user_content(
 
 /// Makes the worktree's `.envrc` load the env file (`dotenv_if_exists`),
 /// keeping every line already there. A tracked `.envrc` is left alone.
-fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
+fn write_envrc(worktree: &Path, files: &worktree::Files, env_file: &str) -> Result<Vec<String>> {
     let path = worktree.join(".envrc");
     let [comment, line] = envrc_lines(env_file);
     let has_line = |text: &[u8]| {
@@ -274,7 +279,7 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
             .lines()
             .any(|l| l.trim() == line)
     };
-    if worktree::is_tracked(worktree, ".envrc")? {
+    if files.is_tracked(".envrc")? {
         if fsutil::read_editable(&path).is_ok_and(|t| has_line(&t)) {
             return Ok(Vec::new());
         }
@@ -298,6 +303,6 @@ fn write_envrc(worktree: &Path, env_file: &str) -> Result<Vec<String>> {
         text.extend_from_slice(format!("{comment}\n{line}\n").as_bytes());
         Ok(Some(fsutil::Rewrite::at_end(text)))
     })?;
-    worktree::ensure_ignored(worktree, ".envrc")?;
+    files.ensure_ignored(".envrc")?;
     Ok(Vec::new())
 }

@@ -17,13 +17,14 @@
 //! Lifecycle layer: uses the register, the ledger (read-only peeks at other
 //! ledgers) and the host (is a process alive).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::alloc::Pool;
 use crate::error::Result;
 use crate::host;
-use crate::ledger::{Ledger, ShardRow};
+use crate::ledger::{Ledger, Peek, ShardRow};
 use crate::model::PortBlock;
 use crate::register::{Entry, Locked, Record, Register};
 
@@ -126,6 +127,7 @@ pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
     let uid = host::current_uid();
     let mut elsewhere = Elsewhere::default();
     let mut mine = Vec::new();
+    let mut peeks = Peeks::default();
     for entry in locked.entries()? {
         if entry.ledger_id == ours {
             match rows.iter().find(|r| r.block == entry.block) {
@@ -148,7 +150,7 @@ pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
             }
             continue;
         }
-        match judge(&entry, uid, ledger.path()) {
+        match judge(&entry, uid, ledger.path(), &mut peeks) {
             Some(holder) => elsewhere.held.push(Held {
                 block: entry.block,
                 ledger_id: entry.ledger_id.clone(),
@@ -169,8 +171,28 @@ pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
     Ok(elsewhere)
 }
 
+/// What one survey read of other ledgers, by path: each is peeked at
+/// once, however many entries name it (opening a ledger reads its whole
+/// WAL), and every entry of it is judged by that one reading, taken under
+/// the register's lock like the others.
+#[derive(Default)]
+struct Peeks(HashMap<PathBuf, std::result::Result<Option<Peek>, ()>>);
+
+impl Peeks {
+    /// [`Ledger::peek`] of `path`, read once per survey; `Err(())` when it
+    /// failed.
+    fn of(&mut self, path: &Path) -> std::result::Result<Option<&Peek>, ()> {
+        self.0
+            .entry(path.to_path_buf())
+            .or_insert_with(|| Ledger::peek(path).map_err(|_| ()))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|_| ())
+    }
+}
+
 /// Returns who holds the entry, or `None` when it is stale.
-fn judge(entry: &Entry, uid: u32, our_ledger: &Path) -> Option<Holder> {
+fn judge(entry: &Entry, uid: u32, our_ledger: &Path, peeks: &mut Peeks) -> Option<Holder> {
     if entry.uid != uid {
         return Some(Holder::User(entry.uid));
     }
@@ -178,7 +200,7 @@ fn judge(entry: &Entry, uid: u32, our_ledger: &Path) -> Option<Holder> {
     let Some(record) = &entry.record else {
         return Some(Holder::User(entry.uid));
     };
-    match Ledger::peek(&record.ledger_path) {
+    match peeks.of(&record.ledger_path) {
         Ok(Some(peek)) if peek.id == entry.ledger_id => {
             let held = peek
                 .held

@@ -35,15 +35,43 @@ pub fn moved_to(git_dir: &Path, wt_name: &str, recorded: &Path) -> Option<PathBu
 /// Returns true when `file` (relative to the worktree root) is tracked in
 /// the worktree's index.
 pub fn is_tracked(worktree: &Path, file: &str) -> Result<bool> {
-    let repo = Repository::open(worktree)?;
-    Ok(repo.index()?.get_path(Path::new(file), 0).is_some())
+    Files::open(worktree)?.is_tracked(file)
+}
+
+/// A worktree opened once to ask several things about shards' own files
+/// in it (`is_tracked`, `ensure_ignored`): each open reads the worktree's
+/// links and the repository's config again.
+pub struct Files {
+    repo: Repository,
+}
+
+impl Files {
+    /// Opens the worktree at `worktree`.
+    pub fn open(worktree: &Path) -> Result<Files> {
+        Ok(Files {
+            repo: Repository::open(worktree)?,
+        })
+    }
+
+    /// [`is_tracked`] in this worktree.
+    pub fn is_tracked(&self, file: &str) -> Result<bool> {
+        Ok(self.repo.index()?.get_path(Path::new(file), 0).is_some())
+    }
+
+    /// [`ensure_ignored`] in this worktree.
+    pub fn ensure_ignored(&self, file: &str) -> Result<bool> {
+        ignore_in(&self.repo, file)
+    }
 }
 
 /// Makes sure `file` at the worktree root never shows as untracked: when
 /// no ignore rule covers it, appends `/<file>` to the repository's
 /// `info/exclude` (shared by all its worktrees). Returns true when it did.
 pub fn ensure_ignored(worktree: &Path, file: &str) -> Result<bool> {
-    let repo = Repository::open(worktree)?;
+    Files::open(worktree)?.ensure_ignored(file)
+}
+
+fn ignore_in(repo: &Repository, file: &str) -> Result<bool> {
     if repo.is_path_ignored(file)? {
         return Ok(false);
     }

@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 pub use add::{Added, Outcome, Start};
 pub use dirty::dirty_summary;
 pub use ignored::{Ignored, ignored_entries};
-pub use inspect::{WorktreeInfo, ensure_ignored, inspect, is_tracked, moved_to};
+pub use inspect::{Files, WorktreeInfo, ensure_ignored, inspect, is_tracked, moved_to};
 pub use link::{Link, exists, link_of, linked_as_written, names_folder};
 pub use state::{
     DefaultBranch, MergeState, Merged, WorktreeState, default_branch, merge_state, read_state,
@@ -115,9 +115,16 @@ impl Repo {
             _ => Error::Git(e),
         })?;
         let git_dir = canonical(repo.commondir())?;
-        let main = Repository::open(&git_dir)?;
-        let root = match main.workdir() {
-            Some(w) => canonical(w)?,
+        // From the main worktree (or a bare repository), `repo` is the main
+        // repository: opening it again would read the same config to the
+        // same workdir.
+        let main_workdir = if repo.is_worktree() {
+            Repository::open(&git_dir)?.workdir().map(Path::to_path_buf)
+        } else {
+            repo.workdir().map(Path::to_path_buf)
+        };
+        let root = match main_workdir {
+            Some(w) => canonical(&w)?,
             None => git_dir.clone(),
         };
         let workdir = repo.workdir().map(canonical).transpose()?;
