@@ -60,6 +60,7 @@ mod shell;
 mod snapshots;
 mod spares;
 mod spares_filler;
+mod spares_signals;
 mod spares_take;
 mod status;
 mod stress;

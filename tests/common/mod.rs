@@ -22,6 +22,7 @@ mod peer;
 pub mod ports;
 pub mod procs;
 mod run;
+pub mod spares;
 
 pub use files::*;
 pub use git::{commit, init_repo};
