@@ -57,6 +57,14 @@ fn fillers(env: &TestEnv) -> Vec<i32> {
         .collect()
 }
 
+/// Returns whether any process runs with its folder under `dir`.
+fn runs_in(dir: &Path) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir)))
+}
+
 /// Waits (up to a minute) until `done` holds.
 #[track_caller]
 fn wait_for(what: &str, done: impl Fn() -> bool) {
@@ -216,6 +224,10 @@ fn a_filler_stopped_by_sigterm_undoes_its_spare_and_one_killed_is_pruned() {
         matches!(stat_field(pid, 3).as_str(), "" | "Z")
     });
     std::fs::remove_file(env.root.join("hold")).unwrap();
+    // What the killed setup left (its `sleep`) keeps prune away until it
+    // ends; prune says so and what to do.
+    let spare_dir = env.shards_home.join("spares");
+    wait_for("the setup's leftovers to end", || !runs_in(&spare_dir));
     let pruned = env.shards(&["prune"]).ok();
     assert_eq!(spares(&env)["spares"], serde_json::json!([]), "{pruned}");
     assert_eq!(spare_folders(&env), Vec::<std::path::PathBuf>::new());

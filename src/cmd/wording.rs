@@ -101,10 +101,14 @@ pub fn pruned_branch(branch: &str, fate: &BranchFate) -> Option<String> {
 /// Says why a shard is kept though `reason` would reclaim it: `procs` run
 /// from its worktree.
 pub fn still_running(row: &ShardRow, reason: &str, procs: &[Running]) -> String {
+    // A spare is not a shard `destroy` takes; `spares drop` removes it.
+    let next = match row.spare {
+        Some(_) => "stop them and prune again, or run `shards spares drop`".to_string(),
+        None => format!("stop them, or run `shards destroy --reap {}`", row.name),
+    };
     format!(
-        "{reason}, but processes still run from its worktree ({}); stop them, or run `shards destroy --reap {}`",
+        "{reason}, but processes still run from its worktree ({}); {next}",
         self::procs(procs),
-        row.name
     )
 }
 
