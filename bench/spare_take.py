@@ -102,11 +102,41 @@ def take(argv, repo):
         sys.exit(f"the create did not take the spare: {res.stdout.strip()} {res.stderr.strip()}")
 
 
+def git_regions(folder):
+    """{(git command, region): ms} of the trace2 files git wrote in folder."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        cmd = None
+        for line in open(os.path.join(folder, name)):
+            # time file:line | d0 | main | event | repo | abs | rel | category | message
+            f = [x.strip() for x in line.split("|", 8)]
+            if len(f) < 9:
+                continue
+            event, rel, msg = f[3], f[6], f[8]
+            if event == "start":
+                cmd = " ".join(msg.split()[:3])
+            elif event == "region_leave" and rel and not msg.startswith(".."):
+                # Top-level regions only; the label without its path.
+                key = (cmd, msg.split()[0].removeprefix("label:"))
+                found[key] = found.get(key, 0) + float(rel) * 1000
+            elif event == "data" and "refresh/sum_" in msg:
+                k, _, v = msg.lstrip(".").partition(":")
+                found[(cmd, k)] = float(v)
+    return found
+
+
 def profile(argv, repo, trace):
-    """Runs argv under strace; returns [(what, ms)] of the main process's timeline."""
+    """Runs argv under strace and git's trace2; returns the main process's
+    timeline [(what, ms)], its fsyncs and renames, and git's regions."""
     os.sync()
-    take(["strace", "-f", "-ttt", "-q", "-y", "-o", trace, "-e", "trace=process,fsync,fdatasync,rename,renameat,renameat2",
+    t2 = trace + ".trace2"
+    os.makedirs(t2)
+    os.environ["GIT_TRACE2_PERF"] = t2
+    try:
+        take(["strace", "-f", "--seccomp-bpf", "-ttt", "-q", "-y", "-o", trace, "-e", "trace=process,fsync,fdatasync,rename,renameat,renameat2",
            "-s", "200"] + argv, repo)
+    finally:
+        del os.environ["GIT_TRACE2_PERF"]
     lines = open(trace).read().splitlines()
     execs, exits, parent = {}, {}, {}
     main_pid, t0, t_end = None, None, None
@@ -148,7 +178,7 @@ def profile(argv, repo, trace):
     own = [e for e in events if e[1] in ours and at <= e[0] <= t_end]
     rows.append((f"shards itself, after ({len(own)} fsync/rename)", (t_end - at) * 1000))
     rows.append(("total under strace", (t_end - t0) * 1000))
-    return rows, [(round((t - t0) * 1000, 1), "shards" if p in ours else p, e) for t, p, e in events]
+    return rows, [(round((t - t0) * 1000, 1), "shards" if p in ours else p, e) for t, p, e in events], git_regions(t2)
 
 
 mount()
@@ -188,10 +218,19 @@ try:
                                                   for c in range(len(commands)) if i > 0), file=sys.stderr)
     prof = {}
     for label, settle in (("fresh", False), ("settled", True)):
-        n += 1
-        prepare(repo, n, settle)
-        rows, events = profile([BIN, "--json", "create", f"prof-{label}"], repo, f"{MNT}/strace-{label}.txt")
-        prof[label] = {"rows": rows, "events": events}
+        runs_rows, regions = [], []
+        for k in range(int(os.environ.get("PROFILE_RUNS", "3"))):
+            n += 1
+            prepare(repo, n, settle)
+            rows, events, reg = profile([BIN, "--json", "create", f"prof-{label}{k}"], repo, f"{MNT}/strace-{label}{k}.txt")
+            runs_rows.append(rows)
+            regions.append(reg)
+        # Median of each step over the runs (the same steps each run).
+        steps = [(what, statistics.median(r[j][1] for r in runs_rows if len(r) == len(rows)))
+                 for j, (what, _) in enumerate(runs_rows[0])]
+        keys = sorted({k for r in regions for k in r}, key=lambda k: (k[0] or "", k[1]))
+        git = [(f"{c}: {r}", statistics.median(x.get((c, r), 0) for x in regions)) for c, r in keys]
+        prof[label] = {"rows": steps, "events": events, "git": git, "runs": len(runs_rows)}
     doc = {
         "results": [
             {"command": nm, "median": statistics.median(t), "p90": p90(t), "times": t}

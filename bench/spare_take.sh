@@ -18,9 +18,10 @@
 # `--json` lacks `"from_spare": true` stops the bench. `sync` before each
 # timed run, the three commands rotated each round, one warm-up round.
 # Prints medians, p90s and the ratios to git, then one fresh and one
-# settled take under strace: the time of each git child and of shards' own
-# work (ledger, env file, register) between them. Needs root, git, python3,
-# strace, mkfs.ext4.
+# settled take (PROFILE_RUNS=3 each) under strace and git's trace2: the
+# time of each git child, of shards' own work (ledger, env file, register)
+# between them, and of git's regions (index read, refresh, unpack_trees).
+# Needs root, git, python3, strace, mkfs.ext4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,11 +60,15 @@ for r in res:
 settled = res[2]["median"] / git["median"]
 print(f"\ntarget: a take <= 0.10x git worktree add: fresh {res[1]['median'] / git['median']:.3f}x, settled {settled:.3f}x")
 for label, prof in doc["profile"].items():
-    print(f"\nwhere a {label} take's time goes (one run under strace -f; strace adds some):")
+    print(f"\nwhere a {label} take's time goes (median of {prof['runs']} runs under strace -f --seccomp-bpf, which adds a little):")
     print("| step | ms |\n|---|---|")
     for what, ms in prof["rows"]:
         print(f"| {what} | {ms:.1f} |")
-    print("fsyncs and renames (ms from start, process, call):")
+    print("inside git (trace2 regions, ms; refresh/sum_*: counts):")
+    for what, ms in prof["git"]:
+        if ms >= 0.5:
+            print(f"  {what}: {ms:.1f}")
+    print("fsyncs and renames of the last run (ms from start, process, call):")
     for t, p, e in prof["events"]:
         print(f"  {t:8.1f}  {p}  {e}")
 PY
