@@ -102,11 +102,19 @@ def take(argv, repo):
         sys.exit(f"the create did not take the spare: {res.stdout.strip()} {res.stderr.strip()}")
 
 
-def git_regions(folder):
-    """{(git command, region): ms} of the trace2 files git wrote in folder."""
-    found = {}
+def clock(stamp):
+    """Seconds since local midnight of a trace2 time (HH:MM:SS.micro)."""
+    h, m, sec = stamp.split()[0].split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def git_trace(folder):
+    """The git processes of a trace2 folder, [(start, end, command)] in
+    seconds since local midnight, and {(command, region): ms}: their
+    top-level regions and refresh counts."""
+    procs, found = [], {}
     for name in sorted(os.listdir(folder)):
-        cmd = None
+        cmd, start, end = None, None, None
         for line in open(os.path.join(folder, name)):
             # time file:line | d0 | main | event | repo | abs | rel | category | message
             f = [x.strip() for x in line.split("|", 8)]
@@ -114,7 +122,9 @@ def git_regions(folder):
                 continue
             event, rel, msg = f[3], f[6], f[8]
             if event == "start":
-                cmd = " ".join(msg.split()[:3])
+                cmd, start = " ".join(msg.split()[:3]), clock(f[0]) - float(f[5])
+            elif event == "atexit":
+                end = clock(f[0])
             elif event == "region_leave" and rel and not msg.startswith(".."):
                 # Top-level regions only; the label without its path.
                 key = (cmd, msg.split()[0].removeprefix("label:"))
@@ -122,63 +132,59 @@ def git_regions(folder):
             elif event == "data" and "refresh/sum_" in msg:
                 k, _, v = msg.lstrip(".").partition(":")
                 found[(cmd, k)] = float(v)
-    return found
+        if start is not None and f[1] == "d0":
+            procs.append((start, end or start, cmd))
+    return sorted(procs), found
 
 
-def profile(argv, repo, trace):
-    """Runs argv under strace and git's trace2; returns the main process's
-    timeline [(what, ms)], its fsyncs and renames, and git's regions."""
-    os.sync()
-    t2 = trace + ".trace2"
-    os.makedirs(t2)
-    os.environ["GIT_TRACE2_PERF"] = t2
+def profile(argv, repo, folder):
+    """Runs argv with git's trace2 on; returns shards' timeline [(step,
+    ms)]: each git child (from its trace2 start to exit) and shards' own
+    work between them, and git's regions."""
+    os.makedirs(folder)
+    os.environ["GIT_TRACE2_PERF"] = folder
     try:
-        take(["strace", "-f", "--seccomp-bpf", "-ttt", "-q", "-y", "-o", trace, "-e", "trace=process,fsync,fdatasync,rename,renameat,renameat2",
-           "-s", "200"] + argv, repo)
+        os.sync()
+        t = time.time()
+        lt = time.localtime(t)
+        t0 = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec + (t % 1)
+        start = time.perf_counter()
+        take(argv, repo)
+        t_end = t0 + time.perf_counter() - start
     finally:
         del os.environ["GIT_TRACE2_PERF"]
-    lines = open(trace).read().splitlines()
-    execs, exits, parent = {}, {}, {}
-    main_pid, t0, t_end = None, None, None
-    events = []  # (t, pid, text) of fsyncs and renames
-    for line in lines:
+    procs, regions = git_trace(folder)
+    rows, at = [], t0
+    for begin, end, what in procs:
+        rows.append(("shards itself", (begin - at) * 1000))
+        rows.append((what, (end - begin) * 1000))
+        at = end
+    rows.append(("shards itself, after", (t_end - at) * 1000))
+    rows.append(("total", (t_end - t0) * 1000))
+    return rows, regions
+
+
+def syscalls(argv, repo, trace):
+    """Runs argv under strace; returns its fsyncs and renames [(ms from
+    start, process, call)]."""
+    os.sync()
+    take(["strace", "-f", "--seccomp-bpf", "-ttt", "-q", "-y", "-o", trace, "-s", "200",
+          "-e", "trace=execve,fsync,fdatasync,rename,renameat,renameat2"] + argv, repo)
+    events, t0, main, seen = [], None, None, set()
+    for line in open(trace):
         m = re.match(r"(\d+)\s+(\d+\.\d+) (.*)", line)
         if not m:
             continue
         pid, t, rest = int(m[1]), float(m[2]), m[3]
-        if main_pid is None:
-            main_pid, t0 = pid, t
-        if rest.startswith("execve(") and pid not in execs:
+        if t0 is None:
+            t0, main = t, pid
+        if rest.startswith("execve(") and pid != main and pid not in seen:
+            seen.add(pid)  # the first of execvp's tries along PATH
             a = re.search(r"\[(.*?)\]", rest)
-            if a:
-                execs[pid] = (t, " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', a[1])[:4]))
-        if rest.startswith("+++ exited"):
-            exits[pid] = t
-        m2 = re.match(r"(?:<\.\.\. )?(?:clone3?|vfork|fork)\b.*= (\d+)$", rest)
-        if m2:
-            parent[int(m2[1])] = pid
-        if re.match(r"(fsync|fdatasync|rename|renameat|renameat2)\(", rest):
-            events.append((t, pid, rest[:90]))
-    t_end = exits.get(main_pid, max(exits.values()))
-    # shards' own process and threads: no exec of their own.
-    ours, grew = {main_pid}, True
-    while grew:
-        more = {p for p, q in parent.items() if q in ours and p not in execs} - ours
-        ours |= more
-        grew = bool(more)
-    # Children of shards that ran a program: git and hooks.
-    kids = sorted((execs[p][0], exits.get(p, t_end), execs[p][1], p) for p in execs
-                  if p != main_pid and parent.get(p) in ours)
-    rows, at = [], t0
-    for start, end, what, p in kids:
-        own = [e for e in events if e[1] in ours and at <= e[0] < start]
-        rows.append((f"shards itself ({len(own)} fsync/rename)", (start - at) * 1000))
-        rows.append((what, (end - start) * 1000))
-        at = end
-    own = [e for e in events if e[1] in ours and at <= e[0] <= t_end]
-    rows.append((f"shards itself, after ({len(own)} fsync/rename)", (t_end - at) * 1000))
-    rows.append(("total under strace", (t_end - t0) * 1000))
-    return rows, [(round((t - t0) * 1000, 1), "shards" if p in ours else p, e) for t, p, e in events], git_regions(t2)
+            events.append((t, pid, "exec " + " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', a[1] if a else "")[:4])))
+        elif re.match(r"(fsync|fdatasync|rename|renameat|renameat2)\(", rest):
+            events.append((t, pid, rest[:110]))
+    return [(round((t - t0) * 1000, 1), "shards" if p == main else p, e) for t, p, e in events]
 
 
 mount()
@@ -222,15 +228,18 @@ try:
         for k in range(int(os.environ.get("PROFILE_RUNS", "3"))):
             n += 1
             prepare(repo, n, settle)
-            rows, events, reg = profile([BIN, "--json", "create", f"prof-{label}{k}"], repo, f"{MNT}/strace-{label}{k}.txt")
+            rows, reg = profile([BIN, "--json", "create", f"prof-{label}{k}"], repo, f"{MNT}/trace2-{label}{k}")
             runs_rows.append(rows)
             regions.append(reg)
-        # Median of each step over the runs (the same steps each run).
-        steps = [(what, statistics.median(r[j][1] for r in runs_rows if len(r) == len(rows)))
-                 for j, (what, _) in enumerate(runs_rows[0])]
+        # Median of each step over the runs that had the same steps.
+        same = [r for r in runs_rows if [w for w, _ in r] == [w for w, _ in runs_rows[0]]]
+        steps = [(what, statistics.median(r[j][1] for r in same)) for j, (what, _) in enumerate(same[0])]
         keys = sorted({k for r in regions for k in r}, key=lambda k: (k[0] or "", k[1]))
         git = [(f"{c}: {r}", statistics.median(x.get((c, r), 0) for x in regions)) for c, r in keys]
-        prof[label] = {"rows": steps, "events": events, "git": git, "runs": len(runs_rows)}
+        n += 1
+        prepare(repo, n, settle)
+        events = syscalls([BIN, "--json", "create", f"strace-{label}"], repo, f"{MNT}/strace-{label}.txt")
+        prof[label] = {"rows": steps, "events": events, "git": git, "runs": len(same)}
     doc = {
         "results": [
             {"command": nm, "median": statistics.median(t), "p90": p90(t), "times": t}

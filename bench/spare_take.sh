@@ -18,9 +18,10 @@
 # `--json` lacks `"from_spare": true` stops the bench. `sync` before each
 # timed run, the three commands rotated each round, one warm-up round.
 # Prints medians, p90s and the ratios to git, then one fresh and one
-# settled take (PROFILE_RUNS=3 each) under strace and git's trace2: the
-# time of each git child, of shards' own work (ledger, env file, register)
-# between them, and of git's regions (index read, refresh, unpack_trees).
+# settled take (PROFILE_RUNS=3 each) with git's trace2 on: the time of each
+# git child, of shards' own work (ledger, env file, register) between them,
+# and of git's regions (index read, preload, refresh, unpack_trees); then
+# one of each under strace -f for its fsyncs and renames.
 # Needs root, git, python3, strace, mkfs.ext4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,7 @@ for r in res:
 settled = res[2]["median"] / git["median"]
 print(f"\ntarget: a take <= 0.10x git worktree add: fresh {res[1]['median'] / git['median']:.3f}x, settled {settled:.3f}x")
 for label, prof in doc["profile"].items():
-    print(f"\nwhere a {label} take's time goes (median of {prof['runs']} runs under strace -f --seccomp-bpf, which adds a little):")
+    print(f"\nwhere a {label} take's time goes (median of {prof['runs']} runs, git's steps from its trace2):")
     print("| step | ms |\n|---|---|")
     for what, ms in prof["rows"]:
         print(f"| {what} | {ms:.1f} |")
@@ -68,7 +69,7 @@ for label, prof in doc["profile"].items():
     for what, ms in prof["git"]:
         if ms >= 0.5:
             print(f"  {what}: {ms:.1f}")
-    print("fsyncs and renames of the last run (ms from start, process, call):")
+    print("children, fsyncs and renames of one more take, under strace -f (slower; ms from start, process, call):")
     for t, p, e in prof["events"]:
         print(f"  {t:8.1f}  {p}  {e}")
 PY
