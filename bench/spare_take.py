@@ -8,18 +8,26 @@ SHARDS_HOME and the host's block register on it too. Each round, three
 commands take turns (rotated each round, one warm-up round not counted):
 
   git      `git worktree add -q -b gN WT/gN main`
-  fresh    `shards --json create fN`, taking a spare filled just before
-           (`shards spares fill`), then the base moved by 10 files
+  fresh    `shards --json create fN`, taking a spare as the fill left it
+           (`shards spares fill`), claimed as soon as the base has moved
+           by 10 files
   settled  the same, but the spare left 2 s and its index refreshed
            (`git update-index -q --refresh`) before the base moved
 
-The fill, the wait, the refresh and the base's commit are outside the
-timed window; `sync` runs right before each timed command. A take whose
-`--json` does not say `"from_spare": true` stops the bench. Nothing is
-deleted between runs. Then one more fresh and one settled take run under
-`strace -f -ttt` (process calls, fsyncs, renames), and the time of each
-git child and of shards' own work between them is written out as the
-profile. Writes medians and p90s in hyperfine's JSON shape.
+With a build that has the background filler (its `spares fill` takes
+`--wait`), each take starts a filler that refills the spare at once: the
+bench waits for it before the next timed command (bench/spare_wait.py),
+and the next fill finds that spare made; so "fresh" is then a spare made
+by the filler, claimed some seconds later, as an orchestrator's next
+create would. The fill, the waits, the refresh and the base's commit are
+outside the timed window; `sync` runs right before each timed command. A
+take whose `--json` does not say `"from_spare": true` stops the bench.
+Nothing is deleted between runs. Then PROFILE_RUNS (3) more fresh and
+settled takes run with git's trace2 on (GIT_TRACE2_PERF): the time of each
+git child (trace2's start to exit), of shards' own work between them, and
+git's top-level regions; and one more of each under `strace -f` lists its
+children, fsyncs and renames. Writes medians and p90s in hyperfine's JSON
+shape, the profile beside them.
 """
 
 import json
@@ -31,11 +39,14 @@ import subprocess
 import sys
 import time
 
+from spare_wait import fill_argv, wait_fillers
+
 src, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 BIN = os.environ["BIN"]
 MNT = f"/tmp/shards-bench-mnt-{os.getpid()}"
 IMG = f"/tmp/shards-bench-{os.getpid()}.img"
 MOVED = 10  # files changed on the base between the fill and the take
+FILL = fill_argv(BIN)
 
 
 def sh(*args, **kw):
@@ -88,7 +99,8 @@ def move_base(repo, n):
 
 def prepare(repo, n, settle):
     """Fills one spare, settles it when asked, then moves the base."""
-    quiet([BIN, "-q", "spares", "fill"], repo)
+    wait_fillers(BIN)
+    quiet(FILL, repo)
     if settle:
         time.sleep(2)
         quiet(["git", "-C", spare_path(repo), "update-index", "-q", "--refresh"], repo)
@@ -108,13 +120,15 @@ def clock(stamp):
     return int(h) * 3600 + int(m) * 60 + float(sec)
 
 
-def git_trace(folder):
-    """The git processes of a trace2 folder, [(start, end, command)] in
-    seconds since local midnight, and {(command, region): ms}: their
-    top-level regions and refresh counts."""
+def git_trace(folder, until):
+    """The git processes of a trace2 folder that the take ran (not those of
+    a background filler it started: detached, the filler is no child of
+    this bench, and its gits' ancestry has no python), [(start, end,
+    command)] in seconds since local midnight, and {(command, region): ms}:
+    their top-level regions and refresh counts."""
     procs, found = [], {}
     for name in sorted(os.listdir(folder)):
-        cmd, start, end = None, None, None
+        cmd, start, end, mine, ours = None, None, None, {}, False
         for line in open(os.path.join(folder, name)):
             # time file:line | d0 | main | event | repo | abs | rel | category | message
             f = [x.strip() for x in line.split("|", 8)]
@@ -125,15 +139,21 @@ def git_trace(folder):
                 cmd, start = " ".join(msg.split()[:3]), clock(f[0]) - float(f[5])
             elif event == "atexit":
                 end = clock(f[0])
+            elif event == "cmd_ancestry":
+                ours = "python" in msg
             elif event == "region_leave" and rel and not msg.startswith(".."):
                 # Top-level regions only; the label without its path.
                 key = (cmd, msg.split()[0].removeprefix("label:"))
-                found[key] = found.get(key, 0) + float(rel) * 1000
+                mine[key] = mine.get(key, 0) + float(rel) * 1000
             elif event == "data" and "refresh/sum_" in msg:
                 k, _, v = msg.lstrip(".").partition(":")
-                found[(cmd, k)] = float(v)
-        if start is not None and f[1] == "d0":
+                mine[(cmd, k)] = float(v)
+        if start is None or start > until or not ours:
+            continue
+        if f[1] == "d0":
             procs.append((start, end or start, cmd))
+        for k, v in mine.items():
+            found[k] = found.get(k, 0) + v
     return sorted(procs), found
 
 
@@ -144,6 +164,7 @@ def profile(argv, repo, folder):
     os.makedirs(folder)
     os.environ["GIT_TRACE2_PERF"] = folder
     try:
+        wait_fillers(BIN)
         os.sync()
         t = time.time()
         lt = time.localtime(t)
@@ -151,9 +172,10 @@ def profile(argv, repo, folder):
         start = time.perf_counter()
         take(argv, repo)
         t_end = t0 + time.perf_counter() - start
+        wait_fillers(BIN)
     finally:
         del os.environ["GIT_TRACE2_PERF"]
-    procs, regions = git_trace(folder)
+    procs, regions = git_trace(folder, t_end)
     rows, at = [], t0
     for begin, end, what in procs:
         rows.append(("shards itself", (begin - at) * 1000))
@@ -167,6 +189,7 @@ def profile(argv, repo, folder):
 def syscalls(argv, repo, trace):
     """Runs argv under strace; returns its fsyncs and renames [(ms from
     start, process, call)]."""
+    wait_fillers(BIN)
     os.sync()
     take(["strace", "-f", "--seccomp-bpf", "-ttt", "-q", "-y", "-o", trace, "-s", "200",
           "-e", "trace=execve,fsync,fdatasync,rename,renameat,renameat2"] + argv, repo)
@@ -184,6 +207,8 @@ def syscalls(argv, repo, trace):
             events.append((t, pid, "exec " + " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', a[1] if a else "")[:4])))
         elif re.match(r"(fsync|fdatasync|rename|renameat|renameat2)\(", rest):
             events.append((t, pid, rest[:110]))
+        elif pid == main and rest.startswith("+++ exited"):
+            break  # not a background filler's, which strace follows too
     return [(round((t - t0) * 1000, 1), "shards" if p == main else p, e) for t, p, e in events]
 
 
@@ -211,6 +236,7 @@ try:
             if c > 0:
                 n += 1
                 prepare(repo, n, settle=(c == 2))
+            wait_fillers(BIN)  # none beside a timed command
             os.sync()
             start = time.perf_counter()
             if c == 0:

@@ -6,6 +6,7 @@
 #   sudo bash bench/spare_take.sh               # 15 interleaved rounds
 #   RUNS=5 FILES=2000 sudo bash bench/spare_take.sh
 #   SKIP_BUILD=1 ...                            # use target/release/shards as it is
+#   BIN=/path/to/shards sudo bash bench/spare_take.sh   # another build (implies SKIP_BUILD)
 #
 # bench/spare_take.py does the timing on one fresh loop-mounted ext4 image,
 # with `[spares] count = 1` (SHARDS_SPARES_COUNT=1). Each round, before each
@@ -14,7 +15,9 @@
 # forward through git. Two kinds of take: on a spare taken right after its
 # fill ("fresh": what a create gets from whatever the fill leaves), and on
 # one left 2 s with its index refreshed ("settled": past git's racy-timestamp
-# window, what a fill that settles its spares should match). A take whose
+# window, what a fill that settles its spares should match; a build whose
+# create starts a background filler is waited for, outside the time, and
+# its refill is then the "fresh" spare: see bench/spare_take.py). A take whose
 # `--json` lacks `"from_spare": true` stops the bench. `sync` before each
 # timed run, the three commands rotated each round, one warm-up round.
 # Prints medians, p90s and the ratios to git, then one fresh and one
@@ -31,11 +34,11 @@ FILES=${FILES:-20000}
 [ "$(id -u)" = 0 ] || { echo "bench/spare_take.sh mounts an ext4 image: run it as root" >&2; exit 1; }
 command -v strace >/dev/null || { apt-get update && apt-get install -y strace; }
 
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BIN:-}" ]; then
   echo "building (release)..." >&2
   cargo build --release --quiet
 fi
-export BIN=$ROOT/target/release/shards
+export BIN=${BIN:-$ROOT/target/release/shards}
 
 WORK=$(mktemp -d /tmp/shards-bench-spare.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
