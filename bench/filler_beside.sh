@@ -7,6 +7,7 @@
 #   RUNS=10 RUNS_LARGE=3 sudo bash bench/filler_beside.sh
 #   FILLER=auto sudo bash bench/filler_beside.sh        # the filler that create spawns
 #   SKIP_BUILD=1 ...                                    # use target/release/shards as it is
+#   BIN=/path/to/shards ...                             # another build (implies SKIP_BUILD)
 #
 # One fresh loop-mounted ext4 image holds everything: the timed repository,
 # a second repository of 20,000 files that the filler fills, SHARDS_HOME and
@@ -21,8 +22,8 @@
 # deleted. FILLER=auto lets shards start its own background filler: a
 # `shards create` in the second repository (SHARDS_SPARES_COUNT=1, untimed,
 # taking the spare the last filler made) spawns it, then the timed create
-# runs beside it; `shards spares fill --wait` (else polling `shards spares`)
-# waits for it. Needs root, git, python3, mkfs.ext4.
+# runs beside it; the bench then waits until that filler's process is gone
+# (bench/spare_wait.py). Needs root, git, python3, mkfs.ext4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,11 +34,11 @@ DELAY=${DELAY:-0.1}
 [ "$(id -u)" = 0 ] || { echo "bench/filler_beside.sh mounts an ext4 image: run it as root" >&2; exit 1; }
 case $FILLER in manual | auto) ;; *) echo "FILLER is manual or auto" >&2; exit 2 ;; esac
 
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BIN:-}" ]; then
   echo "building (release)..." >&2
   cargo build --release --quiet
 fi
-BIN=$ROOT/target/release/shards
+BIN=${BIN:-$ROOT/target/release/shards}
 
 WORK=$(mktemp -d /tmp/shards-bench-filler.XXXXXX)
 IMG=$WORK.img
@@ -66,6 +67,8 @@ echo "I/O scheduler of the disk under the image (${PARENT:-$DEV}): $(cat "/sys/b
 
 BIN=$BIN MNT=$MNT RUNS=$RUNS RUNS_LARGE=$RUNS_LARGE FILLER=$FILLER DELAY=$DELAY python3 - <<'PY'
 import json, os, statistics, subprocess, sys, time
+sys.path.insert(0, "bench")
+from spare_wait import fillers, wait_fillers
 
 BIN, MNT, FILLER, DELAY = os.environ["BIN"], os.environ["MNT"], os.environ["FILLER"], float(os.environ["DELAY"])
 FILLED = f"{MNT}/filled"
@@ -95,6 +98,8 @@ def start_filler(n):
                          text=True, env=dict(env, SHARDS_SPARES_COUNT="1"))
     if not json.loads(res.stdout).get("from_spare"):
         print(f"  note: trigger{fills} was cold: {res.stderr.strip()}", file=sys.stderr)
+    if not fillers(BIN):
+        sys.exit("FILLER=auto: the create started no background filler (a build without one?)")
     return None
 
 def wait_filler(p):
@@ -102,14 +107,10 @@ def wait_filler(p):
         if p.wait() != 0:
             sys.exit("the filler failed")
         return
-    e = dict(env, SHARDS_SPARES_COUNT="1")
-    subprocess.run([BIN, "-q", "spares", "fill", "--wait"], cwd=FILLED, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        s = spares()
-        if s and all(x["state"] == "ready" for x in s):
-            return
-        time.sleep(0.2)
-    sys.exit("no ready spare after 2 minutes: did create spawn a filler?")
+    wait_fillers(BIN)
+    ready = [x for x in spares() if x["state"] == "ready"]
+    if not ready:
+        sys.exit("no ready spare once the fillers were gone: did create start one?")
 
 if FILLER == "auto":  # the first trigger takes a spare, as every later one
     quiet([BIN, "-q", "spares", "fill"], FILLED, env=dict(env, SHARDS_SPARES_COUNT="1"))

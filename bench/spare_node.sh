@@ -8,6 +8,7 @@
 #   sudo bash bench/spare_node.sh              # 5 interleaved rounds
 #   RUNS=3 sudo bash bench/spare_node.sh
 #   SKIP_BUILD=1 ...                           # use target/release/shards as it is
+#   BIN=/path/to/shards sudo bash bench/spare_node.sh   # another build (implies SKIP_BUILD)
 #
 # The app is written here, shaped as `npm create vite -- --template react`
 # makes it: package.json (react, react-dom; vite, its React plugin, eslint
@@ -23,9 +24,14 @@
 # (a cold cache would make cold slower still). Each round, in rotated order
 # after one warm-up round, with `sync` before each timed command:
 #   cold   shards create --no-spare cN            (runs npm ci)
-#   spare  shards spares fill, untimed as the create: timed as the fill;
-#          then shards create sN, which must say "from_spare": true
-# after each, node_modules/.bin/vite must run (outside the time). Needs
+#   spare  shards spares fill, untimed as the create (timed as "the fill"
+#          when it made a spare); then shards create sN, which must say
+#          "from_spare": true
+# after each, node_modules/.bin/vite must run (outside the time). A build
+# whose create starts a background filler refills the spare right after
+# the take: the bench waits for that filler before the next command
+# (bench/spare_wait.py) and times it, from create's return to its exit, as
+# "the refill"; the next round's fill then finds the spare made. Needs
 # root, git, python3, node and npm, mkfs.ext4, the npm registry once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,11 +40,11 @@ RUNS=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "bench/spare_node.sh mounts an ext4 image: run it as root" >&2; exit 1; }
 command -v npm >/dev/null || { echo "bench/spare_node.sh needs node and npm" >&2; exit 1; }
 
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BIN:-}" ]; then
   echo "building (release)..." >&2
   cargo build --release --quiet
 fi
-BIN=$ROOT/target/release/shards
+BIN=${BIN:-$ROOT/target/release/shards}
 
 WORK=$(mktemp -d /tmp/shards-bench-node.XXXXXX)
 IMG=$WORK.img
@@ -107,6 +113,8 @@ echo "$PACKAGES packages in the lock file; $RUNS rounds" >&2
 
 BIN=$BIN APP=$APP RUNS=$RUNS PACKAGES=$PACKAGES python3 - <<'PY'
 import json, os, statistics, subprocess, sys, time
+sys.path.insert(0, "bench")
+from spare_wait import fill_argv, wait_fillers
 
 BIN, APP, RUNS = os.environ["BIN"], os.environ["APP"], int(os.environ["RUNS"])
 
@@ -128,33 +136,53 @@ def timed(f):
     out = f()
     return time.perf_counter() - start, out
 
-names = ["cold (--no-spare, runs npm ci)", "from a spare", "the fill (shards spares fill)"]
-times = [[], [], []]
+names = ["cold (--no-spare, runs npm ci)", "from a spare", "the fill (`shards spares fill`, foreground)",
+         "the refill (background filler, from create's return to its exit)"]
+times = [[], [], [], []]
+FILL = fill_argv(BIN)
+
+def fill():
+    res = subprocess.run([FILL[0], "--json"] + FILL[2:], cwd=APP, check=True, capture_output=True, text=True)
+    return json.loads(res.stdout)["made"]
+
 for i in range(RUNS + 1):  # round 0 warms up
     order = [0, 1] if i % 2 == 0 else [1, 0]
+    this = {}
     for c in order:
+        filled = refilled = None
         if c == 0:
             took, doc = timed(lambda: create(["--no-spare", f"c{i}"]))
             if doc["from_spare"]:
                 sys.exit("a --no-spare create took a spare")
-            fill = None
         else:
-            fill, _ = timed(lambda: subprocess.run([BIN, "-q", "spares", "fill"], cwd=APP, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            filled, made = timed(fill)
+            if not made:
+                filled = None  # the last take's refill made it
             took, doc = timed(lambda: create([f"s{i}"]))
             if doc.get("from_spare") is not True:
                 sys.exit(f"the create did not take the spare: {doc}")
+            start = time.perf_counter()
+            wait_fillers(BIN)
+            refilled = time.perf_counter() - start
+            if refilled < 0.05:
+                refilled = None  # no background filler: an older build
         ready(doc)
         if i > 0:
             times[c].append(took)
-            if fill is not None:
-                times[2].append(fill)
+            for k, v in ((2, filled), (3, refilled)):
+                if v is not None:
+                    times[k].append(v)
+                    this[k] = v
     if i > 0:
-        print(f"  round {i}/{RUNS}: cold {times[0][-1] * 1000:.0f} ms, from a spare {times[1][-1] * 1000:.0f} ms, fill {times[2][-1] * 1000:.0f} ms", file=sys.stderr)
+        extra = "".join(f", {w} {this[k] * 1000:.0f} ms" for w, k in (("fill", 2), ("refill", 3)) if k in this)
+        print(f"  round {i}/{RUNS}: cold {times[0][-1] * 1000:.0f} ms, from a spare {times[1][-1] * 1000:.0f} ms{extra}", file=sys.stderr)
 
 cold = statistics.median(times[0])
 print(f"\nVite app ({os.environ['PACKAGES']} packages), setup = \"npm ci\" (warm npm cache, prefer-offline), fresh ext4, {RUNS} interleaved rounds")
 print("| until `create` returns, node_modules ready | median | p90 | vs cold |\n|---|---|---|---|")
 for n, t in zip(names, times):
+    if not t:
+        continue
     m = statistics.median(t)
     print(f"| {n} | {m * 1000:.1f} ms | {p90(t) * 1000:.1f} ms | {'-' if t is times[0] else f'{m / cold:.3f}x'} |")
 print(f"\ntarget: from a spare <= 0.02x cold: {statistics.median(times[1]) / cold:.3f}x")
