@@ -187,27 +187,37 @@ def profile(argv, repo, folder):
 
 
 def syscalls(argv, repo, trace):
-    """Runs argv under strace; returns its fsyncs and renames [(ms from
-    start, process, call)]."""
+    """Runs argv under strace; returns its children's starts and exits and
+    its fsyncs (with their time) and renames [(ms from start, process,
+    what)]."""
     wait_fillers(BIN)
     os.sync()
-    take(["strace", "-f", "--seccomp-bpf", "-ttt", "-q", "-y", "-o", trace, "-s", "200",
+    take(["strace", "-f", "--seccomp-bpf", "-ttt", "-T", "-q", "-y", "-o", trace, "-s", "200",
           "-e", "trace=execve,fsync,fdatasync,rename,renameat,renameat2"] + argv, repo)
     events, t0, main, seen = [], None, None, set()
     for line in open(trace):
-        m = re.match(r"(\d+)\s+(\d+\.\d+) (.*)", line)
+        m = re.match(r"(\d+)\s+(\d+\.\d+) (.*)", line.replace(MNT, ""))
         if not m:
             continue
         pid, t, rest = int(m[1]), float(m[2]), m[3]
+        took = re.search(r"<(\d+\.\d+)>$", rest)
+        took = f" ({float(took[1]) * 1000:.1f} ms)" if took else ""
         if t0 is None:
             t0, main = t, pid
         if rest.startswith("execve(") and pid != main and pid not in seen:
             seen.add(pid)  # the first of execvp's tries along PATH
             a = re.search(r"\[(.*?)\]", rest)
             events.append((t, pid, "exec " + " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', a[1] if a else "")[:4])))
-        elif re.match(r"(fsync|fdatasync|rename|renameat|renameat2)\(", rest):
-            events.append((t, pid, rest[:110]))
+        elif re.match(r"(fsync|fdatasync)\(", rest) and "unfinished" not in rest:
+            events.append((t, pid, rest.split(")")[0] + ")" + took))
+        elif re.match(r"<\.\.\. (fsync|fdatasync) resumed>", rest):
+            events.append((t, pid, rest.split(">")[0] + ">, done" + took))
+        elif re.match(r"(rename|renameat|renameat2)\(", rest):
+            events.append((t, pid, rest[:100]))
+        elif rest.startswith("+++ exited") and pid in seen:
+            events.append((t, pid, "exit"))
         elif pid == main and rest.startswith("+++ exited"):
+            events.append((t, pid, "exit"))
             break  # not a background filler's, which strace follows too
     return [(round((t - t0) * 1000, 1), "shards" if p == main else p, e) for t, p, e in events]
 

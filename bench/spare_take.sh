@@ -72,7 +72,7 @@ for label, prof in doc["profile"].items():
     for what, ms in prof["git"]:
         if ms >= 0.5:
             print(f"  {what}: {ms:.1f}")
-    print("children, fsyncs and renames of one more take, under strace -f (slower; ms from start, process, call):")
+    print("children, fsyncs (their time) and renames of one more take, under strace -f (slower; ms from start, process; paths on the image):")
     for t, p, e in prof["events"]:
         print(f"  {t:8.1f}  {p}  {e}")
 PY
