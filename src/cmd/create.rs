@@ -341,8 +341,15 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
         }
     };
     // The filler makes spares up to the count again, after this create
-    // took one or found none; this create does not wait for it.
+    // took one or found none; this create does not wait for it. It starts
+    // once the ledger's WAL is synced, so it does not compete with that
+    // sync (which Ledger's drop would otherwise do at the end).
     if use_spares {
+        if let Err(e) = ctx.sync_ledger() {
+            warnings.push(format!(
+                "the ledger's log could not be synced to disk ({e}); the shard is made, but a power cut now could lose its row"
+            ));
+        }
         warnings.extend(super::spares::start_filler(ctx, repo));
     }
     if args.cd && !ctx.env.shell_function {
