@@ -248,6 +248,18 @@ impl Ledger {
             )
             .map_err(classify)?;
         }
+        // SQLite plans a statement again at its first step after a value is
+        // bound where the value could change the plan (a partial index's
+        // condition, `?1 IS NULL`): on a ledger of a few dozen rows that
+        // re-parse costs more than any plan could save, and it undoes the
+        // statement cache. With the planner's stability guarantee, a
+        // statement is planned once, whatever it is bound to; the results
+        // are the same.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(classify)?;
         // Migrating takes the write lock, so only do it when needed: `list`
         // must not wait behind a writer just to learn there is nothing to do.
         let found = if found < migrate::SUPPORTED {
