@@ -248,6 +248,18 @@ impl Ledger {
             )
             .map_err(classify)?;
         }
+        // SQLite plans a statement again at its first step after a value is
+        // bound where the value could change the plan (a partial index's
+        // condition, `?1 IS NULL`): on a ledger of a few dozen rows that
+        // re-parse costs more than any plan could save, and it undoes the
+        // statement cache. With the planner's stability guarantee, a
+        // statement is planned once, whatever it is bound to; the results
+        // are the same.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(classify)?;
         // Migrating takes the write lock, so only do it when needed: `list`
         // must not wait behind a writer just to learn there is nothing to do.
         let found = if found < migrate::SUPPORTED {
@@ -300,21 +312,17 @@ impl Ledger {
     /// block register.
     pub fn id(&self) -> Result<String> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT value FROM meta WHERE key = 'ledger_id'")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
             .map_err(|e| classify(&self.path, e))
     }
 
     /// Returns the shard `name` of the repository whose git dir is `git_dir`.
     pub fn find(&self, git_dir: &Path, name: &str) -> Result<Option<ShardRow>> {
-        let sql = format!(
-            "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.git_dir = ?1 AND s.name = ?2"
-        );
-        self.conn
-            .query_row(&sql, params![path_str(git_dir)?, name], shard_from_row)
-            .optional()
-            .map_err(|e| classify(&self.path, e))
+        find_in(&self.conn, git_dir, name).map_err(|e| match e {
+            Error::Sqlite(e) => classify(&self.path, e),
+            other => other,
+        })
     }
 
     /// Lists shards of one repository (by git dir), or of all of them,
@@ -325,7 +333,7 @@ impl Ledger {
         );
         let filter = git_dir.map(path_str).transpose()?;
         let classify = |e| classify(&self.path, e);
-        let mut stmt = self.conn.prepare(&sql).map_err(classify)?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
         let rows = stmt.query_map([filter], shard_from_row).map_err(classify)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(classify)
     }
@@ -381,8 +389,21 @@ impl Ledger {
     }
 }
 
+/// [`Ledger::find`] on `conn`, also inside a transaction: one statement,
+/// kept prepared, for both.
+pub(super) fn find_in(conn: &Connection, git_dir: &Path, name: &str) -> Result<Option<ShardRow>> {
+    let sql = format!(
+        "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.git_dir = ?1 AND s.name = ?2"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![path_str(git_dir)?, name], shard_from_row)
+        .optional()?)
+}
+
 pub(super) fn taken_blocks(conn: &Connection) -> Result<Vec<PortBlock>> {
-    let mut stmt = conn.prepare("SELECT port_start, port_end FROM shards ORDER BY port_start")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT port_start, port_end FROM shards ORDER BY port_start")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, u16>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {

@@ -36,8 +36,9 @@ pub struct OwnedServicePort {
 }
 
 pub(super) fn services_of(conn: &Connection, shard_id: i64) -> Result<Vec<ServicePort>> {
-    let mut stmt =
-        conn.prepare("SELECT service, port FROM service_ports WHERE shard_id = ?1 ORDER BY port")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT service, port FROM service_ports WHERE shard_id = ?1 ORDER BY port",
+    )?;
     let rows = stmt.query_map([shard_id], |r| {
         Ok(ServicePort {
             service: r.get(0)?,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{SHARD_COLUMNS, path_str, shard_from_row};
-use super::{Ledger, RepoRow, ShardRow, SpareOf, services, taken_blocks};
+use super::{Ledger, RepoRow, ShardRow, SpareOf, find_in, services, taken_blocks};
 use crate::alloc::{self, Pool};
 use crate::error::{Error, Result};
 use crate::model::{PortBlock, ShardState};
@@ -249,7 +249,7 @@ impl Ledger {
 /// name free, its branch held by no other shard, its folder free in the
 /// ledger; returns the folder.
 pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> Result<String> {
-    if let Some(existing) = find_in(tx, repo.id, new.name)? {
+    if let Some(existing) = find_in(tx, &repo.git_dir, new.name)? {
         return Err(Error::NameTaken {
             name: new.name.to_string(),
             repo: repo.root.clone(),
@@ -289,23 +289,11 @@ pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> 
     Ok(path)
 }
 
-fn find_in(tx: &Connection, repo_id: i64, name: &str) -> Result<Option<ShardRow>> {
-    let sql = format!(
-        "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE r.id = ?1 AND s.name = ?2"
-    );
-    Ok(tx
-        .query_row(&sql, params![repo_id, name], shard_from_row)
-        .optional()?)
-}
-
 /// Returns the repository row for `git_dir` when the ledger knows it.
 fn repo_of(conn: &Connection, git_dir: &Path, root: &Path) -> Result<Option<RepoRow>> {
     let found: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, dir_name FROM repos WHERE git_dir = ?1",
-            [path_str(git_dir)?],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, dir_name FROM repos WHERE git_dir = ?1")?
+        .query_row([path_str(git_dir)?], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(found.map(|(id, dir_name)| RepoRow {
         id,
