@@ -135,9 +135,19 @@ pub fn raced(ledger: &Ledger, row: &ShardRow) -> Result<Option<Error>> {
         Some(fresh) if fresh.state != ShardState::Active && lookup::owner_alive(&fresh) => {
             Some(lookup::busy(&fresh))
         }
+        // Claimed since it was read, by a process that died or failed
+        // while it deleted the worktree: that is what the check saw.
+        Some(fresh) if claimed_since(row, &fresh) => Some(lookup::busy(&fresh)),
         Some(_) => None,
         None => Some(destroyed_elsewhere(row)),
     })
+}
+
+/// True when `fresh`, row `row` as the ledger holds it now, was claimed
+/// by another process since `row` was read: a destroy or prune that died,
+/// or failed, after it began deleting the worktree leaves it so.
+pub fn claimed_since(row: &ShardRow, fresh: &ShardRow) -> bool {
+    fresh.state == ShardState::Destroying && (row.state != fresh.state || row.pid != fresh.pid)
 }
 
 /// The error for a shard whose row another process removed while this one
@@ -289,7 +299,7 @@ fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
         // free before, so what git left there unfinished is the create's.
         repo.remove_unfinished(&row.path, &Default::default(), false)?;
     }
-    if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
+    if let Some(left) = remove_worktree(repo, row)? {
         notes.push(format!(
             "left {} in place: it is not this shard's git worktree",
             left.display()
@@ -306,6 +316,25 @@ fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
         Some(why) => BranchFate::Kept(Retained::Unmerged(why)),
     };
     Ok((fate, notes))
+}
+
+/// Removes the shard's worktree and git's record of it
+/// (`Repo::remove_worktree`), trying again a few times when a file
+/// appeared meanwhile: a racing destroy's `git status` writes the index
+/// (`index.lock`, then `index`) into the record while it is removed.
+fn remove_worktree(repo: &Repo, row: &ShardRow) -> Result<Option<std::path::PathBuf>> {
+    let mut tries = 0;
+    loop {
+        match repo.remove_worktree(&row.wt_name, &row.path) {
+            Err(Error::Io { err, .. })
+                if err.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// How many times a row that changes between its read and its claim is
@@ -338,4 +367,68 @@ fn claim(
         }
     }
     Err(lookup::busy(&seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::alloc::Pool;
+    use crate::ledger::NewShard;
+    use crate::template::WorktreePlace;
+
+    /// A pid no process has (above the kernel's largest), started at 1.
+    const DEAD: (i64, i64) = (i32::MAX as i64, 1);
+
+    /// An active shard `x` in an in-memory ledger.
+    fn active_x() -> (Ledger, ShardRow) {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let pool = Pool::new(3000, 3099, 100).unwrap();
+        let services = BTreeMap::new();
+        let place = WorktreePlace::Fixed(PathBuf::from("/wt/app/x"));
+        let new = NewShard {
+            git_dir: Path::new("/src/app/.git"),
+            root: Path::new("/src/app"),
+            dir_name: "app",
+            name: "x",
+            branch: "x",
+            place: &place,
+            wt_name: "x",
+            made_branch: true,
+            owner_uid: 1000,
+            pid: DEAD,
+            now: 0,
+            services: &services,
+            spare: None,
+        };
+        let id = l.reserve(&new, &pool, |_| false).unwrap().id;
+        l.set_state(id, ShardState::Active, None).unwrap();
+        let row = l.shard(id).unwrap().unwrap();
+        (l, row)
+    }
+
+    #[test]
+    fn a_row_still_active_is_no_race() {
+        let (l, row) = active_x();
+        assert!(raced(&l, &row).unwrap().is_none());
+    }
+
+    /// A destroy or prune that claimed the row after it was read, began
+    /// deleting the worktree and failed or died (so the owner is dead): the
+    /// worktree the check saw half gone is that, not work (issue 18).
+    #[test]
+    fn a_row_claimed_since_it_was_read_by_a_process_now_dead_is_a_race() {
+        let (mut l, row) = active_x();
+        assert!(matches!(
+            l.claim(&row, DEAD, true).unwrap(),
+            Claim::Claimed(_)
+        ));
+        let fresh = l.shard(row.id).unwrap().unwrap();
+        assert!(claimed_since(&row, &fresh));
+        assert!(!claimed_since(&fresh, &fresh));
+        let err = raced(&l, &row).unwrap().expect("a race");
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+    }
 }
