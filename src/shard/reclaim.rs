@@ -10,12 +10,16 @@
 //! runs while the block is still held, then the worktree, git's record and
 //! the branch (when nothing on it would be lost) go, then the row, which
 //! frees the block. If the hook fails (when it must not) or removing
-//! fails, the row is handed back as it was. What became of the branch is a
+//! fails before anything was deleted, the row is handed back as it was
+//! (after, it stays claimed for `prune` or a destroy again to finish,
+//! never `active` with its worktree half gone). What became of the branch is a
 //! [`BranchFate`]. A destroy whose check refused a shard asks [`raced`]
 //! whether another process destroyed it meanwhile (its worktree, half
 //! deleted, looks changed), to say that instead.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use std::cell::Cell;
 
 use crate::config::Config;
 use crate::config::hooks::Hook;
@@ -115,10 +119,18 @@ pub fn destroy(
         Ok(true)
     };
     let held = site.held_lock;
-    reclaim(site, "destroy", row.id, Some(work), hook, decide, |row| {
-        let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
-        remove(repo, row)
-    })?
+    reclaim(
+        site,
+        "destroy",
+        row.id,
+        Some(work),
+        hook,
+        decide,
+        |row, touched| {
+            let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
+            remove(repo, row, touched)
+        },
+    )?
     .ok_or_else(|| destroyed_elsewhere(row))
 }
 
@@ -168,10 +180,10 @@ pub fn debris(
 ) -> Result<Option<Reclaimed>> {
     let decide = |fresh: &ShardRow| Ok(diagnose(fresh).reclaimable());
     let held = site.held_lock;
-    reclaim(site, "prune", row.id, None, hook, decide, |row| {
+    reclaim(site, "prune", row.id, None, hook, decide, |row, touched| {
         if row.repo.git_dir.exists() {
             let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
-            return remove(&Repo::discover(&row.repo.git_dir)?, row);
+            return remove(&Repo::discover(&row.repo.git_dir)?, row, touched);
         }
         let mut notes = Vec::new();
         if row.path.exists() {
@@ -205,7 +217,7 @@ pub fn merged(
         Some(merge.work),
         hook,
         decide,
-        |row| {
+        |row, touched| {
             // Work written since the check stops it, and the shard is handed back.
             if let Some(summary) = worktree::dirty_summary(&row.path)? {
                 return Err(Error::WorktreeDirty {
@@ -216,7 +228,7 @@ pub fn merged(
             }
             let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
             let repo = Repo::discover(&row.repo.git_dir)?;
-            let (fate, notes) = remove(&repo, row)?;
+            let (fate, notes) = remove(&repo, row, touched)?;
             let squashed = row.made_branch && merge.how == Merged::Changes;
             if !squashed || !matches!(fate, BranchFate::Kept(_)) {
                 return Ok((fate, notes));
@@ -238,8 +250,9 @@ pub fn merged(
 /// it clean; runs the teardown `hook` while the block is still held,
 /// removes the shard with `remove` (which says what became of the branch,
 /// and notes), then deletes the row. If the hook fails (when its failure
-/// stops) or is interrupted, or `remove` fails, the row is handed back as
-/// it was.
+/// stops) or is interrupted, or `remove` fails before it deleted anything,
+/// the row is handed back as it was; a `remove` that fails after stays
+/// claimed, as a destroy killed there does.
 fn reclaim(
     site: &mut Site<'_>,
     op: &str,
@@ -247,7 +260,7 @@ fn reclaim(
     work: Option<WorkCheck>,
     hook: &TeardownHook<'_>,
     decide: impl Fn(&ShardRow) -> Result<bool>,
-    remove: impl FnOnce(&ShardRow) -> Result<(BranchFate, Vec<String>)>,
+    remove: impl FnOnce(&ShardRow, &Cell<bool>) -> Result<(BranchFate, Vec<String>)>,
 ) -> Result<Option<Reclaimed>> {
     let found_clean = work.is_some_and(WorkCheck::found_clean);
     let Some(row) = claim(site, id, found_clean, decide)? else {
@@ -268,14 +281,20 @@ fn reclaim(
             Err(e) => warnings.push(format!("{e}; went on without it")),
         }
     }
-    let (branch, notes) = match remove(&row) {
+    let touched = Cell::new(false);
+    let (branch, notes) = match remove(&row, &touched) {
         Ok(done) => done,
-        Err(e) => {
-            // Nothing was removed that matters (the folder is not ours or
-            // could not be read): hand the shard back as it was.
+        // Nothing was removed (the lock could not be taken, work was
+        // written since the check): hand the shard back as it was.
+        Err(e) if !touched.get() => {
             let _ = site.ledger.set_state(row.id, row.state, row.pid);
             return Err(e);
         }
+        // The worktree went, or part of it (a file another process made
+        // in git's record meanwhile: a `git status` writing the index):
+        // the row stays claimed, so that no one takes what is left for
+        // work, and `prune` or a destroy again finishes it.
+        Err(e) => return Err(e),
     };
     site.crash_point(&format!("{op}:removed"));
     site.ledger.remove(row.id)?;
@@ -291,9 +310,10 @@ fn reclaim(
 /// Removes a shard's worktree and git's record of it, then its branch when
 /// the shard made it and nothing on it would be lost. Returns what became
 /// of the branch, and notes on what else was left in place. Does not touch
-/// the ledger.
-fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
+/// the ledger. Sets `touched` before it deletes anything.
+fn remove(repo: &Repo, row: &ShardRow, touched: &Cell<bool>) -> Result<(BranchFate, Vec<String>)> {
     let mut notes = Vec::new();
+    touched.set(true);
     if row.state == ShardState::Creating {
         // A create killed while git was adding the worktree: its path was
         // free before, so what git left there unfinished is the create's.
