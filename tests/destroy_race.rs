@@ -86,3 +86,59 @@ fn issue_18_a_prune_merged_racing_a_destroy_never_says_the_worktree_holds_work()
         assert!(env.list().is_empty(), "round {round}: {outs:?}");
     }
 }
+
+/// Makes `dir` (a new folder) something its owner's removal cannot take:
+/// a tmpfs mounted on it for root, a read-only folder holding a file
+/// otherwise. The returned guard undoes it.
+fn unremovable(dir: &std::path::Path) -> impl Drop {
+    struct Undo(std::path::PathBuf, bool);
+    impl Drop for Undo {
+        fn drop(&mut self) {
+            use std::os::unix::fs::PermissionsExt;
+            if self.1 {
+                let _ = std::process::Command::new("umount").arg(&self.0).status();
+            } else {
+                let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(dir).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "none"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mount: {out:?}");
+    } else {
+        std::fs::write(dir.join("f"), "").unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    }
+    Undo(dir.to_path_buf(), root)
+}
+
+/// A destroy whose removal fails once the worktree is deleted (here git's
+/// record cannot be removed; in the race, a loser's `git status` wrote
+/// `index.lock` into it meanwhile, and the removal found it not empty)
+/// must not hand the row back `active`: a destroy or prune that then looks
+/// at the worktree, half gone, would say it holds work. The row stays
+/// claimed, and destroying again finishes it.
+#[test]
+fn issue_18_a_removal_that_fails_after_deleting_leaves_the_shard_claimed_not_active() {
+    let env = with_many_files();
+    let wt = crate::common::shard_path(&env.create("x"));
+    let record = env.repo.join(".git/worktrees/x/stuck");
+    let undo = unremovable(&record);
+    let out = env.shards(&["destroy", "x"]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(!wt.exists(), "{out}");
+    let status = env.list()[0]["status"].as_str().unwrap().to_string();
+    assert_ne!(status, "active", "{out}");
+    assert_ne!(status, "missing", "{out}");
+    drop(undo);
+    let again = env.shards(&["destroy", "x"]);
+    assert_eq!(again.code, 0, "{again}");
+    assert!(env.list().is_empty(), "{again}");
+}

@@ -125,10 +125,20 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs) -> Result<DestroyReport> {
         check::unlocked(repo, &row, force)?;
         // A worktree another destroy is deleting looks changed: say that
         // the shard is going, not that it holds work.
-        let work = match check::work(repo, &row, &config, force) {
-            Ok(work) => work,
-            // A ledger that cannot be read now keeps the check's own error.
-            Err(e) => return Err(reclaim::raced(&ledger, &row).ok().flatten().unwrap_or(e)),
+        let (row, work) = match check::work(repo, &row, &config, force) {
+            Ok(work) => (row, work),
+            Err(e) => match ledger.shard(row.id) {
+                // Claimed meanwhile by a destroy or prune that died or
+                // failed while it deleted the worktree: finish it.
+                Ok(Some(fresh))
+                    if reclaim::claimed_since(&row, &fresh) && !lookup::owner_alive(&fresh) =>
+                {
+                    let work = check::work(repo, &fresh, &config, force)?;
+                    (fresh, work)
+                }
+                // A ledger that cannot be read now keeps the check's own error.
+                _ => return Err(reclaim::raced(&ledger, &row).ok().flatten().unwrap_or(e)),
+            },
         };
         rows.push((row, work));
     }

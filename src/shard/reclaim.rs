@@ -10,12 +10,16 @@
 //! runs while the block is still held, then the worktree, git's record and
 //! the branch (when nothing on it would be lost) go, then the row, which
 //! frees the block. If the hook fails (when it must not) or removing
-//! fails, the row is handed back as it was. What became of the branch is a
+//! fails before anything was deleted, the row is handed back as it was
+//! (after, it stays claimed for `prune` or a destroy again to finish,
+//! never `active` with its worktree half gone). What became of the branch is a
 //! [`BranchFate`]. A destroy whose check refused a shard asks [`raced`]
 //! whether another process destroyed it meanwhile (its worktree, half
 //! deleted, looks changed), to say that instead.
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
+
+use std::cell::Cell;
 
 use crate::config::Config;
 use crate::config::hooks::Hook;
@@ -115,10 +119,18 @@ pub fn destroy(
         Ok(true)
     };
     let held = site.held_lock;
-    reclaim(site, "destroy", row.id, Some(work), hook, decide, |row| {
-        let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
-        remove(repo, row)
-    })?
+    reclaim(
+        site,
+        "destroy",
+        row.id,
+        Some(work),
+        hook,
+        decide,
+        |row, touched| {
+            let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
+            remove(repo, row, touched)
+        },
+    )?
     .ok_or_else(|| destroyed_elsewhere(row))
 }
 
@@ -135,9 +147,19 @@ pub fn raced(ledger: &Ledger, row: &ShardRow) -> Result<Option<Error>> {
         Some(fresh) if fresh.state != ShardState::Active && lookup::owner_alive(&fresh) => {
             Some(lookup::busy(&fresh))
         }
+        // Claimed since it was read, by a process that died or failed
+        // while it deleted the worktree: that is what the check saw.
+        Some(fresh) if claimed_since(row, &fresh) => Some(lookup::busy(&fresh)),
         Some(_) => None,
         None => Some(destroyed_elsewhere(row)),
     })
+}
+
+/// True when `fresh`, row `row` as the ledger holds it now, was claimed
+/// by another process since `row` was read: a destroy or prune that died,
+/// or failed, after it began deleting the worktree leaves it so.
+pub fn claimed_since(row: &ShardRow, fresh: &ShardRow) -> bool {
+    fresh.state == ShardState::Destroying && (row.state != fresh.state || row.pid != fresh.pid)
 }
 
 /// The error for a shard whose row another process removed while this one
@@ -158,10 +180,10 @@ pub fn debris(
 ) -> Result<Option<Reclaimed>> {
     let decide = |fresh: &ShardRow| Ok(diagnose(fresh).reclaimable());
     let held = site.held_lock;
-    reclaim(site, "prune", row.id, None, hook, decide, |row| {
+    reclaim(site, "prune", row.id, None, hook, decide, |row, touched| {
         if row.repo.git_dir.exists() {
             let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
-            return remove(&Repo::discover(&row.repo.git_dir)?, row);
+            return remove(&Repo::discover(&row.repo.git_dir)?, row, touched);
         }
         let mut notes = Vec::new();
         if row.path.exists() {
@@ -195,7 +217,7 @@ pub fn merged(
         Some(merge.work),
         hook,
         decide,
-        |row| {
+        |row, touched| {
             // Work written since the check stops it, and the shard is handed back.
             if let Some(summary) = worktree::dirty_summary(&row.path)? {
                 return Err(Error::WorktreeDirty {
@@ -206,7 +228,7 @@ pub fn merged(
             }
             let _lock = super::worktree_lock(held, &row.repo.git_dir, &|| Ok(()))?;
             let repo = Repo::discover(&row.repo.git_dir)?;
-            let (fate, notes) = remove(&repo, row)?;
+            let (fate, notes) = remove(&repo, row, touched)?;
             let squashed = row.made_branch && merge.how == Merged::Changes;
             if !squashed || !matches!(fate, BranchFate::Kept(_)) {
                 return Ok((fate, notes));
@@ -228,8 +250,9 @@ pub fn merged(
 /// it clean; runs the teardown `hook` while the block is still held,
 /// removes the shard with `remove` (which says what became of the branch,
 /// and notes), then deletes the row. If the hook fails (when its failure
-/// stops) or is interrupted, or `remove` fails, the row is handed back as
-/// it was.
+/// stops) or is interrupted, or `remove` fails before it deleted anything,
+/// the row is handed back as it was; a `remove` that fails after stays
+/// claimed, as a destroy killed there does.
 fn reclaim(
     site: &mut Site<'_>,
     op: &str,
@@ -237,7 +260,7 @@ fn reclaim(
     work: Option<WorkCheck>,
     hook: &TeardownHook<'_>,
     decide: impl Fn(&ShardRow) -> Result<bool>,
-    remove: impl FnOnce(&ShardRow) -> Result<(BranchFate, Vec<String>)>,
+    remove: impl FnOnce(&ShardRow, &Cell<bool>) -> Result<(BranchFate, Vec<String>)>,
 ) -> Result<Option<Reclaimed>> {
     let found_clean = work.is_some_and(WorkCheck::found_clean);
     let Some(row) = claim(site, id, found_clean, decide)? else {
@@ -258,14 +281,20 @@ fn reclaim(
             Err(e) => warnings.push(format!("{e}; went on without it")),
         }
     }
-    let (branch, notes) = match remove(&row) {
+    let touched = Cell::new(false);
+    let (branch, notes) = match remove(&row, &touched) {
         Ok(done) => done,
-        Err(e) => {
-            // Nothing was removed that matters (the folder is not ours or
-            // could not be read): hand the shard back as it was.
+        // Nothing was removed (the lock could not be taken, work was
+        // written since the check): hand the shard back as it was.
+        Err(e) if !touched.get() => {
             let _ = site.ledger.set_state(row.id, row.state, row.pid);
             return Err(e);
         }
+        // The worktree went, or part of it (a file another process made
+        // in git's record meanwhile: a `git status` writing the index):
+        // the row stays claimed, so that no one takes what is left for
+        // work, and `prune` or a destroy again finishes it.
+        Err(e) => return Err(e),
     };
     site.crash_point(&format!("{op}:removed"));
     site.ledger.remove(row.id)?;
@@ -281,15 +310,16 @@ fn reclaim(
 /// Removes a shard's worktree and git's record of it, then its branch when
 /// the shard made it and nothing on it would be lost. Returns what became
 /// of the branch, and notes on what else was left in place. Does not touch
-/// the ledger.
-fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
+/// the ledger. Sets `touched` before it deletes anything.
+fn remove(repo: &Repo, row: &ShardRow, touched: &Cell<bool>) -> Result<(BranchFate, Vec<String>)> {
     let mut notes = Vec::new();
+    touched.set(true);
     if row.state == ShardState::Creating {
         // A create killed while git was adding the worktree: its path was
         // free before, so what git left there unfinished is the create's.
         repo.remove_unfinished(&row.path, &Default::default(), false)?;
     }
-    if let Some(left) = repo.remove_worktree(&row.wt_name, &row.path)? {
+    if let Some(left) = remove_worktree(repo, row)? {
         notes.push(format!(
             "left {} in place: it is not this shard's git worktree",
             left.display()
@@ -306,6 +336,25 @@ fn remove(repo: &Repo, row: &ShardRow) -> Result<(BranchFate, Vec<String>)> {
         Some(why) => BranchFate::Kept(Retained::Unmerged(why)),
     };
     Ok((fate, notes))
+}
+
+/// Removes the shard's worktree and git's record of it
+/// (`Repo::remove_worktree`), trying again a few times when a file
+/// appeared meanwhile: a racing destroy's `git status` writes the index
+/// (`index.lock`, then `index`) into the record while it is removed.
+fn remove_worktree(repo: &Repo, row: &ShardRow) -> Result<Option<std::path::PathBuf>> {
+    let mut tries = 0;
+    loop {
+        match repo.remove_worktree(&row.wt_name, &row.path) {
+            Err(Error::Io { err, .. })
+                if err.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// How many times a row that changes between its read and its claim is
@@ -338,4 +387,68 @@ fn claim(
         }
     }
     Err(lookup::busy(&seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::alloc::Pool;
+    use crate::ledger::NewShard;
+    use crate::template::WorktreePlace;
+
+    /// A pid no process has (above the kernel's largest), started at 1.
+    const DEAD: (i64, i64) = (i32::MAX as i64, 1);
+
+    /// An active shard `x` in an in-memory ledger.
+    fn active_x() -> (Ledger, ShardRow) {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let pool = Pool::new(3000, 3099, 100).unwrap();
+        let services = BTreeMap::new();
+        let place = WorktreePlace::Fixed(PathBuf::from("/wt/app/x"));
+        let new = NewShard {
+            git_dir: Path::new("/src/app/.git"),
+            root: Path::new("/src/app"),
+            dir_name: "app",
+            name: "x",
+            branch: "x",
+            place: &place,
+            wt_name: "x",
+            made_branch: true,
+            owner_uid: 1000,
+            pid: DEAD,
+            now: 0,
+            services: &services,
+            spare: None,
+        };
+        let id = l.reserve(&new, &pool, |_| false).unwrap().id;
+        l.set_state(id, ShardState::Active, None).unwrap();
+        let row = l.shard(id).unwrap().unwrap();
+        (l, row)
+    }
+
+    #[test]
+    fn a_row_still_active_is_no_race() {
+        let (l, row) = active_x();
+        assert!(raced(&l, &row).unwrap().is_none());
+    }
+
+    /// A destroy or prune that claimed the row after it was read, began
+    /// deleting the worktree and failed or died (so the owner is dead): the
+    /// worktree the check saw half gone is that, not work (issue 18).
+    #[test]
+    fn a_row_claimed_since_it_was_read_by_a_process_now_dead_is_a_race() {
+        let (mut l, row) = active_x();
+        assert!(matches!(
+            l.claim(&row, DEAD, true).unwrap(),
+            Claim::Claimed(_)
+        ));
+        let fresh = l.shard(row.id).unwrap().unwrap();
+        assert!(claimed_since(&row, &fresh));
+        assert!(!claimed_since(&fresh, &fresh));
+        let err = raced(&l, &row).unwrap().expect("a race");
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+    }
 }
