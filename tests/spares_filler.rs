@@ -117,7 +117,9 @@ fn a_claim_starts_an_idle_filler_that_create_does_not_wait_for() {
     // Its own session: no terminal signal of the create's reaches it.
     assert_eq!(stat_field(pid, 6), pid.to_string(), "session leader");
 
-    // A foreground fill says a filler is at work and changes nothing.
+    // The listing and a foreground fill say a filler is at work; the fill
+    // changes nothing.
+    assert_eq!(spares(&env)["filler_at_work"], true);
     let out = env.shards(&["spares", "fill"]).ok();
     assert!(out.stderr.contains("background filler is at work"), "{out}");
     let now = env.shards(&["spares", "fill", "--json"]).ok().json();

@@ -73,7 +73,7 @@ pub struct SparesReport {
     /// How many this run removed (`drop`, and `fill` of stale ones).
     pub dropped: usize,
     /// Whether a background filler was at work (`fill` without `--wait`
-    /// then changes nothing).
+    /// then changes nothing; a listing says so too).
     pub filler_at_work: bool,
     /// The background filler's log.
     pub filler_log: std::path::PathBuf,
@@ -109,8 +109,13 @@ pub fn run(ctx: &Ctx, args: &SparesArgs) -> Result<SparesReport> {
     };
     // Fills and drops take the filler's turn, so two never make spares of
     // one repository at once.
+    let mut at_work = false;
     let turn = match &args.action {
-        None => None,
+        // Listing only asks whether a filler is at work.
+        None => {
+            at_work = lanes.try_turn()?.is_none();
+            None
+        }
         Some(SparesAction::Filler) => {
             let Some(turn) = lanes.queue(&stop)? else {
                 say("Another filler waits for its turn and will make what is missing.");
@@ -179,7 +184,7 @@ pub fn run(ctx: &Ctx, args: &SparesArgs) -> Result<SparesReport> {
         progress.borrow_mut().finish();
     }
     drop(turn);
-    report(ctx, repo, &config, &lanes, (made, dropped), false)
+    report(ctx, repo, &config, &lanes, (made, dropped), at_work)
 }
 
 /// Starts a background filler for the repository, unless switched off
