@@ -58,6 +58,10 @@ pub struct Peek {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// SQLite's count of this connection's changes when the WAL was last
+    /// synced: a second sync with nothing new of ours would only wait for
+    /// other processes' frames.
+    synced: std::cell::Cell<u64>,
 }
 
 impl Drop for Ledger {
@@ -68,7 +72,7 @@ impl Drop for Ledger {
 }
 
 impl Ledger {
-    /// Syncs the WAL when this connection wrote (SQLite, with
+    /// Syncs the WAL when this connection wrote since the last sync (SQLite, with
     /// `synchronous = NORMAL`, syncs it only at checkpoints): what this
     /// process committed then outlives a power cut. One `fdatasync` of the
     /// WAL makes every frame in it durable; the database stays consistent
@@ -76,17 +80,20 @@ impl Ledger {
     /// the ledger is dropped, and must be called before an `exec`, which
     /// drops nothing.
     pub fn sync_wal(&self) -> std::io::Result<()> {
-        if self.conn.total_changes() == 0 || self.path == Path::new(":memory:") {
+        let changes = self.conn.total_changes();
+        if changes == self.synced.get() || self.path == Path::new(":memory:") {
             return Ok(());
         }
         let mut wal = self.path.as_os_str().to_owned();
         wal.push("-wal");
         match std::fs::File::open(&wal) {
-            Ok(file) => file.sync_data(),
+            Ok(file) => file.sync_data()?,
             // Checkpointed away by SQLite: the database file holds it.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
+        self.synced.set(changes);
+        Ok(())
     }
 }
 
@@ -283,7 +290,11 @@ impl Ledger {
                 supported: migrate::SUPPORTED,
             });
         }
-        Ok(Ledger { conn, path })
+        Ok(Ledger {
+            conn,
+            path,
+            synced: std::cell::Cell::new(0),
+        })
     }
 
     /// Returns the file the ledger lives in.
