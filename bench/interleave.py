@@ -22,49 +22,20 @@ before a change, timed in the same rounds), after the default commands, so
 
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 
+from fsimage import Image, p90, sh
+from fsimage import quiet as run
+
 kind, fs, src, runs, out = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 BIN = os.environ["BIN"]
-MNT = f"/tmp/shards-bench-mnt-{os.getpid()}"
-IMG = f"/tmp/shards-bench-{os.getpid()}.img"
+image = Image(fs, "4G" if fs == "ext4" else "3G", 1500000)
+MNT = image.mnt
 
 
-def sh(*args, **kw):
-    subprocess.run(args, check=True, **kw)
-
-
-def mount():
-    os.makedirs(MNT, exist_ok=True)
-    if fs == "ext4":
-        sh("truncate", "-s", "4G", IMG)
-        sh("mkfs.ext4", "-q", "-F", "-N", "1500000", IMG)
-        sh("mount", "-o", "loop", IMG, MNT)
-    else:
-        sh("mount", "-t", "tmpfs", "-o", "size=3G", "tmpfs", MNT)
-
-
-def unmount():
-    subprocess.run(["umount", MNT])
-    shutil.rmtree(MNT, ignore_errors=True)
-    if os.path.exists(IMG):
-        os.remove(IMG)
-
-
-def p90(t):
-    s = sorted(t)
-    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
-
-
-def run(argv, cwd):
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-
-
-mount()
+image.mount()
 try:
     repo = f"{MNT}/repo"
     sh("cp", "-a", src, repo)
@@ -128,4 +99,4 @@ try:
         print(f"  {fs} {kind}: {n}: median {statistics.median(t) * 1000:.1f} ms, p90 {p90(t) * 1000:.1f} ms", file=sys.stderr)
 finally:
     os.chdir("/")
-    unmount()
+    image.unmount()

@@ -33,48 +33,21 @@ shape, the profile beside them.
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 
+from fsimage import Image, p90, quiet, sh
 from spare_wait import fill_argv, wait_fillers
 
 src, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 BIN = os.environ["BIN"]
-MNT = f"/tmp/shards-bench-mnt-{os.getpid()}"
-IMG = f"/tmp/shards-bench-{os.getpid()}.img"
+# Three 20,000-file worktrees a round: room and inodes for 25 rounds.
+image = Image("ext4", "12G", 3000000)
+MNT = image.mnt
 MOVED = 10  # files changed on the base between the fill and the take
 FILL = fill_argv(BIN)
-
-
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, **kw)
-
-
-def mount():
-    os.makedirs(MNT, exist_ok=True)
-    # Three 20,000-file worktrees a round: room and inodes for 25 rounds.
-    sh("truncate", "-s", "12G", IMG)
-    sh("mkfs.ext4", "-q", "-F", "-N", "3000000", IMG)
-    sh("mount", "-o", "loop", IMG, MNT)
-
-
-def unmount():
-    subprocess.run(["umount", MNT])
-    shutil.rmtree(MNT, ignore_errors=True)
-    if os.path.exists(IMG):
-        os.remove(IMG)
-
-
-def p90(t):
-    s = sorted(t)
-    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
-
-
-def quiet(argv, cwd):
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
 def spare_path(repo):
@@ -222,7 +195,7 @@ def syscalls(argv, repo, trace):
     return [(round((t - t0) * 1000, 1), "shards" if p == main else p, e) for t, p, e in events]
 
 
-mount()
+image.mount()
 try:
     repo = f"{MNT}/repo"
     sh("cp", "-a", src, repo)
@@ -286,4 +259,4 @@ try:
     json.dump(doc, open(out, "w"))
 finally:
     os.chdir("/")
-    unmount()
+    image.unmount()

@@ -7,7 +7,6 @@
 //! `core.worktree` repository has no `.git`), shards refuses too.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::{TestEnv, shard_path};
 
@@ -179,14 +178,8 @@ fn shard_is_what_git_makes(env: &TestEnv, git_dir: &Path, from: &Path) {
 /// refusal is what the test is after, so it may fail).
 fn git_worktree_add_code(env: &TestEnv, dir: &Path) -> i32 {
     let to = env.root.join("refused");
-    Command::new("git")
+    env.git_command(dir)
         .args(["worktree", "add", "-q", to.to_str().unwrap()])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &env.home)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .unwrap()
         .status

@@ -144,18 +144,11 @@ fn a_branch_lock_a_dying_git_left_goes_with_the_undo() {
     let env = TestEnv::new();
     let fake = env.root.join("fake-git");
     std::fs::create_dir_all(&fake).unwrap();
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v git"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = crate::common::real_git();
     let script = format!(
         "#!/bin/sh\nif [ \"$1\" = worktree ] && [ \"$2\" = add ] && [ \"$3\" = -b ]; then\n  : > '{}/.git/refs/heads/'\"$4\".lock\n  kill -KILL $$\nfi\nexec {} \"$@\"\n",
         env.repo.display(),
-        real.trim()
+        real
     );
     let git = fake.join("git");
     std::fs::write(&git, script).unwrap();

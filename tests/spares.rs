@@ -130,35 +130,6 @@ fn a_fill_killed_mid_checkout_is_reclaimed_by_one_prune() {
     assert_eq!(ports(&env.create("a")["shard"]), env.block(0));
 }
 
-/// Returns every file of a worktree but `.git`, the env file and the
-/// setup hook's own file, with its mode and content, sorted.
-fn tree(dir: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            if [".git", ".env", ".setup-ran"].contains(&rel.as_str()) {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    rel,
-                    meta.permissions().mode(),
-                    fs::read(&p).unwrap_or_default(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_shard_from_a_spare_is_what_a_cold_create_makes() {
     let env = world(1);
@@ -185,7 +156,10 @@ fn a_shard_from_a_spare_is_what_a_cold_create_makes() {
         crate::common::shard_path(&warm),
         crate::common::shard_path(&cold),
     );
-    assert_eq!(tree(&w), tree(&c));
+    assert_eq!(
+        crate::common::spares::tree(&w),
+        crate::common::spares::tree(&c)
+    );
     assert_eq!(
         env.git(&w, &["ls-files", "-s"]),
         env.git(&c, &["ls-files", "-s"])

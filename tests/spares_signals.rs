@@ -36,14 +36,7 @@ impl Claim {
         let shim = env.root.join("shim");
         fs::create_dir(&shim).unwrap();
         let paused = env.root.join("paused");
-        let real = String::from_utf8(
-            std::process::Command::new("sh")
-                .args(["-c", "command -v git"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
+        let real = crate::common::real_git();
         let git = shim.join("git");
         fs::write(
             &git,
@@ -51,7 +44,7 @@ impl Claim {
                 "#!/bin/sh\nif [ \"$1 $2\" = 'worktree move' ] && [ -e '{r}/pause-move' ]; then\n  rm '{r}/pause-move'; touch '{p}'; sleep 1\nfi\nexec '{real}' \"$@\"\n",
                 r = env.root.display(),
                 p = paused.display(),
-                real = real.trim()
+                real = real
             ),
         )
         .unwrap();

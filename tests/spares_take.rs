@@ -12,68 +12,18 @@ use std::path::Path;
 use git2::Repository;
 use serde_json::Value;
 
-use crate::common::spares::{agree, path_of, post_checkout, prune_idle, spares, world};
+use crate::common::spares::{agree, path_of, post_checkout, prune_idle, spares, tree, world};
 use crate::common::{TestEnv, ports, shard_path};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
 // ---------------------------------------------------------------- fidelity
 
-/// Returns every file of a worktree but `.git`, the env file and the
-/// setup hook's own file, with its mode and content (a link's target),
-/// sorted.
-fn tree(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            if [".git", ".env", ".setup-ran"].contains(&rel.as_str()) {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let body = if meta.file_type().is_symlink() {
-                fs::read_link(&p)
-                    .unwrap()
-                    .into_os_string()
-                    .into_encoded_bytes()
-            } else {
-                fs::read(&p).unwrap()
-            };
-            out.push((rel, meta.permissions().mode(), body));
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Returns the branch's upstream as git names it, or `None`.
 fn upstream(env: &TestEnv, dir: &Path, branch: &str) -> Option<String> {
     let spec = format!("{branch}@{{upstream}}");
-    try_git(env, dir, &["rev-parse", "--abbrev-ref", &spec]).map(|s| s.trim().to_string())
-}
-
-/// Runs git as `env.git` does; its stdout, or `None` when it fails.
-fn try_git(env: &TestEnv, dir: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &env.home)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    env.try_git(dir, &["rev-parse", "--abbrev-ref", &spec])
+        .map(|s| s.trim().to_string())
 }
 
 /// Returns the env file of the shard of `report` with each port given as
@@ -117,7 +67,7 @@ fn same_shard(we: &TestEnv, warm: &Value, ce: &TestEnv, cold: &Value) -> Option<
     }
     assert_eq!(we.git(&w, &["status", "--porcelain"]), "");
     let config = |e: &TestEnv, d: &Path| {
-        try_git(e, d, &["config", "--get-regexp", "^branch\\.", "--null"])
+        e.try_git(d, &["config", "--get-regexp", "^branch\\.", "--null"])
             .unwrap_or_default()
             .split('\0')
             .filter(|l| l.starts_with(&format!("branch.{name}.")))
@@ -145,8 +95,7 @@ fn sparse_of(env: &TestEnv, dir: &Path) -> (Option<String>, String) {
         ],
     );
     let patterns = fs::read_to_string(file.trim()).ok();
-    let config = try_git(
-        env,
+    let config = env.try_git(
         dir,
         &["config", "--worktree", "--get-regexp", "^core\\.sparse"],
     );

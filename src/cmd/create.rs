@@ -8,13 +8,12 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cmd::view::ShardView;
+use crate::cmd::view::{CopiedView, ShardView};
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::build::StartHook;
-use crate::shard::copy::Copied;
 use crate::shard::create::{self, Cold, CreateRequest, Names, Taken, Tell};
 use crate::shard::hooks;
 
@@ -114,88 +113,6 @@ pub struct StartView {
     pub pid: i64,
     /// The file its stdout and stderr are appended to.
     pub log: PathBuf,
-}
-
-/// Gitignored files brought into the new shard from the main worktree.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct CopiedView {
-    /// Regular files copied.
-    pub files: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Of those files, how many were cloned (copy-on-write).
-    pub cloned: u64,
-    /// Symbolic links made (copied links, and `copy.symlink` links).
-    pub links: u64,
-    /// Entries left alone: something already there, or not a file, folder
-    /// or link.
-    pub skipped: u64,
-    /// Keys of the copied env file commented out because the shard sets
-    /// them itself.
-    pub disowned: Vec<String>,
-    /// Milliseconds the copy took (finding what to copy included).
-    pub elapsed_ms: f64,
-}
-
-impl CopiedView {
-    fn of(c: &Copied) -> Option<CopiedView> {
-        let b = &c.brought;
-        c.configured.then(|| CopiedView {
-            files: b.files,
-            bytes: b.bytes,
-            cloned: b.cloned,
-            links: b.links,
-            skipped: b.skipped,
-            disowned: c.disowned.clone(),
-            elapsed_ms: (c.elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
-        })
-    }
-
-    /// The stderr line, such as "Copied 1204 files (52.3 MB, cloned) and 3
-    /// links from the main worktree."
-    fn note(&self, env_file: &str) -> Vec<String> {
-        let mut notes = Vec::new();
-        let how = if self.files > 0 && self.cloned == self.files {
-            ", copy-on-write"
-        } else {
-            ""
-        };
-        let links = match self.links {
-            0 => String::new(),
-            1 => " and 1 link".to_string(),
-            n => format!(" and {n} links"),
-        };
-        notes.push(format!(
-            "Copied {} {} ({}{how}){links} from the main worktree ({}).",
-            self.files,
-            if self.files == 1 { "file" } else { "files" },
-            human_bytes(self.bytes),
-            crate::shard::copy::INCLUDE_FILE,
-        ));
-        if !self.disowned.is_empty() {
-            notes.push(format!(
-                "The copied {env_file} set {}: those lines are commented out, so the shard's values win.",
-                self.disowned.join(", ")
-            ));
-        }
-        notes
-    }
-}
-
-/// Formats a byte count as B, KiB, MiB or GiB with one decimal.
-fn human_bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < units.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[unit])
-    }
 }
 
 impl Render for CreateReport {

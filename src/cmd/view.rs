@@ -1,6 +1,7 @@
 //! How reports show a shard: the views shared by `create`, `list`,
 //! `destroy`, `prune`, `status` and the MCP tools, and the names `--json`
-//! gives a branch's fate and `prune --merged`'s verdicts. Plain data built
+//! gives a branch's fate and `prune --merged`'s verdicts, and what a create
+//! copied in (`.worktreeinclude`). Plain data built
 //! from ledger rows and the lifecycle's values.
 //!
 //! Command layer: knows ledger rows and the model, nothing of git or SQLite
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::ledger::ShardRow;
 use crate::model::{PortBlock, ShardStatus};
+use crate::shard::copy::Copied;
 use crate::shard::merged::{Keep, Verdict};
 use crate::shard::reclaim::{BranchFate, Retained};
 use crate::shard::relocate;
@@ -159,5 +161,89 @@ pub fn verdict(verdict: &Verdict) -> &'static str {
             Keep::Absent => "absent",
             Keep::Held { .. } => "held",
         },
+    }
+}
+
+/// Gitignored files brought into the new shard from the main worktree.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CopiedView {
+    /// Regular files copied.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Of those files, how many were cloned (copy-on-write).
+    pub cloned: u64,
+    /// Symbolic links made (copied links, and `copy.symlink` links).
+    pub links: u64,
+    /// Entries left alone: something already there, or not a file, folder
+    /// or link.
+    pub skipped: u64,
+    /// Keys of the copied env file commented out because the shard sets
+    /// them itself.
+    pub disowned: Vec<String>,
+    /// Milliseconds the copy took (finding what to copy included).
+    pub elapsed_ms: f64,
+}
+
+impl CopiedView {
+    /// Returns the view of what a create copied; `None` when nothing was
+    /// configured to be copied.
+    pub fn of(c: &Copied) -> Option<CopiedView> {
+        let b = &c.brought;
+        c.configured.then(|| CopiedView {
+            files: b.files,
+            bytes: b.bytes,
+            cloned: b.cloned,
+            links: b.links,
+            skipped: b.skipped,
+            disowned: c.disowned.clone(),
+            elapsed_ms: (c.elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
+        })
+    }
+
+    /// The stderr line, such as "Copied 1204 files (52.3 MB, cloned) and 3
+    /// links from the main worktree."
+    pub fn note(&self, env_file: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        let how = if self.files > 0 && self.cloned == self.files {
+            ", copy-on-write"
+        } else {
+            ""
+        };
+        let links = match self.links {
+            0 => String::new(),
+            1 => " and 1 link".to_string(),
+            n => format!(" and {n} links"),
+        };
+        notes.push(format!(
+            "Copied {} {} ({}{how}){links} from the main worktree ({}).",
+            self.files,
+            if self.files == 1 { "file" } else { "files" },
+            human_bytes(self.bytes),
+            crate::shard::copy::INCLUDE_FILE,
+        ));
+        if !self.disowned.is_empty() {
+            notes.push(format!(
+                "The copied {env_file} set {}: those lines are commented out, so the shard's values win.",
+                self.disowned.join(", ")
+            ));
+        }
+        notes
+    }
+}
+
+/// Formats a byte count as B, KiB, MiB or GiB with one decimal.
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < units.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[unit])
     }
 }

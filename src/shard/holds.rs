@@ -28,6 +28,8 @@ use crate::ledger::{Ledger, Peek, ShardRow};
 use crate::model::PortBlock;
 use crate::register::{Entry, Locked, Record, Register};
 
+use super::Site;
+
 /// What other ledgers on this host hold, as the register says.
 #[derive(Debug, Default)]
 pub struct Elsewhere {
@@ -250,6 +252,16 @@ pub fn enter(
         pid_start,
     };
     locked.write(row.block, ledger_id, &record)
+}
+
+/// Points the entry of `row`'s block at `row` as it is now (a claim moved
+/// its worktree), under the register's lock. Best effort: an entry left
+/// naming the old folder still holds the block, and [`survey`] rewrites
+/// it once it finds the row at another folder.
+pub fn follow(site: &Site<'_>, row: &ShardRow) {
+    if let (Ok(locked), Ok(id)) = (site.register.lock(site.timeout), site.ledger.id()) {
+        let _ = enter(&locked, &id, site.ledger.path(), row);
+    }
 }
 
 /// A shard of this home's lost ledger whose worktree is still there.

@@ -57,6 +57,21 @@ impl TestEnv {
         )
     }
 
+    /// Returns the real `git` to run in `dir` with the scrubbed
+    /// environment, for a test that looks at how git itself ends.
+    pub fn git_command(&self, dir: &Path) -> std::process::Command {
+        self.scrubbed("git", dir)
+    }
+
+    /// Runs the real `git` in `dir` as [`TestEnv::git`] does; its stdout,
+    /// or `None` when git fails (when failing is what a test looks at).
+    pub fn try_git(&self, dir: &Path, args: &[&str]) -> Option<String> {
+        let out = self.git_command(dir).args(args).output().unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// Returns git's refs (name and object) and `worktree list --porcelain`
     /// of the repository, as one text to compare before and after.
     pub fn git_records(&self) -> String {
@@ -170,4 +185,14 @@ impl TestEnv {
         out.sort();
         out
     }
+}
+
+/// Returns the path of the real `git` on `PATH`, for a test's stand-in
+/// `git` script to hand on to.
+pub fn real_git() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -25,7 +25,7 @@ mod run;
 pub mod spares;
 
 pub use files::*;
-pub use git::{commit, init_repo};
+pub use git::{commit, init_repo, real_git};
 pub use out::Out;
 pub use peer::{Peer, peer};
 pub use procs::hold;

@@ -145,3 +145,37 @@ pub fn prune_idle(env: &TestEnv) {
         "{out}"
     );
 }
+
+/// Returns every file of a worktree but `.git`, the env file and the
+/// setup hook's own file, with its mode and content (a link's target),
+/// sorted.
+pub fn tree(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if [".git", ".env", ".setup-ran"].contains(&rel.as_str()) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let body = if meta.file_type().is_symlink() {
+                fs::read_link(&p)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else {
+                fs::read(&p).unwrap()
+            };
+            out.push((rel, meta.permissions().mode(), body));
+        }
+    }
+    out.sort();
+    out
+}

@@ -86,10 +86,8 @@ pub fn take_spare(
         start,
         was,
         row: Some(row),
-        moved: false,
+        reached: Reached::Taken,
         branched: None,
-        switching: false,
-        switched: false,
     };
     let id = taking.was.id;
     match establish(site, &mut taking) {
@@ -123,14 +121,23 @@ struct Taking<'a, 's> {
     was: ShardRow,
     /// The row the take made, until `reserve` hands it over.
     row: Option<ShardRow>,
-    /// git moved the worktree to the shard's folder.
-    moved: bool,
+    /// How far the claim got.
+    reached: Reached,
     /// git made the branch, at this commit.
     branched: Option<CommitId>,
+}
+
+/// How far a claim got, in the order it goes: what its undo takes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reached {
+    /// The ledger turned the spare into the shard's row.
+    Taken,
+    /// git moved the worktree to the shard's folder.
+    Moved,
     /// git was asked to switch to the branch (it may have, and failed).
-    switching: bool,
+    Switching,
     /// git switched to the branch.
-    switched: bool,
+    Switched,
 }
 
 impl Build for Taking<'_, '_> {
@@ -146,9 +153,7 @@ impl Build for Taking<'_, '_> {
             .take()
             .ok_or(Error::ShardGone { id: self.was.id })?;
         // The block's entry in the host's register follows the worktree.
-        if let (Ok(locked), Ok(id)) = (site.register.lock(site.timeout), site.ledger.id()) {
-            let _ = holds::enter(&locked, &id, site.ledger.path(), &row);
-        }
+        holds::follow(site, &row);
         Ok((row, None))
     }
 
@@ -163,7 +168,7 @@ impl Build for Taking<'_, '_> {
         }
         crate::fsutil::create_worktree_parent(site.home, &row.path)?;
         repo.move_worktree(&self.was.path, &row.path)?;
-        self.moved = true;
+        self.reached = Reached::Moved;
         // The row kept the spare's folder until now: killed before the
         // move, `prune` finds the worktree where the row says.
         site.ledger.set_path(row.id, &row.path)?;
@@ -173,9 +178,9 @@ impl Build for Taking<'_, '_> {
         self.branched = Some(repo.resolve_base(Some(&format!("refs/heads/{}", row.branch)))?);
         made.warnings
             .extend(said.iter().map(|l| format!("git: {l}")));
-        self.switching = true;
+        self.reached = Reached::Switching;
         repo.switch_branch(&row.path, &row.branch)?;
-        self.switched = true;
+        self.reached = Reached::Switched;
         site.crash_point("create:spare-switched");
         halt(row)
     }
@@ -194,7 +199,7 @@ impl Build for Taking<'_, '_> {
             };
             // git may have switched and still failed: a `post-checkout`
             // hook's failure is git's exit status.
-            if self.switching && on_branch(repo)? {
+            if self.reached >= Reached::Switching && on_branch(repo)? {
                 let detached = repo.switch_detached(&row.path, &base);
                 if on_branch(repo)? {
                     detached?;
@@ -203,12 +208,12 @@ impl Build for Taking<'_, '_> {
             if let Some(at) = self.branched {
                 repo.delete_branch_if_at(&row.branch, at)?;
             }
-            if self.moved {
+            if self.reached >= Reached::Moved {
                 let _lock =
                     super::super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| Ok(()))?;
                 repo.move_worktree(&row.path, &self.was.path)?;
             }
-            if self.switched {
+            if self.reached == Reached::Switched {
                 // The env file may name the shard by now: it names the
                 // spare again. Not an error of the undo (the row would stay
                 // at the shard's folder, the worktree being back in the
@@ -221,9 +226,7 @@ impl Build for Taking<'_, '_> {
             Ok(()) => {
                 // The block's entry in the host's register follows the
                 // worktree back.
-                if let (Ok(locked), Ok(id)) = (site.register.lock(site.timeout), site.ledger.id()) {
-                    let _ = holds::enter(&locked, &id, site.ledger.path(), &self.was);
-                }
+                holds::follow(site, &self.was);
                 Undone::HandedBack(Box::new(self.was.clone()))
             }
             // Left `creating`: prune reclaims it once this process is gone.
