@@ -47,6 +47,7 @@ mod parity_filters;
 mod port;
 mod ports;
 mod props;
+mod proxy;
 mod prune;
 mod prune_by_hand;
 mod prune_merged;

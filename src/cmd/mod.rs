@@ -17,6 +17,7 @@ pub mod list;
 pub mod mcp;
 pub mod path;
 pub mod port;
+pub mod proxy;
 pub mod prune;
 pub mod recover;
 pub mod run;
@@ -53,6 +54,7 @@ pub enum Command {
     Adopt(adopt::AdoptArgs),
     Recover(recover::RecoverArgs),
     Spares(spares::SparesArgs),
+    Proxy(proxy::ProxyArgs),
     Trust(trust::TrustArgs),
     Init(init::InitArgs),
     Hook(agent_hook::AgentHookArgs),
@@ -111,6 +113,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Re
             drop(interrupts);
             emit(ctx, &report, format, ())
         }
+        Command::Proxy(args) => emit(ctx, &proxy::run(ctx, args)?, format, ()),
         Command::Trust(_) => emit(ctx, &trust::run(ctx)?, format, ()),
         // stdout is the protocol channel: nothing else is printed there.
         Command::Mcp(args) => mcp::run(args),

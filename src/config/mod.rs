@@ -25,6 +25,8 @@ pub use resolve::{ENV_KEYS, Overrides, resolve};
 pub const DEFAULT_BASE: u16 = 3000;
 /// The built-in number of ports per shard.
 pub const DEFAULT_BLOCK_SIZE: u16 = 100;
+/// The built-in port of `shards proxy`.
+pub const DEFAULT_PROXY_PORT: u16 = 1355;
 /// The built-in env file name.
 pub const DEFAULT_ENV_FILE: &str = ".env";
 
@@ -50,6 +52,27 @@ pub struct Config {
     pub copy_symlink: Vec<(String, String)>,
     /// `[spares]`: how many spares to keep ready, and what a fit depends on.
     pub spares: Spares,
+    /// `[proxy]`: where `shards proxy` listens, and whether env files name
+    /// its URLs.
+    pub proxy: Proxy,
+}
+
+/// `[proxy]`: the loopback proxy that gives every shard stable URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proxy {
+    /// The port it listens on, on 127.0.0.1 and ::1.
+    pub port: u16,
+    /// Env files carry `SHARD_URL` and `<SERVICE>_URL`.
+    pub enabled: bool,
+}
+
+impl Default for Proxy {
+    fn default() -> Proxy {
+        Proxy {
+            port: DEFAULT_PROXY_PORT,
+            enabled: false,
+        }
+    }
 }
 
 /// `[spares]`: shards made ahead of their names, claimed by `create`.

@@ -27,6 +27,16 @@ pub struct Layer {
     pub(super) copy: CopyLayer,
     #[serde(default)]
     pub(super) spares: SparesLayer,
+    #[serde(default)]
+    pub(super) proxy: ProxyLayer,
+}
+
+/// `[proxy]`: the user's own setting; a project file may not set it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProxyLayer {
+    pub(super) port: Option<Spanned<u16>>,
+    pub(super) enabled: Option<Spanned<bool>>,
 }
 
 /// `[spares]`: shards made ahead of their names.

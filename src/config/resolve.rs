@@ -33,6 +33,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SHARDS_ENV_DIRENV", "env.direnv"),
     ("SHARDS_ENV_COMPOSE", "env.compose"),
     ("SHARDS_SPARES_COUNT", "spares.count"),
+    ("SHARDS_PROXY_PORT", "proxy.port"),
 ];
 
 struct Builder {
@@ -47,6 +48,7 @@ struct Builder {
     hooks: Hooks,
     copy_symlink: Vec<(String, String)>,
     spares: crate::config::Spares,
+    proxy: (crate::config::Proxy, String),
     /// Where each `spares.key` entry was set, for its error.
     key_origins: Vec<String>,
 }
@@ -127,6 +129,33 @@ impl Builder {
         if let Some(v) = &l.spares.base {
             self.spares.base = Some(v.get_ref().clone());
         }
+        for (key, span) in [
+            ("port", l.proxy.port.as_ref().map(|v| v.span())),
+            ("enabled", l.proxy.enabled.as_ref().map(|v| v.span())),
+        ] {
+            if let Some(span) = span
+                && src.project
+            {
+                return Err(Error::Config {
+                    origin: at(span),
+                    message: format!(
+                        "`proxy.{key}` can only be set in your user config (or SHARDS_PROXY_PORT): the proxy serves every repository, so a repository's file does not choose it"
+                    ),
+                });
+            }
+        }
+        if let Some(v) = &l.proxy.port {
+            self.proxy = (
+                crate::config::Proxy {
+                    port: *v.get_ref(),
+                    ..self.proxy.0
+                },
+                at(v.span()),
+            );
+        }
+        if let Some(v) = &l.proxy.enabled {
+            self.proxy.0.enabled = *v.get_ref();
+        }
         if let Some(list) = &l.copy.symlink {
             self.copy_symlink = list
                 .iter()
@@ -153,6 +182,15 @@ impl Builder {
             "env.compose" => self.compose = parse_bool(origin, key, raw)?,
             "spares.count" => {
                 self.spares.count = parse_value(origin, key, raw, "a number from 0 to 65535")?
+            }
+            "proxy.port" => {
+                self.proxy = (
+                    crate::config::Proxy {
+                        port: parse_value(origin, key, raw, port)?,
+                        ..self.proxy.0
+                    },
+                    origin.into(),
+                )
             }
             _ => {
                 return Err(Error::Config {
@@ -250,6 +288,12 @@ impl Builder {
                 ));
             }
         }
+        if self.proxy.0.port == 0 {
+            return Err(bad(
+                &self.proxy.1,
+                "`proxy.port`: must be at least 1".into(),
+            ));
+        }
         for (file, origin) in self.spares.key.iter().zip(&self.key_origins) {
             let path = Path::new(file);
             let inside = !file.is_empty()
@@ -276,6 +320,7 @@ impl Builder {
             hooks: self.hooks,
             copy_symlink: self.copy_symlink,
             spares: self.spares,
+            proxy: self.proxy.0,
         })
     }
 }
@@ -299,6 +344,7 @@ pub fn resolve(default_max: u16, sources: &[Source], overrides: &Overrides) -> R
         hooks: Hooks::default(),
         copy_symlink: Vec::new(),
         spares: crate::config::Spares::default(),
+        proxy: (crate::config::Proxy::default(), "built-in default".into()),
         key_origins: Vec::new(),
     };
     for src in sources {

@@ -53,6 +53,7 @@ impl Error {
             Error::CannotRun { .. } => "cannot_run",
             Error::NoShellFunction { .. } => "no_shell_function",
             Error::Usage { .. } => "usage",
+            Error::Proxy { .. } => "proxy",
             Error::AgentHookPayload { .. } => "hook_payload",
             Error::NotAShard { .. } => "not_a_shard",
             Error::PartlyDone { cause, .. } => cause.kind(),
@@ -93,6 +94,7 @@ impl Error {
             | Error::Copy { .. }
             | Error::AgentHookPayload { .. }
             | Error::NotAShard { .. }
+            | Error::Proxy { .. }
             | Error::Io { .. } => 1,
             // Fixed by editing input, as a usage error: the shell's startup file.
             Error::Config { .. } | Error::NoShellFunction { .. } | Error::Usage { .. } => 2,

@@ -143,7 +143,7 @@ impl Error {
             Error::NoShellFunction { name } => format!(
                 "load it in your shell's startup file: `eval \"$(shards init bash)\"` in ~/.bashrc, `eval \"$(shards init zsh)\"` in ~/.zshrc, or `shards init fish | source` in ~/.config/fish/config.fish; until then, `cd \"$(shards path {name})\"`"
             ),
-            Error::Usage { hint, .. } => hint.clone(),
+            Error::Usage { hint, .. } | Error::Proxy { hint, .. } => hint.clone(),
             Error::AgentHookPayload { .. } => {
                 "shards hook claude-code reads Claude Code's WorktreeCreate or WorktreeRemove hook input (JSON) on stdin; see the README's Claude Code section".to_string()
             }

@@ -286,6 +286,11 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: String },
 
+    /// `shards proxy` cannot do what it was asked (its port is taken, it is
+    /// already running, it did not come up).
+    #[error("proxy: {message}")]
+    Proxy { message: String, hint: String },
+
     /// `shards cd` run without the shell function of `shards init`, which
     /// alone can change the shell's directory.
     #[error("`shards cd` needs the shell function: a program cannot change its shell's directory")]

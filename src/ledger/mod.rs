@@ -398,6 +398,17 @@ impl Ledger {
     pub fn blocks(&self) -> Result<Vec<PortBlock>> {
         taken_blocks(&self.conn)
     }
+
+    /// Returns SQLite's `data_version`: it changes whenever another
+    /// connection commits, so a long-lived reader (the proxy) knows when to
+    /// read the rows again. Costs a look at the WAL index, no query.
+    pub fn data_version(&self) -> Result<i64> {
+        let version = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0));
+        version.map_err(|e| rows::classify(&self.path, e))
+    }
 }
 
 /// [`Ledger::find`] on `conn`, also inside a transaction: one statement,

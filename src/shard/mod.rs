@@ -39,6 +39,7 @@ pub mod build;
 pub mod check;
 pub mod copy;
 pub mod create;
+pub mod daemon;
 pub mod debris;
 pub mod env;
 pub mod filler;
@@ -50,6 +51,7 @@ pub mod ports;
 pub mod reap;
 pub mod reclaim;
 pub mod relocate;
+pub mod routes;
 pub mod spare;
 pub mod survey;
 

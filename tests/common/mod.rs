@@ -21,6 +21,7 @@ mod out;
 mod peer;
 pub mod ports;
 pub mod procs;
+pub mod proxy;
 mod run;
 pub mod spares;
 

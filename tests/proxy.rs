@@ -1,0 +1,223 @@
+//! `shards proxy`: real python3 servers as the shards' apps, the proxy as
+//! `shards proxy start` runs it, and requests over raw sockets (and curl),
+//! so each test sees what a browser or a client would.
+
+use std::io::{BufReader, Read, Write};
+
+use crate::common::proxy::{exchange, get, host, read_head};
+use crate::common::{TestEnv, ports};
+
+#[test]
+fn two_shards_servers_are_told_apart_by_host_and_routes_follow_the_ledger() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let a = env.create("a");
+    let b = env.create("feature/b");
+    let _apps = [
+        env.backend("a", ports(&a["shard"]).0 as u16),
+        env.backend("b", ports(&b["shard"]).0 as u16),
+    ];
+    let proxy = env.start_proxy(port);
+
+    let answer = get(proxy.port, &host("a", port), "/");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.starts_with("shard a\n"), "{}", answer.body);
+    // The Host is kept, and the forwarding headers say where it came from.
+    for line in [
+        format!("host: a.repo.localhost:{port}"),
+        format!("x-forwarded-host: a.repo.localhost:{port}"),
+        "x-forwarded-for: 127.0.0.1".to_string(),
+        "x-forwarded-proto: http".to_string(),
+    ] {
+        assert!(
+            answer.body.lines().any(|l| l == line),
+            "{line} in {}",
+            answer.body
+        );
+    }
+    // `feature/b` is the label `feature-b`, in any case.
+    let answer = get(proxy.port, &host("Feature-B", port), "/");
+    assert!(answer.body.starts_with("shard b\n"), "{}", answer.body);
+
+    // A shard created while the proxy runs is routed at the next request;
+    // nothing listens on its port yet, and the page says so.
+    let c = env.create("c");
+    let answer = get(proxy.port, &host("c", port), "/");
+    assert_eq!(answer.status, 502, "{answer:?}");
+    let first = ports(&c["shard"]).0;
+    assert!(
+        answer
+            .body
+            .contains(&format!("nothing listens on port {first}"))
+            && answer.body.contains("shard `c` of repository repo"),
+        "{}",
+        answer.body
+    );
+
+    // A shard destroyed while it runs: its host is 404, and the page lists
+    // the shards that are left with their URLs.
+    env.shards(&["destroy", "feature/b"]).ok();
+    let answer = get(proxy.port, &host("feature-b", port), "/");
+    assert_eq!(answer.status, 404, "{answer:?}");
+    assert!(
+        answer
+            .body
+            .contains(&format!("http://a.repo.localhost:{port}"))
+            && answer
+                .body
+                .contains(&format!("http://c.repo.localhost:{port}"))
+            && !answer.body.contains("http://feature-b."),
+        "{}",
+        answer.body
+    );
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn a_named_service_has_its_own_host_and_a_bare_host_goes_to_web() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    env.write_config("[ports.services]\nweb = 3\napi = 4\n");
+    let a = env.create("a");
+    let start = ports(&a["shard"]).0 as u16;
+    let _apps = [env.backend("web", start + 3), env.backend("api", start + 4)];
+    let _proxy = env.start_proxy(port);
+    let bare = get(port, &host("a", port), "/");
+    assert!(bare.body.starts_with("shard web\n"), "{bare:?}");
+    let api = get(port, &format!("api.a.repo.localhost:{port}"), "/");
+    assert!(api.body.starts_with("shard api\n"), "{api:?}");
+    let none = get(port, &format!("db.a.repo.localhost:{port}"), "/");
+    assert_eq!(none.status, 404);
+    assert!(none.body.contains("has no service `db`"), "{}", none.body);
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn a_websocket_echo_passes_through_both_ways() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let a = env.create("a");
+    let _app = env.backend("a", ports(&a["shard"]).0 as u16);
+    let _proxy = env.start_proxy(port);
+
+    let mut s = crate::common::proxy::connect(port);
+    write!(
+        s,
+        "GET /ws HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let head = read_head(&mut reader);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // RFC 6455's own example key and accept.
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    for text in ["hello", "again"] {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x81, 0x80 | text.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        s.write_all(&frame).unwrap();
+        let mut got = [0u8; 2];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(got[0], 0x81);
+        let mut payload = vec![0u8; got[1] as usize];
+        reader.read_exact(&mut payload).unwrap();
+        assert_eq!(String::from_utf8(payload).unwrap(), format!("a: {text}"));
+    }
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn a_streamed_answer_arrives_chunk_by_chunk() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let a = env.create("a");
+    let app = env.backend("a", ports(&a["shard"]).0 as u16);
+    let _proxy = env.start_proxy(port);
+
+    let mut s = crate::common::proxy::connect(port);
+    write!(
+        s,
+        "GET /stream HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(s);
+    let head = read_head(&mut reader);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // The server holds its last chunk until the test lets it go: the first
+    // must come through on its own.
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("data: first") {
+        reader.read_exact(&mut byte).unwrap();
+        seen.push(byte[0]);
+    }
+    assert!(!String::from_utf8_lossy(&seen).contains("data: last"));
+    std::fs::write(&app.release, "").unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("data: last"), "{rest}");
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn it_is_never_an_open_proxy() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let a = env.create("a");
+    let _app = env.backend("a", ports(&a["shard"]).0 as u16);
+    let _proxy = env.start_proxy(port);
+
+    // Absolute-form for another host: refused, whatever the Host says.
+    let answer = exchange(
+        port,
+        &format!(
+            "GET http://example.com/ HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert!(answer.body.contains("not an open proxy"), "{}", answer.body);
+    let answer = exchange(
+        port,
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(answer.status, 405, "{answer:?}");
+    // Absolute-form for a shard's own host is served.
+    let answer = exchange(
+        port,
+        &format!(
+            "GET http://a.repo.localhost:{port}/ HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(answer.body.starts_with("shard a\n"), "{answer:?}");
+    // A head larger than the bound is refused, not buffered.
+    let big = "x".repeat(100 * 1024);
+    let answer = exchange(
+        port,
+        &format!(
+            "GET / HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nX-Big: {big}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(answer.status, 431, "{answer:?}");
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn a_request_that_comes_back_to_the_proxy_stops_with_508() {
+    // The proxy listens on the first port of shard `a`'s block, so `a`'s
+    // bare host forwards to the proxy itself.
+    let mut env = TestEnv::new();
+    env.proxy_port();
+    let a = env.create("a");
+    let port = ports(&a["shard"]).0 as u16;
+    env.set("SHARDS_PROXY_PORT", &port.to_string());
+    let _proxy = env.start_proxy(port);
+    let answer = get(port, &host("a", port), "/");
+    assert_eq!(answer.status, 508, "{answer:?}");
+    assert!(answer.body.contains("loop"), "{}", answer.body);
+    env.shards(&["proxy", "stop"]).ok();
+}
