@@ -4,8 +4,19 @@
 
 use std::io::{BufReader, Read, Write};
 
-use crate::common::proxy::{exchange, get, host, read_head};
+use crate::common::proxy::{Backend, Proxy, exchange, get, host, read_head};
 use crate::common::{TestEnv, ports};
+
+/// A world with shard `a`, its app, and the proxy; returns it and the
+/// proxy's port.
+fn one_shard() -> (TestEnv, u16, Backend, Proxy) {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let a = env.create("a");
+    let app = env.backend("a", ports(&a["shard"]).0 as u16);
+    let proxy = env.start_proxy(port);
+    (env, port, app, proxy)
+}
 
 #[test]
 fn two_shards_servers_are_told_apart_by_host_and_routes_follow_the_ledger() {
@@ -94,11 +105,7 @@ fn a_named_service_has_its_own_host_and_a_bare_host_goes_to_web() {
 
 #[test]
 fn a_websocket_echo_passes_through_both_ways() {
-    let mut env = TestEnv::new();
-    let port = env.proxy_port();
-    let a = env.create("a");
-    let _app = env.backend("a", ports(&a["shard"]).0 as u16);
-    let _proxy = env.start_proxy(port);
+    let (env, port, _app, _proxy) = one_shard();
 
     let mut s = crate::common::proxy::connect(port);
     write!(
@@ -133,11 +140,7 @@ fn a_websocket_echo_passes_through_both_ways() {
 
 #[test]
 fn a_streamed_answer_arrives_chunk_by_chunk() {
-    let mut env = TestEnv::new();
-    let port = env.proxy_port();
-    let a = env.create("a");
-    let app = env.backend("a", ports(&a["shard"]).0 as u16);
-    let _proxy = env.start_proxy(port);
+    let (env, port, app, _proxy) = one_shard();
 
     let mut s = crate::common::proxy::connect(port);
     write!(
@@ -166,11 +169,7 @@ fn a_streamed_answer_arrives_chunk_by_chunk() {
 
 #[test]
 fn it_is_never_an_open_proxy() {
-    let mut env = TestEnv::new();
-    let port = env.proxy_port();
-    let a = env.create("a");
-    let _app = env.backend("a", ports(&a["shard"]).0 as u16);
-    let _proxy = env.start_proxy(port);
+    let (env, port, _app, _proxy) = one_shard();
 
     // Absolute-form for another host: refused, whatever the Host says.
     let answer = exchange(
@@ -220,4 +219,58 @@ fn a_request_that_comes_back_to_the_proxy_stops_with_508() {
     assert_eq!(answer.status, 508, "{answer:?}");
     assert!(answer.body.contains("loop"), "{}", answer.body);
     env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn start_status_and_stop_tell_what_runs() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    env.create("a");
+    let status = env.shards(&["--json", "proxy", "status"]).ok().json();
+    assert_eq!(status["running"], false);
+    assert_eq!(status["port"], port);
+    assert_eq!(
+        status["routes"][0]["url"],
+        format!("http://a.repo.localhost:{port}")
+    );
+    let _proxy = env.start_proxy(port);
+    let again = env.shards(&["--json", "proxy", "start"]).ok();
+    assert_eq!(again.json()["was_running"], true);
+    assert!(again.stderr.contains("already runs"), "{}", again.stderr);
+    // A second proxy of the home is refused, before it binds anything.
+    env.shards(&["proxy", "run"])
+        .code(1)
+        .says(&["a proxy of this home already runs", "shards proxy stop"]);
+    let status = env.shards(&["--json", "proxy", "status"]).ok().json();
+    assert_eq!(status["running"], true);
+    let pid = status["pid"].as_i64().unwrap();
+    assert!(crate::common::procs::alive(pid));
+    let stopped = env.shards(&["--json", "proxy", "stop"]).ok();
+    assert_eq!(stopped.json()["pid"], pid);
+    assert!(!crate::common::procs::alive(pid));
+    assert!(!env.shards_home.join("proxy.pid").exists());
+    env.shards(&["proxy", "stop"])
+        .ok()
+        .says(&["was not running"]);
+}
+
+#[test]
+fn a_taken_port_is_an_error_that_says_how_to_choose_another() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    env.shards(&["proxy", "run"])
+        .code(1)
+        .says(&["cannot serve on 127.0.0.1", "SHARDS_PROXY_PORT"]);
+    assert!(!env.shards_home.join("proxy.pid").exists());
+}
+
+#[test]
+fn a_repository_file_cannot_choose_the_proxy() {
+    let env = TestEnv::new();
+    std::fs::write(env.repo.join(".shards.toml"), "[proxy]\nport = 8080\n").unwrap();
+    env.shards(&["create", "a"]).code(2).says(&[
+        ".shards.toml:2",
+        "`proxy.port` can only be set in your user config",
+    ]);
 }

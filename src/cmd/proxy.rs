@@ -147,6 +147,7 @@ pub fn run(ctx: &Ctx, args: &ProxyArgs) -> Result<ProxyReport> {
                     io::Error::other("cannot be found to start again"),
                 )
             })?;
+            drop(ctx.ledger()?);
             let (up, was) = daemon::start(exe, home, port)?;
             Ok(report("start", Some(up), was, up.port))
         }
@@ -173,6 +174,9 @@ fn serve(ctx: &Ctx, port: u16) -> Result<()> {
     if let Some(other) = daemon::running(home) {
         return Err(daemon::already(other));
     }
+    // Makes the home and the ledger as any command does, before a
+    // connection of the proxy's own opens it.
+    drop(ctx.ledger()?);
     let routes = Arc::new(LedgerRoutes::open(&ctx.env.ledger_path(), ctx.timeout())?);
     let settings = Settings {
         port,
