@@ -111,21 +111,29 @@ impl Route {
         format!("http://{}:{port}", self.host(service))
     }
 
+    /// Returns the URL of the shard's alias, which routes it whatever
+    /// else is created or destroyed.
+    pub fn alias_url(&self, port: u16) -> String {
+        format!("http://{}.{}.{TOP}:{port}", self.alias, self.repo_label)
+    }
+
     /// Returns the port a bare host of the shard goes to: its `web`
     /// service, else the first port of its block (`PORT`).
     pub fn default_port(&self) -> (Option<&str>, u16) {
         match self.service(DEFAULT_SERVICE) {
-            Some(port) => (Some(DEFAULT_SERVICE), port),
+            Some((name, port)) => (Some(name), port),
             None => (None, self.shard.block.start()),
         }
     }
 
-    fn service(&self, label_of: &str) -> Option<u16> {
+    /// Returns the service whose label is `label_of`, as the shard names
+    /// it, and its port.
+    pub fn service(&self, label_of: &str) -> Option<(&str, u16)> {
         self.shard
             .services
             .iter()
             .find(|(name, _)| label(name) == label_of)
-            .map(|(_, port)| *port)
+            .map(|(name, port)| (name.as_str(), *port))
     }
 }
 
@@ -150,9 +158,7 @@ pub enum Lookup<'a> {
     },
     /// A repository's label with no such shard: its shards.
     NoShard {
-        /// The repository's label.
-        repo: String,
-        /// Its routed shards.
+        /// The repository's routed shards.
         routes: Vec<&'a Route>,
     },
     /// A host under `.localhost` no repository answers to.
@@ -258,14 +264,12 @@ impl Table {
             return Lookup::NoRepo;
         };
         let Some(&i) = self.hosts.get(&(repo_id, shard.clone())) else {
-            let routes: Vec<&Route> = self
-                .routes
-                .iter()
-                .filter(|r| r.shard.repo_id == repo_id)
-                .collect();
             return Lookup::NoShard {
-                repo: routes[0].repo_label.clone(),
-                routes,
+                routes: self
+                    .routes
+                    .iter()
+                    .filter(|r| r.shard.repo_id == repo_id)
+                    .collect(),
             };
         };
         let route = &self.routes[i];

@@ -2,9 +2,9 @@
 //! `shards proxy start` runs it, and requests over raw sockets (and curl),
 //! so each test sees what a browser or a client would.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 
-use crate::common::proxy::{Backend, Proxy, exchange, get, host, read_head};
+use crate::common::proxy::{Backend, Open, Proxy, exchange, get, host, open};
 use crate::common::{TestEnv, ports};
 
 /// A world with shard `a`, its app, and the proxy; returns it and the
@@ -107,14 +107,16 @@ fn a_named_service_has_its_own_host_and_a_bare_host_goes_to_web() {
 fn a_websocket_echo_passes_through_both_ways() {
     let (env, port, _app, _proxy) = one_shard();
 
-    let mut s = crate::common::proxy::connect(port);
-    write!(
-        s,
-        "GET /ws HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(s.try_clone().unwrap());
-    let head = read_head(&mut reader);
+    let Open {
+        socket: mut s,
+        mut reader,
+        head,
+    } = open(
+        port,
+        &format!(
+            "GET /ws HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ),
+    );
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     // RFC 6455's own example key and accept.
     assert!(
@@ -142,14 +144,14 @@ fn a_websocket_echo_passes_through_both_ways() {
 fn a_streamed_answer_arrives_chunk_by_chunk() {
     let (env, port, app, _proxy) = one_shard();
 
-    let mut s = crate::common::proxy::connect(port);
-    write!(
-        s,
-        "GET /stream HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(s);
-    let head = read_head(&mut reader);
+    let Open {
+        mut reader, head, ..
+    } = open(
+        port,
+        &format!(
+            "GET /stream HTTP/1.1\r\nHost: a.repo.localhost:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    );
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     // The server holds its last chunk until the test lets it go: the first
     // must come through on its own.

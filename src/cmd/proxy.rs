@@ -58,11 +58,25 @@ pub struct PortArg {
     pub port: Option<u16>,
 }
 
+/// Which `shards proxy` command ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    /// `proxy run`, which has ended.
+    Run,
+    /// `proxy start`.
+    Start,
+    /// `proxy stop`.
+    Stop,
+    /// `proxy status`.
+    Status,
+}
+
 /// What a `shards proxy` command did.
 #[derive(Debug, Serialize)]
 pub struct ProxyReport {
-    /// `run`, `start`, `stop` or `status`.
-    pub action: &'static str,
+    /// Which command ran.
+    pub action: Act,
     /// Whether a proxy of this home runs now.
     pub running: bool,
     /// Whether it already ran before this command (`start`), or ran until
@@ -137,7 +151,7 @@ pub fn run(ctx: &Ctx, args: &ProxyArgs) -> Result<ProxyReport> {
         ProxyAction::Run(p) => {
             let port = config(ctx, &p.port)?.proxy.port;
             serve(ctx, port)?;
-            Ok(report("run", None, true, port))
+            Ok(report(Act::Run, None, true, port))
         }
         ProxyAction::Start(p) => {
             let port = config(ctx, &p.port)?.proxy.port;
@@ -149,19 +163,19 @@ pub fn run(ctx: &Ctx, args: &ProxyArgs) -> Result<ProxyReport> {
             })?;
             drop(ctx.ledger()?);
             let (up, was) = daemon::start(exe, home, port)?;
-            Ok(report("start", Some(up), was, up.port))
+            Ok(report(Act::Start, Some(up), was, up.port))
         }
         ProxyAction::Stop => {
             let port = config(ctx, &None)?.proxy.port;
             let stopped = daemon::stop(home)?;
-            let mut r = report("stop", None, stopped.is_some(), port);
+            let mut r = report(Act::Stop, None, stopped.is_some(), port);
             r.pid = stopped.map(|s| s.pid);
             Ok(r)
         }
         ProxyAction::Status => {
             let up = daemon::running(home);
             let port = up.map_or(config(ctx, &None)?.proxy.port, |r| r.port);
-            let mut r = report("status", up, up.is_some(), port);
+            let mut r = report(Act::Status, up, up.is_some(), port);
             r.routes = views(&routes::table(&*ctx.ledger()?)?, port);
             Ok(r)
         }
@@ -178,34 +192,34 @@ fn serve(ctx: &Ctx, port: u16) -> Result<()> {
     // connection of the proxy's own opens it.
     drop(ctx.ledger()?);
     let routes = Arc::new(LedgerRoutes::open(&ctx.env.ledger_path(), ctx.timeout())?);
-    let settings = Settings {
-        port,
-        max_connections: 1024,
-    };
-    let mut me = None;
-    let mut recorded = Ok(());
-    let served = proxy::run(settings, routes, |addrs| {
-        let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        match daemon::record(home, port) {
-            Ok(r) => me = Some(r),
-            Err(e) => recorded = Err(e),
-        }
-        ctx.say(&format!(
-            "Proxy listening on {} (http://SHARD.REPO.localhost:{port}); routes follow the ledger. Ctrl-C stops it.",
-            list.join(" and ")
-        ));
-    });
-    if let Some(me) = me {
-        daemon::forget(home, me);
-    }
-    recorded?;
-    served.map_err(|e| Error::Proxy {
+    let cannot = |e: io::Error| {
+        Error::Proxy {
         message: format!("cannot serve on 127.0.0.1:{port}: {e}"),
         hint: match e.kind() {
             io::ErrorKind::AddrInUse => "another program listens there: choose another port with `[proxy] port` in your user config, SHARDS_PROXY_PORT or --port".into(),
             _ => "see the error above".into(),
         },
+    }
+    };
+    let bound = proxy::bind(Settings {
+        port,
+        max_connections: 1024,
     })
+    .map_err(cannot)?;
+    let addrs: Vec<String> = bound
+        .addrs()
+        .map_err(cannot)?
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let me = daemon::record(home, port)?;
+    ctx.say(&format!(
+        "Proxy listening on {} (http://SHARD.REPO.localhost:{port}); routes follow the ledger. Ctrl-C stops it.",
+        addrs.join(" and ")
+    ));
+    let served = bound.serve(routes);
+    daemon::forget(home, me);
+    served.map_err(cannot)
 }
 
 fn views(table: &crate::route::Table, port: u16) -> Vec<RouteView> {
@@ -230,7 +244,7 @@ fn views(table: &crate::route::Table, port: u16) -> Vec<RouteView> {
                         port: *p,
                     })
                     .collect(),
-                alias: format!("http://{}.{}.localhost:{port}", r.alias, r.repo_label),
+                alias: r.alias_url(port),
                 lost_to: r.lost_to.clone(),
             }
         })
@@ -239,7 +253,7 @@ fn views(table: &crate::route::Table, port: u16) -> Vec<RouteView> {
 
 impl Render for ProxyReport {
     fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
-        if self.action != "status" {
+        if self.action != Act::Status {
             return Ok(());
         }
         let mut table = Table::new(vec!["URL", "SHARD", "REPO", "PORT"]);
@@ -264,35 +278,35 @@ impl Render for ProxyReport {
     fn notes(&self, _: &RenderCtx<'_>) -> Vec<String> {
         let mut notes = Vec::new();
         match (self.action, self.running, self.was_running) {
-            ("start", _, true) => notes.push(format!(
+            (Act::Start, _, true) => notes.push(format!(
                 "The proxy already runs (pid {}) on port {}.",
                 self.pid.unwrap_or(0),
                 self.port
             )),
-            ("start", _, false) => notes.push(format!(
+            (Act::Start, _, false) => notes.push(format!(
                 "Started the proxy (pid {}) on 127.0.0.1 and ::1, port {}; its log is {}",
                 self.pid.unwrap_or(0),
                 self.port,
                 self.log.display()
             )),
-            ("stop", _, true) => notes.push(format!(
+            (Act::Stop, _, true) => notes.push(format!(
                 "Stopped the proxy (pid {}).",
                 self.pid.unwrap_or(0)
             )),
-            ("stop", _, false) => notes.push("The proxy was not running.".into()),
-            ("run", _, _) => notes.push("Proxy stopped.".into()),
-            ("status", true, _) => notes.push(format!(
+            (Act::Stop, _, false) => notes.push("The proxy was not running.".into()),
+            (Act::Run, _, _) => notes.push("Proxy stopped.".into()),
+            (Act::Status, true, _) => notes.push(format!(
                 "The proxy runs (pid {}) on port {}; its log is {}",
                 self.pid.unwrap_or(0),
                 self.port,
                 self.log.display()
             )),
-            (_, _, _) => notes.push(format!(
+            (Act::Status, false, _) => notes.push(format!(
                 "The proxy is not running: `shards proxy start` serves these URLs on port {}.",
                 self.port
             )),
         }
-        if self.action == "status" && self.routes.is_empty() {
+        if self.action == Act::Status && self.routes.is_empty() {
             notes.push("No shard is routed yet.".into());
         }
         for r in self.routes.iter().filter(|r| r.lost_to.is_some()) {

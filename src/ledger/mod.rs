@@ -401,7 +401,7 @@ impl Ledger {
 
     /// Returns SQLite's `data_version`: it changes whenever another
     /// connection commits, so a long-lived reader (the proxy) knows when to
-    /// read the rows again. Costs a look at the WAL index, no query.
+    /// read the rows again. Reads the WAL index's header, no table.
     pub fn data_version(&self) -> Result<i64> {
         let version = self
             .conn

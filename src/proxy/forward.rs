@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 
 use super::pages::{self, Page};
 use super::{HOPS, MAX_HOPS, Routes, Settings};
-use crate::route::Lookup;
+use crate::route::{Lookup, Route, Table};
 
 /// A body either side may send.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -180,6 +180,87 @@ pub async fn handle(
     Ok(pages::render(&page))
 }
 
+/// Where a request goes: the route (borrowed from the table the request
+/// holds), the service as the shard names it, and the port.
+type Target<'a> = (&'a Route, Option<String>, u16);
+
+/// Returns where `host` goes in `table`, or the page that says why it goes
+/// nowhere. `absolute`: the request named its host in its target
+/// (absolute-form), as a proxy client does.
+fn target<'a>(table: &'a Table, host: &str, absolute: bool, port: u16) -> Result<Target<'a>, Page> {
+    let unknown = |routes: Vec<Route>| Page::Unknown {
+        host: host.to_string(),
+        routes,
+        port,
+    };
+    let (route, service, to) = match table.lookup(host) {
+        Lookup::Found {
+            route,
+            service,
+            port,
+        } => (route, service, port),
+        Lookup::Foreign if absolute => {
+            return Err(Page::Foreign {
+                host: host.to_string(),
+            });
+        }
+        Lookup::Foreign | Lookup::NoRepo => return Err(unknown(table.routes().to_vec())),
+        Lookup::NoShard { routes } => return Err(unknown(routes.into_iter().cloned().collect())),
+        Lookup::NoService { route, service } => {
+            return Err(Page::NoService {
+                route: Box::new(route.clone()),
+                service,
+                port,
+            });
+        }
+    };
+    // The ledger's rows say so, but a service row outside its block would
+    // send the request to another shard's server: never.
+    if !route.shard.block.contains(to) {
+        return Err(Page::OutsideBlock {
+            route: Box::new(route.clone()),
+            port: to,
+        });
+    }
+    Ok((route, service, to))
+}
+
+/// Rewrites a request's head for the shard's server on `port`: target
+/// `http://127.0.0.1:PORT/path`, hop headers dropped (an `Upgrade` kept),
+/// the `Host` the client named, `X-Forwarded-*` and the hop count.
+fn rewrite(
+    parts: &mut hyper::http::request::Parts,
+    port: u16,
+    host: &str,
+    peer: SocketAddr,
+    hops: u32,
+    upgrade: Option<&HeaderValue>,
+) -> Result<(), Page> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("http://127.0.0.1:{port}{path}")
+        .parse()
+        .map_err(|_| Page::NoHost)?;
+    let headers = &mut parts.headers;
+    strip_hops(headers, upgrade);
+    let value = HeaderValue::from_str(host).map_err(|_| Page::NoHost)?;
+    // Absolute-form names the host in its target, which wins over `Host`.
+    headers.insert(header::HOST, value);
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("x-forwarded-for", forwarded_for);
+    set("x-forwarded-host", host.to_string());
+    set("x-forwarded-proto", "http".into());
+    set(HOPS, (hops + 1).to_string());
+    Ok(())
+}
+
 async fn route(
     state: &State,
     peer: SocketAddr,
@@ -203,85 +284,26 @@ async fn route(
     if hops >= MAX_HOPS {
         return Err(Page::Loop { host, hops });
     }
+    // Held for the whole request: the route is borrowed from it, and cloned
+    // only into a page.
     let table = state.routes.table().map_err(Page::NoLedger)?;
-    let port_of_proxy = state.settings.port;
-    let (route, service, port) = match table.lookup(&host) {
-        Lookup::Found {
-            route,
-            service,
-            port,
-        } => (route.clone(), service, port),
-        Lookup::Foreign if absolute.is_some() => return Err(Page::Foreign { host }),
-        Lookup::Foreign | Lookup::NoRepo => {
-            return Err(Page::Unknown {
-                host,
-                routes: table.routes().to_vec(),
-                port: port_of_proxy,
-            });
-        }
-        Lookup::NoShard { routes, .. } => {
-            return Err(Page::Unknown {
-                host,
-                routes: routes.into_iter().cloned().collect(),
-                port: port_of_proxy,
-            });
-        }
-        Lookup::NoService { route, service } => {
-            return Err(Page::NoService {
-                route: route.clone(),
-                service,
-                port: port_of_proxy,
-            });
-        }
-    };
-    // The ledger's rows say so, but a service row outside its block would
-    // send the request to another shard's server: never.
-    if !route.shard.block.contains(port) {
-        return Err(Page::OutsideBlock { route, port });
-    }
+    let (route, service, port) = target(&table, &host, absolute.is_some(), state.settings.port)?;
     let upgrade = upgrade_of(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    parts.uri = format!("http://127.0.0.1:{port}{path}")
-        .parse()
-        .map_err(|_| Page::NoHost)?;
-    let headers = &mut parts.headers;
-    strip_hops(headers, upgrade.as_ref());
-    if absolute.is_some() || !headers.contains_key(header::HOST) {
-        let value = HeaderValue::from_str(&host).map_err(|_| Page::NoHost)?;
-        headers.insert(header::HOST, value);
-    }
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(before) => format!("{before}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    let set = |headers: &mut HeaderMap, name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set(headers, "x-forwarded-for", forwarded_for);
-    set(headers, "x-forwarded-host", host.clone());
-    set(headers, "x-forwarded-proto", "http".into());
-    set(headers, HOPS, (hops + 1).to_string());
-    let request = Request::from_parts(parts, body);
-    let mut response = match state.client.request(request).await {
+    rewrite(&mut parts, port, &host, peer, hops, upgrade.as_ref())?;
+    let mut response = match state.client.request(Request::from_parts(parts, body)).await {
         Ok(r) => r,
         Err(e) if e.is_connect() => {
             return Err(Page::NotListening {
-                route,
+                route: Box::new(route.clone()),
                 service,
                 port,
             });
         }
         Err(e) => {
             return Err(Page::BadAnswer {
-                route,
+                route: Box::new(route.clone()),
                 port,
                 error: error_chain(&e),
             });

@@ -53,13 +53,21 @@ pub const MAX_HOPS: u32 = 8;
 /// The header that counts the hops.
 pub const HOPS: &str = "x-shards-hops";
 
+/// The proxy's listeners, bound and not yet serving: binding first lets
+/// the caller record the proxy (its pid file) before a request arrives,
+/// and a port in use fail before anything is recorded.
+pub struct Bound {
+    listeners: Vec<std::net::TcpListener>,
+    settings: Settings,
+}
+
 /// Binds the proxy's listeners: 127.0.0.1 always, ::1 when the host has
 /// IPv6. A port in use is an error.
-fn bind(port: u16) -> io::Result<Vec<std::net::TcpListener>> {
-    let v4 = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
-    let mut out = vec![v4];
-    match std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)) {
-        Ok(v6) => out.push(v6),
+pub fn bind(settings: Settings) -> io::Result<Bound> {
+    let v4 = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, settings.port))?;
+    let mut listeners = vec![v4];
+    match std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, settings.port)) {
+        Ok(v6) => listeners.push(v6),
         // No IPv6 on this host (or ::1 not configured): IPv4 serves.
         Err(e)
             if matches!(
@@ -68,48 +76,52 @@ fn bind(port: u16) -> io::Result<Vec<std::net::TcpListener>> {
             ) => {}
         Err(e) => return Err(e),
     }
-    for l in &out {
+    for l in &listeners {
         l.set_nonblocking(true)?;
     }
-    Ok(out)
+    Ok(Bound {
+        listeners,
+        settings,
+    })
 }
 
-/// Runs the proxy until SIGINT or SIGTERM. `ready` is called with the
-/// addresses once they listen.
-pub fn run(
-    settings: Settings,
-    routes: Arc<dyn Routes>,
-    ready: impl FnOnce(&[SocketAddr]),
-) -> io::Result<()> {
-    let listeners = bind(settings.port)?;
-    let addrs = listeners
-        .iter()
-        .map(|l| l.local_addr())
-        .collect::<io::Result<Vec<_>>>()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("shards-proxy")
-        .build()?;
-    runtime.block_on(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let state = Arc::new(forward::State::new(settings, routes));
-        let permits = Arc::new(Semaphore::new(settings.max_connections));
-        let mut tasks = tokio::task::JoinSet::new();
-        for l in listeners {
-            let listener = TcpListener::from_std(l)?;
-            tasks.spawn(accept(listener, state.clone(), permits.clone()));
-        }
-        ready(&addrs);
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-            Some(Ok(Err(e))) = tasks.join_next() => return Err(e),
-        }
+impl Bound {
+    /// Returns the addresses it listens on.
+    pub fn addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.listeners.iter().map(|l| l.local_addr()).collect()
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub fn serve(self, routes: Arc<dyn Routes>) -> io::Result<()> {
+        let Bound {
+            listeners,
+            settings,
+        } = self;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("shards-proxy")
+            .build()?;
+        runtime.block_on(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let state = Arc::new(forward::State::new(settings, routes));
+            let permits = Arc::new(Semaphore::new(settings.max_connections));
+            let mut tasks = tokio::task::JoinSet::new();
+            for l in listeners {
+                let listener = TcpListener::from_std(l)?;
+                tasks.spawn(accept(listener, state.clone(), permits.clone()));
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                Some(Ok(Err(e))) = tasks.join_next() => return Err(e),
+            }
+            Ok(())
+        })?;
+        // Connections still open are dropped with the runtime.
+        runtime.shutdown_timeout(Duration::from_millis(200));
         Ok(())
-    })?;
-    // Connections still open are dropped with the runtime.
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    Ok(())
+    }
 }
 
 /// Accepts connections on one listener, each served in its own task while

@@ -32,22 +32,22 @@ pub enum Page {
     },
     /// The shard has no such service.
     NoService {
-        route: Route,
+        route: Box<Route>,
         service: String,
         port: u16,
     },
     /// A service's port outside its shard's block (a damaged row).
-    OutsideBlock { route: Route, port: u16 },
+    OutsideBlock { route: Box<Route>, port: u16 },
     /// Nothing listens on the shard's port.
     NotListening {
-        route: Route,
+        route: Box<Route>,
         service: Option<String>,
         port: u16,
     },
     /// The shard's server answered with something that is not HTTP, or
     /// hung up.
     BadAnswer {
-        route: Route,
+        route: Box<Route>,
         port: u16,
         error: String,
     },

@@ -100,7 +100,7 @@ pub fn start(exe: &Path, home: &Path, port: u16) -> Result<(Running, bool)> {
     }
     let log = log_file(home);
     if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fsutil::create_home_dir(dir, fsutil::Sharing::of(home))?;
     }
     let mut cmd = Command::new(exe);
     cmd.args(["proxy", "run", "--port", &port.to_string()])

@@ -181,13 +181,37 @@ pub fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// An exchange left open after the answer's head: the socket (to write
+/// more) and a reader of what follows the head.
+pub struct Open {
+    /// The socket.
+    pub socket: TcpStream,
+    /// What comes after the head.
+    pub reader: BufReader<TcpStream>,
+    /// The answer's head.
+    pub head: String,
+}
+
+/// Sends `request` (a whole request head, with `\r\n`) and reads the
+/// answer's head, leaving the rest to the caller.
+pub fn open(port: u16, request: &str) -> Open {
+    let mut socket = connect(port);
+    socket.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(socket.try_clone().unwrap());
+    let head = read_head(&mut reader);
+    Open {
+        socket,
+        reader,
+        head,
+    }
+}
+
 /// Sends `request` (a whole request head, with `\r\n`) and reads the
 /// answer to its end (the request should say `Connection: close`).
 pub fn exchange(port: u16, request: &str) -> Answer {
-    let mut s = connect(port);
-    s.write_all(request.as_bytes()).unwrap();
-    let mut reader = BufReader::new(s);
-    let head = read_head(&mut reader);
+    let Open {
+        mut reader, head, ..
+    } = open(port, request);
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
     let chunked = head
