@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use crate::common::proxy::{Backend, Open, Proxy, exchange, get, host, open};
-use crate::common::{TestEnv, ports};
+use crate::common::{TestEnv, env_value, ports, shard_path};
 
 /// A world with shard `a`, its app, and the proxy; returns it and the
 /// proxy's port.
@@ -220,7 +220,42 @@ fn a_request_that_comes_back_to_the_proxy_stops_with_508() {
     let answer = get(port, &host("a", port), "/");
     assert_eq!(answer.status, 508, "{answer:?}");
     assert!(answer.body.contains("loop"), "{}", answer.body);
+    // `status` names the listener in `a`'s block as shards' proxy, not as
+    // a foreign process.
+    let status = env.shards(&["--json", "status"]).ok().json();
+    let listening = status["shards"][0]["listening"].as_array().unwrap();
+    assert!(!listening.is_empty(), "{status}");
+    assert!(
+        listening.iter().all(|l| l["place"] == "proxy"),
+        "{listening:?}"
+    );
     env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn status_names_the_proxy_as_shards_own_listener() {
+    let (env, port, _app, _proxy) = one_shard();
+    let status = env.shards(&["--json", "status"]).ok().json();
+    let pid = std::fs::read_to_string(env.shards_home.join("proxy.pid")).unwrap();
+    let pid: i64 = pid.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(status["proxy"]["pid"], pid, "{status}");
+    assert_eq!(status["proxy"]["port"], port);
+    let addresses = status["proxy"]["addresses"].as_array().unwrap();
+    assert!(
+        addresses.contains(&format!("127.0.0.1:{port}").into()),
+        "{addresses:?}"
+    );
+    let shown = env.shards(&["status"]).ok();
+    assert!(
+        shown.stdout.contains(&format!(
+            "proxy: shards' own, pid {pid} on 127.0.0.1:{port}"
+        )),
+        "{}",
+        shown.stdout
+    );
+    env.shards(&["proxy", "stop"]).ok();
+    let status = env.shards(&["--json", "status"]).ok().json();
+    assert!(status["proxy"].is_null(), "{status}");
 }
 
 #[test]
@@ -275,4 +310,107 @@ fn a_repository_file_cannot_choose_the_proxy() {
         ".shards.toml:2",
         "`proxy.port` can only be set in your user config",
     ]);
+}
+
+/// Returns the `Host` of a URL the env file gave (`http://HOST:PORT`).
+fn host_of(url: &str) -> &str {
+    url.strip_prefix("http://").expect("an http URL")
+}
+
+#[test]
+fn with_the_proxy_enabled_env_files_carry_urls_that_reach_the_shard() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    env.write_config("[proxy]\nenabled = true\n\n[ports.services]\nweb = 1\n");
+    let a = env.create("a");
+    let file = shard_path(&a).join(".env");
+    assert_eq!(
+        env_value(&file, "SHARD_URL").as_deref(),
+        Some(format!("http://a.repo.localhost:{port}").as_str())
+    );
+    let web_url = env_value(&file, "WEB_URL").expect("WEB_URL in the env file");
+    assert_eq!(web_url, format!("http://web.a.repo.localhost:{port}"));
+    // `shards port` adds a service, and its URL follows.
+    env.shards(&["port", "api", "--shard", "a"]).ok();
+    assert_eq!(
+        env_value(&file, "API_URL"),
+        Some(format!("http://api.a.repo.localhost:{port}"))
+    );
+    // `shards env` says the same as the file.
+    let shown = env.shards(&["env", "a"]).ok();
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("export WEB_URL='{web_url}'")),
+        "{}",
+        shown.stdout
+    );
+
+    let start = ports(&a["shard"]).0 as u16;
+    let _app = env.backend("a-web", start + 1);
+    let _proxy = env.start_proxy(port);
+    let answer = get(port, host_of(&web_url), "/");
+    assert!(answer.body.starts_with("shard a-web\n"), "{answer:?}");
+    let answer = get(port, host_of(&env_value(&file, "SHARD_URL").unwrap()), "/");
+    assert!(answer.body.starts_with("shard a-web\n"), "{answer:?}");
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn a_url_handed_out_keeps_reaching_its_shard_when_a_namesake_goes() {
+    let mut env = TestEnv::new();
+    let port = env.proxy_port();
+    env.set("SHARDS_PROXY_ENABLED", "1");
+    // `feat_x` and `feat-x` are both the label `feat-x`: the first keeps it.
+    let first = env.create("feat_x");
+    let second = env.create("feat-x");
+    let first_url = env_value(&shard_path(&first).join(".env"), "SHARD_URL").unwrap();
+    let second_url = env_value(&shard_path(&second).join(".env"), "SHARD_URL").unwrap();
+    assert_eq!(first_url, format!("http://feat-x.repo.localhost:{port}"));
+    assert_ne!(second_url, first_url);
+    assert!(
+        second_url.starts_with("http://feat-x-")
+            && second_url.ends_with(&format!(".repo.localhost:{port}")),
+        "{second_url}"
+    );
+    let _apps = [
+        env.backend("first", ports(&first["shard"]).0 as u16),
+        env.backend("second", ports(&second["shard"]).0 as u16),
+    ];
+    let _proxy = env.start_proxy(port);
+    let answer = get(port, host_of(&first_url), "/");
+    assert!(answer.body.starts_with("shard first\n"), "{answer:?}");
+    let answer = get(port, host_of(&second_url), "/");
+    assert!(answer.body.starts_with("shard second\n"), "{answer:?}");
+    // The first goes; the second's URL, as its env file says it, still
+    // reaches the second.
+    env.shards(&["destroy", "feat_x"]).ok();
+    let answer = get(port, host_of(&second_url), "/");
+    assert!(answer.body.starts_with("shard second\n"), "{answer:?}");
+    env.shards(&["proxy", "stop"]).ok();
+}
+
+#[test]
+fn without_the_proxy_enabled_env_files_have_no_urls() {
+    let env = TestEnv::new();
+    let a = env.create("a");
+    let vars = crate::common::read_env(&shard_path(&a).join(".env"));
+    assert!(vars.iter().all(|(k, _)| !k.ends_with("_URL")), "{vars:?}");
+}
+
+#[test]
+fn a_spare_has_no_url_until_a_create_claims_it() {
+    use crate::common::spares::{path_of, spares, world};
+    let mut env = world(1);
+    env.set("SHARDS_PROXY_ENABLED", "true");
+    env.shards(&["spares", "fill"]).ok();
+    let spare = spares(&env).remove(0);
+    let vars = crate::common::read_env(&path_of(&spare).join(".env"));
+    assert!(vars.iter().all(|(k, _)| !k.ends_with("_URL")), "{vars:?}");
+    let warm = env.shards(&["create", "warm", "--json"]).ok().json();
+    assert_eq!(warm["from_spare"], true, "{warm}");
+    assert_eq!(
+        env_value(&shard_path(&warm).join(".env"), "SHARD_URL"),
+        Some("http://warm.repo.localhost:1355".to_string())
+    );
 }

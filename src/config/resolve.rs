@@ -34,6 +34,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SHARDS_ENV_COMPOSE", "env.compose"),
     ("SHARDS_SPARES_COUNT", "spares.count"),
     ("SHARDS_PROXY_PORT", "proxy.port"),
+    ("SHARDS_PROXY_ENABLED", "proxy.enabled"),
 ];
 
 struct Builder {
@@ -173,6 +174,15 @@ impl Builder {
             "ports.block_size" => {
                 self.block_size = (
                     parse_value(origin, key, raw, "a number from 1 to 65535")?,
+                    origin.into(),
+                )
+            }
+            "proxy.enabled" => {
+                self.proxy = (
+                    crate::config::Proxy {
+                        enabled: parse_bool(origin, key, raw)?,
+                        ..self.proxy.0
+                    },
                     origin.into(),
                 )
             }

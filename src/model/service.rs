@@ -22,6 +22,12 @@ pub fn service_var(name: &str) -> String {
     format!("{}_PORT", name.to_ascii_uppercase())
 }
 
+/// Returns the variable that holds a service's URL through the proxy
+/// (`web` → `WEB_URL`).
+pub fn service_url_var(name: &str) -> String {
+    format!("{}_URL", name.to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,12 +13,21 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ledger::services::ServicePort;
 use crate::ledger::{Ledger, ShardRow};
-use crate::model::{compose_project_name, service_var};
+use crate::model::{compose_project_name, service_url_var, service_var};
+use crate::route::Route;
 use crate::worktree;
 
+use super::routes;
+
 /// Returns the variables of a shard's managed env section, in file order:
-/// the block, the shard, compose's project name, then service ports.
-pub fn vars(row: &ShardRow, config: &Config, services: &[ServicePort]) -> Vec<(String, String)> {
+/// the block, the shard, compose's project name, service ports, then, with
+/// the shard's `route` (`[proxy] enabled`), its URLs through the proxy.
+pub fn vars(
+    row: &ShardRow,
+    config: &Config,
+    services: &[ServicePort],
+    route: Option<&Route>,
+) -> Vec<(String, String)> {
     let b = row.block;
     let mut vars = vec![
         ("PORT_RANGE_START".to_string(), b.start().to_string()),
@@ -36,16 +45,38 @@ pub fn vars(row: &ShardRow, config: &Config, services: &[ServicePort]) -> Vec<(S
     for s in services {
         vars.push((service_var(&s.service), s.port.to_string()));
     }
+    if let Some(route) = route {
+        let port = config.proxy.port;
+        vars.push(("SHARD_URL".to_string(), route.url(None, port)));
+        for s in services {
+            let var = service_url_var(&s.service);
+            // A service named `shard` would say SHARD_URL too: the shard's
+            // own URL keeps the name (its service's URL is still routed).
+            if var != "SHARD_URL" {
+                vars.push((var, route.url(Some(&s.service), port)));
+            }
+        }
+    }
     vars
 }
 
-/// Returns a shard's variables as the ledger has them now.
+/// Returns a shard's variables as the ledger has them now: with `[proxy]
+/// enabled`, its URLs as the proxy routes it (a spare has none).
+///
+/// A URL stays good while the shard lives: the shard that took a label
+/// first keeps it, and a later one with the same label is named by its
+/// alias, which always routes (`route::Table`).
 pub fn current_vars(
     ledger: &Ledger,
     row: &ShardRow,
     config: &Config,
 ) -> Result<Vec<(String, String)>> {
-    Ok(vars(row, config, &ledger.services(row.id)?))
+    let services = ledger.services(row.id)?;
+    if !config.proxy.enabled || row.spare.is_some() {
+        return Ok(vars(row, config, &services, None));
+    }
+    let table = routes::table(ledger)?;
+    Ok(vars(row, config, &services, table.of(row.id)))
 }
 
 /// Rewrites the shard's env file from the ledger, so the file and the

@@ -38,7 +38,11 @@ pub fn change(
     if write_file {
         // Refuse before the ledger changes if the env file cannot take the
         // section (a symlink, damaged markers), so the two never disagree.
-        if let Err(e) = env::prepare(&row.path, config, &env::vars(row, config, &before)) {
+        if let Err(e) = env::prepare(
+            &row.path,
+            config,
+            &env::current_vars(site.ledger, row, config)?,
+        ) {
             return Err(explain(site, row, e));
         }
     }

@@ -10,8 +10,8 @@ use clap::Args;
 mod report;
 
 pub use report::{
-    ElsewhereView, Place, PoolView, ServiceState, ShardAudit, SocketView, StartProcess,
-    StatusReport,
+    ElsewhereView, Place, PoolView, ProxyListener, ServiceState, ShardAudit, SocketView,
+    StartProcess, StatusReport,
 };
 
 use crate::alloc::Pool;
@@ -21,7 +21,7 @@ use crate::context::Ctx;
 use crate::error::Result;
 use crate::host::{self, ProcInfo, Proto, Socket};
 use crate::register::Register;
-use crate::shard::{holds, reap};
+use crate::shard::{daemon, holds, reap};
 
 /// Audit ports: who listens where, per shard
 ///
@@ -105,6 +105,22 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
         host::socket_owners(&sockets.iter().map(|s| s.inode).collect::<HashSet<_>>());
+    let proxy = daemon::running(&ctx.env.home).map(|up| ProxyListener {
+        pid: up.pid,
+        port: up.port,
+        addresses: sockets
+            .iter()
+            .filter(|s| {
+                s.proto == Proto::Tcp
+                    && owners
+                        .get(&s.inode)
+                        .is_some_and(|p| i64::from(p.pid) == up.pid)
+            })
+            .map(|s| s.addr.to_string())
+            .collect(),
+        log: daemon::log_file(&ctx.env.home),
+    });
+    let proxy_pid = proxy.as_ref().map(|x| x.pid);
     let service_at: HashMap<u16, &str> = services
         .iter()
         .map(|s| (s.port, s.service.as_str()))
@@ -137,6 +153,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
                     .map(|p| p.command.clone())
                     .unwrap_or_else(|| "unknown process".into()),
                 place: match p {
+                    Some(p) if Some(i64::from(p.pid)) == proxy_pid => Place::Proxy,
                     Some(p) if inside(p) => Place::Inside,
                     Some(_) => Place::Foreign,
                     None => Place::Unknown,
@@ -186,6 +203,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
     let held: Vec<_> = all_rows.iter().map(|r| r.block).collect();
     Ok(StatusReport {
         pool: pool_view(&config.pool, &held, &elsewhere, &sockets),
+        proxy,
         shards,
         elsewhere: elsewhere.held.iter().map(elsewhere_view).collect(),
         register_error,

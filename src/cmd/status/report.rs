@@ -22,6 +22,8 @@ pub enum Place {
     Foreign,
     /// The process is not visible to this user.
     Unknown,
+    /// This home's `shards proxy`.
+    Proxy,
 }
 
 /// A socket as the audit shows it.
@@ -140,11 +142,27 @@ pub struct ElsewhereView {
     pub worktree: Option<PathBuf>,
 }
 
+/// This home's `shards proxy`, when it runs.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ProxyListener {
+    /// Its process id.
+    pub pid: i64,
+    /// The port it serves.
+    pub port: u16,
+    /// The addresses it listens on, as the host's socket table shows them
+    /// (empty when this user cannot see its sockets).
+    pub addresses: Vec<String>,
+    /// Its log.
+    pub log: PathBuf,
+}
+
 /// The result of `shards status`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// The pool.
     pub pool: PoolView,
+    /// This home's proxy, shards' own listener, when it runs.
+    pub proxy: Option<ProxyListener>,
     /// One audit per shard in scope.
     pub shards: Vec<ShardAudit>,
     /// The pool's blocks that other ledgers on this host hold.
@@ -180,6 +198,18 @@ impl Render for StatusReport {
             p.blocks_free,
             p.utilization
         )?;
+        if let Some(x) = &self.proxy {
+            let on = match x.addresses.as_slice() {
+                [] => format!("port {}", x.port),
+                all => all.join(", "),
+            };
+            writeln!(
+                w,
+                "proxy: shards' own, pid {} on {on} (routes: `shards proxy status`; log {})",
+                x.pid,
+                cx.path(&x.log)
+            )?;
+        }
         for e in &self.elsewhere {
             let whose = match (e.holder, &e.uid, &e.ledger, &e.name, &e.worktree) {
                 ("user", Some(uid), ..) => format!("a shard of user {uid}"),
@@ -220,6 +250,7 @@ impl Render for StatusReport {
                         Place::Inside => "inside".to_string(),
                         Place::Foreign => style.paint("31", "foreign"),
                         Place::Unknown => "unknown".to_string(),
+                        Place::Proxy => "shards proxy".to_string(),
                     };
                     t.row(vec![
                         format!("  {}", l.port),
