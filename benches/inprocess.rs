@@ -1,7 +1,6 @@
 //! In-process costs of what `create`, `list` and `status` add on top of
 //! git: the allocator, the env-file editor, the ledger, the listen table.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -48,7 +47,7 @@ fn reserve(ledger: &mut Ledger, pool: &Pool, name: &str) -> shards::ledger::Shar
         owner_uid: 1000,
         pid: (1, 1),
         now: 0,
-        services: &BTreeMap::new(),
+        services: shards::ledger::services::Configured::none(),
         spare: None,
     };
     ledger.reserve(&new, pool, |_| false).unwrap()

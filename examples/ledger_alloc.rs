@@ -4,7 +4,6 @@
 //! Usage: `ledger_alloc LEDGER_PATH WORKER_ID COUNT`. Prints the number of
 //! allocations that failed (0 expected) on stdout.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,7 +33,6 @@ fn main() {
     };
     let pool = Pool::new(3000, 32767, 100).unwrap_or_else(|e| panic!("{e}"));
     let listening = shards::host::listening_tcp_ports().unwrap_or_default();
-    let services = BTreeMap::new();
     let pid = shards::host::current_process();
     let mut failed = 0;
     for i in 0..count {
@@ -52,7 +50,7 @@ fn main() {
             owner_uid: 1000,
             pid,
             now: 0,
-            services: &services,
+            services: shards::ledger::services::Configured::none(),
             spare: None,
         };
         match ledger.reserve(&new, &pool, |b| {

@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod paths;
+pub mod probe;
 pub mod progress;
 pub mod proxy;
 pub mod quote;

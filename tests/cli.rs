@@ -56,6 +56,7 @@ mod ready_adversarial;
 mod reap;
 mod reap_hard;
 mod register;
+mod services;
 mod shared_home;
 mod shell;
 mod snapshots;

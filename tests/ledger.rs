@@ -106,12 +106,22 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let r = env.create("new");
     assert_eq!(crate::common::ports(&r["shard"]), env.block(1));
     let wt = crate::common::shard_path(&r);
-    env.shards_in(&wt, &["port", "web"]).ok();
+    env.shards_in(&wt, &["port", "web", "--describe", "after the migration"])
+        .ok();
     let conn = rusqlite::Connection::open(env.ledger()).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
+    // Services say what they are since 0009.
+    let describe: Option<String> = conn
+        .query_row(
+            "SELECT describe FROM service_ports WHERE service = 'web'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(describe.as_deref(), Some("after the migration"));
     // The old shard has no record of a copied env file (0006).
     let copied: Option<Vec<u8>> = conn
         .query_row(

@@ -81,8 +81,10 @@ fn an_agent_drives_shards_through_the_official_python_sdk() {
             "get_port",
             "list_shards",
             "port_status",
+            "port_summary",
             "release_port",
-            "shard_env"
+            "shard_env",
+            "update_port"
         ]
     );
     assert_eq!(doc["schemas"]["create_shard"]["required"][0], "name");
@@ -118,6 +120,67 @@ fn an_agent_drives_shards_through_the_official_python_sdk() {
     let audit = &doc["status"]["structured"];
     assert_eq!(audit["shards"][0]["services"].as_array().unwrap().len(), 2);
     assert!(audit["pool"]["blocks_total"].as_u64().unwrap() > 0);
+
+    // Described services: get_port's description, update_port, port_summary.
+    let db = &doc["get_port_described"]["structured"]["services"][0];
+    assert_eq!(
+        (db["service"].as_str(), db["describe"].as_str()),
+        (Some("db"), Some("Postgres")),
+        "{db}"
+    );
+    let web = &doc["update_port"]["structured"]["services"][0];
+    assert_eq!(web["describe"], "Frontend dev server", "{web}");
+    assert_eq!(web["health"], "/healthz");
+    assert_eq!(web["port"], env.block(0).0, "the port stays");
+    let db = &doc["update_udp"]["structured"]["services"][0];
+    assert_eq!(
+        (db["protocol"].as_str(), db["describe"].as_str()),
+        (Some("udp"), Some("Postgres")),
+        "{db}"
+    );
+    for refused in ["update_missing", "update_bad_protocol"] {
+        assert_eq!(doc[refused]["is_error"], true, "{}", doc[refused]);
+        assert!(
+            doc[refused]["text"].as_str().unwrap().contains("hint:"),
+            "{}",
+            doc[refused]
+        );
+    }
+    assert!(
+        doc["update_missing"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("no named port `nope`")
+    );
+    let summary = &doc["summary"]["structured"];
+    assert_eq!(summary["ports"]["start"], env.block(0).0, "{summary}");
+    assert_eq!(summary["ports"]["end"], env.block(0).1);
+    let named: Vec<&str> = summary["named"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["web", "api", "db"]);
+    let free = summary["free_offsets"].as_array().unwrap();
+    let count = env.block(0).1 - env.block(0).0 + 1;
+    assert_eq!(free.len() as u64, count - 3);
+    assert!(
+        !free.contains(&0.into()) && free.contains(&3.into()),
+        "{free:?}"
+    );
+    assert!(summary["utilization"].as_f64().unwrap() > 0.0);
+    assert!(summary["pool"]["blocks_held"].as_u64().unwrap() >= 1);
+    let services = doc["status_health"]["structured"]["shards"][0]["services"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let web = services.iter().find(|s| s["service"] == "web").unwrap();
+    assert_eq!(
+        (web["state"].as_str(), web["code"].as_u64()),
+        (Some("healthy"), Some(200)),
+        "{web}"
+    );
 
     // A malformed call is refused and the server goes on serving.
     let malformed = &doc["malformed"];
@@ -235,7 +298,7 @@ fn garbage_on_the_wire_gets_a_protocol_error_and_stdout_stays_protocol_only() {
     server.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
     let listed = server.recv();
     assert_eq!(listed["id"], 3);
-    assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 7);
+    assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 9);
     let (ended_cleanly, rest) = server.close();
     assert!(
         ended_cleanly,

@@ -15,6 +15,25 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
 
+def healthy_server(port):
+    """A server on 127.0.0.1:port answering 200 at /healthz, in a thread."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = HTTPServer(("127.0.0.1", port), H)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 async def main(shards: str, repo: str) -> None:
     params = StdioServerParameters(command=shards, args=["mcp"], cwd=repo, env=dict(os.environ))
     out = {}
@@ -38,6 +57,25 @@ async def main(shards: str, repo: str) -> None:
             out["env"] = await call("shard_env", {"shard": "agent-1"})
             out["list"] = await call("list_shards", {})
             out["status"] = await call("port_status", {})
+            # Described services (issue 21): a description with get_port,
+            # update_port, and port_summary; the health path asked of a real
+            # server on the shard's web port.
+            out["get_port_described"] = await call(
+                "get_port", {"services": ["db"], "shard": "agent-1", "description": "Postgres"})
+            out["update_port"] = await call("update_port", {
+                "service": "web", "shard": "agent-1",
+                "description": "Frontend dev server", "health": "/healthz"})
+            out["update_udp"] = await call(
+                "update_port", {"service": "db", "shard": "agent-1", "protocol": "udp"})
+            out["update_missing"] = await call(
+                "update_port", {"service": "nope", "shard": "agent-1", "description": "x"})
+            out["update_bad_protocol"] = await call(
+                "update_port", {"service": "web", "shard": "agent-1", "protocol": "sctp"})
+            out["summary"] = await call("port_summary", {"shard": "agent-1"})
+            web = out["get_port"]["structured"]["services"][0]["port"]
+            server = healthy_server(web)
+            out["status_health"] = await call("port_status", {})
+            server.shutdown()
             # Malformed: services must be a list of names.
             try:
                 out["malformed"] = await call("get_port", {"services": 42})

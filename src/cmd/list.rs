@@ -106,8 +106,8 @@ pub struct ServiceLive {
     pub service: String,
     /// Its port.
     pub port: u16,
-    /// True when a TCP socket listens on it; null when the host's listen
-    /// table cannot be read.
+    /// True when a TCP socket listens on it (a UDP socket is bound, for a
+    /// `udp` service); null when the host's listen table cannot be read.
     pub listening: Option<bool>,
 }
 

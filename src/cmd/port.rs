@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::model::valid_service_name;
+use crate::ledger::services::ServicePort;
+use crate::model::{Protocol, ServiceInfo, check_describe, check_health, valid_service_name};
 use crate::output::{Render, RenderCtx};
 use crate::shard::{lookup, ports};
 
@@ -20,6 +21,10 @@ use crate::shard::{lookup, ports};
 /// Services in [ports.services] sit at their configured offset in every
 /// shard; any other name gets the lowest free offset and keeps it until
 /// `--release`. Several names are allocated all or nothing.
+/// `--describe`, `--protocol` and `--health` say what one service is (also
+/// `[ports.services] web = { offset = 0, describe = "…", protocol = "udp",
+/// health = "/healthz" }`): `status` then counts a UDP service as running
+/// when a UDP socket is bound on its port, and asks the health path.
 /// `shards port who PORT` tells which shard and service own a port and
 /// which process listens on it.
 #[derive(Debug, Args)]
@@ -40,6 +45,54 @@ pub struct PortArgs {
     /// Release the named services' ports instead of allocating them
     #[arg(long, requires = "services")]
     pub release: bool,
+
+    /// Describe the service, for people ("Frontend dev server")
+    #[arg(long, value_name = "TEXT", conflicts_with = "release")]
+    pub describe: Option<String>,
+
+    /// The service's protocol: tcp (the default) or udp
+    #[arg(long, value_name = "PROTO", conflicts_with = "release")]
+    pub protocol: Option<String>,
+
+    /// The HTTP path `status` asks (GET) to call the service healthy
+    #[arg(long, value_name = "PATH", conflicts_with = "release")]
+    pub health: Option<String>,
+}
+
+impl PortArgs {
+    /// Returns what the flags say about the service, checked.
+    fn info(&self) -> Result<ServiceInfo> {
+        let usage = |message: String, hint: &str| Error::Usage {
+            message,
+            hint: hint.to_string(),
+        };
+        if let Some(d) = &self.describe {
+            check_describe(d)
+                .map_err(|m| usage(format!("--describe: {m}"), "say it in one line"))?;
+        }
+        if let Some(h) = &self.health {
+            check_health(h).map_err(|m| {
+                usage(
+                    format!("--health: {m}"),
+                    "give the path the service answers, as `/healthz`",
+                )
+            })?;
+        }
+        let protocol = match self.protocol.as_deref() {
+            None => None,
+            Some(p) => Some(Protocol::parse(p).ok_or_else(|| {
+                usage(
+                    format!("--protocol: `{p}` is not a protocol"),
+                    "use `tcp` or `udp`",
+                )
+            })?),
+        };
+        Ok(ServiceInfo {
+            describe: self.describe.clone(),
+            protocol,
+            health: self.health.clone(),
+        })
+    }
 }
 
 /// Subcommands of `shards port`.
@@ -61,6 +114,26 @@ pub struct ServiceView {
     pub port: u16,
     /// Its variable in the env file.
     pub var: String,
+    /// What it is, when described.
+    pub describe: Option<String>,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The HTTP path `status` asks, when set.
+    pub health: Option<String>,
+}
+
+impl ServiceView {
+    /// Returns the view of a service port.
+    pub fn of(s: &ServicePort) -> ServiceView {
+        ServiceView {
+            service: s.service.clone(),
+            port: s.port,
+            var: crate::model::service_var(&s.service),
+            describe: s.info.describe.clone(),
+            protocol: s.info.protocol().to_string(),
+            health: s.info.health.clone(),
+        }
+    }
 }
 
 /// The result of `shards port`.
@@ -76,14 +149,6 @@ pub struct PortReport {
     pub warnings: Vec<String>,
 }
 
-fn view(s: &crate::ledger::services::ServicePort) -> ServiceView {
-    ServiceView {
-        service: s.service.clone(),
-        port: s.port,
-        var: crate::model::service_var(&s.service),
-    }
-}
-
 /// Gets, allocates or releases service ports.
 pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     // Every name valid; a name given twice is asked for once.
@@ -96,34 +161,53 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
             services.push(name.clone());
         }
     }
+    let set = args.info()?;
+    if !set.is_empty() && services.len() != 1 {
+        return Err(Error::Usage {
+            message: "--describe, --protocol and --health say what one service is".into(),
+            hint: "name one service: `shards port web --describe \"Frontend dev server\"`".into(),
+        });
+    }
     let repo = ctx.repo()?;
     let row = lookup::resolve(&*ctx.ledger()?, repo, &ctx.cwd, args.shard.as_deref())?;
     let config = ctx.config(&Overrides::default())?;
     let changed =
-        ctx.with_site(|site| ports::change(site, &row, &config, &services, args.release))?;
+        ctx.with_site(|site| ports::change(site, &row, &config, &services, &set, args.release))?;
     let wanted: Vec<ServiceView> = if args.release {
         Vec::new()
     } else if services.is_empty() {
-        changed.all.iter().map(view).collect()
+        changed.all.iter().map(ServiceView::of).collect()
     } else {
         services
             .iter()
             .filter_map(|n| changed.all.iter().find(|s| &s.service == n))
-            .map(view)
+            .map(ServiceView::of)
             .collect()
     };
     Ok(PortReport {
         shard: row.name,
         services: wanted,
-        released: changed.released.iter().map(view).collect(),
+        released: changed.released.iter().map(ServiceView::of).collect(),
         warnings: changed.warnings,
     })
 }
 
 impl Render for PortReport {
     fn render(&self, w: &mut dyn Write, _: &RenderCtx<'_>) -> io::Result<()> {
+        // `NAME PORT` first, so `read name port` keeps working; what
+        // describes it follows.
         for s in &self.services {
-            writeln!(w, "{} {}", s.service, s.port)?;
+            let mut line = format!("{} {}", s.service, s.port);
+            if s.protocol != "tcp" {
+                line.push_str(&format!("  {}", s.protocol));
+            }
+            if let Some(h) = &s.health {
+                line.push_str(&format!("  health {h}"));
+            }
+            if let Some(d) = &s.describe {
+                line.push_str(&format!("  {d}"));
+            }
+            writeln!(w, "{line}")?;
         }
         Ok(())
     }

@@ -21,6 +21,12 @@ pub struct Owner {
     pub shard: String,
     /// Service name, when the port is a named one.
     pub service: Option<String>,
+    /// The service's description, when it has one.
+    pub describe: Option<String>,
+    /// The service's protocol (`tcp` or `udp`), when the port is a named one.
+    pub protocol: Option<String>,
+    /// The service's health path, when it has one.
+    pub health: Option<String>,
     /// The shard's block, as `start-end`.
     pub block: String,
 }
@@ -59,15 +65,14 @@ pub fn who(ctx: &Ctx, port: u16) -> Result<WhoReport> {
         .iter()
         .find(|r| r.block.contains(port))
         .map(|r| -> Result<Owner> {
-            let service = ledger
-                .services(r.id)?
-                .into_iter()
-                .find(|s| s.port == port)
-                .map(|s| s.service);
+            let service = ledger.services(r.id)?.into_iter().find(|s| s.port == port);
             Ok(Owner {
                 repo: r.repo.root.clone(),
                 shard: r.name.clone(),
-                service,
+                protocol: service.as_ref().map(|s| s.info.protocol().to_string()),
+                describe: service.as_ref().and_then(|s| s.info.describe.clone()),
+                health: service.as_ref().and_then(|s| s.info.health.clone()),
+                service: service.map(|s| s.service),
                 block: r.block.to_string(),
             })
         });
@@ -101,11 +106,11 @@ impl Render for WhoReport {
     fn render(&self, w: &mut dyn Write, cx: &RenderCtx<'_>) -> io::Result<()> {
         match &self.owner {
             Some(o) => {
-                let service = o
-                    .service
-                    .as_ref()
-                    .map(|s| format!(" (service {s})"))
-                    .unwrap_or_default();
+                let service = match (&o.service, &o.describe) {
+                    (Some(s), Some(d)) => format!(" (service {s}: {d})"),
+                    (Some(s), None) => format!(" (service {s})"),
+                    _ => String::new(),
+                };
                 writeln!(
                     w,
                     "port {}: owned by shard {}{service}, block {}, in {}",

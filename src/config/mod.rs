@@ -17,6 +17,7 @@ use std::path::Path;
 
 use crate::alloc::Pool;
 use crate::error::{Error, Result};
+use crate::model::ServiceInfo;
 
 pub use parse::{Layer, Source, parse};
 pub use resolve::{ENV_KEYS, Overrides, resolve};
@@ -37,6 +38,8 @@ pub struct Config {
     pub pool: Pool,
     /// Named ports at fixed offsets inside every block.
     pub services: BTreeMap<String, u16>,
+    /// What describes those of them that say more than an offset.
+    pub service_info: BTreeMap<String, ServiceInfo>,
     /// Where worktrees go; may hold `{repo}` and `{name}`.
     pub worktree_root: Option<String>,
     /// The env file shards manages in each worktree, relative to its root.

@@ -63,8 +63,11 @@ pub(super) struct PortsLayer {
     pub(super) base: Option<Spanned<u16>>,
     pub(super) max: Option<Spanned<u16>>,
     pub(super) block_size: Option<Spanned<u16>>,
+    /// A service: an offset (`web = 0`) or a table (`web = { offset = 0,
+    /// describe = "…", protocol = "udp", health = "/healthz" }`), read in
+    /// `resolve` so each mistake gets its own message.
     #[serde(default)]
-    pub(super) services: BTreeMap<String, Spanned<u16>>,
+    pub(super) services: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

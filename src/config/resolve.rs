@@ -14,6 +14,7 @@ use super::parse::{Source, line_of};
 use super::{Config, DEFAULT_BASE, DEFAULT_BLOCK_SIZE, DEFAULT_ENV_FILE};
 use crate::alloc::Pool;
 use crate::error::{Error, Result};
+use crate::model::{Protocol, ServiceInfo, check_describe, check_health};
 
 /// Settings given as `SHARDS_*` variables or command-line flags, each with
 /// the name it was given under.
@@ -41,7 +42,7 @@ struct Builder {
     base: (u16, String),
     max: (u16, String),
     block_size: (u16, String),
-    services: BTreeMap<String, (u16, String)>,
+    services: BTreeMap<String, (u16, ServiceInfo, String)>,
     worktree_root: Option<(String, String)>,
     env_file: (String, String),
     direnv: bool,
@@ -72,6 +73,58 @@ fn parse_bool(origin: &str, key: &str, raw: &str) -> Result<bool> {
     }
 }
 
+/// Reads one `[ports.services]` entry: an offset, or a table with an
+/// `offset` and what describes the service; returns why not.
+fn service_entry(
+    name: &str,
+    value: &toml::Value,
+) -> std::result::Result<(u16, ServiceInfo), String> {
+    let key = format!("`ports.services.{name}`");
+    let offset_of = |v: &toml::Value| {
+        v.as_integer()
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(|| format!("{key}: the offset is a number from 0 to 65535, found {v}"))
+    };
+    let toml::Value::Table(table) = value else {
+        return Ok((offset_of(value)?, ServiceInfo::default()));
+    };
+    let mut offset = None;
+    let mut info = ServiceInfo::default();
+    for (field, v) in table {
+        let text = || {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{key}: `{field}` is a string, found {v}"))
+        };
+        match field.as_str() {
+            "offset" => offset = Some(offset_of(v)?),
+            "describe" => {
+                let d = text()?;
+                check_describe(&d).map_err(|m| format!("{key}: `describe`: {m}"))?;
+                info.describe = Some(d);
+            }
+            "protocol" => {
+                let p = text()?;
+                info.protocol = Some(Protocol::parse(&p).ok_or_else(|| {
+                    format!("{key}: `protocol` is \"tcp\" or \"udp\", found {p:?}")
+                })?);
+            }
+            "health" => {
+                let h = text()?;
+                check_health(&h).map_err(|m| format!("{key}: `health`: {m}"))?;
+                info.health = Some(h);
+            }
+            other => {
+                return Err(format!(
+                    "{key}: unknown field `{other}` (a service has `offset`, `describe`, `protocol` and `health`)"
+                ));
+            }
+        }
+    }
+    let offset = offset.ok_or_else(|| format!("{key}: a service table needs its `offset`"))?;
+    Ok((offset, info))
+}
+
 impl Builder {
     fn add_source(&mut self, src: &Source) -> Result<()> {
         let at = |span: std::ops::Range<usize>| {
@@ -88,8 +141,13 @@ impl Builder {
             self.block_size = (*v.get_ref(), at(v.span()));
         }
         for (name, v) in &l.ports.services {
-            self.services
-                .insert(name.clone(), (*v.get_ref(), at(v.span())));
+            let origin = at(v.span());
+            let (offset, info) =
+                service_entry(name, v.get_ref()).map_err(|message| Error::Config {
+                    origin: origin.clone(),
+                    message,
+                })?;
+            self.services.insert(name.clone(), (offset, info, origin));
         }
         if let Some(v) = &l.worktree.root {
             if src.project {
@@ -234,7 +292,8 @@ impl Builder {
             )
         })?;
         let mut services = BTreeMap::new();
-        for (name, (offset, origin)) in self.services {
+        let mut service_info = BTreeMap::new();
+        for (name, (offset, info, origin)) in self.services {
             if !crate::model::valid_service_name(&name) {
                 return Err(bad(
                     &origin,
@@ -259,6 +318,9 @@ impl Builder {
                         "`ports.services.{name}`: offset {offset} is already the offset of `{other}`"
                     ),
                 ));
+            }
+            if !info.is_empty() {
+                service_info.insert(name.clone(), info);
             }
             services.insert(name, offset);
         }
@@ -323,6 +385,7 @@ impl Builder {
         Ok(Config {
             pool,
             services,
+            service_info,
             worktree_root: self.worktree_root.map(|(root, _)| root),
             env_file: self.env_file.0,
             direnv: self.direnv,

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0006_add_env_copied.sql"),
     include_str!("sql/0007_add_ledger_id.sql"),
     include_str!("sql/0008_add_spares.sql"),
+    include_str!("sql/0009_add_service_info.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -74,6 +75,8 @@ mod tests {
             assert_eq!(id.len(), 16);
             conn.execute_batch("SELECT spare_fit, spare_base FROM shards")
                 .unwrap();
+            conn.execute_batch("SELECT describe, protocol, health FROM service_ports")
+                .unwrap();
         }
     }
 
@@ -96,7 +99,10 @@ mod tests {
         .unwrap();
         drop(conn);
         let ledger = crate::ledger::Ledger::open(&path, std::time::Duration::from_secs(5)).unwrap();
-        assert_eq!(ledger.services(1).unwrap().len(), 1);
+        let services = ledger.services(1).unwrap();
+        assert_eq!(services.len(), 1);
+        // A service of an older ledger says nothing more than its port.
+        assert!(services[0].info.is_empty(), "{services:?}");
         assert!(ledger.start_of(1).unwrap().is_some());
         assert_eq!(ledger.list(None).unwrap().len(), 1);
     }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Ledger;
 use crate::alloc;
 use crate::error::{Error, Result};
-use crate::model::PortBlock;
+use crate::model::{PortBlock, Protocol, ServiceInfo};
 
 /// One service port of a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct ServicePort {
     pub service: String,
     /// Its port.
     pub port: u16,
+    /// What describes it.
+    pub info: ServiceInfo,
 }
 
 /// A service port with the shard it belongs to.
@@ -33,19 +35,94 @@ pub struct OwnedServicePort {
     pub service: String,
     /// Its port.
     pub port: u16,
+    /// What describes it.
+    pub info: ServiceInfo,
+}
+
+/// The services every shard gets: their offsets (`[ports.services]`) and
+/// what describes those that say more.
+#[derive(Debug, Clone, Copy)]
+pub struct Configured<'a> {
+    /// Name → fixed offset in every block.
+    pub offsets: &'a BTreeMap<String, u16>,
+    /// Name → what describes it, for those that say.
+    pub info: &'a BTreeMap<String, ServiceInfo>,
+}
+
+static NONE_OFFSETS: BTreeMap<String, u16> = BTreeMap::new();
+static NONE_INFO: BTreeMap<String, ServiceInfo> = BTreeMap::new();
+
+impl Configured<'_> {
+    /// Returns no configured services.
+    pub fn none() -> Configured<'static> {
+        Configured {
+            offsets: &NONE_OFFSETS,
+            info: &NONE_INFO,
+        }
+    }
+}
+
+const INFO_COLUMNS: &str = "describe, protocol, health";
+
+/// Reads a row's info columns from column `at` on.
+fn info_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ServiceInfo> {
+    let protocol: Option<String> = r.get(at + 1)?;
+    Ok(ServiceInfo {
+        describe: r.get(at)?,
+        // The column's CHECK allows only these two.
+        protocol: protocol.as_deref().and_then(Protocol::parse),
+        health: r.get(at + 2)?,
+    })
 }
 
 pub(super) fn services_of(conn: &Connection, shard_id: i64) -> Result<Vec<ServicePort>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT service, port FROM service_ports WHERE shard_id = ?1 ORDER BY port",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT service, port, {INFO_COLUMNS} FROM service_ports WHERE shard_id = ?1 ORDER BY port"
+    ))?;
     let rows = stmt.query_map([shard_id], |r| {
         Ok(ServicePort {
             service: r.get(0)?,
             port: r.get(1)?,
+            info: info_at(r, 2)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Sets the fields `info` sets on a shard's service; the others stay.
+fn set_info(tx: &Connection, shard_id: i64, service: &str, info: &ServiceInfo) -> Result<()> {
+    if info.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE service_ports SET describe = COALESCE(?3, describe), protocol = COALESCE(?4, protocol), health = COALESCE(?5, health) WHERE shard_id = ?1 AND service = ?2",
+        params![
+            shard_id,
+            service,
+            info.describe,
+            info.protocol.map(Protocol::as_str),
+            info.health
+        ],
+    )?;
+    Ok(())
+}
+
+/// Fills the fields of a shard's service that are unset from `info`.
+fn fill_info(tx: &Connection, shard_id: i64, service: &str, info: &ServiceInfo) -> Result<()> {
+    if info.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE service_ports SET describe = COALESCE(describe, ?3), protocol = COALESCE(protocol, ?4), health = COALESCE(health, ?5) WHERE shard_id = ?1 AND service = ?2",
+        params![
+            shard_id,
+            service,
+            info.describe,
+            info.protocol.map(Protocol::as_str),
+            info.health
+        ],
+    )?;
+    Ok(())
 }
 
 /// Inserts `names` for the shard (all new or existing), returning the full
@@ -56,15 +133,21 @@ pub(super) fn allocate_in(
     shard_name: &str,
     block: PortBlock,
     names: &[String],
-    configured: &BTreeMap<String, u16>,
+    configured: Configured<'_>,
 ) -> Result<Vec<ServicePort>> {
     let mut current = services_of(tx, shard_id)?;
     for name in names {
+        let info = configured.info.get(name);
         if current.iter().any(|s| &s.service == name) {
+            // Configured later than allocated: what the config says fills
+            // what nobody set.
+            if let Some(info) = info {
+                fill_info(tx, shard_id, name, info)?;
+            }
             continue;
         }
         let used: Vec<u16> = current.iter().map(|s| s.port - block.start()).collect();
-        let offset = match configured.get(name) {
+        let offset = match configured.offsets.get(name) {
             Some(&fixed) if fixed >= block.len() => {
                 return Err(Error::ServicePorts {
                     shard: shard_name.to_string(),
@@ -87,7 +170,7 @@ pub(super) fn allocate_in(
                 fixed
             }
             None => {
-                let reserved: Vec<u16> = configured.values().copied().collect();
+                let reserved: Vec<u16> = configured.offsets.values().copied().collect();
                 alloc::service_offset(block.len(), &used, &reserved).ok_or_else(|| Error::ServicePorts {
                     shard: shard_name.to_string(),
                     message: format!(
@@ -104,13 +187,17 @@ pub(super) fn allocate_in(
             "INSERT INTO service_ports (shard_id, service, port) VALUES (?1, ?2, ?3)",
             params![shard_id, name, port],
         )?;
+        if let Some(info) = info {
+            fill_info(tx, shard_id, name, info)?;
+        }
+        // The next name of this call sees this one's offset as used.
         current.push(ServicePort {
             service: name.clone(),
             port,
+            info: ServiceInfo::default(),
         });
     }
-    current.sort_by_key(|s| s.port);
-    Ok(current)
+    services_of(tx, shard_id)
 }
 
 impl Ledger {
@@ -121,27 +208,30 @@ impl Ledger {
 
     /// Returns every service port in the ledger.
     pub fn all_services(&self) -> Result<Vec<OwnedServicePort>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT shard_id, service, port FROM service_ports ORDER BY port")?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT shard_id, service, port, {INFO_COLUMNS} FROM service_ports ORDER BY port"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok(OwnedServicePort {
                 shard_id: r.get(0)?,
                 service: r.get(1)?,
                 port: r.get(2)?,
+                info: info_at(r, 3)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Gets or allocates the ports of `names` for a shard, all or nothing;
-    /// returns every service port of the shard afterwards. Fails with
-    /// [`Error::ShardGone`] when the shard's row is gone.
+    /// Gets or allocates the ports of `names` for a shard, all or nothing,
+    /// and sets on each the fields `set` sets; returns every service port
+    /// of the shard afterwards. Fails with [`Error::ShardGone`] when the
+    /// shard's row is gone.
     pub fn allocate_services(
         &mut self,
         shard_id: i64,
         names: &[String],
-        configured: &BTreeMap<String, u16>,
+        configured: Configured<'_>,
+        set: &ServiceInfo,
     ) -> Result<Vec<ServicePort>> {
         let path = self.path.clone();
         self.write(|tx| {
@@ -175,7 +265,11 @@ impl Ledger {
                     reason: format!("shard `{name}` holds the invalid port block {start}-{end}"),
                     source: None,
                 })?;
-            allocate_in(tx, shard_id, &name, block, names, configured)
+            allocate_in(tx, shard_id, &name, block, names, configured)?;
+            for service in names {
+                set_info(tx, shard_id, service, set)?;
+            }
+            services_of(tx, shard_id)
         })
     }
 
@@ -188,6 +282,7 @@ impl Ledger {
                     "INSERT OR IGNORE INTO service_ports (shard_id, service, port) VALUES (?1, ?2, ?3)",
                     params![shard_id, p.service, p.port],
                 )?;
+                set_info(tx, shard_id, &p.service, &p.info)?;
             }
             Ok(())
         })
@@ -203,11 +298,11 @@ impl Ledger {
         self.write(|tx| {
             let mut released = Vec::new();
             for name in names {
-                let port: Option<u16> = tx
-                    .query_row("DELETE FROM service_ports WHERE shard_id = ?1 AND service = ?2 RETURNING port", params![shard_id, name], |r| r.get(0))
+                let port: Option<(u16, ServiceInfo)> = tx
+                    .query_row(&format!("DELETE FROM service_ports WHERE shard_id = ?1 AND service = ?2 RETURNING port, {INFO_COLUMNS}"), params![shard_id, name], |r| Ok((r.get(0)?, info_at(r, 1)?)))
                     .optional()?;
-                if let Some(port) = port {
-                    released.push(ServicePort { service: name.clone(), port });
+                if let Some((port, info)) = port {
+                    released.push(ServicePort { service: name.clone(), port, info });
                 }
             }
             Ok(released)

@@ -7,7 +7,6 @@
 //! allocator, nothing of git, worktrees or path templates (a shard's path
 //! arrives final).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -58,7 +57,7 @@ pub struct NewShard<'a> {
     /// Unix seconds now.
     pub now: i64,
     /// Configured services, allocated at their fixed offsets when they fit.
-    pub services: &'a BTreeMap<String, u16>,
+    pub services: services::Configured<'a>,
     /// What a spare is made to fit; `None` for a shard.
     pub spare: Option<&'a SpareOf>,
 }
@@ -108,7 +107,7 @@ impl Ledger {
                 params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid, new.spare.map(|s| s.fit.as_str()), new.spare.map(|s| s.base.as_str())],
             )?;
             let id = tx.last_insert_rowid();
-            let fitting: Vec<String> = new.services.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
+            let fitting: Vec<String> = new.services.offsets.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
             services::allocate_in(tx, id, new.name, block, &fitting, new.services)?;
             Ok(ShardRow {
                 id,

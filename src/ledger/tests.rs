@@ -1,13 +1,9 @@
 //! Unit tests of the ledger, on in-memory databases.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::alloc::Pool;
 use crate::model::ShardState;
 use crate::template::WorktreePlace;
-
-static NO_SERVICES: BTreeMap<String, u16> = BTreeMap::new();
 
 /// The fixed worktree folder `path`, for a test's `NewShard`.
 fn fixed(path: &str) -> &'static WorktreePlace {
@@ -37,7 +33,7 @@ fn new<'a>(git_dir: &'a Path, name: &'a str) -> NewShard<'a> {
         owner_uid: 1000,
         pid: (1, 1),
         now: 0,
-        services: &NO_SERVICES,
+        services: services::Configured::none(),
         spare: None,
     }
 }
@@ -194,7 +190,12 @@ fn a_removed_shard_is_reported_gone() {
         "{e:?}"
     );
     let e = l
-        .allocate_services(row.id, &["web".to_string()], &NO_SERVICES)
+        .allocate_services(
+            row.id,
+            &["web".to_string()],
+            services::Configured::none(),
+            &crate::model::ServiceInfo::default(),
+        )
         .unwrap_err();
     assert!(
         matches!(e, Error::ShardGone { id } if id == row.id),

@@ -81,7 +81,10 @@ impl Spec {
             owner_uid: host::current_uid(),
             pid: host::current_process(),
             now: now(),
-            services: &config.services,
+            services: crate::ledger::services::Configured {
+                offsets: &config.services,
+                info: &config.service_info,
+            },
             spare: self.spare.as_ref(),
         }
     }

@@ -7,8 +7,8 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ledger::ShardRow;
-use crate::ledger::services::ServicePort;
-use crate::model::ShardState;
+use crate::ledger::services::{Configured, ServicePort};
+use crate::model::{ServiceInfo, ShardState};
 
 use super::{Site, env, lookup};
 
@@ -22,14 +22,15 @@ pub struct Changed {
     pub warnings: Vec<String>,
 }
 
-/// Allocates `services` in the shard's block (or releases them with
-/// `release`), all or nothing, and rewrites its env file to match. With no
-/// services it only reads.
+/// Allocates `services` in the shard's block and sets on each what `set`
+/// sets (or releases them with `release`), all or nothing, and rewrites its
+/// env file to match. With no services it only reads.
 pub fn change(
     site: &mut Site<'_>,
     row: &ShardRow,
     config: &Config,
     services: &[String],
+    set: &ServiceInfo,
     release: bool,
 ) -> Result<Changed> {
     let before = site.ledger.services(row.id)?;
@@ -52,10 +53,15 @@ pub fn change(
     } else if services.is_empty() {
         (before.clone(), Vec::new())
     } else {
-        let all = match site
-            .ledger
-            .allocate_services(row.id, services, &config.services)
-        {
+        let all = match site.ledger.allocate_services(
+            row.id,
+            services,
+            Configured {
+                offsets: &config.services,
+                info: &config.service_info,
+            },
+            set,
+        ) {
             Err(Error::ShardGone { .. }) => return Err(lookup::gone(row)),
             other => other?,
         };

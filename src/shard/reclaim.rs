@@ -391,7 +391,6 @@ fn claim(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 
     use super::*;
@@ -406,7 +405,6 @@ mod tests {
     fn active_x() -> (Ledger, ShardRow) {
         let mut l = Ledger::open_in_memory().unwrap();
         let pool = Pool::new(3000, 3099, 100).unwrap();
-        let services = BTreeMap::new();
         let place = WorktreePlace::Fixed(PathBuf::from("/wt/app/x"));
         let new = NewShard {
             git_dir: Path::new("/src/app/.git"),
@@ -420,7 +418,7 @@ mod tests {
             owner_uid: 1000,
             pid: DEAD,
             now: 0,
-            services: &services,
+            services: crate::ledger::services::Configured::none(),
             spare: None,
         };
         let id = l.reserve(&new, &pool, |_| false).unwrap().id;

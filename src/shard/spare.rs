@@ -50,7 +50,7 @@ pub fn base(repo: &Repo, config: &Config) -> Result<CommitId> {
 pub fn fit(repo: &Repo, config: &Config, base: &CommitId) -> Result<String> {
     let mut hash = Sha256::new();
     let shape = format!(
-        "hooks {:?}\ncopy {:?}\nenv {} {} {}\nblock {}\nservices {:?}\n",
+        "hooks {:?}\ncopy {:?}\nenv {} {} {}\nblock {}\nservices {:?}{}\n",
         config.hooks,
         config.copy_symlink,
         config.env_file,
@@ -58,6 +58,11 @@ pub fn fit(repo: &Repo, config: &Config, base: &CommitId) -> Result<String> {
         config.compose,
         config.pool.block_size(),
         config.services,
+        // Spares filled before services could say more keep their fit.
+        match config.service_info.is_empty() {
+            true => String::new(),
+            false => format!(" {:?}", config.service_info),
+        },
     );
     hash.update(shape.as_bytes());
     // What git checks out (sparse patterns) and what is copied in (the

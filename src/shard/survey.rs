@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::host;
 use crate::ledger::ShardRow;
 use crate::ledger::services::OwnedServicePort;
-use crate::model::ShardStatus;
+use crate::model::{Protocol, ShardStatus};
 use crate::worktree::{self, DefaultBranch, WorktreeState};
 
 /// A named port and whether something listens on it.
@@ -25,8 +25,9 @@ pub struct LiveService {
     pub service: String,
     /// Its port.
     pub port: u16,
-    /// True when a TCP socket listens on it (any address); `None` when the
-    /// host's listen table cannot be read.
+    /// True when a TCP socket listens on it (any address), or for a UDP
+    /// service a UDP socket is bound; `None` when the host's listen table
+    /// cannot be read.
     pub listening: Option<bool>,
 }
 
@@ -56,6 +57,16 @@ pub fn survey(
     services: &[OwnedServicePort],
 ) -> Vec<Survey> {
     let listening = host::listening_tcp_ports();
+    // UDP services count as running when a UDP socket is bound: the socket
+    // table is read for them only when there is one.
+    let udp: BTreeSet<u16> = match services.iter().any(|s| s.info.protocol() == Protocol::Udp) {
+        true => host::sockets()
+            .iter()
+            .filter(|k| k.proto == host::Proto::Udp)
+            .map(|k| k.addr.port())
+            .collect(),
+        false => BTreeSet::new(),
+    };
     // The default branch is a property of the repository: found once each.
     let mut bases: HashMap<&PathBuf, Option<DefaultBranch>> = HashMap::new();
     for row in rows {
@@ -99,17 +110,24 @@ pub fn survey(
             services: services
                 .iter()
                 .filter(|s| s.shard_id == row.id)
-                .map(|s| live(s, listening.as_ref()))
+                .map(|s| live(s, listening.as_ref(), &udp))
                 .collect(),
         })
         .collect()
 }
 
-fn live(s: &OwnedServicePort, listening: Option<&BTreeSet<u16>>) -> LiveService {
+fn live(
+    s: &OwnedServicePort,
+    listening: Option<&BTreeSet<u16>>,
+    udp: &BTreeSet<u16>,
+) -> LiveService {
     LiveService {
         service: s.service.clone(),
         port: s.port,
-        listening: listening.map(|l| l.contains(&s.port)),
+        listening: match s.info.protocol() {
+            Protocol::Udp => Some(udp.contains(&s.port)),
+            Protocol::Tcp => listening.map(|l| l.contains(&s.port)),
+        },
     }
 }
 

@@ -29,6 +29,7 @@ use crate::paths::Env;
 mod args;
 mod clip;
 mod jsonrpc;
+mod summary;
 mod wire;
 
 /// Serve shards to coding agents over MCP (stdio)
@@ -97,7 +98,7 @@ pub struct DestroyInput {
     pub repo: Option<PathBuf>,
 }
 
-/// Input of `get_port` and `release_port`.
+/// Input of `release_port`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PortInput {
     /// Service names (`web`, `api`, `db`, …).
@@ -108,7 +109,38 @@ pub struct PortInput {
     pub repo: Option<PathBuf>,
 }
 
-/// Input of `shard_env`.
+/// Input of `get_port`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetPortInput {
+    /// Service names (`web`, `api`, `db`, …).
+    pub services: Vec<String>,
+    /// What the service is, for people ("Frontend dev server"); with one
+    /// service only.
+    pub description: Option<String>,
+    /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
+    pub shard: Option<String>,
+    /// The repository or a shard's worktree; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `update_port`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdatePortInput {
+    /// The service (as `get_port` allocated it).
+    pub service: String,
+    /// What the service is, for people.
+    pub description: Option<String>,
+    /// `tcp` or `udp`: what counts as running on its port.
+    pub protocol: Option<String>,
+    /// The HTTP path `port_status` asks (GET) to call it healthy, as `/healthz`.
+    pub health: Option<String>,
+    /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
+    pub shard: Option<String>,
+    /// The repository or a shard's worktree; default: the server's working directory.
+    pub repo: Option<PathBuf>,
+}
+
+/// Input of `shard_env` and `port_summary`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct EnvInput {
     /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
@@ -145,21 +177,18 @@ async fn call<T: Send + 'static>(
     }
 }
 
-/// `get_port` and `release_port`: `shards port [--release] SERVICE...`.
-async fn ports(
-    input: PortInput,
-    release: bool,
-) -> std::result::Result<Json<port::PortReport>, String> {
-    call(input.repo, move |ctx| {
-        let args = port::PortArgs {
-            action: None,
-            services: input.services,
-            shard: input.shard,
-            release,
-        };
-        port::run(ctx, &args)
-    })
-    .await
+/// `shards port` as MCP's port tools call it: no subcommand, no flags but
+/// these.
+fn port_args(services: Vec<String>, shard: Option<String>) -> port::PortArgs {
+    port::PortArgs {
+        action: None,
+        services,
+        shard,
+        release: false,
+        describe: None,
+        protocol: None,
+        health: None,
+    }
 }
 
 /// The error as the CLI prints it, as one text, after its kind.
@@ -246,14 +275,65 @@ impl ShardsServer {
     }
 
     #[tool(
-        description = "Get or allocate stable named ports (web, api, db, ...) inside a shard's block; the shard's .env gains WEB_PORT and so on. Asking again returns the same ports; several names are all or nothing."
+        description = "Get or allocate stable named ports (web, api, db, ...) inside a shard's block; the shard's .env gains WEB_PORT and so on. Asking again returns the same ports; several names are all or nothing. With one service, description says what it is (update_port changes it later)."
     )]
     async fn get_port(
         &self,
-        Parameters(input): Parameters<Checked<PortInput>>,
+        Parameters(input): Parameters<Checked<GetPortInput>>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
         let input = input.take("get_port")?;
-        ports(input, false).await
+        call(input.repo, move |ctx| {
+            let args = port::PortArgs {
+                describe: input.description,
+                ..port_args(input.services, input.shard)
+            };
+            port::run(ctx, &args)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Change what describes a named port of a shard: its description, its protocol (tcp, or udp: running when a UDP socket is bound) or its health path (port_status then GETs it: healthy on 2xx/3xx). Fields left out stay as they are; the port stays."
+    )]
+    async fn update_port(
+        &self,
+        Parameters(input): Parameters<Checked<UpdatePortInput>>,
+    ) -> std::result::Result<Json<port::PortReport>, String> {
+        let input = input.take("update_port")?;
+        call(input.repo, move |ctx| {
+            let held = port::run(ctx, &port_args(Vec::new(), input.shard.clone()))?;
+            if !held.services.iter().any(|s| s.service == input.service) {
+                return Err(Error::Usage {
+                    message: format!(
+                        "shard `{}` has no named port `{}`",
+                        held.shard, input.service
+                    ),
+                    hint: "allocate it first with get_port".into(),
+                });
+            }
+            let args = port::PortArgs {
+                describe: input.description,
+                protocol: input.protocol,
+                health: input.health,
+                ..port_args(vec![input.service], input.shard)
+            };
+            port::run(ctx, &args)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "A shard's ports at a glance: its block (start, end, count), its named ports with what describes them, the offsets no named port holds, the block's utilization, and the pool's figures."
+    )]
+    async fn port_summary(
+        &self,
+        Parameters(input): Parameters<Checked<EnvInput>>,
+    ) -> std::result::Result<Json<summary::PortSummary>, String> {
+        let input = input.take("port_summary")?;
+        call(input.repo, move |ctx| {
+            summary::run(ctx, input.shard.as_deref())
+        })
+        .await
     }
 
     #[tool(description = "Release named ports of a shard so their offsets can be reused.")]
@@ -262,7 +342,14 @@ impl ShardsServer {
         Parameters(input): Parameters<Checked<PortInput>>,
     ) -> std::result::Result<Json<port::PortReport>, String> {
         let input = input.take("release_port")?;
-        ports(input, true).await
+        call(input.repo, move |ctx| {
+            let args = port::PortArgs {
+                release: true,
+                ..port_args(input.services, input.shard)
+            };
+            port::run(ctx, &args)
+        })
+        .await
     }
 
     #[tool(

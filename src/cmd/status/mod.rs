@@ -4,13 +4,14 @@
 //! and named ports that nothing listens on; then the pool's figures.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use clap::Args;
 
 mod report;
 
 pub use report::{
-    ElsewhereView, Place, PoolView, ProxyListener, ServiceState, ShardAudit, SocketView,
+    ElsewhereView, Place, PoolView, ProxyListener, Running, ServiceState, ShardAudit, SocketView,
     StartProcess, StatusReport,
 };
 
@@ -20,6 +21,8 @@ use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::host::{self, ProcInfo, Proto, Socket};
+use crate::model::Protocol;
+use crate::probe::{self, Health};
 use crate::register::Register;
 use crate::shard::{daemon, holds, reap};
 
@@ -31,6 +34,12 @@ use crate::shard::{daemon, holds, reap};
 /// inside the shard's worktree), the shard's processes listening outside
 /// its block, named ports nothing listens on, and the process its `start`
 /// hook started (alive or not, and its log). Then the pool's figures.
+///
+/// Named ports that say more (`shards port web --describe … --health
+/// /healthz --protocol udp`) get a table: a `udp` one runs when a UDP
+/// socket is bound on it; one with a health path is asked `GET
+/// 127.0.0.1:PORT/path` (2 s at most, all at once): `healthy` on 2xx/3xx,
+/// `unhealthy CODE` otherwise, `not listening` when nothing listens.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Audit the shards of every repository, not just this one
@@ -176,10 +185,28 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
         let svc = services
             .iter()
             .filter(|s| s.shard_id == row.id)
-            .map(|s| ServiceState {
-                service: s.service.clone(),
-                port: s.port,
-                listening: sockets.iter().any(|k| k.addr.port() == s.port),
+            .map(|s| {
+                let proto = match s.info.protocol() {
+                    Protocol::Tcp => Proto::Tcp,
+                    Protocol::Udp => Proto::Udp,
+                };
+                let listening = sockets
+                    .iter()
+                    .any(|k| k.addr.port() == s.port && k.proto == proto);
+                ServiceState {
+                    service: s.service.clone(),
+                    port: s.port,
+                    listening,
+                    protocol: s.info.protocol().to_string(),
+                    describe: s.info.describe.clone(),
+                    health: s.info.health.clone(),
+                    state: match listening {
+                        true => Running::Listening,
+                        false => Running::NotListening,
+                    },
+                    code: None,
+                    reason: None,
+                }
             })
             .collect();
         let view = ShardView::of(row);
@@ -200,6 +227,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             }),
         });
     }
+    check_health(&mut shards);
     let held: Vec<_> = all_rows.iter().map(|r| r.block).collect();
     Ok(StatusReport {
         pool: pool_view(&config.pool, &held, &elsewhere, &sockets),
@@ -208,6 +236,34 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
         elsewhere: elsewhere.held.iter().map(elsewhere_view).collect(),
         register_error,
     })
+}
+
+/// How long a health path may take to answer.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks the health path of every listening TCP service that has one, all
+/// at once, and records what each answered.
+fn check_health(shards: &mut [ShardAudit]) {
+    let mut asked: Vec<&mut ServiceState> = shards
+        .iter_mut()
+        .flat_map(|s| s.services.iter_mut())
+        .filter(|v| v.listening && v.health.is_some() && v.protocol == "tcp")
+        .collect();
+    let targets: Vec<(u16, String)> = asked
+        .iter()
+        .map(|v| (v.port, v.health.clone().unwrap_or_default()))
+        .collect();
+    for (v, found) in asked
+        .iter_mut()
+        .zip(probe::probe_all(&targets, HEALTH_TIMEOUT))
+    {
+        (v.state, v.code, v.reason) = match found {
+            Health::Healthy(c) => (Running::Healthy, Some(c), None),
+            Health::Unhealthy(c) => (Running::Unhealthy, Some(c), None),
+            Health::NotListening => (Running::NotListening, None, None),
+            Health::NoAnswer(why) => (Running::NoAnswer, None, Some(why)),
+        };
+    }
 }
 
 fn elsewhere_view(h: &holds::Held) -> ElsewhereView {

@@ -47,15 +47,69 @@ pub struct SocketView {
     pub owner_shard: Option<String>,
 }
 
-/// A named port and whether anything listens on it.
+/// What `status` found of a named port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Running {
+    /// Its health path answered 2xx or 3xx.
+    Healthy,
+    /// Its health path answered another status (in `code`).
+    Unhealthy,
+    /// Something listens, but its health path gave no HTTP answer in time.
+    NoAnswer,
+    /// It has no health path and something listens (TCP), or is bound (UDP).
+    Listening,
+    /// Nothing listens (TCP) or is bound (UDP).
+    NotListening,
+}
+
+/// A named port, what describes it, and what runs on it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ServiceState {
     /// Service name.
     pub service: String,
     /// Port.
     pub port: u16,
-    /// True when a socket is bound to it.
+    /// True when a TCP socket listens on it (a UDP socket is bound, for a
+    /// `udp` service).
     pub listening: bool,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// What it is, when described.
+    pub describe: Option<String>,
+    /// The HTTP path asked, when it has one.
+    pub health: Option<String>,
+    /// What was found.
+    pub state: Running,
+    /// The health path's status code, when it answered.
+    pub code: Option<u16>,
+    /// Why a health path gave no answer.
+    pub reason: Option<String>,
+}
+
+impl ServiceState {
+    /// Returns its state in words: `healthy (200)`, `unhealthy 500`,
+    /// `not listening`.
+    pub fn state_words(&self) -> String {
+        match (self.state, self.code) {
+            (Running::Healthy, Some(c)) => format!("healthy ({c})"),
+            (Running::Unhealthy, Some(c)) => format!("unhealthy {c}"),
+            (Running::NoAnswer, _) => format!(
+                "no answer ({})",
+                self.reason.as_deref().unwrap_or("no HTTP answer")
+            ),
+            (Running::Listening, _) => "listening".into(),
+            (Running::NotListening, _) => "not listening".into(),
+            (Running::Healthy, None) => "healthy".into(),
+            (Running::Unhealthy, None) => "unhealthy".into(),
+        }
+    }
+
+    /// Returns true when it says more than a port (so `status` shows it in
+    /// a table of its own).
+    fn described(&self) -> bool {
+        self.describe.is_some() || self.health.is_some() || self.protocol != "tcp"
+    }
 }
 
 /// One shard's audit.
@@ -280,14 +334,35 @@ impl Render for StatusReport {
                     o.proto
                 )?;
             }
+            // Described services get a table; the others, as before, a
+            // line for those nothing listens on.
             let idle: Vec<String> = s
                 .services
                 .iter()
-                .filter(|v| !v.listening)
+                .filter(|v| !v.listening && !v.described())
                 .map(|v| format!("{} {}", v.service, v.port))
                 .collect();
             if !idle.is_empty() {
                 writeln!(w, "  named ports not listening: {}", idle.join(", "))?;
+            }
+            if s.services.iter().any(ServiceState::described) {
+                let mut t = Table::new(vec!["  SERVICE", "PORT", "PROTO", "STATE", "DESCRIPTION"]);
+                for v in s.services.iter().filter(|v| v.described()) {
+                    let state = v.state_words();
+                    let state = match v.state {
+                        Running::Healthy => style.paint("32", &state),
+                        Running::Unhealthy | Running::NoAnswer => style.paint("31", &state),
+                        _ => state,
+                    };
+                    t.row(vec![
+                        format!("  {}", v.service),
+                        v.port.to_string(),
+                        v.protocol.clone(),
+                        state,
+                        v.describe.clone().unwrap_or_else(|| "-".into()),
+                    ]);
+                }
+                t.write(w, style)?;
             }
             if let Some(p) = &s.start {
                 let mut state = if p.alive { "running" } else { "exited" }.to_string();
