@@ -48,6 +48,7 @@ mod port;
 mod ports;
 mod props;
 mod proxy;
+mod proxy_browser;
 mod prune;
 mod prune_by_hand;
 mod prune_merged;
