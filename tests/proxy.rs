@@ -1,5 +1,6 @@
 //! `shards proxy`: real python3 servers as the shards' apps, the proxy as
-//! `shards proxy start` runs it, and requests over raw sockets (and curl),
+//! `shards proxy start` runs it, and requests over raw sockets (real
+//! clients, Chromium and curl, in `proxy_browser.rs`),
 //! so each test sees what a browser or a client would.
 
 use std::io::{Read, Write};
