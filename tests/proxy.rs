@@ -337,6 +337,12 @@ fn with_the_proxy_enabled_env_files_carry_urls_that_reach_the_shard() {
         env_value(&file, "API_URL"),
         Some(format!("http://api.a.repo.localhost:{port}"))
     );
+    // What describes a service carries its URL too.
+    let listed = env.shards(&["--json", "port", "--shard", "a"]).ok().json();
+    assert_eq!(listed["services"][1]["url"], web_url.as_str(), "{listed}");
+    let status = env.shards(&["--json", "status"]).ok().json();
+    let web = &status["shards"][0]["services"][1];
+    assert_eq!(web["url"], web_url.as_str(), "{status}");
     // `shards env` says the same as the file.
     let shown = env.shards(&["env", "a"]).ok();
     assert!(

@@ -6,13 +6,14 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::config::Overrides;
+use crate::config::{Config, Overrides};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::ledger::services::ServicePort;
 use crate::model::{Protocol, ServiceInfo, check_describe, check_health, valid_service_name};
 use crate::output::{Render, RenderCtx};
-use crate::shard::{lookup, ports};
+use crate::route::{Route, Table};
+use crate::shard::{lookup, ports, routes};
 
 /// Get or allocate named ports in a shard's block
 ///
@@ -120,11 +121,14 @@ pub struct ServiceView {
     pub protocol: String,
     /// The HTTP path `status` asks, when set.
     pub health: Option<String>,
+    /// Its URL through `shards proxy`, with `[proxy] enabled`.
+    pub url: Option<String>,
 }
 
 impl ServiceView {
-    /// Returns the view of a service port.
-    pub fn of(s: &ServicePort) -> ServiceView {
+    /// Returns the view of a service port; `urls` is the shard's route and
+    /// the proxy's port when the proxy is enabled.
+    pub fn of(s: &ServicePort, urls: Option<(&Route, u16)>) -> ServiceView {
         ServiceView {
             service: s.service.clone(),
             port: s.port,
@@ -132,7 +136,17 @@ impl ServiceView {
             describe: s.info.describe.clone(),
             protocol: s.info.protocol().to_string(),
             health: s.info.health.clone(),
+            url: urls.map(|(route, port)| route.url(Some(&s.service), port)),
         }
+    }
+}
+
+/// Returns the routes of the ledger when `[proxy] enabled` says services'
+/// URLs are to be shown.
+pub fn routes_if_enabled(ctx: &Ctx, config: &Config) -> Result<Option<Table>> {
+    match config.proxy.enabled {
+        true => Ok(Some(routes::table(&*ctx.ledger()?)?)),
+        false => Ok(None),
     }
 }
 
@@ -173,21 +187,27 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     let config = ctx.config(&Overrides::default())?;
     let changed =
         ctx.with_site(|site| ports::change(site, &row, &config, &services, &set, args.release))?;
+    let table = routes_if_enabled(ctx, &config)?;
+    let urls = table
+        .as_ref()
+        .and_then(|t| t.of(row.id))
+        .map(|r| (r, config.proxy.port));
+    let view = |s: &ServicePort| ServiceView::of(s, urls);
     let wanted: Vec<ServiceView> = if args.release {
         Vec::new()
     } else if services.is_empty() {
-        changed.all.iter().map(ServiceView::of).collect()
+        changed.all.iter().map(view).collect()
     } else {
         services
             .iter()
             .filter_map(|n| changed.all.iter().find(|s| &s.service == n))
-            .map(ServiceView::of)
+            .map(view)
             .collect()
     };
     Ok(PortReport {
         shard: row.name,
         services: wanted,
-        released: changed.released.iter().map(ServiceView::of).collect(),
+        released: changed.released.iter().map(view).collect(),
         warnings: changed.warnings,
     })
 }

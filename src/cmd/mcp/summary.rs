@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cmd::port::ServiceView;
+use crate::cmd::port::{self, ServiceView};
 use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
@@ -61,7 +61,13 @@ pub fn run(ctx: &Ctx, shard: Option<&str>) -> Result<PortSummary> {
     let ledger = ctx.ledger()?;
     let row = lookup::resolve(&ledger, repo, &ctx.cwd, shard)?;
     let services = ledger.services(row.id)?;
-    let pool = ctx.config(&Overrides::default())?.pool;
+    let config = ctx.config(&Overrides::default())?;
+    let pool = config.pool;
+    let table = port::routes_if_enabled(ctx, &config)?;
+    let urls = table
+        .as_ref()
+        .and_then(|t| t.of(row.id))
+        .map(|r| (r, config.proxy.port));
     let held = ledger
         .list(None)?
         .iter()
@@ -76,7 +82,7 @@ pub fn run(ctx: &Ctx, shard: Option<&str>) -> Result<PortSummary> {
         shard: row.name.clone(),
         repo: row.repo.root.clone(),
         ports: PortsView::of(block),
-        named: services.iter().map(ServiceView::of).collect(),
+        named: services.iter().map(|s| ServiceView::of(s, urls)).collect(),
         free_offsets,
         utilization: percent(services.len() as u32, u32::from(block.len())),
         pool: PoolSummary {

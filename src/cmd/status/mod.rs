@@ -110,6 +110,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
         Ok(e) => (e, None),
         Err(e) => (holds::Elsewhere::default(), Some(e.to_string())),
     };
+    let table = match config.proxy.enabled {
+        true => Some(crate::shard::routes::table(&ledger)?),
+        false => None,
+    };
     drop(ledger);
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
@@ -182,6 +186,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             })
             .map(|s| sock_view(s, block_owner(s.addr.port())))
             .collect();
+        let route = table.as_ref().and_then(|t| t.of(row.id));
         let svc = services
             .iter()
             .filter(|s| s.shard_id == row.id)
@@ -206,6 +211,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
                     },
                     code: None,
                     reason: None,
+                    url: route.map(|r| r.url(Some(&s.service), config.proxy.port)),
                 }
             })
             .collect();

@@ -85,6 +85,8 @@ pub struct ServiceState {
     pub code: Option<u16>,
     /// Why a health path gave no answer.
     pub reason: Option<String>,
+    /// Its URL through `shards proxy`, with `[proxy] enabled`.
+    pub url: Option<String>,
 }
 
 impl ServiceState {
