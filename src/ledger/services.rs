@@ -89,31 +89,36 @@ pub(super) fn services_of(conn: &Connection, shard_id: i64) -> Result<Vec<Servic
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Sets the fields `info` sets on a shard's service; the others stay.
-fn set_info(tx: &Connection, shard_id: i64, service: &str, info: &ServiceInfo) -> Result<()> {
-    if info.is_empty() {
-        return Ok(());
-    }
-    tx.execute(
-        "UPDATE service_ports SET describe = COALESCE(?3, describe), protocol = COALESCE(?4, protocol), health = COALESCE(?5, health) WHERE shard_id = ?1 AND service = ?2",
-        params![
-            shard_id,
-            service,
-            info.describe,
-            info.protocol.map(Protocol::as_str),
-            info.health
-        ],
-    )?;
-    Ok(())
+/// How [`write_info`] meets fields a service has already.
+#[derive(Clone, Copy)]
+enum Write {
+    /// The fields `info` sets replace what is there (a command said so).
+    Set,
+    /// Only fields nobody set are filled (from the config).
+    Fill,
 }
 
-/// Fills the fields of a shard's service that are unset from `info`.
-fn fill_info(tx: &Connection, shard_id: i64, service: &str, info: &ServiceInfo) -> Result<()> {
+/// Writes the fields `info` sets on a shard's service, as `how` says.
+fn write_info(
+    tx: &Connection,
+    shard_id: i64,
+    service: &str,
+    info: &ServiceInfo,
+    how: Write,
+) -> Result<()> {
     if info.is_empty() {
         return Ok(());
     }
+    let sql = match how {
+        Write::Set => {
+            "UPDATE service_ports SET describe = COALESCE(?3, describe), protocol = COALESCE(?4, protocol), health = COALESCE(?5, health) WHERE shard_id = ?1 AND service = ?2"
+        }
+        Write::Fill => {
+            "UPDATE service_ports SET describe = COALESCE(describe, ?3), protocol = COALESCE(protocol, ?4), health = COALESCE(health, ?5) WHERE shard_id = ?1 AND service = ?2"
+        }
+    };
     tx.execute(
-        "UPDATE service_ports SET describe = COALESCE(describe, ?3), protocol = COALESCE(protocol, ?4), health = COALESCE(health, ?5) WHERE shard_id = ?1 AND service = ?2",
+        sql,
         params![
             shard_id,
             service,
@@ -142,7 +147,7 @@ pub(super) fn allocate_in(
             // Configured later than allocated: what the config says fills
             // what nobody set.
             if let Some(info) = info {
-                fill_info(tx, shard_id, name, info)?;
+                write_info(tx, shard_id, name, info, Write::Fill)?;
             }
             continue;
         }
@@ -188,7 +193,7 @@ pub(super) fn allocate_in(
             params![shard_id, name, port],
         )?;
         if let Some(info) = info {
-            fill_info(tx, shard_id, name, info)?;
+            write_info(tx, shard_id, name, info, Write::Fill)?;
         }
         // The next name of this call sees this one's offset as used.
         current.push(ServicePort {
@@ -267,7 +272,7 @@ impl Ledger {
                 })?;
             allocate_in(tx, shard_id, &name, block, names, configured)?;
             for service in names {
-                set_info(tx, shard_id, service, set)?;
+                write_info(tx, shard_id, service, set, Write::Set)?;
             }
             services_of(tx, shard_id)
         })
@@ -282,7 +287,7 @@ impl Ledger {
                     "INSERT OR IGNORE INTO service_ports (shard_id, service, port) VALUES (?1, ?2, ?3)",
                     params![shard_id, p.service, p.port],
                 )?;
-                set_info(tx, shard_id, &p.service, &p.info)?;
+                write_info(tx, shard_id, &p.service, &p.info, Write::Set)?;
             }
             Ok(())
         })
