@@ -141,6 +141,7 @@ fn configured_in(config: &Config, block: PortBlock) -> Vec<ServicePort> {
         .map(|(name, offset)| ServicePort {
             service: name.clone(),
             port: block.start() + offset,
+            info: config.service_info.get(name).cloned().unwrap_or_default(),
         })
         .collect();
     ports.sort_by_key(|s| s.port);
