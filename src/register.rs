@@ -226,12 +226,22 @@ fn crate_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
-impl Locked<'_> {
-    /// Returns every entry in the register; a file whose name is not an
+impl Register {
+    /// Returns every entry in the register, read without its lock and
+    /// without making its folder (none when the folder is missing): what a
+    /// pick would see now, for a preview that writes nothing.
+    pub fn glance(&self) -> Result<Vec<Entry>> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            _ => self.read_entries(),
+        }
+    }
+
+    /// Returns every entry in the folder; a file whose name is not an
     /// entry's is left alone.
-    pub fn entries(&self) -> Result<Vec<Entry>> {
-        let dir = &self.register.dir;
-        let read = std::fs::read_dir(dir).map_err(|e| self.register.unusable(dir, e))?;
+    fn read_entries(&self) -> Result<Vec<Entry>> {
+        let dir = &self.dir;
+        let read = std::fs::read_dir(dir).map_err(|e| self.unusable(dir, e))?;
         let mut entries = Vec::new();
         for item in read.flatten() {
             let name = item.file_name();
@@ -257,6 +267,14 @@ impl Locked<'_> {
         }
         entries.sort_by_key(|e| (e.block.start(), e.ledger_id.clone()));
         Ok(entries)
+    }
+}
+
+impl Locked<'_> {
+    /// Returns every entry in the register; a file whose name is not an
+    /// entry's is left alone.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        self.register.read_entries()
     }
 
     /// Writes (or rewrites) the entry of ledger `ledger_id` for `block`:

@@ -15,6 +15,7 @@ mod copy;
 mod copy_adversarial;
 mod copy_env;
 mod create;
+mod create_dry_run;
 mod create_undo;
 mod destroy;
 mod destroy_race;

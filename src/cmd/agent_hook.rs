@@ -215,6 +215,7 @@ fn worktree_create(ctx: &Ctx, name: &str, base: Option<&str>) -> Result<AgentHoo
         direnv: false,
         no_hooks: false,
         no_spare: false,
+        dry_run: false,
         cd: false,
         command: Vec::new(),
     };

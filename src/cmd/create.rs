@@ -1,5 +1,6 @@
 //! `shards create`: parse the flags, then plan and make the shard through
-//! the lifecycle (`shard::create`), and report the new shard.
+//! the lifecycle (`shard::create`), and report the new shard; with
+//! `--dry-run`, report what it would make instead (`create/preview.rs`).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -9,13 +10,18 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cmd::view::{CopiedView, ShardView};
+use crate::config::Config;
 use crate::config::Overrides;
+use crate::config::hooks::Hooks;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::{self, Render, RenderCtx};
 use crate::shard::build::StartHook;
-use crate::shard::create::{self, Cold, CreateRequest, Names, Taken, Tell};
+use crate::shard::create::{self, Cold, CreatePlan, CreateRequest, Names, Taken, Tell};
 use crate::shard::hooks;
+use crate::worktree::Repo;
+
+pub mod preview;
 
 /// Create a shard: worktree, branch, port block and .env
 ///
@@ -68,6 +74,17 @@ pub struct CreateArgs {
     /// Make the shard cold, even when a spare is ready (`[spares] count`)
     #[arg(long)]
     pub no_spare: bool,
+
+    /// Print what the create would make, and make nothing
+    ///
+    /// Prints the branch, base, folder, ports, named ports, whether a spare
+    /// would be claimed and which hooks would run. Fails as the create
+    /// would (a taken or invalid name, a missing --base, a branch checked
+    /// out elsewhere, a folder in the way, no free block), with the same
+    /// error and exit code, but writes nothing: no ledger row, branch,
+    /// folder, env file or register entry, and no hook runs.
+    #[arg(long, conflicts_with_all = ["cd", "command"])]
+    pub dry_run: bool,
 
     /// Then change the shell's directory to the new shard (needs the shell
     /// function of `shards init`)
@@ -183,8 +200,21 @@ fn cold_reason(why: &Cold) -> String {
     }
 }
 
-/// Creates a shard.
-pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
+/// A create checked and planned, before anything is made: what both the
+/// create and its preview (`--dry-run`) start from.
+struct Planned<'c> {
+    repo: &'c Repo,
+    config: Config,
+    /// The hooks that may run.
+    hooks: Hooks,
+    plan: CreatePlan,
+    /// Whether the create looks for a spare first.
+    use_spares: bool,
+}
+
+/// Checks the flags, the name, the configuration, the hooks' trust and
+/// the plan; writes nothing.
+fn prepare<'c>(ctx: &'c Ctx, args: &CreateArgs) -> Result<Planned<'c>> {
     if args.cd && ctx.global.json {
         return Err(Error::Usage {
             message: "`--cd` cannot be used with `--json`".into(),
@@ -206,6 +236,25 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
     // Untrusted hooks stop the create here, before anything is written.
     let hooks = hooks::allowed(&*ctx.ledger()?, &repo.git_dir, &config.hooks, args.no_hooks)?;
     let plan = create::plan_create(&*ctx.ledger()?, repo, names, &request)?;
+    let use_spares = config.spares.count > 0 && !args.no_spare && !args.no_hooks;
+    Ok(Planned {
+        repo,
+        config,
+        hooks,
+        plan,
+        use_spares,
+    })
+}
+
+/// Creates a shard.
+pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
+    let Planned {
+        repo,
+        config,
+        hooks,
+        plan,
+        use_spares,
+    } = prepare(ctx, args)?;
     let progress = RefCell::new(ctx.progress("Checking out"));
     let copying = RefCell::new(ctx.progress("Copying ignored files"));
     let say = |line: &str| {
@@ -222,7 +271,6 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<CreateReport> {
             copying.borrow_mut().update(done, total)
         },
     };
-    let use_spares = config.spares.count > 0 && !args.no_spare && !args.no_hooks;
     let (made, from_spare, cold) = ctx.with_site(|site| {
         if !use_spares {
             return Ok((

@@ -72,6 +72,9 @@ fn emit<O, R: Render<O>>(ctx: &Ctx, report: &R, format: Format, opts: O) -> Resu
 pub fn dispatch(ctx: &Ctx, command: &Command, root: fn() -> clap::Command) -> Result<()> {
     let format = ctx.format();
     match command {
+        Command::Create(args) if args.dry_run => {
+            emit(ctx, &create::preview::run(ctx, args)?, format, ())
+        }
         Command::Create(args) => {
             // Caught only around the create, so it undoes itself on Ctrl-C;
             // dropped before the exec (see `host::interrupt`).

@@ -319,6 +319,21 @@ impl Ledger {
         Ok(value)
     }
 
+    /// Runs `f` in one read transaction (`BEGIN DEFERRED`, then rolled
+    /// back), so its reads see one state of the ledger; it takes no write
+    /// lock and writes nothing.
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| classify(path, e))?;
+        f(&tx).map_err(|e| match e {
+            Error::Sqlite(e) => classify(path, e),
+            other => other,
+        })
+    }
+
     /// Returns the ledger's random id, which names its entries in the host's
     /// block register.
     pub fn id(&self) -> Result<String> {

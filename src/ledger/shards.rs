@@ -92,15 +92,7 @@ impl Ledger {
             let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
             let path = check_new(tx, &repo, new)?;
             let path = path.as_str();
-            let taken = taken_blocks(tx)?;
-            let block = alloc::pick(pool, &taken, busy).map_err(|e| Error::PortsExhausted {
-                base: pool.base(),
-                max: pool.max(),
-                block_size: pool.block_size(),
-                total: e.total,
-                held: e.held,
-                busy: e.busy,
-            })?;
+            let block = pick_in(tx, pool, busy)?;
             tx.execute(
                 "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid, spare_fit, spare_base)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -126,6 +118,23 @@ impl Ledger {
                 env_copied: None,
                 spare: new.spare.cloned(),
             })
+        })
+    }
+
+    /// Returns the folder and block [`Ledger::reserve`] would give `new`
+    /// now: the same checks and the same pick, read in one read
+    /// transaction, writing nothing (a repository the ledger does not know
+    /// is not registered). For `create --dry-run`.
+    pub fn would_reserve(
+        &self,
+        new: &NewShard<'_>,
+        pool: &Pool,
+        busy: impl FnMut(PortBlock) -> bool,
+    ) -> Result<(PathBuf, PortBlock)> {
+        self.read(|tx| {
+            let repo = planned_repo(tx, new)?;
+            let path = check_new(tx, &repo, new)?;
+            Ok((PathBuf::from(path), pick_in(tx, pool, busy)?))
         })
     }
 
@@ -286,6 +295,40 @@ pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> 
         });
     }
     Ok(path)
+}
+
+/// Returns the lowest free block of `pool` that `busy` does not reject, in
+/// the caller's transaction: the pick of [`Ledger::reserve`] and of
+/// [`Ledger::would_reserve`].
+fn pick_in(
+    conn: &Connection,
+    pool: &Pool,
+    busy: impl FnMut(PortBlock) -> bool,
+) -> Result<PortBlock> {
+    let taken = taken_blocks(conn)?;
+    alloc::pick(pool, &taken, busy).map_err(|e| Error::PortsExhausted {
+        base: pool.base(),
+        max: pool.max(),
+        block_size: pool.block_size(),
+        total: e.total,
+        held: e.held,
+        busy: e.busy,
+    })
+}
+
+/// Returns the repository row of `new`'s repository, or for one the ledger
+/// does not know the row [`ensure_repo`] would make now, with an id no
+/// row refers to (SQLite's row ids start at 1); writes nothing.
+pub(super) fn planned_repo(conn: &Connection, new: &NewShard<'_>) -> Result<RepoRow> {
+    if let Some(row) = repo_of(conn, new.git_dir, new.root)? {
+        return Ok(row);
+    }
+    Ok(RepoRow {
+        id: 0,
+        git_dir: new.git_dir.to_path_buf(),
+        root: new.root.to_path_buf(),
+        dir_name: free_dir_name(conn, new.dir_name)?,
+    })
 }
 
 /// Returns the repository row for `git_dir` when the ledger knows it.

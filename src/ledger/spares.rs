@@ -3,10 +3,12 @@
 //!
 //! Adapter: SQLite only.
 
-use rusqlite::{OptionalExtension, params};
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{SHARD_COLUMNS, shard_from_row};
-use super::shards::{NewShard, check_new, ensure_repo};
+use super::shards::{NewShard, check_new, ensure_repo, planned_repo};
 use super::{Ledger, ShardRow};
 use crate::error::Result;
 
@@ -27,11 +29,7 @@ impl Ledger {
         self.write(|tx| {
             let repo = ensure_repo(tx, new.git_dir, new.root, new.dir_name)?;
             let path = check_new(tx, &repo, new)?;
-            let sql = format!(
-                "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id
-                 WHERE r.id = ?1 AND s.state = 'spare' AND s.spare_fit = ?2 ORDER BY s.created_at, s.id LIMIT 1"
-            );
-            let Some(spare) = tx.query_row(&sql, params![repo.id, fit], shard_from_row).optional()? else {
+            let Some(spare) = oldest_spare(tx, repo.id, fit)? else {
                 return Ok(None);
             };
             tx.execute(
@@ -44,6 +42,21 @@ impl Ledger {
             let mut shard = tx.query_row(&sql, [spare.id], shard_from_row)?;
             shard.path = path.into();
             Ok(Some((spare, shard)))
+        })
+    }
+
+    /// Returns the spare [`Ledger::take_spare`] would take for `new` now,
+    /// and the shard's folder, after the same checks; writes nothing. For
+    /// `create --dry-run`.
+    pub fn spare_to_take(
+        &self,
+        new: &NewShard<'_>,
+        fit: &str,
+    ) -> Result<Option<(PathBuf, ShardRow)>> {
+        self.read(|tx| {
+            let repo = planned_repo(tx, new)?;
+            let path = check_new(tx, &repo, new)?;
+            Ok(oldest_spare(tx, repo.id, fit)?.map(|spare| (PathBuf::from(path), spare)))
         })
     }
 
@@ -69,4 +82,16 @@ impl Ledger {
             Ok(())
         })
     }
+}
+
+/// Returns the oldest ready spare of repository `repo_id` made to fit
+/// `fit`: the one a claim takes.
+fn oldest_spare(conn: &Connection, repo_id: i64, fit: &str) -> Result<Option<ShardRow>> {
+    let sql = format!(
+        "SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id
+         WHERE r.id = ?1 AND s.state = 'spare' AND s.spare_fit = ?2 ORDER BY s.created_at, s.id LIMIT 1"
+    );
+    Ok(conn
+        .query_row(&sql, params![repo_id, fit], shard_from_row)
+        .optional()?)
 }

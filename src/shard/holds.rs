@@ -12,7 +12,9 @@
 //! without an entry get one (a ledger from before the register, or a
 //! process killed between its commit and its entry). After the pick,
 //! [`enter`] writes the new block's entry before the lock is let go; a
-//! release removes it ([`erase`]).
+//! release removes it ([`erase`]). [`glance`] judges the entries as
+//! [`survey`] does, without the lock and writing nothing: the view a
+//! preview's pick (`create --dry-run`) uses.
 //!
 //! Lifecycle layer: uses the register, the ledger (read-only peeks at other
 //! ledgers) and the host (is a process alive).
@@ -126,38 +128,27 @@ pub fn lost_warning(elsewhere: &Elsewhere) -> Option<String> {
 pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
     let ours = ledger.id()?;
     let rows = ledger.list(None)?;
-    let uid = host::current_uid();
-    let mut elsewhere = Elsewhere::default();
+    let entries = locked.entries()?;
+    let (elsewhere, stale) = judge_others(&entries, &ours, ledger.path());
+    for entry in stale {
+        locked.remove(entry.block, &entry.ledger_id)?;
+    }
     let mut mine = Vec::new();
-    let mut peeks = Peeks::default();
-    for entry in locked.entries()? {
-        if entry.ledger_id == ours {
-            match rows.iter().find(|r| r.block == entry.block) {
-                Some(row) => {
-                    // A worktree the ledger followed to its new folder:
-                    // the entry follows too, so a lost ledger's judge
-                    // looks where the shard is.
-                    let stale = entry
-                        .record
-                        .as_ref()
-                        .is_none_or(|r| r.worktree != row.path || r.shard_id != row.id);
-                    if stale {
-                        enter(locked, &ours, ledger.path(), row)?;
-                    }
-                    mine.push(entry.block);
+    for entry in entries.iter().filter(|e| e.ledger_id == ours) {
+        match rows.iter().find(|r| r.block == entry.block) {
+            Some(row) => {
+                // A worktree the ledger followed to its new folder:
+                // the entry follows too, so a lost ledger's judge
+                // looks where the shard is.
+                let stale = entry
+                    .record
+                    .as_ref()
+                    .is_none_or(|r| r.worktree != row.path || r.shard_id != row.id);
+                if stale {
+                    enter(locked, &ours, ledger.path(), row)?;
                 }
-                None => {
-                    locked.remove(entry.block, &entry.ledger_id)?;
-                }
+                mine.push(entry.block);
             }
-            continue;
-        }
-        match judge(&entry, uid, ledger.path(), &mut peeks) {
-            Some(holder) => elsewhere.held.push(Held {
-                block: entry.block,
-                ledger_id: entry.ledger_id.clone(),
-                holder,
-            }),
             None => {
                 locked.remove(entry.block, &entry.ledger_id)?;
             }
@@ -171,6 +162,38 @@ pub fn survey(locked: &Locked<'_>, ledger: &Ledger) -> Result<Elsewhere> {
         }
     }
     Ok(elsewhere)
+}
+
+/// Returns what other ledgers hold, judged as [`survey`] judges it, from
+/// the register read without its lock; removes and writes nothing (for
+/// `create --dry-run`, whose pick must be the one a create would make).
+pub fn glance(register: &Register, ledger: &Ledger) -> Result<Elsewhere> {
+    let entries = register.glance()?;
+    Ok(judge_others(&entries, &ledger.id()?, ledger.path()).0)
+}
+
+/// Judges the entries of ledgers other than `ours`: returns what they
+/// hold live, and the entries that are stale.
+fn judge_others<'e>(
+    entries: &'e [Entry],
+    ours: &str,
+    our_ledger: &Path,
+) -> (Elsewhere, Vec<&'e Entry>) {
+    let uid = host::current_uid();
+    let mut elsewhere = Elsewhere::default();
+    let mut stale = Vec::new();
+    let mut peeks = Peeks::default();
+    for entry in entries.iter().filter(|e| e.ledger_id != ours) {
+        match judge(entry, uid, our_ledger, &mut peeks) {
+            Some(holder) => elsewhere.held.push(Held {
+                block: entry.block,
+                ledger_id: entry.ledger_id.clone(),
+                holder,
+            }),
+            None => stale.push(entry),
+        }
+    }
+    (elsewhere, stale)
 }
 
 /// What one survey read of other ledgers, by path: each is peeked at

@@ -222,6 +222,7 @@ impl ShardsServer {
                 direnv: false,
                 no_hooks: input.no_hooks,
                 no_spare: false,
+                dry_run: false,
                 cd: false,
                 command: Vec::new(),
             };

@@ -4,10 +4,13 @@
 //! user's `git worktree add`, then the ignored files `.worktreeinclude`
 //! names, then (after the env file) the `setup` hook, and once the shard is
 //! active, the `start` hook. Its undo removes only what this create made.
+//! [`preview`] (`preview.rs`) finds what a create would make now, by the
+//! same checks and pick, writing nothing (`create --dry-run`).
 //!
 //! Lifecycle layer: uses the ledger, worktree and host adapters.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -18,9 +21,11 @@ use crate::ledger::ShardRow;
 use crate::worktree::{CommitId, Outcome, Repo};
 
 mod plan;
+mod preview;
 mod take;
 
 pub use plan::{CreatePlan, CreateRequest, Names, plan_create, plan_spare};
+pub use preview::{Preview, Source, preview};
 pub use take::{Cold, Taken, take_spare};
 
 use super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
@@ -186,11 +191,7 @@ impl Checkout<'_, '_> {
         // process adds a worktree there between the check and git's run;
         // a Ctrl-C while another create holds it ends the wait.
         let lock = super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| halt(row))?;
-        if std::fs::symlink_metadata(&row.path).is_ok() {
-            return Err(Error::PathTaken {
-                path: row.path.clone(),
-            });
-        }
+        path_free(&row.path)?;
         let makes_branch = row.made_branch && !repo.branch_exists(&row.branch);
         self.before = Some(Before {
             records: repo.worktree_records(),
@@ -256,6 +257,17 @@ impl Checkout<'_, '_> {
         made.copied = brought;
         site.crash_point("create:copied");
         halt(&made.row)
+    }
+}
+
+/// Fails with [`Error::PathTaken`] when anything is at `path` (a file, a
+/// folder, a dangling link): a new shard's worktree folder must be free.
+fn path_free(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Err(Error::PathTaken {
+            path: path.to_path_buf(),
+        }),
+        Err(_) => Ok(()),
     }
 }
 

@@ -17,7 +17,7 @@
 use crate::config::Config;
 use crate::config::hooks::Hooks;
 use crate::error::{Error, Result};
-use crate::ledger::ShardRow;
+use crate::ledger::{Ledger, ShardRow};
 use crate::worktree::{CommitId, Repo};
 
 use super::super::build::{Build, Made, Spec, StartHook, Undone, establish, halt};
@@ -58,19 +58,10 @@ pub fn take_spare(
     hooks: &Hooks,
     say: Say<'_>,
 ) -> Result<Taken> {
-    // What `git worktree add -b NAME PATH [BASE]` starts the branch at.
-    let start = match &plan.source {
-        BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
-        _ => return Ok(Taken::Cold(Cold::BranchExists, Box::new(plan))),
+    let Choice { start, fit } = match choose(site.ledger, repo, &plan, config)? {
+        Ok(choice) => choice,
+        Err(why) => return Ok(Taken::Cold(why, Box::new(plan))),
     };
-    let fit = spare::fit(repo, config, &plan.base)?;
-    let spares = spare::of(site.ledger, repo)?;
-    if !spares
-        .iter()
-        .any(|s| s.state == crate::model::ShardState::Spare)
-    {
-        return Ok(Taken::Cold(Cold::NoneReady, Box::new(plan)));
-    }
     // A new branch: the take makes it, as the plan says.
     let new = plan.spec.new_shard(repo, config);
     let Some((was, row)) = site.ledger.take_spare(&new, &fit)? else {
@@ -105,6 +96,39 @@ pub fn take_spare(
             _ => Err(e),
         },
     }
+}
+
+/// What a create that may take a spare looks for.
+pub(super) struct Choice {
+    /// What the branch starts at, as `git worktree add -b NAME PATH
+    /// [BASE]` would get it (`HEAD` without a `--base`).
+    pub(super) start: String,
+    /// What the spare must have been made to fit ([`spare::fit`]).
+    pub(super) fit: String,
+}
+
+/// Decides whether the planned create may take a spare, before the
+/// ledger is asked for one: the fit to take it by, or why it is made
+/// cold. Reads only: shared by [`take_spare`] and the preview.
+pub(super) fn choose(
+    ledger: &Ledger,
+    repo: &Repo,
+    plan: &CreatePlan,
+    config: &Config,
+) -> Result<std::result::Result<Choice, Cold>> {
+    let start = match &plan.source {
+        BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
+        _ => return Ok(Err(Cold::BranchExists)),
+    };
+    let fit = spare::fit(repo, config, &plan.base)?;
+    let spares = spare::of(ledger, repo)?;
+    if !spares
+        .iter()
+        .any(|s| s.state == crate::model::ShardState::Spare)
+    {
+        return Ok(Err(Cold::NoneReady));
+    }
+    Ok(Ok(Choice { start, fit }))
 }
 
 /// A create from a spare as a build.
@@ -161,11 +185,7 @@ impl Build for Taking<'_, '_> {
         let (repo, row) = (self.repo, &made.row);
         halt(row)?;
         let _lock = super::super::worktree_lock(site.held_lock, &row.repo.git_dir, &|| halt(row))?;
-        if std::fs::symlink_metadata(&row.path).is_ok() {
-            return Err(Error::PathTaken {
-                path: row.path.clone(),
-            });
-        }
+        super::path_free(&row.path)?;
         crate::fsutil::create_worktree_parent(site.home, &row.path)?;
         repo.move_worktree(&self.was.path, &row.path)?;
         self.reached = Reached::Moved;
