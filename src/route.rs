@@ -4,8 +4,8 @@
 //!
 //! Names become DNS labels ([`label`]: lower case, `/` and anything else a
 //! label cannot hold become `-`, at most 63 bytes). Two names that become
-//! one label are told apart without guessing: the one made first (lowest
-//! `(made_at, id)`) keeps the plain label, and every shard and repository is
+//! one label are told apart without guessing: the one routable first
+//! (lowest `order`: made, or claimed from the spares, first) keeps the plain label, and every shard and repository is
 //! also reachable at an alias, the label with six hex digits of a hash of
 //! its name. A URL written into an env file therefore never goes stale: a
 //! newcomer never takes a label from an older shard, and an alias routes
@@ -62,9 +62,10 @@ fn alias(label: &str, name: &str) -> String {
 pub struct Routed {
     /// The shard's row id.
     pub id: i64,
-    /// When it was made (or claimed), unix seconds: the older of two
-    /// shards whose names become one label keeps it.
-    pub made_at: i64,
+    /// When it became routable (made, or claimed from the spares), as the
+    /// ledger's sequence: of two shards whose names become one label, the
+    /// lower keeps it.
+    pub order: i64,
     /// The repository's row id.
     pub repo_id: i64,
     /// The repository's `{repo}` folder name.
@@ -180,7 +181,7 @@ pub struct Table {
 impl Table {
     /// Builds the routes of `shards`, collisions resolved.
     pub fn new(mut shards: Vec<Routed>) -> Table {
-        shards.sort_by_key(|s| (s.made_at, s.id));
+        shards.sort_by_key(|s| (s.order, s.id));
         // Repositories: the one registered first keeps a shared label.
         let mut repo_ids: Vec<(i64, &str)> = shards
             .iter()

@@ -112,7 +112,7 @@ fn a_ledger_from_schema_version_1_migrates_and_keeps_its_blocks() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     // Services say what they are since 0009.
     let describe: Option<String> = conn
         .query_row(

@@ -421,3 +421,35 @@ fn a_spare_has_no_url_until_a_create_claims_it() {
         Some("http://warm.repo.localhost:1355".to_string())
     );
 }
+
+#[test]
+fn a_spare_claimed_later_never_takes_the_label_an_older_shard_handed_out() {
+    // Found in review: `Foo` made cold, then `foo` claiming a spare made
+    // before both. The label `foo` went to the older row (the spare's)
+    // when their times tied; it stays with the shard that took it first.
+    let mut env = TestEnv::new();
+    env.set("SHARDS_PROXY_ENABLED", "true");
+    env.write_config("[spares]\ncount = 1\n");
+    env.shards(&["spares", "fill", "--wait"]).ok();
+    let cold = env
+        .shards(&["create", "Foo", "--no-spare", "--json"])
+        .ok()
+        .json();
+    // A row's time says nothing of the order (seconds, read before the
+    // write, reset by a claim): make `Foo`'s the later one.
+    rusqlite::Connection::open(env.ledger())
+        .unwrap()
+        .execute(
+            "UPDATE shards SET created_at = created_at + 1000 WHERE name = 'Foo'",
+            [],
+        )
+        .unwrap();
+    let warm = env.shards(&["create", "foo", "--json"]).ok().json();
+    assert_eq!(warm["from_spare"], true, "{warm}");
+    let handed_out = env_value(&shard_path(&cold).join(".env"), "SHARD_URL").unwrap();
+    assert_eq!(handed_out, "http://foo.repo.localhost:1355");
+    let now = env.shards(&["env", "Foo", "--format", "json"]).ok().json();
+    assert_eq!(now["vars"]["SHARD_URL"].as_str(), Some(handed_out.as_str()));
+    let theirs = env_value(&shard_path(&warm).join(".env"), "SHARD_URL").unwrap();
+    assert_ne!(theirs, handed_out);
+}

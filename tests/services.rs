@@ -240,3 +240,24 @@ fn a_service_configured_later_fills_what_nobody_set() {
         "what nobody said comes from the config"
     );
 }
+
+#[test]
+fn a_failed_env_write_after_describing_a_service_keeps_its_port_and_info() {
+    // Found in review: the undo took a described service for a new one
+    // and released it.
+    let env = TestEnv::new();
+    let wt = env.create_worktree("a");
+    env.shards_in(&wt, &["port", "web", "--describe", "Old"])
+        .ok();
+    let before = env.shards_in(&wt, &["--json", "port"]).ok().json();
+    // The env file's write fails: direnv on, and `.envrc` a folder.
+    std::fs::create_dir(wt.join(".envrc")).unwrap();
+    env.write_config("[env]\ndirenv = true\n");
+    env.shards_in(&wt, &["port", "web", "--describe", "New"])
+        .code(1);
+    std::fs::remove_dir(wt.join(".envrc")).unwrap();
+    env.write_config("");
+    let after = env.shards_in(&wt, &["--json", "port"]).ok().json();
+    assert_eq!(after["services"], before["services"], "{after}");
+    assert_eq!(after["services"][0]["describe"], "Old");
+}

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0007_add_ledger_id.sql"),
     include_str!("sql/0008_add_spares.sql"),
     include_str!("sql/0009_add_service_info.sql"),
+    include_str!("sql/0010_add_routed_order.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -77,6 +78,7 @@ mod tests {
                 .unwrap();
             conn.execute_batch("SELECT describe, protocol, health FROM service_ports")
                 .unwrap();
+            conn.execute_batch("SELECT routed FROM shards").unwrap();
         }
     }
 

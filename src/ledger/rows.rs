@@ -55,6 +55,9 @@ pub struct ShardRow {
     pub pid: Option<(i64, i64)>,
     /// Unix seconds when it was reserved.
     pub created_at: i64,
+    /// When it became routable, as a sequence: the shard made (or the
+    /// spare claimed) earlier has the lower number.
+    pub routed: i64,
     /// Its port block.
     pub block: PortBlock,
     /// The user id of the user who created it (`None` for rows from before
@@ -133,7 +136,7 @@ fn corrupt_reason(e: &rusqlite::Error) -> Option<&'static str> {
     .then_some("SQLite cannot read it as a database")
 }
 
-pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked, s.env_copied, s.spare_fit, s.spare_base";
+pub(super) const SHARD_COLUMNS: &str = "s.id, s.name, s.branch, s.path, s.wt_name, s.made_branch, s.state, s.pid, s.pid_start, s.created_at, s.port_start, s.port_end, r.id, r.git_dir, r.root, r.dir_name, s.owner_uid, s.destroy_checked, s.env_copied, s.spare_fit, s.spare_base, COALESCE(s.routed, s.id)";
 
 pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardRow> {
     let bad = |i: usize, what: &str| {
@@ -173,6 +176,7 @@ pub(super) fn shard_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShardR
             (Some(fit), Some(base)) => Some(SpareOf { fit, base }),
             _ => None,
         },
+        routed: row.get(21)?,
         repo: RepoRow {
             id: row.get(12)?,
             git_dir: PathBuf::from(row.get::<_, String>(13)?),

@@ -96,6 +96,8 @@ enum Write {
     Set,
     /// Only fields nobody set are filled (from the config).
     Fill,
+    /// Every field becomes what `info` says, unset ones included (an undo).
+    Exact,
 }
 
 /// Writes the fields `info` sets on a shard's service, as `how` says.
@@ -106,7 +108,7 @@ fn write_info(
     info: &ServiceInfo,
     how: Write,
 ) -> Result<()> {
-    if info.is_empty() {
+    if info.is_empty() && !matches!(how, Write::Exact) {
         return Ok(());
     }
     let sql = match how {
@@ -115,6 +117,9 @@ fn write_info(
         }
         Write::Fill => {
             "UPDATE service_ports SET describe = COALESCE(describe, ?3), protocol = COALESCE(protocol, ?4), health = COALESCE(health, ?5) WHERE shard_id = ?1 AND service = ?2"
+        }
+        Write::Exact => {
+            "UPDATE service_ports SET describe = ?3, protocol = ?4, health = ?5 WHERE shard_id = ?1 AND service = ?2"
         }
     };
     tx.execute(
@@ -278,8 +283,8 @@ impl Ledger {
         })
     }
 
-    /// Puts back service ports exactly as they were (undoing a release
-    /// whose env file could not be written).
+    /// Puts back service ports exactly as they were, what describes them
+    /// included (undoing a change whose env file could not be written).
     pub fn restore_services(&mut self, shard_id: i64, ports: &[ServicePort]) -> Result<()> {
         self.write(|tx| {
             for p in ports {
@@ -287,7 +292,7 @@ impl Ledger {
                     "INSERT OR IGNORE INTO service_ports (shard_id, service, port) VALUES (?1, ?2, ?3)",
                     params![shard_id, p.service, p.port],
                 )?;
-                write_info(tx, shard_id, &p.service, &p.info, Write::Set)?;
+                write_info(tx, shard_id, &p.service, &p.info, Write::Exact)?;
             }
             Ok(())
         })

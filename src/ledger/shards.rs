@@ -93,10 +93,11 @@ impl Ledger {
             let path = check_new(tx, &repo, new)?;
             let path = path.as_str();
             let block = pick_in(tx, pool, busy)?;
+            let routed = next_routed(tx)?;
             tx.execute(
-                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid, spare_fit, spare_base)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid, new.spare.map(|s| s.fit.as_str()), new.spare.map(|s| s.base.as_str())],
+                "INSERT INTO shards (repo_id, name, branch, path, wt_name, made_branch, state, pid, pid_start, created_at, port_start, port_end, owner_uid, spare_fit, spare_base, routed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid, new.spare.map(|s| s.fit.as_str()), new.spare.map(|s| s.base.as_str()), routed],
             )?;
             let id = tx.last_insert_rowid();
             let fitting: Vec<String> = new.services.offsets.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
@@ -112,6 +113,7 @@ impl Ledger {
                 state: ShardState::Creating,
                 pid: Some(new.pid),
                 created_at: new.now,
+                routed,
                 block,
                 owner_uid: Some(new.owner_uid),
                 found_clean: false,
@@ -256,6 +258,17 @@ impl Ledger {
 /// Checks, inside the transaction, that `new` can be made in `repo`: its
 /// name free, its branch held by no other shard, its folder free in the
 /// ledger; returns the folder.
+/// Returns the next number of the `routed` sequence. Called inside the
+/// write (`BEGIN IMMEDIATE`) that makes a shard routable, so numbers follow
+/// the order those writes commit in.
+pub(super) fn next_routed(tx: &Connection) -> Result<i64> {
+    Ok(
+        tx.query_row("SELECT COALESCE(MAX(routed), 0) + 1 FROM shards", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> Result<String> {
     if let Some(existing) = find_in(tx, &repo.git_dir, new.name)? {
         return Err(Error::NameTaken {

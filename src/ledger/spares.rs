@@ -32,11 +32,14 @@ impl Ledger {
             let Some(spare) = oldest_spare(tx, repo.id, fit)? else {
                 return Ok(None);
             };
+            // Claimed, it becomes routable now: after every shard made
+            // before this write, whatever its row's age.
+            let routed = super::shards::next_routed(tx)?;
             tx.execute(
                 "UPDATE shards SET name = ?2, branch = ?3, made_branch = 1, state = 'creating',
-                 pid = ?4, pid_start = ?5, created_at = ?6, spare_fit = NULL, spare_base = NULL
+                 pid = ?4, pid_start = ?5, created_at = ?6, spare_fit = NULL, spare_base = NULL, routed = ?7
                  WHERE id = ?1",
-                params![spare.id, new.name, new.branch, new.pid.0, new.pid.1, new.now],
+                params![spare.id, new.name, new.branch, new.pid.0, new.pid.1, new.now, routed],
             )?;
             let sql = format!("SELECT {SHARD_COLUMNS} FROM shards s JOIN repos r ON r.id = s.repo_id WHERE s.id = ?1");
             let mut shard = tx.query_row(&sql, [spare.id], shard_from_row)?;

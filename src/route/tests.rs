@@ -1,9 +1,9 @@
 use super::*;
 
-fn shard(id: i64, made_at: i64, repo: (i64, &str), name: &str, start: u16) -> Routed {
+fn shard(id: i64, order: i64, repo: (i64, &str), name: &str, start: u16) -> Routed {
     Routed {
         id,
-        made_at,
+        order,
         repo_id: repo.0,
         repo: repo.1.to_string(),
         name: name.to_string(),

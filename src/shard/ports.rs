@@ -81,14 +81,21 @@ pub fn change(
             warnings,
         }),
         Err(e) => {
-            // The write failed (disk full, read-only): undo the ledger change.
+            // The write failed (disk full, read-only): undo the ledger
+            // change. A service is new by its name; one that was there
+            // gets back its port and what described it.
             let added: Vec<String> = all
                 .iter()
-                .filter(|s| !before.contains(s))
+                .filter(|s| !before.iter().any(|b| b.service == s.service))
                 .map(|s| s.service.clone())
                 .collect();
             let _ = site.ledger.release_services(row.id, &added);
-            let _ = site.ledger.restore_services(row.id, &released);
+            let changed: Vec<ServicePort> = before
+                .iter()
+                .filter(|b| !all.contains(b))
+                .cloned()
+                .collect();
+            let _ = site.ledger.restore_services(row.id, &changed);
             Err(explain(site, row, e))
         }
     }

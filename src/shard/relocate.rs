@@ -256,6 +256,7 @@ mod tests {
             state: ShardState::Active,
             pid: None,
             created_at: 0,
+            routed: 1,
             block: PortBlock::new(3000, 10).unwrap(),
             owner_uid: None,
             found_clean: false,

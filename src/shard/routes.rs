@@ -33,7 +33,7 @@ pub fn table(ledger: &Ledger) -> Result<Table> {
         .map(|row| Routed {
             services: services.remove(&row.id).unwrap_or_default(),
             id: row.id,
-            made_at: row.created_at,
+            order: row.routed,
             repo_id: row.repo.id,
             repo: row.repo.dir_name,
             name: row.name,

@@ -42,7 +42,8 @@ pub struct PortSummary {
     pub ports: PortsView,
     /// Its named ports, with what describes them.
     pub named: Vec<ServiceView>,
-    /// Offsets in the block (0 is its first port) no named port holds.
+    /// Offsets in the block (0 is its first port) that a new named port
+    /// could get: neither held nor reserved for a configured service.
     pub free_offsets: Vec<u16>,
     /// Named ports as a percentage of the block.
     pub utilization: f64,
@@ -76,6 +77,7 @@ pub fn run(ctx: &Ctx, shard: Option<&str>) -> Result<PortSummary> {
     let block = row.block;
     let free_offsets = (0..block.len())
         .filter(|o| !services.iter().any(|s| s.port == block.start() + o))
+        .filter(|o| !config.services.values().any(|c| c == o))
         .collect();
     Ok(PortSummary {
         version: 1,
