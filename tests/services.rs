@@ -183,6 +183,21 @@ fn port_describes_a_service_and_port_who_and_json_show_it() {
         .json();
     assert_eq!(who["owner"]["describe"], "Frontend dev server");
     assert_eq!(who["owner"]["health"], "/healthz");
+    // An empty value clears its field.
+    let cleared = env
+        .shards(&["--json", "port", "web", "--describe", "", "--shard", "a"])
+        .ok()
+        .json();
+    assert!(cleared["services"][0]["describe"].is_null(), "{cleared}");
+    env.shards(&[
+        "port",
+        "web",
+        "--describe",
+        "Frontend dev server",
+        "--shard",
+        "a",
+    ])
+    .ok();
     // A listing shows every service with what describes it.
     env.shards(&["port", "dns", "--protocol", "udp", "--shard", "a"])
         .ok();

@@ -47,7 +47,7 @@ pub struct PortArgs {
     #[arg(long, requires = "services")]
     pub release: bool,
 
-    /// Describe the service, for people ("Frontend dev server")
+    /// Describe the service, for people ("Frontend dev server"; "" clears it)
     #[arg(long, value_name = "TEXT", conflicts_with = "release")]
     pub describe: Option<String>,
 
@@ -55,7 +55,7 @@ pub struct PortArgs {
     #[arg(long, value_name = "PROTO", conflicts_with = "release")]
     pub protocol: Option<String>,
 
-    /// The HTTP path `status` asks (GET) to call the service healthy
+    /// The HTTP path `status` asks (GET) to call the service healthy ("" clears it)
     #[arg(long, value_name = "PATH", conflicts_with = "release")]
     pub health: Option<String>,
 }
@@ -71,7 +71,7 @@ impl PortArgs {
             check_describe(d)
                 .map_err(|m| usage(format!("--describe: {m}"), "say it in one line"))?;
         }
-        if let Some(h) = &self.health {
+        if let Some(h) = self.health.as_ref().filter(|h| !h.is_empty()) {
             check_health(h).map_err(|m| {
                 usage(
                     format!("--health: {m}"),

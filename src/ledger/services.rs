@@ -92,7 +92,8 @@ pub(super) fn services_of(conn: &Connection, shard_id: i64) -> Result<Vec<Servic
 /// How [`write_info`] meets fields a service has already.
 #[derive(Clone, Copy)]
 enum Write {
-    /// The fields `info` sets replace what is there (a command said so).
+    /// The fields `info` sets replace what is there (a command said so);
+    /// an empty description or health path clears it.
     Set,
     /// Only fields nobody set are filled (from the config).
     Fill,
@@ -113,10 +114,11 @@ fn write_info(
     }
     let sql = match how {
         Write::Set => {
-            "UPDATE service_ports SET describe = COALESCE(?3, describe), protocol = COALESCE(?4, protocol), health = COALESCE(?5, health) WHERE shard_id = ?1 AND service = ?2"
+            // An empty text clears its field.
+            "UPDATE service_ports SET describe = CASE WHEN ?3 IS NULL THEN describe ELSE NULLIF(?3, '') END, protocol = COALESCE(?4, protocol), health = CASE WHEN ?5 IS NULL THEN health ELSE NULLIF(?5, '') END WHERE shard_id = ?1 AND service = ?2"
         }
         Write::Fill => {
-            "UPDATE service_ports SET describe = COALESCE(describe, ?3), protocol = COALESCE(protocol, ?4), health = COALESCE(health, ?5) WHERE shard_id = ?1 AND service = ?2"
+            "UPDATE service_ports SET describe = COALESCE(describe, NULLIF(?3, '')), protocol = COALESCE(protocol, ?4), health = COALESCE(health, NULLIF(?5, '')) WHERE shard_id = ?1 AND service = ?2"
         }
         Write::Exact => {
             "UPDATE service_ports SET describe = ?3, protocol = ?4, health = ?5 WHERE shard_id = ?1 AND service = ?2"

@@ -128,11 +128,11 @@ pub struct GetPortInput {
 pub struct UpdatePortInput {
     /// The service (as `get_port` allocated it).
     pub service: String,
-    /// What the service is, for people.
+    /// What the service is, for people; "" clears it.
     pub description: Option<String>,
     /// `tcp` or `udp`: what counts as running on its port.
     pub protocol: Option<String>,
-    /// The HTTP path `port_status` asks (GET) to call it healthy, as `/healthz`.
+    /// The HTTP path `port_status` asks (GET) to call it healthy, as `/healthz`; "" clears it.
     pub health: Option<String>,
     /// The shard; default: the one whose worktree is `repo` (or the server's working directory).
     pub shard: Option<String>,
@@ -175,6 +175,38 @@ async fn call<T: Send + 'static>(
         Ok(result) => result.map(Json).map_err(|e| describe(&e)),
         Err(e) => Err(format!("error (internal): the operation stopped: {e}")),
     }
+}
+
+/// Checks what an MCP call says about a service, naming its fields as the
+/// tool names them (not as `shards port`'s flags).
+fn check_info(
+    description: Option<&str>,
+    protocol: Option<&str>,
+    health: Option<&str>,
+) -> Result<()> {
+    let usage = |message: String, hint: &str| Error::Usage {
+        message,
+        hint: hint.to_string(),
+    };
+    if let Some(d) = description {
+        crate::model::check_describe(d)
+            .map_err(|m| usage(format!("`description`: {m}"), "say it in one line"))?;
+    }
+    if let Some(p) = protocol.filter(|p| crate::model::Protocol::parse(p).is_none()) {
+        return Err(usage(
+            format!("`protocol`: `{p}` is not a protocol"),
+            "use `tcp` or `udp`",
+        ));
+    }
+    if let Some(h) = health.filter(|h| !h.is_empty()) {
+        crate::model::check_health(h).map_err(|m| {
+            usage(
+                format!("`health`: {m}"),
+                "give the path the service answers, as `/healthz`",
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// `shards port` as MCP's port tools call it: no subcommand, no flags but
@@ -284,6 +316,7 @@ impl ShardsServer {
     ) -> std::result::Result<Json<port::PortReport>, String> {
         let input = input.take("get_port")?;
         call(input.repo, move |ctx| {
+            check_info(input.description.as_deref(), None, None)?;
             let args = port::PortArgs {
                 describe: input.description,
                 ..port_args(input.services, input.shard)
@@ -302,6 +335,11 @@ impl ShardsServer {
     ) -> std::result::Result<Json<port::PortReport>, String> {
         let input = input.take("update_port")?;
         call(input.repo, move |ctx| {
+            check_info(
+                input.description.as_deref(),
+                input.protocol.as_deref(),
+                input.health.as_deref(),
+            )?;
             let held = port::run(ctx, &port_args(Vec::new(), input.shard.clone()))?;
             if !held.services.iter().any(|s| s.service == input.service) {
                 return Err(Error::Usage {
