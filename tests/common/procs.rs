@@ -134,6 +134,11 @@ kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 s = socket.socket(family, kind)
 if family == socket.AF_INET6:
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+# An earlier test's server on this port may have left connections in
+# TIME_WAIT; as every server does, bind anyway (a listener there still
+# refuses).
+if kind == socket.SOCK_STREAM:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((host, port))
 if proto == "tcp":
     s.listen()
