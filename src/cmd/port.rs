@@ -6,14 +6,15 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::ledger::services::ServicePort;
-use crate::model::{Protocol, ServiceInfo, check_describe, check_health, valid_service_name};
+use crate::model::{InfoField, ServiceInfo, valid_service_name};
 use crate::output::{Render, RenderCtx};
-use crate::route::{Route, Table};
-use crate::shard::{lookup, ports, routes};
+use crate::route::Route;
+use crate::shard::routes::Urls;
+use crate::shard::{lookup, ports};
 
 /// Get or allocate named ports in a shard's block
 ///
@@ -63,36 +64,33 @@ pub struct PortArgs {
 impl PortArgs {
     /// Returns what the flags say about the service, checked.
     fn info(&self) -> Result<ServiceInfo> {
-        let usage = |message: String, hint: &str| Error::Usage {
-            message,
-            hint: hint.to_string(),
-        };
-        if let Some(d) = &self.describe {
-            check_describe(d)
-                .map_err(|m| usage(format!("--describe: {m}"), "say it in one line"))?;
-        }
-        if let Some(h) = self.health.as_ref().filter(|h| !h.is_empty()) {
-            check_health(h).map_err(|m| {
-                usage(
-                    format!("--health: {m}"),
-                    "give the path the service answers, as `/healthz`",
-                )
-            })?;
-        }
-        let protocol = match self.protocol.as_deref() {
-            None => None,
-            Some(p) => Some(Protocol::parse(p).ok_or_else(|| {
-                usage(
-                    format!("--protocol: `{p}` is not a protocol"),
-                    "use `tcp` or `udp`",
-                )
-            })?),
-        };
-        Ok(ServiceInfo {
-            describe: self.describe.clone(),
-            protocol,
-            health: self.health.clone(),
+        ServiceInfo::read(
+            self.describe.as_deref(),
+            self.protocol.as_deref(),
+            self.health.as_deref(),
+        )
+        .map_err(|(field, why)| {
+            let flag = match field {
+                InfoField::Describe => "--describe",
+                InfoField::Protocol => "--protocol",
+                InfoField::Health => "--health",
+            };
+            info_refused(field, flag, why)
         })
+    }
+}
+
+/// Returns the usage error for a refused field of a service's info,
+/// named as the caller names it (`--describe`, MCP's `description`).
+pub fn info_refused(field: InfoField, named: &str, why: String) -> Error {
+    let hint = match field {
+        InfoField::Describe => "say it in one line",
+        InfoField::Protocol => "use `tcp` or `udp`",
+        InfoField::Health => "give the path the service answers, as `/healthz`",
+    };
+    Error::Usage {
+        message: format!("{named}: {why}"),
+        hint: hint.into(),
     }
 }
 
@@ -141,15 +139,6 @@ impl ServiceView {
     }
 }
 
-/// Returns the routes of the ledger when `[proxy] enabled` says services'
-/// URLs are to be shown.
-pub fn routes_if_enabled(ctx: &Ctx, config: &Config) -> Result<Option<Table>> {
-    match config.proxy.enabled {
-        true => Ok(Some(routes::table(&*ctx.ledger()?)?)),
-        false => Ok(None),
-    }
-}
-
 /// The result of `shards port`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PortReport {
@@ -187,11 +176,8 @@ pub fn run(ctx: &Ctx, args: &PortArgs) -> Result<PortReport> {
     let config = ctx.config(&Overrides::default())?;
     let changed =
         ctx.with_site(|site| ports::change(site, &row, &config, &services, &set, args.release))?;
-    let table = routes_if_enabled(ctx, &config)?;
-    let urls = table
-        .as_ref()
-        .and_then(|t| t.of(row.id))
-        .map(|r| (r, config.proxy.port));
+    let urls = Urls::load(&*ctx.ledger()?, &config)?;
+    let urls = urls.as_ref().and_then(|u| u.of(row.id));
     let view = |s: &ServicePort| ServiceView::of(s, urls);
     let wanted: Vec<ServiceView> = if args.release {
         Vec::new()

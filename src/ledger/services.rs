@@ -53,6 +53,24 @@ static NONE_OFFSETS: BTreeMap<String, u16> = BTreeMap::new();
 static NONE_INFO: BTreeMap<String, ServiceInfo> = BTreeMap::new();
 
 impl Configured<'_> {
+    /// Returns the services `config` configures.
+    pub fn of(config: &crate::config::Config) -> Configured<'_> {
+        Configured {
+            offsets: &config.services,
+            info: &config.service_info,
+        }
+    }
+
+    /// Returns the names of those whose offset lies inside `block`: what a
+    /// new shard of that block is given.
+    pub fn fitting(&self, block: PortBlock) -> Vec<String> {
+        self.offsets
+            .iter()
+            .filter(|(_, offset)| **offset < block.len())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Returns no configured services.
     pub fn none() -> Configured<'static> {
         Configured {

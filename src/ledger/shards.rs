@@ -100,8 +100,7 @@ impl Ledger {
                 params![repo.id, new.name, new.branch, path, new.wt_name, new.made_branch, new.pid.0, new.pid.1, new.now, block.start(), block.end(), new.owner_uid, new.spare.map(|s| s.fit.as_str()), new.spare.map(|s| s.base.as_str()), routed],
             )?;
             let id = tx.last_insert_rowid();
-            let fitting: Vec<String> = new.services.offsets.iter().filter(|(_, o)| **o < block.len()).map(|(n, _)| n.clone()).collect();
-            services::allocate_in(tx, id, new.name, block, &fitting, new.services)?;
+            services::allocate_in(tx, id, new.name, block, &new.services.fitting(block), new.services)?;
             Ok(ShardRow {
                 id,
                 repo,
@@ -255,9 +254,6 @@ impl Ledger {
     }
 }
 
-/// Checks, inside the transaction, that `new` can be made in `repo`: its
-/// name free, its branch held by no other shard, its folder free in the
-/// ledger; returns the folder.
 /// Returns the next number of the `routed` sequence. Called inside the
 /// write (`BEGIN IMMEDIATE`) that makes a shard routable, so numbers follow
 /// the order those writes commit in.
@@ -269,6 +265,9 @@ pub(super) fn next_routed(tx: &Connection) -> Result<i64> {
     )
 }
 
+/// Checks, inside the transaction, that `new` can be made in `repo`: its
+/// name free, its branch held by no other shard, its folder free in the
+/// ledger; returns the folder.
 pub(super) fn check_new(tx: &Connection, repo: &RepoRow, new: &NewShard<'_>) -> Result<String> {
     if let Some(existing) = find_in(tx, &repo.git_dir, new.name)? {
         return Err(Error::NameTaken {

@@ -12,7 +12,7 @@ mod state;
 pub use block::PortBlock;
 pub use name::{MAX_NAME_LEN, ShardName, compose_project_name};
 pub use service::{
-    MAX_DESCRIBE, Protocol, ServiceInfo, check_describe, check_health, service_url_var,
-    service_var, valid_service_name,
+    InfoField, Protocol, ServiceInfo, check_describe, check_health, service_url_var, service_var,
+    valid_service_name,
 };
 pub use state::{ShardState, ShardStatus};

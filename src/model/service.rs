@@ -87,14 +87,47 @@ impl ServiceInfo {
     pub fn protocol(&self) -> Protocol {
         self.protocol.unwrap_or_default()
     }
+}
 
-    /// Returns `self` with the fields `other` sets taken from `other`.
-    pub fn updated(&self, other: &ServiceInfo) -> ServiceInfo {
-        ServiceInfo {
-            describe: other.describe.clone().or_else(|| self.describe.clone()),
-            protocol: other.protocol.or(self.protocol),
-            health: other.health.clone().or_else(|| self.health.clone()),
+/// A field of [`ServiceInfo`], naming which one [`ServiceInfo::read`]
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InfoField {
+    /// `describe`.
+    Describe,
+    /// `protocol`.
+    Protocol,
+    /// `health`.
+    Health,
+}
+
+impl ServiceInfo {
+    /// Reads what a command says of a service, each field checked; an
+    /// empty description or health path is kept as given (it clears the
+    /// field). Returns the field refused and why.
+    pub fn read(
+        describe: Option<&str>,
+        protocol: Option<&str>,
+        health: Option<&str>,
+    ) -> Result<ServiceInfo, (InfoField, String)> {
+        if let Some(d) = describe {
+            check_describe(d).map_err(|m| (InfoField::Describe, m))?;
         }
+        if let Some(h) = health.filter(|h| !h.is_empty()) {
+            check_health(h).map_err(|m| (InfoField::Health, m))?;
+        }
+        let protocol = match protocol {
+            None => None,
+            Some(p) => Some(
+                Protocol::parse(p)
+                    .ok_or_else(|| (InfoField::Protocol, format!("`{p}` is not a protocol")))?,
+            ),
+        };
+        Ok(ServiceInfo {
+            describe: describe.map(str::to_string),
+            protocol,
+            health: health.map(str::to_string),
+        })
     }
 }
 
@@ -150,23 +183,10 @@ mod tests {
         }
         assert_eq!(Protocol::parse("udp"), Some(Protocol::Udp));
         assert_eq!(Protocol::parse("UDP"), None);
-    }
-
-    #[test]
-    fn an_update_keeps_what_it_does_not_set() {
-        let was = ServiceInfo {
-            describe: Some("db".into()),
-            protocol: Some(Protocol::Udp),
-            health: None,
-        };
-        let now = was.updated(&ServiceInfo {
-            health: Some("/h".into()),
-            ..ServiceInfo::default()
-        });
-        assert_eq!(now.describe.as_deref(), Some("db"));
-        assert_eq!(now.protocol(), Protocol::Udp);
-        assert_eq!(now.health.as_deref(), Some("/h"));
-        assert_eq!(ServiceInfo::default().protocol(), Protocol::Tcp);
+        let refused = ServiceInfo::read(None, Some("sctp"), None).unwrap_err();
+        assert_eq!(refused.0, InfoField::Protocol);
+        let cleared = ServiceInfo::read(Some(""), None, Some("")).unwrap();
+        assert_eq!(cleared.health.as_deref(), Some(""));
     }
 
     #[test]

@@ -81,10 +81,7 @@ impl Spec {
             owner_uid: host::current_uid(),
             pid: host::current_process(),
             now: now(),
-            services: crate::ledger::services::Configured {
-                offsets: &config.services,
-                info: &config.service_info,
-            },
+            services: crate::ledger::services::Configured::of(config),
             spare: self.spare.as_ref(),
         }
     }

@@ -21,12 +21,12 @@ use super::routes;
 
 /// Returns the variables of a shard's managed env section, in file order:
 /// the block, the shard, compose's project name, service ports, then, with
-/// the shard's `route` (`[proxy] enabled`), its URLs through the proxy.
+/// the shard's route and the proxy's port (`[proxy] enabled`), its URLs.
 pub fn vars(
     row: &ShardRow,
     config: &Config,
     services: &[ServicePort],
-    route: Option<&Route>,
+    urls: Option<(&Route, u16)>,
 ) -> Vec<(String, String)> {
     let b = row.block;
     let mut vars = vec![
@@ -45,8 +45,7 @@ pub fn vars(
     for s in services {
         vars.push((service_var(&s.service), s.port.to_string()));
     }
-    if let Some(route) = route {
-        let port = config.proxy.port;
+    if let Some((route, port)) = urls {
         vars.push(("SHARD_URL".to_string(), route.url(None, port)));
         for s in services {
             let var = service_url_var(&s.service);
@@ -72,11 +71,16 @@ pub fn current_vars(
     config: &Config,
 ) -> Result<Vec<(String, String)>> {
     let services = ledger.services(row.id)?;
-    if !config.proxy.enabled || row.spare.is_some() {
-        return Ok(vars(row, config, &services, None));
-    }
-    let table = routes::table(ledger)?;
-    Ok(vars(row, config, &services, table.of(row.id)))
+    let urls = match row.spare {
+        Some(_) => None,
+        None => routes::Urls::load(ledger, config)?,
+    };
+    Ok(vars(
+        row,
+        config,
+        &services,
+        urls.as_ref().and_then(|u| u.of(row.id)),
+    ))
 }
 
 /// Rewrites the shard's env file from the ledger, so the file and the

@@ -53,15 +53,10 @@ pub fn change(
     } else if services.is_empty() {
         (before.clone(), Vec::new())
     } else {
-        let all = match site.ledger.allocate_services(
-            row.id,
-            services,
-            Configured {
-                offsets: &config.services,
-                info: &config.service_info,
-            },
-            set,
-        ) {
+        let all = match site
+            .ledger
+            .allocate_services(row.id, services, Configured::of(config), set)
+        {
             Err(Error::ShardGone { .. }) => return Err(lookup::gone(row)),
             other => other?,
         };

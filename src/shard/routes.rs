@@ -12,10 +12,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::config::Config;
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::model::ShardState;
-use crate::route::{Routed, Table};
+use crate::route::{Route, Routed, Table};
 
 /// Returns the routes of every shard in the ledger that is not a spare.
 pub fn table(ledger: &Ledger) -> Result<Table> {
@@ -41,6 +42,32 @@ pub fn table(ledger: &Ledger) -> Result<Table> {
         })
         .collect();
     Ok(Table::new(routed))
+}
+
+/// The routes whose URLs env files and reports name, with `[proxy]
+/// enabled`: the table and the proxy's port.
+pub struct Urls {
+    table: Table,
+    port: u16,
+}
+
+impl Urls {
+    /// Reads the routes when `config` enables the proxy's URLs; `None`
+    /// (and no read) when it does not.
+    pub fn load(ledger: &Ledger, config: &Config) -> Result<Option<Urls>> {
+        if !config.proxy.enabled {
+            return Ok(None);
+        }
+        Ok(Some(Urls {
+            table: table(ledger)?,
+            port: config.proxy.port,
+        }))
+    }
+
+    /// Returns the route of shard `id` and the port its URLs name.
+    pub fn of(&self, id: i64) -> Option<(&Route, u16)> {
+        self.table.of(id).map(|r| (r, self.port))
+    }
 }
 
 /// The ledger as the proxy reads it: one connection, the last table, and

@@ -23,6 +23,7 @@ use self::args::Checked;
 use crate::cmd::{create, destroy, env, list, port, status};
 use crate::context::{Ctx, GlobalArgs};
 use crate::error::{Error, Result};
+use crate::model::InfoField;
 use crate::output;
 use crate::paths::Env;
 
@@ -184,28 +185,14 @@ fn check_info(
     protocol: Option<&str>,
     health: Option<&str>,
 ) -> Result<()> {
-    let usage = |message: String, hint: &str| Error::Usage {
-        message,
-        hint: hint.to_string(),
-    };
-    if let Some(d) = description {
-        crate::model::check_describe(d)
-            .map_err(|m| usage(format!("`description`: {m}"), "say it in one line"))?;
-    }
-    if let Some(p) = protocol.filter(|p| crate::model::Protocol::parse(p).is_none()) {
-        return Err(usage(
-            format!("`protocol`: `{p}` is not a protocol"),
-            "use `tcp` or `udp`",
-        ));
-    }
-    if let Some(h) = health.filter(|h| !h.is_empty()) {
-        crate::model::check_health(h).map_err(|m| {
-            usage(
-                format!("`health`: {m}"),
-                "give the path the service answers, as `/healthz`",
-            )
-        })?;
-    }
+    crate::model::ServiceInfo::read(description, protocol, health).map_err(|(field, why)| {
+        let named = match field {
+            InfoField::Describe => "`description`",
+            InfoField::Protocol => "`protocol`",
+            InfoField::Health => "`health`",
+        };
+        port::info_refused(field, named, why)
+    })?;
     Ok(())
 }
 

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cmd::port::{self, ServiceView};
+use crate::cmd::port::ServiceView;
 use crate::cmd::view::PortsView;
 use crate::config::Overrides;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::shard::lookup;
+use crate::shard::routes::Urls;
 
 /// The pool's figures as the ledger has them.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -64,11 +65,8 @@ pub fn run(ctx: &Ctx, shard: Option<&str>) -> Result<PortSummary> {
     let services = ledger.services(row.id)?;
     let config = ctx.config(&Overrides::default())?;
     let pool = config.pool;
-    let table = port::routes_if_enabled(ctx, &config)?;
-    let urls = table
-        .as_ref()
-        .and_then(|t| t.of(row.id))
-        .map(|r| (r, config.proxy.port));
+    let urls = Urls::load(&ledger, &config)?;
+    let urls = urls.as_ref().and_then(|u| u.of(row.id));
     let held = ledger
         .list(None)?
         .iter()

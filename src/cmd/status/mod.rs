@@ -24,6 +24,7 @@ use crate::host::{self, ProcInfo, Proto, Socket};
 use crate::model::Protocol;
 use crate::probe::{self, Health};
 use crate::register::Register;
+use crate::shard::routes::Urls;
 use crate::shard::{daemon, holds, reap};
 
 /// Audit ports: who listens where, per shard
@@ -110,10 +111,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
         Ok(e) => (e, None),
         Err(e) => (holds::Elsewhere::default(), Some(e.to_string())),
     };
-    let table = match config.proxy.enabled {
-        true => Some(crate::shard::routes::table(&ledger)?),
-        false => None,
-    };
+    let urls = Urls::load(&ledger, &config)?;
     drop(ledger);
     let sockets = host::sockets();
     let owners: HashMap<u64, ProcInfo> =
@@ -186,7 +184,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
             })
             .map(|s| sock_view(s, block_owner(s.addr.port())))
             .collect();
-        let route = table.as_ref().and_then(|t| t.of(row.id));
+        let urls = urls.as_ref().and_then(|u| u.of(row.id));
         let svc = services
             .iter()
             .filter(|s| s.shard_id == row.id)
@@ -211,7 +209,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<StatusReport> {
                     },
                     code: None,
                     reason: None,
-                    url: route.map(|r| r.url(Some(&s.service), config.proxy.port)),
+                    url: urls.map(|(r, port)| r.url(Some(&s.service), port)),
                 }
             })
             .collect();

@@ -74,6 +74,18 @@ impl BranchSource {
         matches!(self, BranchSource::New { .. } | BranchSource::Remote { .. })
     }
 
+    /// Returns what the branch starts at, as the user would name it: the
+    /// base (`HEAD` without one), the remote-tracking branch, the existing
+    /// branch `branch`, or a spare's commit.
+    pub(super) fn start_ref(&self, branch: &str) -> String {
+        match self {
+            BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
+            BranchSource::Remote { tracking } => tracking.clone(),
+            BranchSource::Existing => branch.to_string(),
+            BranchSource::Detached { commit } => commit.clone(),
+        }
+    }
+
     /// Returns how `git worktree add` starts the worktree.
     pub(super) fn start(&self) -> Start<'_> {
         match self {

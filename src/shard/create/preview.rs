@@ -12,12 +12,11 @@ use std::path::PathBuf;
 use crate::config::Config;
 use crate::config::hooks::Hooks;
 use crate::error::Result;
-use crate::ledger::services::ServicePort;
+use crate::ledger::services::{Configured, ServicePort};
 use crate::model::PortBlock;
 use crate::worktree::{CommitId, Repo};
 
 use super::super::{Site, holds, lookup};
-use super::plan::BranchSource;
 use super::take::{Choice, choose};
 use super::{Cold, CreatePlan, path_free};
 
@@ -103,12 +102,7 @@ pub fn preview(
     };
     // What `git worktree add` (or a claim's move) would refuse.
     path_free(&path)?;
-    let base_ref = match &plan.source {
-        BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
-        BranchSource::Remote { tracking } => tracking.clone(),
-        BranchSource::Existing => plan.spec.branch.clone(),
-        BranchSource::Detached { commit } => commit.clone(),
-    };
+    let base_ref = plan.source.start_ref(&plan.spec.branch);
     // A spare ran its setup when it was made; its start waits for a claim.
     let claimed = matches!(source, Source::Spare(_));
     let run = [
@@ -130,18 +124,17 @@ pub fn preview(
     })
 }
 
-/// Returns the configured services a new shard of `block` gets: those
-/// whose offset lies inside it, at their offsets (as a reservation
-/// allocates them).
+/// Returns the configured services a new shard of `block` gets, at their
+/// offsets, as a reservation allocates them ([`Configured::fitting`]).
 fn configured_in(config: &Config, block: PortBlock) -> Vec<ServicePort> {
-    let mut ports: Vec<ServicePort> = config
-        .services
-        .iter()
-        .filter(|(_, offset)| **offset < block.len())
-        .map(|(name, offset)| ServicePort {
-            service: name.clone(),
-            port: block.start() + offset,
-            info: config.service_info.get(name).cloned().unwrap_or_default(),
+    let configured = Configured::of(config);
+    let mut ports: Vec<ServicePort> = configured
+        .fitting(block)
+        .into_iter()
+        .map(|name| ServicePort {
+            port: block.start() + configured.offsets[&name],
+            info: config.service_info.get(&name).cloned().unwrap_or_default(),
+            service: name,
         })
         .collect();
     ports.sort_by_key(|s| s.port);

@@ -116,10 +116,10 @@ pub(super) fn choose(
     plan: &CreatePlan,
     config: &Config,
 ) -> Result<std::result::Result<Choice, Cold>> {
-    let start = match &plan.source {
-        BranchSource::New { base } => base.clone().unwrap_or_else(|| "HEAD".into()),
-        _ => return Ok(Err(Cold::BranchExists)),
-    };
+    if !matches!(plan.source, BranchSource::New { .. }) {
+        return Ok(Err(Cold::BranchExists));
+    }
+    let start = plan.source.start_ref(&plan.spec.branch);
     let fit = spare::fit(repo, config, &plan.base)?;
     let spares = spare::of(ledger, repo)?;
     if !spares
