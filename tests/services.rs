@@ -147,8 +147,8 @@ fn port_describes_a_service_and_port_who_and_json_show_it() {
     let env = TestEnv::new();
     let a = env.create("a");
     let start = ports(&a["shard"]).0 as u16;
-    let out = env
-        .shards(&[
+    let describe_web = || {
+        env.shards(&[
             "port",
             "web",
             "--describe",
@@ -156,7 +156,9 @@ fn port_describes_a_service_and_port_who_and_json_show_it() {
             "--shard",
             "a",
         ])
-        .ok();
+        .ok()
+    };
+    let out = describe_web();
     assert_eq!(out.stdout, format!("web {start}  Frontend dev server\n"));
     // Another flag later keeps what was said before; the port stays.
     let out = env
@@ -189,15 +191,7 @@ fn port_describes_a_service_and_port_who_and_json_show_it() {
         .ok()
         .json();
     assert!(cleared["services"][0]["describe"].is_null(), "{cleared}");
-    env.shards(&[
-        "port",
-        "web",
-        "--describe",
-        "Frontend dev server",
-        "--shard",
-        "a",
-    ])
-    .ok();
+    describe_web();
     // A listing shows every service with what describes it.
     env.shards(&["port", "dns", "--protocol", "udp", "--shard", "a"])
         .ok();
